@@ -1,0 +1,394 @@
+//! Configuration: one typed struct, read from the environment (and a `.env` file) in one
+//! place. Every problem is reported, one line each, before the service starts; secrets are
+//! wrapped in [`Secret`] so that neither `Debug` nor a log line can print them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it (a header, an HMAC key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct SlackConfig {
+    /// Absent only when the service runs over Socket Mode alone; then every HTTP request
+    /// to a `/slack/*` route is refused.
+    pub signing_secret: Option<Secret>,
+    pub bot_token: Secret,
+    pub app_token: Option<Secret>,
+    /// Web API base, ending in `/`.
+    pub api_url: Url,
+}
+
+#[derive(Clone, Debug)]
+pub struct TallyfyRefresh {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub refresh_token: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub struct TallyfyConfig {
+    pub org_id: String,
+    pub access_token: Secret,
+    /// API base, ending in `/`.
+    pub api_url: Url,
+    /// Base of human links to runs, without a trailing `/`.
+    pub web_url: String,
+    pub refresh: Option<TallyfyRefresh>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub redis_url: Option<Secret>,
+    pub key_prefix: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct DirectoryConfig {
+    /// How long a found Slack-user-to-member mapping is kept.
+    pub hit_ttl: Duration,
+    /// How long "this person has no Tallyfy account" is kept.
+    pub miss_ttl: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub slack: SlackConfig,
+    pub tallyfy: TallyfyConfig,
+    pub store: StoreConfig,
+    pub directory: DirectoryConfig,
+    pub host: IpAddr,
+    pub port: u16,
+    pub public_url: Option<Url>,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+}
+
+/// Every problem found in the environment, one line each.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, line) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(line)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Reads the process environment, after loading `.env` when one is present.
+    pub fn from_env() -> Result<Self, ConfigErrors> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests can supply their own variables.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let mut r = Reader { lookup: &lookup, errors: Vec::new() };
+
+        let app_token = r.optional_secret("SLACK_APP_TOKEN");
+        if let Some(token) = &app_token {
+            if !token.expose().starts_with("xapp-") {
+                r.errors.push("SLACK_APP_TOKEN must be an app-level token starting with xapp-".into());
+            }
+        }
+        let signing_secret = r.optional_secret("SLACK_SIGNING_SECRET");
+        if signing_secret.is_none() && app_token.is_none() {
+            r.errors.push(
+                "SLACK_SIGNING_SECRET is not set: copy it from your Slack app's Basic Information page \
+                 (or set SLACK_APP_TOKEN to run over Socket Mode only)"
+                    .into(),
+            );
+        }
+        let bot_token = r.required_secret("SLACK_BOT_TOKEN", "the Bot User OAuth Token (xoxb-...) from OAuth & Permissions");
+        if let Some(token) = &bot_token {
+            if !token.expose().starts_with("xoxb-") {
+                r.errors.push("SLACK_BOT_TOKEN must be a bot token starting with xoxb-".into());
+            }
+        }
+        let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
+
+        let org_id = r.required("TALLYFY_ORG_ID", "your organization id, from Tallyfy's Settings > Organization");
+        if let Some(org) = &org_id {
+            if org.is_empty() || !org.chars().all(|c| c.is_ascii_alphanumeric()) {
+                r.errors.push("TALLYFY_ORG_ID must be letters and digits only".into());
+            }
+        }
+        let access_token = r.required_secret("TALLYFY_ACCESS_TOKEN", "a token from Tallyfy's Settings > Integrations > REST API");
+        let tallyfy_api_url = r.base_url("TALLYFY_API_URL", "https://go.tallyfy.com/api/");
+        let web_url = r
+            .base_url("TALLYFY_WEB_URL", "https://go.tallyfy.com/")
+            .map(|u| u.as_str().trim_end_matches('/').to_string());
+        let refresh = r.refresh();
+        let tallyfy_timeout = r.seconds("TALLYFY_TIMEOUT_SECS", 20);
+
+        let redis_url = r.optional_secret("REDIS_URL");
+        if let Some(url) = &redis_url {
+            match Url::parse(url.expose()) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix") => {}
+                _ => r.errors.push("REDIS_URL must look like redis://host:6379 or rediss://host:6379".into()),
+            }
+        }
+        let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
+        let hit_ttl = r.seconds("DIRECTORY_CACHE_TTL_SECS", 24 * 3600);
+        let miss_ttl = r.seconds("DIRECTORY_MISS_TTL_SECS", 10 * 60);
+
+        let host = match lookup("HOST") {
+            None => Some(IpAddr::from([0, 0, 0, 0])),
+            Some(h) => match h.parse() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    r.errors.push(format!("HOST must be an IP address such as 0.0.0.0, not {h:?}"));
+                    None
+                }
+            },
+        };
+        let port = match lookup("PORT") {
+            None => Some(3000),
+            Some(p) => match p.parse::<u16>() {
+                Ok(port) => Some(port),
+                Err(_) => {
+                    r.errors.push(format!("PORT must be a number from 0 to 65535, not {p:?}"));
+                    None
+                }
+            },
+        };
+        let public_url = r.optional_url("PUBLIC_URL");
+        let log_filter = lookup("RUST_LOG").unwrap_or_else(|| "info".into());
+        let log_format = match lookup("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("text") => Some(LogFormat::Text),
+            Some("json") => Some(LogFormat::Json),
+            Some(other) => {
+                r.errors.push(format!("LOG_FORMAT must be json or text, not {other:?}"));
+                None
+            }
+        };
+
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors(r.errors));
+        }
+        // Every value below is present: a missing one added an error above.
+        Ok(Config {
+            slack: SlackConfig {
+                signing_secret,
+                bot_token: bot_token.unwrap(),
+                app_token,
+                api_url: slack_api_url.unwrap(),
+            },
+            tallyfy: TallyfyConfig {
+                org_id: org_id.unwrap(),
+                access_token: access_token.unwrap(),
+                api_url: tallyfy_api_url.unwrap(),
+                web_url: web_url.unwrap(),
+                refresh,
+                timeout: tallyfy_timeout.unwrap(),
+            },
+            store: StoreConfig { redis_url, key_prefix },
+            directory: DirectoryConfig { hit_ttl: hit_ttl.unwrap(), miss_ttl: miss_ttl.unwrap() },
+            host: host.unwrap(),
+            port: port.unwrap(),
+            public_url,
+            log_filter,
+            log_format: log_format.unwrap(),
+        })
+    }
+}
+
+struct Reader<'a, F: Fn(&str) -> Option<String>> {
+    lookup: &'a F,
+    errors: Vec<String>,
+}
+
+impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&mut self, name: &str, what: &str) -> Option<String> {
+        let value = self.get(name);
+        if value.is_none() {
+            self.errors.push(format!("{name} is not set: {what}"));
+        }
+        value
+    }
+
+    fn required_secret(&mut self, name: &str, what: &str) -> Option<Secret> {
+        self.required(name, what).map(Secret)
+    }
+
+    fn optional_secret(&mut self, name: &str) -> Option<Secret> {
+        self.get(name).map(Secret)
+    }
+
+    fn optional_url(&mut self, name: &str) -> Option<Url> {
+        let raw = self.get(name)?;
+        match Url::parse(&raw) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                self.errors.push(format!("{name} must be an http(s) URL, not {raw:?}"));
+                None
+            }
+        }
+    }
+
+    /// A base URL, normalised to end in `/` so that relative paths join under it.
+    fn base_url(&mut self, name: &str, default: &str) -> Option<Url> {
+        let raw = self.get(name).unwrap_or_else(|| default.to_string());
+        let with_slash = if raw.ends_with('/') { raw.clone() } else { format!("{raw}/") };
+        match Url::parse(&with_slash) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+            _ => {
+                self.errors.push(format!("{name} must be an http(s) URL, not {raw:?}"));
+                None
+            }
+        }
+    }
+
+    fn seconds(&mut self, name: &str, default: u64) -> Option<Duration> {
+        match self.get(name) {
+            None => Some(Duration::from_secs(default)),
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if n > 0 => Some(Duration::from_secs(n)),
+                _ => {
+                    self.errors.push(format!("{name} must be a whole number of seconds above 0, not {raw:?}"));
+                    None
+                }
+            },
+        }
+    }
+
+    fn refresh(&mut self) -> Option<TallyfyRefresh> {
+        let names = ["TALLYFY_TOKEN_URL", "TALLYFY_CLIENT_ID", "TALLYFY_CLIENT_SECRET", "TALLYFY_REFRESH_TOKEN"];
+        let values: Vec<Option<String>> = names.iter().map(|n| self.get(n)).collect();
+        if values.iter().all(Option::is_none) {
+            return None;
+        }
+        let missing: Vec<&str> = names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+        if !missing.is_empty() {
+            self.errors.push(format!(
+                "token refresh needs all four of {}; missing: {}",
+                names.join(", "),
+                missing.join(", ")
+            ));
+            return None;
+        }
+        let token_url = self.optional_url("TALLYFY_TOKEN_URL")?;
+        let mut values = values.into_iter().map(Option::unwrap);
+        values.next();
+        Some(TallyfyRefresh {
+            token_url,
+            client_id: values.next().unwrap(),
+            client_secret: Secret(values.next().unwrap()),
+            refresh_token: Secret(values.next().unwrap()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const MINIMAL: &[(&str, &str)] = &[
+        ("SLACK_SIGNING_SECRET", "signing-secret-value"),
+        ("SLACK_BOT_TOKEN", "xoxb-bot-token-value"),
+        ("TALLYFY_ORG_ID", "abc123"),
+        ("TALLYFY_ACCESS_TOKEN", "tallyfy-token-value"),
+    ];
+
+    #[test]
+    fn minimal_configuration_takes_the_documented_defaults() {
+        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
+        assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
+        assert_eq!(config.tallyfy.api_url.as_str(), "https://go.tallyfy.com/api/");
+        assert_eq!(config.tallyfy.web_url, "https://go.tallyfy.com");
+        assert_eq!(config.port, 3000);
+        assert_eq!(config.host.to_string(), "0.0.0.0");
+        assert!(config.store.redis_url.is_none());
+        assert_eq!(config.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn every_problem_is_reported_on_its_own_line() {
+        let errors = Config::from_lookup(lookup(&[("PORT", "eighty"), ("SLACK_BOT_TOKEN", "xoxp-user")])).unwrap_err();
+        let text = errors.to_string();
+        for needle in ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN must be a bot token", "TALLYFY_ORG_ID", "TALLYFY_ACCESS_TOKEN", "PORT"] {
+            assert!(text.lines().any(|l| l.contains(needle)), "no line about {needle} in:\n{text}");
+        }
+        assert_eq!(errors.0.len(), 5, "{text}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("REDIS_URL", "redis://:hunter2@localhost:6379"));
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["signing-secret-value", "xoxb-bot-token-value", "tallyfy-token-value", "hunter2"] {
+            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+        }
+    }
+
+    #[test]
+    fn partial_refresh_settings_are_an_error() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("TALLYFY_REFRESH_TOKEN", "r"));
+        let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
+        assert!(text.contains("missing: TALLYFY_TOKEN_URL, TALLYFY_CLIENT_ID, TALLYFY_CLIENT_SECRET"), "{text}");
+    }
+
+    #[test]
+    fn base_urls_gain_a_trailing_slash() {
+        let mut vars = MINIMAL.to_vec();
+        vars.push(("SLACK_API_URL", "http://127.0.0.1:9000/api"));
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.slack.api_url.join("views.open").unwrap().as_str(), "http://127.0.0.1:9000/api/views.open");
+    }
+}

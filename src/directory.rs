@@ -1,0 +1,149 @@
+//! The directory: who a Slack user is (email, timezone, from `users.info`) and which Tallyfy
+//! member they are (the member with that email, matched exactly and case-insensitively).
+//! Both answers are cached in the store, keyed by workspace and user, so that repeated use
+//! costs no lookups, also after a restart when the store is Redis. "No Tallyfy account" is
+//! cached too, for a shorter time.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::DirectoryConfig;
+use crate::slack::api::{SlackApi, SlackCallError, SlackPerson};
+use crate::store::Store;
+use crate::tallyfy::model::MemberId;
+use crate::tallyfy::{TallyfyClient, TallyfyError};
+use crate::telemetry::Metrics;
+
+/// What a Slack user is to Tallyfy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Assignee {
+    Member { id: MemberId, email: String },
+    /// No active Tallyfy member has this person's email (or Slack shows no email).
+    NoAccount { email: Option<String> },
+    /// A bot, or a deactivated Slack account.
+    NotAssignable { reason: String },
+}
+
+/// One resolved Slack user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub slack_user: String,
+    /// Their Slack display name, when known (for messages that name them).
+    pub name: Option<String>,
+    pub assignee: Assignee,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("Slack users.info failed: {0}")]
+    Slack(#[from] SlackCallError),
+    #[error("Tallyfy member search failed: {0}")]
+    Tallyfy(#[from] TallyfyError),
+}
+
+/// The cached form of a mapping.
+#[derive(Serialize, Deserialize)]
+struct Cached {
+    name: Option<String>,
+    #[serde(flatten)]
+    assignee: Assignee,
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    slack: SlackApi,
+    tallyfy: TallyfyClient,
+    store: Arc<dyn Store>,
+    config: DirectoryConfig,
+    metrics: Metrics,
+}
+
+impl Directory {
+    pub fn new(
+        slack: SlackApi,
+        tallyfy: TallyfyClient,
+        store: Arc<dyn Store>,
+        config: DirectoryConfig,
+        metrics: Metrics,
+    ) -> Self {
+        Self { slack, tallyfy, store, config, metrics }
+    }
+
+    fn person_key(team: &str, user: &str) -> String {
+        format!("person:{team}:{user}")
+    }
+
+    fn member_key(team: &str, user: &str) -> String {
+        format!("member:{team}:{user}")
+    }
+
+    /// The Slack profile of `user` (email, timezone, name): from the store, else `users.info`.
+    pub async fn person(&self, team: &str, user: &str) -> Result<SlackPerson, DirectoryError> {
+        let key = Self::person_key(team, user);
+        if let Ok(Some(raw)) = self.store.get(&key).await {
+            if let Ok(person) = serde_json::from_str::<SlackPerson>(&raw) {
+                return Ok(person);
+            }
+        }
+        let person = self.slack.user_info(user).await?;
+        if let Ok(raw) = serde_json::to_string(&person) {
+            let _ = self.store.set(&key, &raw, self.config.hit_ttl).await;
+        }
+        Ok(person)
+    }
+
+    /// Resolves several Slack users at once: one store round trip for all of them, and
+    /// concurrent lookups for those not cached. The answer keeps the order of `users`.
+    pub async fn resolve_all(&self, team: &str, users: &[String]) -> Result<Vec<Resolved>, DirectoryError> {
+        let keys: Vec<String> = users.iter().map(|u| Self::member_key(team, u)).collect();
+        // A store outage degrades to direct lookups rather than failing the request.
+        let cached = self.store.get_many(&keys).await.unwrap_or_else(|_| vec![None; keys.len()]);
+        let lookups = users.iter().zip(cached).map(|(user, hit)| async move {
+            if let Some(entry) = hit.and_then(|raw| serde_json::from_str::<Cached>(&raw).ok()) {
+                self.metrics.directory("cache_hit");
+                return Ok(Resolved { slack_user: user.clone(), name: entry.name, assignee: entry.assignee });
+            }
+            self.metrics.directory("cache_miss");
+            self.lookup(team, user).await
+        });
+        futures::future::join_all(lookups).await.into_iter().collect()
+    }
+
+    /// Forgets what is cached about `user`, so the next use looks them up afresh.
+    pub async fn forget(&self, team: &str, user: &str) {
+        let _ = self.store.delete(&Self::member_key(team, user)).await;
+        let _ = self.store.delete(&Self::person_key(team, user)).await;
+    }
+
+    async fn lookup(&self, team: &str, user: &str) -> Result<Resolved, DirectoryError> {
+        let person = self.person(team, user).await?;
+        let assignee = if person.deleted {
+            Assignee::NotAssignable { reason: "their Slack account is deactivated".into() }
+        } else if person.is_bot {
+            Assignee::NotAssignable { reason: "it is a bot".into() }
+        } else {
+            match person.email.as_deref() {
+                None => Assignee::NoAccount { email: None },
+                Some(email) => match self.tallyfy.find_member_by_email(email).await? {
+                    Some(member) if member.is_assignable() => Assignee::Member { id: member.id, email: member.email },
+                    Some(_) => Assignee::NotAssignable { reason: "their Tallyfy account is deactivated".into() },
+                    None => Assignee::NoAccount { email: Some(email.to_string()) },
+                },
+            }
+        };
+        let ttl = match assignee {
+            Assignee::Member { .. } => self.config.hit_ttl,
+            _ => {
+                self.metrics.directory("no_account");
+                self.config.miss_ttl
+            }
+        };
+        let entry = Cached { name: person.name.clone(), assignee };
+        if let Ok(raw) = serde_json::to_string(&entry) {
+            let _ = self.store.set(&Self::member_key(team, user), &raw, ttl).await;
+        }
+        Ok(Resolved { slack_user: user.to_string(), name: entry.name, assignee: entry.assignee })
+    }
+}

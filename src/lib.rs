@@ -1,0 +1,33 @@
+//! # tallyfy-slack
+//!
+//! A Slack app that turns a conversation into tracked work in Tallyfy. A tour:
+//!
+//! - [`startup`] builds the application from [`config`] and serves it; `main.rs` only
+//!   parses the command line and calls it.
+//! - [`slack`] is everything Slack: [`slack::signature`] checks every request,
+//!   [`slack::routes`] answers Slack's HTTP calls within its 3 s, [`slack::command`] and
+//!   [`slack::interaction`] parse what Slack sends, [`slack::api`] calls the Web API, and
+//!   [`slack::mrkdwn`] escapes user text before it is posted.
+//! - [`task`] is the `/task` flow: the modal, its validation, the confirmation message.
+//!   It is transport-free, so HTTP and Socket Mode can share it.
+//! - [`jobs`] does the work after the modal closes: the one place that creates work in
+//!   Tallyfy and reports the outcome to the channel or the requester.
+//! - [`tallyfy`] is the Tallyfy API client and its typed requests and responses.
+//! - [`directory`] maps Slack users to Tallyfy members, cached in the [`store`] (Redis, or
+//!   an in-process map for a single replica).
+//! - [`deadline`] reads date phrases and writes Tallyfy's deadline format.
+//! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`telemetry`] sets up logs and
+//!   metrics.
+
+pub mod config;
+pub mod deadline;
+pub mod directory;
+pub mod jobs;
+pub mod ops;
+pub mod slack;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod tallyfy;
+pub mod task;
+pub mod telemetry;

@@ -1,0 +1,208 @@
+//! The Slack Web API client (through slack-morphism), with a base URL from configuration
+//! and a connector that speaks plain HTTP as well as HTTPS, so tests can point it at a
+//! local server. `response_url` posts go through a plain HTTP client.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::config::SlackConfig;
+use crate::telemetry::Metrics;
+
+/// The longest a `response_url` post may take.
+const RESPONSE_URL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Slack Web API failure, sorted by what the caller does about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SlackCallError {
+    /// `{"ok": false, "error": code}`.
+    #[error("Slack answered {0}")]
+    Api(String),
+    /// HTTP 429: wait `Retry-After` (when given), then try again once.
+    #[error("Slack rate limit reached")]
+    RateLimited(Option<Duration>),
+    #[error("could not reach Slack: {0}")]
+    Transport(String),
+}
+
+impl SlackCallError {
+    pub fn code(&self) -> &str {
+        match self {
+            SlackCallError::Api(code) => code,
+            SlackCallError::RateLimited(_) => "ratelimited",
+            SlackCallError::Transport(_) => "transport",
+        }
+    }
+}
+
+impl From<SlackClientError> for SlackCallError {
+    fn from(e: SlackClientError) -> Self {
+        match e {
+            SlackClientError::ApiError(api) => SlackCallError::Api(api.code),
+            SlackClientError::RateLimitError(limit) => SlackCallError::RateLimited(limit.retry_after),
+            other => SlackCallError::Transport(other.to_string()),
+        }
+    }
+}
+
+/// The id and hash of an open view, for a later `views.update`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenedView {
+    pub id: String,
+    pub hash: String,
+}
+
+/// What `users.info` tells about a person.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlackPerson {
+    pub id: String,
+    pub email: Option<String>,
+    pub tz: Option<String>,
+    pub name: Option<String>,
+    pub deleted: bool,
+    pub is_bot: bool,
+}
+
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<SlackClientHyperHttpsConnector>>,
+    token: SlackApiToken,
+    http: reqwest::Client,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SlackApi")
+    }
+}
+
+impl SlackApi {
+    pub fn new(config: &SlackConfig, metrics: Metrics) -> std::io::Result<Self> {
+        // slack-morphism's own constructor is HTTPS-only; `https_or_http` lets the base URL
+        // be a plain-HTTP local server as well.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(config.api_url.as_str());
+        let http = reqwest::Client::builder()
+            .timeout(RESPONSE_URL_TIMEOUT)
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(config.bot_token.expose().to_string().into()),
+            http,
+            metrics,
+        })
+    }
+
+    async fn measured<T>(
+        &self,
+        method: &'static str,
+        fut: impl std::future::Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackCallError> {
+        let started = Instant::now();
+        let result = fut.await.map_err(SlackCallError::from);
+        let status = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.metrics.slack_call(method, status, started.elapsed());
+        if let Err(e) = &result {
+            tracing::warn!(method, error = %e, "Slack API call failed");
+        }
+        result
+    }
+
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<OpenedView, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
+        let opened = self.measured("views.open", session.views_open(&req)).await?;
+        Ok(OpenedView { id: opened.view.state_params.id.to_string(), hash: opened.view.state_params.hash })
+    }
+
+    /// Replaces an open view; `hash` makes Slack refuse if the view changed meanwhile.
+    pub async fn update_view(&self, opened: &OpenedView, view: SlackView) -> Result<OpenedView, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsUpdateRequest::new(view)
+            .with_view_id(opened.id.clone().into())
+            .with_hash(opened.hash.clone());
+        let updated = self.measured("views.update", session.views_update(&req)).await?;
+        Ok(OpenedView { id: updated.view.state_params.id.to_string(), hash: updated.view.state_params.hash })
+    }
+
+    /// `chat.postMessage`; `channel` may be a user id, which posts to the bot's DM with them.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
+        req.thread_ts = thread_ts.map(|ts| ts.to_string().into());
+        req.unfurl_links = Some(false);
+        self.measured("chat.postMessage", session.chat_post_message(&req)).await.map(|_| ())
+    }
+
+    pub async fn post_ephemeral(&self, channel: &str, user: &str, content: SlackMessageContent) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostEphemeralRequest::new(channel.to_string().into(), user.to_string().into(), content);
+        self.measured("chat.postEphemeral", session.chat_post_ephemeral(&req)).await.map(|_| ())
+    }
+
+    pub async fn user_info(&self, user: &str) -> Result<SlackPerson, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiUsersInfoRequest::new(user.to_string().into());
+        let info = self.measured("users.info", session.users_info(&req)).await?;
+        let u = info.user;
+        let profile = u.profile.as_ref();
+        Ok(SlackPerson {
+            id: u.id.to_string(),
+            email: profile.and_then(|p| p.email.as_ref()).map(|e| e.to_string()),
+            tz: u.tz.clone(),
+            name: profile
+                .and_then(|p| p.display_name.clone().filter(|n| !n.is_empty()).or_else(|| p.real_name.clone()))
+                .or(u.real_name.clone())
+                .or(u.name.clone()),
+            deleted: u.deleted.unwrap_or(false),
+            is_bot: u.flags.is_bot.unwrap_or(false),
+        })
+    }
+
+    /// `auth.test`: proves the bot token works; answers the team and bot user.
+    pub async fn auth_test(&self) -> Result<(String, String), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let me = self.measured("auth.test", session.auth_test()).await?;
+        Ok((me.team_id.to_string(), me.user_id.to_string()))
+    }
+
+    /// Posts to a `response_url` (valid 30 minutes, five uses).
+    pub async fn respond(&self, response_url: &str, body: &serde_json::Value) -> Result<(), SlackCallError> {
+        let started = Instant::now();
+        let result = async {
+            let response = self
+                .http
+                .post(response_url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(SlackCallError::Api(format!("response_url HTTP {}", response.status().as_u16())))
+            }
+        }
+        .await;
+        let status = if result.is_ok() { "ok" } else { "error" };
+        self.metrics.slack_call("response_url", status, started.elapsed());
+        result
+    }
+}

@@ -1,0 +1,132 @@
+//! Slash commands: the signed form Slack posts, and the command text (`<@U123>` mentions,
+//! `<#C1|name>` channels, `<url|label>` links and `&amp;`-style entities) made plain.
+
+use serde::Deserialize;
+
+/// The form body of a slash command. Unknown fields are ignored.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct SlashCommand {
+    pub team_id: String,
+    #[serde(default)]
+    pub enterprise_id: Option<String>,
+    pub channel_id: String,
+    pub user_id: String,
+    pub command: String,
+    #[serde(default)]
+    pub text: String,
+    pub response_url: String,
+    pub trigger_id: String,
+    #[serde(default)]
+    pub api_app_id: Option<String>,
+}
+
+/// What a command body turned out to be.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommandBody {
+    /// Slack checking the certificate (`ssl_check=1`): answer 200, do nothing.
+    SslCheck,
+    Command(SlashCommand),
+}
+
+pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Error> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
+    if pairs.iter().any(|(k, v)| k == "ssl_check" && v == "1") && !pairs.iter().any(|(k, _)| k == "command") {
+        return Ok(CommandBody::SslCheck);
+    }
+    serde_urlencoded::from_bytes(body).map(CommandBody::Command)
+}
+
+/// The command text, split into the people it mentions and the rest as plain text.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CommandText {
+    /// Slack user ids mentioned, in order, without repeats.
+    pub mentions: Vec<String>,
+    /// The text with mentions removed, markup resolved and entities decoded.
+    pub text: String,
+}
+
+pub fn parse_text(raw: &str) -> CommandText {
+    let mut out = CommandText::default();
+    let mut plain = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find('<') {
+        plain.push_str(&rest[..start]);
+        let Some(len) = rest[start..].find('>') else {
+            plain.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &rest[start + 1..start + len];
+        let (target, label) = match inner.split_once('|') {
+            Some((t, l)) => (t, Some(l)),
+            None => (inner, None),
+        };
+        if let Some(user) = target.strip_prefix('@') {
+            if !out.mentions.iter().any(|m| m == user) {
+                out.mentions.push(user.to_string());
+            }
+        } else if let Some(channel) = target.strip_prefix('#') {
+            plain.push('#');
+            plain.push_str(label.unwrap_or(channel));
+        } else if let Some(special) = target.strip_prefix('!') {
+            // <!here>, <!channel>, <!subteam^S1|@team>: keep as words, never as a ping.
+            plain.push_str(label.unwrap_or(special));
+        } else {
+            plain.push_str(label.unwrap_or(target));
+        }
+        rest = &rest[start + len + 1..];
+    }
+    plain.push_str(rest);
+    out.text = decode_entities(&plain).split_whitespace().collect::<Vec<_>>().join(" ");
+    out
+}
+
+/// Slack sends `&`, `<` and `>` typed by the user as entities.
+fn decode_entities(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_slacks_own_example_body() {
+        let body = "token=gIkuvaNzQIHg97ATvDxqgjtO&team_id=T0001&team_domain=example&enterprise_id=E0001&enterprise_name=Globular%20Construct%20Inc&channel_id=C2147483705&channel_name=test&user_id=U2147483697&user_name=Steve&command=/weather&text=94070&response_url=https://hooks.slack.com/commands/1234/5678&trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A123456";
+        let CommandBody::Command(cmd) = parse_body(body.as_bytes()).unwrap() else { panic!("not a command") };
+        assert_eq!(cmd.team_id, "T0001");
+        assert_eq!(cmd.enterprise_id.as_deref(), Some("E0001"));
+        assert_eq!(cmd.command, "/weather");
+        assert_eq!(cmd.text, "94070");
+        assert_eq!(cmd.trigger_id, "13345224609.738474920.8088930838d88f008e0");
+    }
+
+    #[test]
+    fn ssl_checks_are_recognised() {
+        assert_eq!(parse_body(b"ssl_check=1&token=abc").unwrap(), CommandBody::SslCheck);
+    }
+
+    #[test]
+    fn bodies_without_required_fields_are_errors() {
+        assert!(parse_body(b"command=/task&text=hi").is_err());
+    }
+
+    #[test]
+    fn mentions_are_collected_and_removed() {
+        let parsed = parse_text("Review the Q4 report <@U123> <@U456|bob> friday 5pm <@U123>");
+        assert_eq!(parsed.mentions, vec!["U123", "U456"]);
+        assert_eq!(parsed.text, "Review the Q4 report friday 5pm");
+    }
+
+    #[test]
+    fn markup_becomes_plain_text() {
+        let parsed = parse_text("Ask <#C012|design> about <https://x.io/a|the spec> &amp; <!here> &lt;b&gt;");
+        assert_eq!(parsed.text, "Ask #design about the spec & here <b>");
+        assert!(parsed.mentions.is_empty());
+    }
+
+    #[test]
+    fn unclosed_brackets_are_kept() {
+        assert_eq!(parse_text("a < b").text, "a < b");
+    }
+}

@@ -1,0 +1,192 @@
+//! Interaction payloads (`payload=<json>` forms): view submissions, block actions and
+//! shortcuts. Parsed with local types that read only what this app uses, so new fields,
+//! blocks and element types that Slack adds can never break parsing.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Interaction {
+    ViewSubmission(ViewSubmission),
+    BlockActions(BlockActions),
+    Shortcut(Shortcut),
+    MessageAction(Shortcut),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Team {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: String,
+    #[serde(default)]
+    pub team_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ViewSubmission {
+    #[serde(default)]
+    pub team: Option<Team>,
+    pub user: User,
+    pub view: View,
+    /// Present at the top level in some payloads, inside `view` in others.
+    #[serde(default)]
+    pub response_urls: Vec<ResponseUrl>,
+}
+
+impl ViewSubmission {
+    pub fn team_id(&self) -> String {
+        self.team
+            .as_ref()
+            .map(|t| t.id.clone())
+            .or_else(|| self.user.team_id.clone())
+            .or_else(|| self.view.team_id.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResponseUrl {
+    #[serde(default)]
+    pub channel_id: Option<String>,
+    pub response_url: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct View {
+    pub id: String,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub hash: Option<String>,
+    #[serde(default)]
+    pub callback_id: String,
+    #[serde(default)]
+    pub private_metadata: String,
+    #[serde(default)]
+    pub state: ViewState,
+    #[serde(default)]
+    pub response_urls: Vec<ResponseUrl>,
+}
+
+/// `state.values[block_id][action_id]`: each element's value, whatever its type.
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewState {
+    #[serde(default)]
+    pub values: HashMap<String, HashMap<String, serde_json::Value>>,
+}
+
+impl ViewState {
+    /// The (first) element of a block. This app gives each input block one element.
+    fn element(&self, block_id: &str) -> Option<&serde_json::Value> {
+        self.values.get(block_id).and_then(|actions| actions.values().next())
+    }
+
+    /// A text input's value; `None` when empty.
+    pub fn text(&self, block_id: &str) -> Option<String> {
+        self.element(block_id)?.get("value")?.as_str().map(str::to_string).filter(|s| !s.trim().is_empty())
+    }
+
+    /// The users picked in a (multi) users select.
+    pub fn users(&self, block_id: &str) -> Vec<String> {
+        let Some(el) = self.element(block_id) else { return Vec::new() };
+        if let Some(list) = el.get("selected_users").and_then(|v| v.as_array()) {
+            return list.iter().filter_map(|u| u.as_str()).map(str::to_string).collect();
+        }
+        el.get("selected_user").and_then(|u| u.as_str()).map(|u| vec![u.to_string()]).unwrap_or_default()
+    }
+
+    /// A datetimepicker's value, in UNIX seconds.
+    pub fn date_time(&self, block_id: &str) -> Option<i64> {
+        let v = self.element(block_id)?.get("selected_date_time")?;
+        v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    }
+
+    /// A static select's chosen value.
+    pub fn selected(&self, block_id: &str) -> Option<String> {
+        self.element(block_id)?.get("selected_option")?.get("value")?.as_str().map(str::to_string)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BlockActions {
+    #[serde(default)]
+    pub team: Option<Team>,
+    pub user: User,
+    #[serde(default)]
+    pub view: Option<serde_json::Value>,
+    #[serde(default)]
+    pub actions: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Shortcut {
+    #[serde(default)]
+    pub callback_id: String,
+    #[serde(default)]
+    pub trigger_id: String,
+}
+
+pub fn parse_form(body: &[u8]) -> Result<Interaction, String> {
+    #[derive(Deserialize)]
+    struct Form {
+        payload: String,
+    }
+    let form: Form = serde_urlencoded::from_bytes(body).map_err(|e| format!("form: {e}"))?;
+    serde_json::from_str(&form.payload).map_err(|e| format!("payload: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLACK_EXAMPLE: &str = include_str!("../../tests/fixtures/view_submission_example.json");
+
+    #[test]
+    fn reads_slacks_own_example_submission() {
+        let Interaction::ViewSubmission(sub) = serde_json::from_str(SLACK_EXAMPLE).unwrap() else {
+            panic!("not a view_submission")
+        };
+        assert_eq!(sub.team_id(), "T1234567");
+        assert_eq!(sub.view.callback_id, "modal-with-inputs");
+        assert_eq!(sub.view.private_metadata, "shhh-its-secret");
+        assert_eq!(sub.view.hash.as_deref(), Some("156663117.cd33ad1f"));
+        assert_eq!(sub.view.state.text("multiline").as_deref(), Some("This is my example inputted value"));
+        assert_eq!(sub.view.response_urls[0].channel_id.as_deref(), Some("C123B12DE"));
+    }
+
+    #[test]
+    fn unknown_types_fields_and_elements_do_not_break_parsing() {
+        let payload = r#"{"type":"view_submission","brand_new_field":{"x":[1,2]},"team":{"id":"T1"},
+            "user":{"id":"U1","name":"n"},"view":{"id":"V1","callback_id":"c","blocks":[{"type":"hologram"}],
+            "state":{"values":{"b":{"a":{"type":"rich_text_input","rich_text_value":{}}},
+                                "when":{"v":{"type":"datetimepicker","selected_date_time":1764349200}}}}}}"#;
+        let Interaction::ViewSubmission(sub) = serde_json::from_str(payload).unwrap() else { panic!() };
+        assert_eq!(sub.view.state.text("b"), None);
+        assert_eq!(sub.view.state.date_time("when"), Some(1764349200));
+        let other: Interaction = serde_json::from_str(r#"{"type":"workflow_step_edit","x":1}"#).unwrap();
+        assert!(matches!(other, Interaction::Other));
+    }
+
+    #[test]
+    fn reads_user_selects_and_static_selects() {
+        let state: ViewState = serde_json::from_str(
+            r#"{"values":{"who":{"v":{"type":"multi_users_select","selected_users":["U1","U2"]}},
+                          "one":{"v":{"type":"users_select","selected_user":"U3"}},
+                          "kind":{"v":{"type":"static_select","selected_option":{"text":{"type":"plain_text","text":"Approval"},"value":"approval"}}},
+                          "empty":{"v":{"type":"plain_text_input","value":null}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(state.users("who"), vec!["U1", "U2"]);
+        assert_eq!(state.users("one"), vec!["U3"]);
+        assert_eq!(state.selected("kind").as_deref(), Some("approval"));
+        assert_eq!(state.text("empty"), None);
+        assert!(state.users("missing").is_empty());
+    }
+}

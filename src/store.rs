@@ -1,0 +1,218 @@
+//! Shared state: the assignee cache, idempotency claims and (later) queues. Two
+//! implementations with one interface: Redis, shared by every replica, and an in-process
+//! map for a single replica. Every call is bounded in time, so a slow or absent Redis can
+//! never hold up an answer to Slack.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncCommands;
+
+use crate::telemetry::Metrics;
+
+/// The longest any one store call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("store call timed out")]
+    Timeout,
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Several keys in one round trip; the answer has one entry per key, in order.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError>;
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Sets `key` only when it is absent; true when this call set it (an atomic claim).
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError>;
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// `redis` or `memory`.
+    fn kind(&self) -> &'static str;
+}
+
+/// A store kept in this process: one replica only, and lost on restart.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl MemoryStore {
+    fn live(entries: &HashMap<String, (String, Instant)>, key: &str) -> Option<String> {
+        entries.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(Self::live(&self.entries.lock().unwrap(), key))
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        let entries = self.entries.lock().unwrap();
+        Ok(keys.iter().map(|k| Self::live(&entries, k)).collect())
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut entries = self.entries.lock().unwrap();
+        // Dropping expired entries on write keeps the map from growing without bound.
+        if entries.len() > 10_000 {
+            let now = Instant::now();
+            entries.retain(|_, (_, expires)| *expires > now);
+        }
+        entries.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut entries = self.entries.lock().unwrap();
+        if Self::live(&entries, key).is_some() {
+            return Ok(false);
+        }
+        entries.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
+        Ok(true)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.entries.lock().unwrap().remove(key);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// Redis, shared by every replica. Keys are namespaced by a prefix, so several
+/// installations (or test runs) can share one server.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    metrics: Metrics,
+}
+
+impl RedisStore {
+    /// Connects lazily: the service starts even while Redis is down, and reconnects by itself.
+    pub fn new(url: &str, prefix: &str, metrics: Metrics) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CALL_TIMEOUT))
+            .set_response_timeout(Some(CALL_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self { conn, prefix: format!("{prefix}:"), metrics })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    async fn bounded<T>(&self, fut: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+        let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::Backend(e.to_string())),
+            Err(_) => Err(StoreError::Timeout),
+        };
+        if let Err(e) = &result {
+            self.metrics.store_error();
+            tracing::warn!(error = %e, "Redis call failed");
+        }
+        result
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    (ttl.as_millis() as u64).max(1)
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        self.bounded(async move { conn.get(key).await }).await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        // MGET answers with one entry per key: a single round trip however many there are.
+        self.bounded(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await }).await
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let value = value.to_string();
+        self.bounded(async move {
+            redis::cmd("SET").arg(key).arg(value).arg("PX").arg(ttl_ms(ttl)).query_async::<()>(&mut conn).await
+        })
+        .await
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let value = value.to_string();
+        let answer: Option<String> = self
+            .bounded(async move {
+                redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms(ttl)).query_async(&mut conn).await
+            })
+            .await?;
+        Ok(answer.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        self.bounded(async move { conn.del::<_, ()>(key).await }).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let result = self.bounded(async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await;
+        self.metrics.store_up(result.is_ok());
+        result.map(|_| ())
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_expires_entries_and_claims_once() {
+        let store = MemoryStore::default();
+        assert!(store.set_if_absent("k", "1", Duration::from_millis(40)).await.unwrap());
+        assert!(!store.set_if_absent("k", "2", Duration::from_secs(1)).await.unwrap());
+        assert_eq!(store.get("k").await.unwrap().as_deref(), Some("1"));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(store.get("k").await.unwrap(), None);
+        assert!(store.set_if_absent("k", "3", Duration::from_secs(1)).await.unwrap());
+        store.set("other", "x", Duration::from_secs(1)).await.unwrap();
+        assert_eq!(
+            store.get_many(&["k".into(), "missing".into(), "other".into()]).await.unwrap(),
+            vec![Some("3".into()), None, Some("x".into())]
+        );
+    }
+}

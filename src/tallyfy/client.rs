@@ -1,0 +1,223 @@
+//! The Tallyfy API client: base URL, token and timeout from configuration, the headers
+//! Tallyfy requires on every call, and errors sorted into what the caller can act on.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{header, Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use url::Url;
+
+use super::model::{CreatedTask, Data, Member, NewTask, Page};
+use super::TallyfyError;
+use crate::config::{Secret, TallyfyConfig};
+use crate::telemetry::Metrics;
+
+/// Members per page when searching the directory; Tallyfy caps pages at 100.
+const PER_PAGE: u32 = 100;
+/// Pages read at most when searching members by email.
+const MAX_PAGES: u32 = 5;
+
+#[derive(Clone)]
+pub struct TallyfyClient {
+    http: reqwest::Client,
+    base: Url,
+    org_id: String,
+    token: Secret,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for TallyfyClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TallyfyClient").field("base", &self.base.as_str()).field("org_id", &self.org_id).finish()
+    }
+}
+
+impl TallyfyClient {
+    pub fn new(config: &TallyfyConfig, metrics: Metrics) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("tallyfy-slack/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend is compiled in");
+        Self {
+            http,
+            base: config.api_url.clone(),
+            org_id: config.org_id.clone(),
+            token: config.access_token.clone(),
+            metrics,
+        }
+    }
+
+    pub fn org_id(&self) -> &str {
+        &self.org_id
+    }
+
+    /// `POST /organizations/{org}/tasks`: a one-off task, an empty process
+    /// (`separate_task_for_each_assignee`), or a task appended to a run (`run_id`).
+    pub async fn create_task(&self, task: &NewTask) -> Result<CreatedTask, TallyfyError> {
+        let path = format!("organizations/{}/tasks", self.org_id);
+        let req = self.request(Method::POST, &path).json(task);
+        let created: Data<CreatedTask> = self.send("create_task", req).await?;
+        Ok(created.data)
+    }
+
+    /// The organization's member with exactly this email (case-insensitive), if any.
+    pub async fn find_member_by_email(&self, email: &str) -> Result<Option<Member>, TallyfyError> {
+        let path = format!("organizations/{}/users", self.org_id);
+        for page in 1..=MAX_PAGES {
+            let req = self.request(Method::GET, &path).query(&[
+                ("q", email),
+                ("page", &page.to_string()),
+                ("per_page", &PER_PAGE.to_string()),
+            ]);
+            let members: Page<Member> = self.send("list_users", req).await?;
+            if let Some(found) = members.data.iter().find(|m| m.email.trim().eq_ignore_ascii_case(email.trim())) {
+                return Ok(Some(found.clone()));
+            }
+            if !members.has_next() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// `GET /me`: the token's own user; proves the credentials work.
+    pub async fn me(&self) -> Result<serde_json::Value, TallyfyError> {
+        let req = self.request(Method::GET, "me");
+        self.send("me", req).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let url = self.base.join(path).expect("API paths are relative");
+        self.http
+            .request(method, url)
+            .bearer_auth(self.token.expose())
+            .header("X-Tallyfy-Client", "APIClient")
+            .header(header::ACCEPT, "application/json")
+            .header(header::CONTENT_TYPE, "application/json")
+    }
+
+    async fn send<T: DeserializeOwned>(&self, endpoint: &'static str, req: RequestBuilder) -> Result<T, TallyfyError> {
+        let started = Instant::now();
+        let result = self.exchange(req).await;
+        let status = match &result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.metric_label(),
+        };
+        self.metrics.tallyfy_call(endpoint, &status, started.elapsed());
+        let body = result?;
+        serde_json::from_slice(&body).map_err(|e| TallyfyError::Unexpected(format!("{endpoint}: {e}")))
+    }
+
+    async fn exchange(&self, req: RequestBuilder) -> Result<bytes::Bytes, TallyfyError> {
+        let response = req.send().await.map_err(TallyfyError::from_transport)?;
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.bytes().await.map_err(TallyfyError::from_transport)?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let error = TallyfyError::from_status(status, &body, retry_after);
+        tracing::warn!(status = status.as_u16(), request_id = request_id.as_deref(), error = %error, "Tallyfy refused a request");
+        Err(error)
+    }
+}
+
+/// Tallyfy's error bodies: `{"error":true,"message":..,"errors":{field:[..]}}` and kin.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    errors: Option<serde_json::Value>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+impl TallyfyError {
+    fn from_transport(e: reqwest::Error) -> Self {
+        if e.is_connect() {
+            TallyfyError::Unreachable(e.to_string())
+        } else {
+            // Sent, but no complete answer: the outcome is unknown.
+            TallyfyError::NoAnswer(if e.is_timeout() { "timed out".into() } else { e.to_string() })
+        }
+    }
+
+    fn from_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
+        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        let message = parsed.message.clone().unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        match status.as_u16() {
+            400 | 422 => TallyfyError::Invalid { message, fields: field_errors(parsed.errors.as_ref()) },
+            401 => TallyfyError::Unauthorized,
+            403 => TallyfyError::Forbidden(message),
+            404 => TallyfyError::NotFound(parsed.code.unwrap_or(message)),
+            429 => TallyfyError::RateLimited { retry_after },
+            code => TallyfyError::Server { status: code, message },
+        }
+    }
+}
+
+/// Flattens `{"field": ["message", ...]}` into `(field, message)` pairs.
+fn field_errors(errors: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(map)) = errors else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (field, messages) in map {
+        match messages {
+            serde_json::Value::Array(list) => {
+                out.extend(list.iter().filter_map(|m| m.as_str()).map(|m| (field.clone(), m.to_string())))
+            }
+            serde_json::Value::String(m) => out.push((field.clone(), m.clone())),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_keep_each_field_message() {
+        let body = br#"{"error":true,"errors":{"title":["The title may not be greater than 600 characters."],"owners.users.0":["The selected owners.users.0 is invalid."]}}"#;
+        let TallyfyError::Invalid { fields, .. } = TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None)
+        else {
+            panic!("not Invalid")
+        };
+        assert_eq!(fields.len(), 2);
+        assert!(fields.contains(&("title".into(), "The title may not be greater than 600 characters.".into())));
+    }
+
+    #[test]
+    fn laravel_style_validation_bodies_are_read_too() {
+        let body = br#"{"message":"The given data was invalid.","errors":{"deadline":["The deadline must be a date after now."]}}"#;
+        let err = TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None);
+        assert!(err.user_message().contains("The deadline must be a date after now."), "{}", err.user_message());
+    }
+
+    #[test]
+    fn statuses_map_to_what_a_caller_acts_on() {
+        let e = TallyfyError::from_status(StatusCode::TOO_MANY_REQUESTS, b"{}", Some(Duration::from_secs(7)));
+        assert!(matches!(e, TallyfyError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7));
+        assert!(matches!(TallyfyError::from_status(StatusCode::UNAUTHORIZED, b"", None), TallyfyError::Unauthorized));
+        assert!(matches!(
+            TallyfyError::from_status(StatusCode::BAD_GATEWAY, b"<html>", None),
+            TallyfyError::Server { status: 502, .. }
+        ));
+    }
+}

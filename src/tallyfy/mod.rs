@@ -1,0 +1,83 @@
+//! Tallyfy: the API client, its request and response shapes, and its errors.
+
+mod client;
+pub mod model;
+
+pub use client::TallyfyClient;
+
+use std::time::Duration;
+
+/// What can go wrong talking to Tallyfy, sorted by what the caller does about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TallyfyError {
+    /// 400/422: the request itself is wrong; retrying will not help.
+    #[error("Tallyfy rejected the request: {message}")]
+    Invalid { message: String, fields: Vec<(String, String)> },
+    /// 401: the token expired or was revoked.
+    #[error("Tallyfy did not accept the app's access token")]
+    Unauthorized,
+    /// 403: the token's user may not do this.
+    #[error("Tallyfy refused permission: {0}")]
+    Forbidden(String),
+    #[error("not found in Tallyfy: {0}")]
+    NotFound(String),
+    /// 429: wait `retry_after`, then try again.
+    #[error("Tallyfy's rate limit was reached")]
+    RateLimited { retry_after: Option<Duration> },
+    /// 5xx and other statuses.
+    #[error("Tallyfy answered HTTP {status}: {message}")]
+    Server { status: u16, message: String },
+    /// The request never left: safe to send again.
+    #[error("could not connect to Tallyfy: {0}")]
+    Unreachable(String),
+    /// The request left but no answer came back: it may or may not have taken effect.
+    #[error("no answer from Tallyfy: {0}")]
+    NoAnswer(String),
+    #[error("unexpected answer from Tallyfy: {0}")]
+    Unexpected(String),
+}
+
+impl TallyfyError {
+    /// Plain words for the person in Slack, saying what to do next.
+    pub fn user_message(&self) -> String {
+        match self {
+            TallyfyError::Invalid { message, fields } if fields.is_empty() => {
+                format!("Tallyfy did not accept it: {message}")
+            }
+            TallyfyError::Invalid { fields, .. } => {
+                let reasons: Vec<&str> = fields.iter().map(|(_, m)| m.as_str()).collect();
+                format!("Tallyfy did not accept it: {}", reasons.join(" "))
+            }
+            TallyfyError::Unauthorized => {
+                "This app's Tallyfy access token was refused. Ask your Slack admin to renew TALLYFY_ACCESS_TOKEN.".into()
+            }
+            TallyfyError::Forbidden(_) => {
+                "The Tallyfy account this app uses is not allowed to do that. Ask your Tallyfy admin to check its role.".into()
+            }
+            TallyfyError::NotFound(_) => "Tallyfy could not find what this refers to; it may have been deleted.".into(),
+            TallyfyError::RateLimited { .. } => "Tallyfy is busy right now (rate limit). Please try again in a minute.".into(),
+            TallyfyError::Server { .. } | TallyfyError::Unreachable(_) | TallyfyError::Unexpected(_) => {
+                "Tallyfy could not be reached or had a problem. Please try again in a few minutes.".into()
+            }
+            TallyfyError::NoAnswer(_) => {
+                "Tallyfy did not answer in time, so it may or may not have been created. Check Tallyfy before trying again."
+                    .into()
+            }
+        }
+    }
+
+    /// The label this error carries in metrics.
+    pub fn metric_label(&self) -> String {
+        match self {
+            TallyfyError::Invalid { .. } => "422".into(),
+            TallyfyError::Unauthorized => "401".into(),
+            TallyfyError::Forbidden(_) => "403".into(),
+            TallyfyError::NotFound(_) => "404".into(),
+            TallyfyError::RateLimited { .. } => "429".into(),
+            TallyfyError::Server { status, .. } => status.to_string(),
+            TallyfyError::Unreachable(_) => "unreachable".into(),
+            TallyfyError::NoAnswer(_) => "no_answer".into(),
+            TallyfyError::Unexpected(_) => "unexpected".into(),
+        }
+    }
+}

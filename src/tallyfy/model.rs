@@ -1,0 +1,288 @@
+//! Tallyfy's request and response shapes, with newtype ids so a run id can never be passed
+//! where a task id is expected. Member ids are integers; everything else is a string.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+macro_rules! string_id {
+    ($name:ident) => {
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(RunId);
+string_id!(TaskId);
+
+/// A Tallyfy member (user) id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MemberId(pub u64);
+
+impl fmt::Display for MemberId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskType {
+    #[default]
+    Task,
+    Approval,
+    Expiring,
+    Email,
+    ExpiringEmail,
+}
+
+impl TaskType {
+    pub const ALL: [TaskType; 5] =
+        [TaskType::Task, TaskType::Approval, TaskType::Expiring, TaskType::Email, TaskType::ExpiringEmail];
+
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::Task => "task",
+            TaskType::Approval => "approval",
+            TaskType::Expiring => "expiring",
+            TaskType::Email => "email",
+            TaskType::ExpiringEmail => "expiring_email",
+        }
+    }
+
+    /// How the modal names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            TaskType::Task => "Task",
+            TaskType::Approval => "Approval",
+            TaskType::Expiring => "Expiring",
+            TaskType::Email => "Email",
+            TaskType::ExpiringEmail => "Expiring email",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Who a task is for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owners {
+    pub users: Vec<MemberId>,
+    #[serde(default)]
+    pub guests: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Owners {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.guests.is_empty() && self.groups.is_empty()
+    }
+}
+
+/// The body of `POST /organizations/{org}/tasks`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewTask {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    pub task_type: TaskType,
+    pub owners: Owners,
+    /// `YYYY-MM-DD HH:MM:SS` in UTC.
+    pub deadline: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub separate_task_for_each_assignee: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
+}
+
+/// The run a created task belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct RunRef {
+    pub id: RunId,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The first task of a creation, as Tallyfy answers it (`data` of the response).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct CreatedTask {
+    pub id: TaskId,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "run_ref")]
+    pub run: Option<RunRef>,
+    #[serde(default)]
+    pub run_id: Option<RunId>,
+}
+
+impl CreatedTask {
+    /// The run this task lives in, whichever way the answer names it.
+    pub fn run_id(&self) -> Option<&RunId> {
+        self.run.as_ref().map(|r| &r.id).or(self.run_id.as_ref())
+    }
+}
+
+/// `run` may be an object, `{"data": {...}}`, or null.
+fn run_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunRef>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Shape {
+        Plain(RunRef),
+        Wrapped { data: RunRef },
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Option::<Shape>::deserialize(d)? {
+        Some(Shape::Plain(r)) | Some(Shape::Wrapped { data: r }) => Some(r),
+        _ => None,
+    })
+}
+
+/// A member of the organization.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Member {
+    pub id: MemberId,
+    pub email: String,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+impl Member {
+    /// Disabled, suspended or deactivated members cannot be assigned work.
+    pub fn is_assignable(&self) -> bool {
+        let status_ok = match self.status.as_deref() {
+            None => true,
+            Some(s) => s.eq_ignore_ascii_case("active"),
+        };
+        status_ok && self.is_active != Some(false)
+    }
+}
+
+/// `{"data": T}`
+#[derive(Debug, Deserialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// `{"data": [...], "meta": {"pagination": {...}}}`
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    #[serde(default)]
+    pub meta: Option<Meta>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Meta {
+    #[serde(default)]
+    pub pagination: Option<Pagination>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Pagination {
+    #[serde(default)]
+    pub current_page: Option<u32>,
+    #[serde(default)]
+    pub total_pages: Option<u32>,
+}
+
+impl<T> Page<T> {
+    /// Whether a page follows this one.
+    pub fn has_next(&self) -> bool {
+        match self.meta.as_ref().and_then(|m| m.pagination.as_ref()) {
+            Some(Pagination { current_page: Some(c), total_pages: Some(t) }) => c < t,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn new_task_serialises_with_integer_owner_ids_and_no_empty_optionals() {
+        let task = NewTask {
+            title: "Review".into(),
+            summary: None,
+            task_type: TaskType::ExpiringEmail,
+            owners: Owners { users: vec![MemberId(1001), MemberId(7)], ..Default::default() },
+            deadline: "2026-12-01 22:00:00".into(),
+            separate_task_for_each_assignee: None,
+            run_id: None,
+            position: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&task).unwrap(),
+            json!({
+                "title": "Review",
+                "task_type": "expiring_email",
+                "owners": {"users": [1001, 7], "guests": [], "groups": []},
+                "deadline": "2026-12-01 22:00:00"
+            })
+        );
+    }
+
+    #[test]
+    fn created_task_reads_the_run_in_every_shape() {
+        let plain: Data<CreatedTask> =
+            serde_json::from_value(json!({"data": {"id": "t1", "title": "x", "run": {"id": "r1", "name": "x"}}})).unwrap();
+        assert_eq!(plain.data.run_id().unwrap().0, "r1");
+        let wrapped: Data<CreatedTask> =
+            serde_json::from_value(json!({"data": {"id": "t1", "run": {"data": {"id": "r2"}}}})).unwrap();
+        assert_eq!(wrapped.data.run_id().unwrap().0, "r2");
+        let flat: Data<CreatedTask> =
+            serde_json::from_value(json!({"data": {"id": "t1", "run": null, "run_id": "r3", "extra": [1]}})).unwrap();
+        assert_eq!(flat.data.run_id().unwrap().0, "r3");
+        let none: Data<CreatedTask> = serde_json::from_value(json!({"data": {"id": "t1"}})).unwrap();
+        assert_eq!(none.data.run_id(), None);
+    }
+
+    #[test]
+    fn inactive_members_are_not_assignable() {
+        let m = |status: Option<&str>, active: Option<bool>| Member {
+            id: MemberId(1),
+            email: "a@b.c".into(),
+            full_name: None,
+            status: status.map(String::from),
+            is_active: active,
+        };
+        assert!(m(Some("active"), Some(true)).is_assignable());
+        assert!(m(None, None).is_assignable());
+        assert!(!m(Some("disabled"), None).is_assignable());
+        assert!(!m(Some("suspended"), Some(true)).is_assignable());
+        assert!(!m(Some("active"), Some(false)).is_assignable());
+    }
+
+    #[test]
+    fn pagination_tolerates_missing_and_odd_links() {
+        let page: Page<Member> = serde_json::from_value(json!({
+            "data": [],
+            "meta": {"pagination": {"total": 150, "count": 100, "per_page": 100, "current_page": 1, "total_pages": 2, "links": []}}
+        }))
+        .unwrap();
+        assert!(page.has_next());
+        let page: Page<Member> = serde_json::from_value(json!({"data": []})).unwrap();
+        assert!(!page.has_next());
+    }
+}

@@ -1,0 +1,223 @@
+//! The "New task" modal: building it (prefilled from the command) and reading a submission
+//! back into a validated [`TaskDraft`], with errors keyed by block for inline display.
+
+use std::collections::BTreeMap;
+
+use jiff::{Timestamp, Zoned};
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::*;
+
+use super::TaskDraft;
+use crate::slack::interaction::ViewState;
+use crate::tallyfy::model::TaskType;
+
+pub const CALLBACK_ID: &str = "task_create";
+pub const TITLE: &str = "title";
+pub const ASSIGNEES: &str = "assignees";
+pub const DEADLINE: &str = "deadline";
+pub const SUMMARY: &str = "summary";
+pub const TASK_TYPE: &str = "task_type";
+/// Every input block has a single element with this action id.
+const VALUE: &str = "value";
+
+/// Tallyfy's limit on titles.
+pub const MAX_TITLE_CHARS: usize = 600;
+const MAX_SUMMARY_CHARS: usize = 3000;
+
+/// Where the modal came from, carried through Slack in `private_metadata`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+}
+
+impl Metadata {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).expect("plain strings serialise")
+    }
+
+    /// Lenient: a missing or foreign value gives empty metadata, never an error.
+    pub fn decode(raw: &str) -> Self {
+        serde_json::from_str(raw).unwrap_or_default()
+    }
+}
+
+/// What the modal opens with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prefill {
+    pub title: String,
+    pub assignees: Vec<String>,
+    pub deadline: Zoned,
+}
+
+pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
+    let mut title_input = SlackBlockPlainTextInputElement::new().with_action_id(VALUE.into());
+    if !prefill.title.is_empty() {
+        title_input = title_input.with_initial_value(prefill.title.clone());
+    } else {
+        title_input = title_input.with_focus_on_load(true);
+    }
+    let mut people = SlackBlockMultiUsersSelectElement::new()
+        .with_action_id(VALUE.into())
+        .with_placeholder("Who should do it?".into());
+    if !prefill.assignees.is_empty() {
+        people = people.with_initial_users(prefill.assignees.clone());
+    }
+    let deadline = SlackBlockDateTimePickerElement::new()
+        .with_action_id(VALUE.into())
+        .with_initial_date_time(SlackDateTime(prefill.deadline.timestamp()));
+    let summary = SlackBlockPlainTextInputElement::new()
+        .with_action_id(VALUE.into())
+        .with_multiline(true)
+        .with_max_length(MAX_SUMMARY_CHARS as u64)
+        .with_placeholder("Details, links, what done looks like".into());
+    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> =
+        TaskType::ALL.iter().map(|t| SlackBlockChoiceItem::new(t.label().into(), t.as_str().to_string())).collect();
+    let task_type = SlackBlockStaticSelectElement::new()
+        .with_action_id(VALUE.into())
+        .with_initial_option(options[0].clone())
+        .with_options(options);
+
+    let blocks: Vec<SlackBlock> = vec![
+        input(TITLE, "Title", title_input.into(), false),
+        input(ASSIGNEES, "Assignees", people.into(), false),
+        input(DEADLINE, "Deadline", deadline.into(), false),
+        input(SUMMARY, "Summary", summary.into(), true),
+        input(TASK_TYPE, "Task type", task_type.into(), false),
+    ];
+    SlackView::Modal(
+        SlackModalView::new("New task".into(), blocks)
+            .with_submit("Create task".into())
+            .with_close("Cancel".into())
+            .with_callback_id(CALLBACK_ID.into())
+            .with_private_metadata(metadata.encode()),
+    )
+}
+
+fn input(block_id: &str, label: &str, element: SlackInputBlockElement, optional: bool) -> SlackBlock {
+    SlackInputBlock::new(label.into(), element)
+        .with_block_id(block_id.into())
+        .with_optional(optional)
+        .into()
+}
+
+/// Reads and checks a submission. Errors are keyed by block id, worded for the user.
+pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<String, String>> {
+    let mut errors = BTreeMap::new();
+
+    let title = state.text(TITLE).map(|t| t.trim().to_string()).unwrap_or_default();
+    let title_chars = title.chars().count();
+    if title.is_empty() {
+        errors.insert(TITLE.into(), "Give the task a title.".into());
+    } else if title_chars > MAX_TITLE_CHARS {
+        errors.insert(
+            TITLE.into(),
+            format!("Titles can be at most {MAX_TITLE_CHARS} characters; this one has {title_chars}. Move the detail into the summary."),
+        );
+    }
+
+    let assignees = state.users(ASSIGNEES);
+    if assignees.is_empty() {
+        errors.insert(ASSIGNEES.into(), "Choose at least one person to do this.".into());
+    }
+
+    let deadline = match state.date_time(DEADLINE).and_then(|s| Timestamp::from_second(s).ok()) {
+        None => {
+            errors.insert(DEADLINE.into(), "Pick a date and time for the deadline.".into());
+            None
+        }
+        Some(ts) if ts <= now => {
+            errors.insert(DEADLINE.into(), "That deadline is in the past. Pick a time that is still ahead.".into());
+            None
+        }
+        Some(ts) => Some(ts),
+    };
+
+    let summary = state.text(SUMMARY).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let task_type = state.selected(TASK_TYPE).and_then(|v| TaskType::parse(&v)).unwrap_or_default();
+
+    match deadline {
+        Some(deadline) if errors.is_empty() => Ok(TaskDraft { title, assignees, deadline, summary, task_type }),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state(values: serde_json::Value) -> ViewState {
+        serde_json::from_value(json!({ "values": values })).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        "2026-11-25T15:00:00Z".parse().unwrap()
+    }
+
+    fn valid() -> serde_json::Value {
+        json!({
+            "title": {"value": {"type": "plain_text_input", "value": "  Review the Q4 report "}},
+            "assignees": {"value": {"type": "multi_users_select", "selected_users": ["U1", "U2"]}},
+            "deadline": {"value": {"type": "datetimepicker", "selected_date_time": 1796162400}},
+            "summary": {"value": {"type": "plain_text_input", "value": null}},
+            "task_type": {"value": {"type": "static_select", "selected_option": {"value": "approval"}}}
+        })
+    }
+
+    #[test]
+    fn a_complete_submission_reads_into_a_draft() {
+        let draft = read(&state(valid()), now()).unwrap();
+        assert_eq!(draft.title, "Review the Q4 report");
+        assert_eq!(draft.assignees, vec!["U1", "U2"]);
+        assert_eq!(draft.deadline.as_second(), 1796162400);
+        assert_eq!(draft.summary, None);
+        assert_eq!(draft.task_type, TaskType::Approval);
+    }
+
+    #[test]
+    fn each_mistake_is_reported_on_its_own_field() {
+        let mut v = valid();
+        v["title"]["value"]["value"] = json!("   ");
+        v["assignees"]["value"]["selected_users"] = json!([]);
+        v["deadline"]["value"]["selected_date_time"] = json!(now().as_second() - 60);
+        let errors = read(&state(v), now()).unwrap_err();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), vec![ASSIGNEES, DEADLINE, TITLE]);
+        assert!(errors[DEADLINE].contains("in the past"));
+    }
+
+    #[test]
+    fn titles_over_600_characters_are_refused_with_the_count() {
+        let mut v = valid();
+        v["title"]["value"]["value"] = json!("é".repeat(601));
+        let errors = read(&state(v.clone()), now()).unwrap_err();
+        assert!(errors[TITLE].contains("this one has 601"), "{}", errors[TITLE]);
+        v["title"]["value"]["value"] = json!("é".repeat(600));
+        assert!(read(&state(v), now()).is_ok());
+    }
+
+    #[test]
+    fn the_view_carries_prefill_and_metadata() {
+        let zoned: Zoned = "2026-12-02T17:00:00-05:00[America/New_York]".parse().unwrap();
+        let prefill = Prefill { title: "Review <b> & co".into(), assignees: vec!["U9".into()], deadline: zoned };
+        let metadata = Metadata { channel_id: Some("C1".into()), response_url: Some("https://r".into()), thread_ts: None };
+        let json = serde_json::to_value(view(&prefill, &metadata)).unwrap();
+        assert_eq!(json["type"], "modal");
+        assert_eq!(json["callback_id"], CALLBACK_ID);
+        assert_eq!(Metadata::decode(json["private_metadata"].as_str().unwrap()), metadata);
+        let blocks = json["blocks"].as_array().unwrap();
+        let block = |id: &str| blocks.iter().find(|b| b["block_id"] == id).unwrap().clone();
+        assert_eq!(block(TITLE)["element"]["initial_value"], "Review <b> & co");
+        assert_eq!(block(ASSIGNEES)["element"]["initial_users"], json!(["U9"]));
+        assert_eq!(block(DEADLINE)["element"]["type"], "datetimepicker");
+        assert_eq!(block(DEADLINE)["element"]["initial_date_time"], 1796248800);
+        assert_eq!(block(SUMMARY)["optional"], true);
+        assert_eq!(block(TASK_TYPE)["element"]["options"].as_array().unwrap().len(), 5);
+        assert!(json["title"]["text"].as_str().unwrap().len() <= 24);
+        assert!(json["private_metadata"].as_str().unwrap().len() <= 3000);
+    }
+}

@@ -1,0 +1,161 @@
+//! Logs and metrics. Logs go to stdout as text or JSON, filtered by `RUST_LOG`; metrics are
+//! kept per application (not in a global), so two instances in one test process do not mix.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global log subscriber. Safe to call more than once (later calls do nothing).
+pub fn init_logging(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    kind: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: String,
+}
+
+struct Inner {
+    registry: Registry,
+    slack_requests: Family<RequestLabels, Counter>,
+    slack_calls: Family<CallLabels, Counter>,
+    slack_call_seconds: Family<MethodLabel, Histogram>,
+    tallyfy_calls: Family<CallLabels, Counter>,
+    tallyfy_call_seconds: Family<MethodLabel, Histogram>,
+    directory: Family<ResultLabel, Counter>,
+    jobs: Family<RequestLabels, Counter>,
+    store_errors: Counter,
+    store_up: Gauge,
+}
+
+/// The service's Prometheus metrics. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("tallyfy_slack");
+        let slack_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "slack_requests",
+            "Requests from Slack by kind (command, view_submission, ...) and outcome",
+            slack_requests.clone(),
+        );
+        let slack_calls = Family::<CallLabels, Counter>::default();
+        registry.register("slack_api_calls", "Slack Web API calls by method and result", slack_calls.clone());
+        let slack_call_seconds = Family::<MethodLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register("slack_api_call_seconds", "Slack Web API call latency", slack_call_seconds.clone());
+        let tallyfy_calls = Family::<CallLabels, Counter>::default();
+        registry.register("tallyfy_api_calls", "Tallyfy API calls by endpoint and status", tallyfy_calls.clone());
+        let tallyfy_call_seconds =
+            Family::<MethodLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register("tallyfy_api_call_seconds", "Tallyfy API call latency", tallyfy_call_seconds.clone());
+        let directory = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "directory_lookups",
+            "Assignee resolutions by result (cache_hit, cache_miss, no_account)",
+            directory.clone(),
+        );
+        let jobs = Family::<RequestLabels, Counter>::default();
+        registry.register("jobs", "Work items (task creations) by kind and outcome", jobs.clone());
+        let store_errors = Counter::default();
+        registry.register("store_errors", "Store (Redis) calls that failed or timed out", store_errors.clone());
+        let store_up = Gauge::default();
+        registry.register("store_up", "1 when the store answered its last health check", store_up.clone());
+        Metrics(Arc::new(Inner {
+            registry,
+            slack_requests,
+            slack_calls,
+            slack_call_seconds,
+            tallyfy_calls,
+            tallyfy_call_seconds,
+            directory,
+            jobs,
+            store_errors,
+            store_up,
+        }))
+    }
+}
+
+impl Metrics {
+    pub fn slack_request(&self, kind: &str, outcome: &str) {
+        self.0.slack_requests.get_or_create(&RequestLabels { kind: kind.into(), outcome: outcome.into() }).inc();
+    }
+
+    pub fn slack_call(&self, method: &str, status: &str, elapsed: Duration) {
+        self.0.slack_calls.get_or_create(&CallLabels { method: method.into(), status: status.into() }).inc();
+        self.0.slack_call_seconds.get_or_create(&MethodLabel { method: method.into() }).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn tallyfy_call(&self, endpoint: &str, status: &str, elapsed: Duration) {
+        self.0.tallyfy_calls.get_or_create(&CallLabels { method: endpoint.into(), status: status.into() }).inc();
+        self.0
+            .tallyfy_call_seconds
+            .get_or_create(&MethodLabel { method: endpoint.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn directory(&self, result: &str) {
+        self.0.directory.get_or_create(&ResultLabel { result: result.into() }).inc();
+    }
+
+    pub fn job(&self, kind: &str, outcome: &str) {
+        self.0.jobs.get_or_create(&RequestLabels { kind: kind.into(), outcome: outcome.into() }).inc();
+    }
+
+    pub fn store_error(&self) {
+        self.0.store_errors.inc();
+    }
+
+    pub fn store_up(&self, up: bool) {
+        self.0.store_up.set(i64::from(up));
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.0.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
