@@ -126,12 +126,16 @@ impl Config {
 
     /// Reads configuration through `lookup`, so tests can supply their own variables.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
-        let mut r = Reader { lookup: &lookup, errors: Vec::new() };
+        let mut r = Reader {
+            lookup: &lookup,
+            errors: Vec::new(),
+        };
 
         let app_token = r.optional_secret("SLACK_APP_TOKEN");
         if let Some(token) = &app_token {
             if !token.expose().starts_with("xapp-") {
-                r.errors.push("SLACK_APP_TOKEN must be an app-level token starting with xapp-".into());
+                r.errors
+                    .push("SLACK_APP_TOKEN must be an app-level token starting with xapp-".into());
             }
         }
         let signing_secret = r.optional_secret("SLACK_SIGNING_SECRET");
@@ -142,21 +146,32 @@ impl Config {
                     .into(),
             );
         }
-        let bot_token = r.required_secret("SLACK_BOT_TOKEN", "the Bot User OAuth Token (xoxb-...) from OAuth & Permissions");
+        let bot_token = r.required_secret(
+            "SLACK_BOT_TOKEN",
+            "the Bot User OAuth Token (xoxb-...) from OAuth & Permissions",
+        );
         if let Some(token) = &bot_token {
             if !token.expose().starts_with("xoxb-") {
-                r.errors.push("SLACK_BOT_TOKEN must be a bot token starting with xoxb-".into());
+                r.errors
+                    .push("SLACK_BOT_TOKEN must be a bot token starting with xoxb-".into());
             }
         }
         let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
 
-        let org_id = r.required("TALLYFY_ORG_ID", "your organization id, from Tallyfy's Settings > Organization");
+        let org_id = r.required(
+            "TALLYFY_ORG_ID",
+            "your organization id, from Tallyfy's Settings > Organization",
+        );
         if let Some(org) = &org_id {
             if org.is_empty() || !org.chars().all(|c| c.is_ascii_alphanumeric()) {
-                r.errors.push("TALLYFY_ORG_ID must be letters and digits only".into());
+                r.errors
+                    .push("TALLYFY_ORG_ID must be letters and digits only".into());
             }
         }
-        let access_token = r.required_secret("TALLYFY_ACCESS_TOKEN", "a token from Tallyfy's Settings > Integrations > REST API");
+        let access_token = r.required_secret(
+            "TALLYFY_ACCESS_TOKEN",
+            "a token from Tallyfy's Settings > Integrations > REST API",
+        );
         let tallyfy_api_url = r.base_url("TALLYFY_API_URL", "https://go.tallyfy.com/api/");
         let web_url = r
             .base_url("TALLYFY_WEB_URL", "https://go.tallyfy.com/")
@@ -168,7 +183,9 @@ impl Config {
         if let Some(url) = &redis_url {
             match Url::parse(url.expose()) {
                 Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix") => {}
-                _ => r.errors.push("REDIS_URL must look like redis://host:6379 or rediss://host:6379".into()),
+                _ => r.errors.push(
+                    "REDIS_URL must look like redis://host:6379 or rediss://host:6379".into(),
+                ),
             }
         }
         let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
@@ -180,7 +197,9 @@ impl Config {
             Some(h) => match h.parse() {
                 Ok(ip) => Some(ip),
                 Err(_) => {
-                    r.errors.push(format!("HOST must be an IP address such as 0.0.0.0, not {h:?}"));
+                    r.errors.push(format!(
+                        "HOST must be an IP address such as 0.0.0.0, not {h:?}"
+                    ));
                     None
                 }
             },
@@ -190,18 +209,24 @@ impl Config {
             Some(p) => match p.parse::<u16>() {
                 Ok(port) => Some(port),
                 Err(_) => {
-                    r.errors.push(format!("PORT must be a number from 0 to 65535, not {p:?}"));
+                    r.errors
+                        .push(format!("PORT must be a number from 0 to 65535, not {p:?}"));
                     None
                 }
             },
         };
         let public_url = r.optional_url("PUBLIC_URL");
         let log_filter = lookup("RUST_LOG").unwrap_or_else(|| "info".into());
-        let log_format = match lookup("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let log_format = match lookup("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("text") => Some(LogFormat::Text),
             Some("json") => Some(LogFormat::Json),
             Some(other) => {
-                r.errors.push(format!("LOG_FORMAT must be json or text, not {other:?}"));
+                r.errors
+                    .push(format!("LOG_FORMAT must be json or text, not {other:?}"));
                 None
             }
         };
@@ -225,8 +250,14 @@ impl Config {
                 refresh,
                 timeout: tallyfy_timeout.unwrap(),
             },
-            store: StoreConfig { redis_url, key_prefix },
-            directory: DirectoryConfig { hit_ttl: hit_ttl.unwrap(), miss_ttl: miss_ttl.unwrap() },
+            store: StoreConfig {
+                redis_url,
+                key_prefix,
+            },
+            directory: DirectoryConfig {
+                hit_ttl: hit_ttl.unwrap(),
+                miss_ttl: miss_ttl.unwrap(),
+            },
             host: host.unwrap(),
             port: port.unwrap(),
             public_url,
@@ -243,7 +274,9 @@ struct Reader<'a, F: Fn(&str) -> Option<String>> {
 
 impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.lookup)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&mut self, name: &str, what: &str) -> Option<String> {
@@ -267,7 +300,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         match Url::parse(&raw) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             _ => {
-                self.errors.push(format!("{name} must be an http(s) URL, not {raw:?}"));
+                self.errors
+                    .push(format!("{name} must be an http(s) URL, not {raw:?}"));
                 None
             }
         }
@@ -276,11 +310,16 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     /// A base URL, normalised to end in `/` so that relative paths join under it.
     fn base_url(&mut self, name: &str, default: &str) -> Option<Url> {
         let raw = self.get(name).unwrap_or_else(|| default.to_string());
-        let with_slash = if raw.ends_with('/') { raw.clone() } else { format!("{raw}/") };
+        let with_slash = if raw.ends_with('/') {
+            raw.clone()
+        } else {
+            format!("{raw}/")
+        };
         match Url::parse(&with_slash) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
             _ => {
-                self.errors.push(format!("{name} must be an http(s) URL, not {raw:?}"));
+                self.errors
+                    .push(format!("{name} must be an http(s) URL, not {raw:?}"));
                 None
             }
         }
@@ -292,7 +331,9 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
             Some(raw) => match raw.parse::<u64>() {
                 Ok(n) if n > 0 => Some(Duration::from_secs(n)),
                 _ => {
-                    self.errors.push(format!("{name} must be a whole number of seconds above 0, not {raw:?}"));
+                    self.errors.push(format!(
+                        "{name} must be a whole number of seconds above 0, not {raw:?}"
+                    ));
                     None
                 }
             },
@@ -300,12 +341,22 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     }
 
     fn refresh(&mut self) -> Option<TallyfyRefresh> {
-        let names = ["TALLYFY_TOKEN_URL", "TALLYFY_CLIENT_ID", "TALLYFY_CLIENT_SECRET", "TALLYFY_REFRESH_TOKEN"];
+        let names = [
+            "TALLYFY_TOKEN_URL",
+            "TALLYFY_CLIENT_ID",
+            "TALLYFY_CLIENT_SECRET",
+            "TALLYFY_REFRESH_TOKEN",
+        ];
         let values: Vec<Option<String>> = names.iter().map(|n| self.get(n)).collect();
         if values.iter().all(Option::is_none) {
             return None;
         }
-        let missing: Vec<&str> = names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| *n).collect();
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&values)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| *n)
+            .collect();
         if !missing.is_empty() {
             self.errors.push(format!(
                 "token refresh needs all four of {}; missing: {}",
@@ -332,7 +383,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -347,7 +401,10 @@ mod tests {
     fn minimal_configuration_takes_the_documented_defaults() {
         let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
         assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
-        assert_eq!(config.tallyfy.api_url.as_str(), "https://go.tallyfy.com/api/");
+        assert_eq!(
+            config.tallyfy.api_url.as_str(),
+            "https://go.tallyfy.com/api/"
+        );
         assert_eq!(config.tallyfy.web_url, "https://go.tallyfy.com");
         assert_eq!(config.port, 3000);
         assert_eq!(config.host.to_string(), "0.0.0.0");
@@ -357,10 +414,23 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_on_its_own_line() {
-        let errors = Config::from_lookup(lookup(&[("PORT", "eighty"), ("SLACK_BOT_TOKEN", "xoxp-user")])).unwrap_err();
+        let errors = Config::from_lookup(lookup(&[
+            ("PORT", "eighty"),
+            ("SLACK_BOT_TOKEN", "xoxp-user"),
+        ]))
+        .unwrap_err();
         let text = errors.to_string();
-        for needle in ["SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN must be a bot token", "TALLYFY_ORG_ID", "TALLYFY_ACCESS_TOKEN", "PORT"] {
-            assert!(text.lines().any(|l| l.contains(needle)), "no line about {needle} in:\n{text}");
+        for needle in [
+            "SLACK_SIGNING_SECRET",
+            "SLACK_BOT_TOKEN must be a bot token",
+            "TALLYFY_ORG_ID",
+            "TALLYFY_ACCESS_TOKEN",
+            "PORT",
+        ] {
+            assert!(
+                text.lines().any(|l| l.contains(needle)),
+                "no line about {needle} in:\n{text}"
+            );
         }
         assert_eq!(errors.0.len(), 5, "{text}");
     }
@@ -371,7 +441,12 @@ mod tests {
         vars.push(("REDIS_URL", "redis://:hunter2@localhost:6379"));
         let config = Config::from_lookup(lookup(&vars)).unwrap();
         let debug = format!("{config:?}");
-        for secret in ["signing-secret-value", "xoxb-bot-token-value", "tallyfy-token-value", "hunter2"] {
+        for secret in [
+            "signing-secret-value",
+            "xoxb-bot-token-value",
+            "tallyfy-token-value",
+            "hunter2",
+        ] {
             assert!(!debug.contains(secret), "{secret} leaked into {debug}");
         }
     }
@@ -381,7 +456,10 @@ mod tests {
         let mut vars = MINIMAL.to_vec();
         vars.push(("TALLYFY_REFRESH_TOKEN", "r"));
         let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
-        assert!(text.contains("missing: TALLYFY_TOKEN_URL, TALLYFY_CLIENT_ID, TALLYFY_CLIENT_SECRET"), "{text}");
+        assert!(
+            text.contains("missing: TALLYFY_TOKEN_URL, TALLYFY_CLIENT_ID, TALLYFY_CLIENT_SECRET"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -389,6 +467,9 @@ mod tests {
         let mut vars = MINIMAL.to_vec();
         vars.push(("SLACK_API_URL", "http://127.0.0.1:9000/api"));
         let config = Config::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(config.slack.api_url.join("views.open").unwrap().as_str(), "http://127.0.0.1:9000/api/views.open");
+        assert_eq!(
+            config.slack.api_url.join("views.open").unwrap().as_str(),
+            "http://127.0.0.1:9000/api/views.open"
+        );
     }
 }

@@ -15,12 +15,17 @@ const CONNECTORS: &[&str] = &["by", "due", "on", "before", "until", "at"];
 
 /// A user's timezone by its IANA name, falling back to UTC for unknown names.
 pub fn timezone(name: Option<&str>) -> TimeZone {
-    name.and_then(|n| TimeZone::get(n).ok()).unwrap_or(TimeZone::UTC)
+    name.and_then(|n| TimeZone::get(n).ok())
+        .unwrap_or(TimeZone::UTC)
 }
 
 /// Seven days from now at 17:00 in the timezone of `now`.
 pub fn default_deadline(now: &Zoned) -> Zoned {
-    at_day(now, now.date().saturating_add(7.days()), Time::constant(DEFAULT_HOUR, 0, 0, 0))
+    at_day(
+        now,
+        now.date().saturating_add(7.days()),
+        Time::constant(DEFAULT_HOUR, 0, 0, 0),
+    )
 }
 
 /// The deadline as Tallyfy takes it: `YYYY-MM-DD HH:MM:SS`, in UTC.
@@ -42,7 +47,11 @@ pub fn split_phrase(text: &str, now: &Zoned) -> (String, Option<Zoned>) {
         let (head, tail) = words.split_at(words.len() - len);
         if let Some(when) = parse_phrase(&tail.join(" "), now) {
             let mut head = head.to_vec();
-            while head.len() > 1 && head.last().is_some_and(|w| CONNECTORS.contains(&w.to_ascii_lowercase().as_str())) {
+            while head.len() > 1
+                && head
+                    .last()
+                    .is_some_and(|w| CONNECTORS.contains(&w.to_ascii_lowercase().as_str()))
+            {
                 head.pop();
             }
             return (head.join(" "), Some(when));
@@ -70,8 +79,16 @@ pub fn parse_phrase(phrase: &str, now: &Zoned) -> Option<Zoned> {
         return match unit.trim_end_matches('s') {
             "minute" | "min" => now.checked_add(n.minutes()).ok(),
             "hour" | "hr" => now.checked_add(n.hours()).ok(),
-            "day" => Some(at_day(now, date.checked_add(n.days()).ok()?, default_time())),
-            "week" | "wk" => Some(at_day(now, date.checked_add((7 * n).days()).ok()?, default_time())),
+            "day" => Some(at_day(
+                now,
+                date.checked_add(n.days()).ok()?,
+                default_time(),
+            )),
+            "week" | "wk" => Some(at_day(
+                now,
+                date.checked_add((7 * n).days()).ok()?,
+                default_time(),
+            )),
             _ => None,
         };
     }
@@ -84,14 +101,21 @@ pub fn parse_phrase(phrase: &str, now: &Zoned) -> Option<Zoned> {
         ["at", tail @ ..] if !tail.is_empty() => tail,
         other => other,
     };
-    let time = if rest.is_empty() { None } else { Some(parse_time(rest)?) };
+    let time = if rest.is_empty() {
+        None
+    } else {
+        Some(parse_time(rest)?)
+    };
 
     match (day, time) {
-        (Some(Day::Fixed(date)), time) => Some(at_day(now, date, time.unwrap_or_else(default_time))),
+        (Some(Day::Fixed(date)), time) => {
+            Some(at_day(now, date, time.unwrap_or_else(default_time)))
+        }
         (Some(Day::Weekday(wd)), time) => {
             let time = time.unwrap_or_else(default_time);
             let mut date = now.date();
-            let ahead = (wd.to_monday_zero_offset() - date.weekday().to_monday_zero_offset()).rem_euclid(7);
+            let ahead =
+                (wd.to_monday_zero_offset() - date.weekday().to_monday_zero_offset()).rem_euclid(7);
             date = date.checked_add((ahead as i64).days()).ok()?;
             let when = at_day(now, date, time);
             if when.timestamp() <= now.timestamp() {
@@ -105,7 +129,11 @@ pub fn parse_phrase(phrase: &str, now: &Zoned) -> Option<Zoned> {
             let this_year = Date::new(now.year(), month, day).ok()?;
             let when = at_day(now, this_year, time);
             if when.timestamp() < now.timestamp() {
-                Some(at_day(now, Date::new(now.year() + 1, month, day).ok()?, time))
+                Some(at_day(
+                    now,
+                    Date::new(now.year() + 1, month, day).ok()?,
+                    time,
+                ))
             } else {
                 Some(when)
             }
@@ -127,7 +155,10 @@ enum Day {
     Fixed(Date),
     Weekday(Weekday),
     /// A month and day with no year: this year's, or next year's once it has passed.
-    MonthDay { month: i8, day: i8 },
+    MonthDay {
+        month: i8,
+        day: i8,
+    },
 }
 
 /// Reads the day part at the start of `words`; returns it and how many words it used.
@@ -136,7 +167,9 @@ fn parse_day(words: &[&str], now: &Zoned) -> Option<(Day, usize)> {
     let first = *words.first()?;
     match first {
         "today" | "tonight" | "eod" => return Some((Day::Fixed(today), 1)),
-        "tomorrow" | "tmrw" | "tmr" => return Some((Day::Fixed(today.checked_add(1.days()).ok()?), 1)),
+        "tomorrow" | "tmrw" | "tmr" => {
+            return Some((Day::Fixed(today.checked_add(1.days()).ok()?), 1))
+        }
         _ => {}
     }
     if first == "next" || first == "this" {
@@ -160,7 +193,11 @@ fn parse_day(words: &[&str], now: &Zoned) -> Option<(Day, usize)> {
         (None, Some(m)) => (month(m)?, day_of_month(first)?),
         _ => return None,
     };
-    if let Some(year) = words.get(2).and_then(|y| y.parse::<i16>().ok()).filter(|y| (2000..=2999).contains(y)) {
+    if let Some(year) = words
+        .get(2)
+        .and_then(|y| y.parse::<i16>().ok())
+        .filter(|y| (2000..=2999).contains(y))
+    {
         return Some((Day::Fixed(Date::new(year, month, day).ok()?), 3));
     }
     Date::new(2000, month, day).ok()?; // rejects "feb 31" (2000 is a leap year, so feb 29 passes)
@@ -231,13 +268,29 @@ fn weekday(word: &str) -> Option<Weekday> {
 }
 
 fn month(word: &str) -> Option<i8> {
-    const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
     const FULL: [&str; 12] = [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
         "december",
     ];
     let word = if word == "sept" { "sep" } else { word };
-    MONTHS.iter().zip(FULL).position(|(short, full)| word == *short || word == full).map(|i| i as i8 + 1)
+    MONTHS
+        .iter()
+        .zip(FULL)
+        .position(|(short, full)| word == *short || word == full)
+        .map(|i| i as i8 + 1)
 }
 
 fn day_of_month(word: &str) -> Option<i8> {
@@ -255,7 +308,9 @@ mod tests {
 
     /// Wednesday 2026-11-25 10:00 in New York.
     fn now() -> Zoned {
-        "2026-11-25T10:00:00-05:00[America/New_York]".parse().unwrap()
+        "2026-11-25T10:00:00-05:00[America/New_York]"
+            .parse()
+            .unwrap()
     }
 
     fn local(phrase: &str) -> String {
@@ -268,7 +323,10 @@ mod tests {
     #[test]
     fn default_is_a_week_ahead_at_five_pm_local() {
         let d = default_deadline(&now());
-        assert_eq!(d.strftime("%Y-%m-%d %H:%M %Z").to_string(), "2026-12-02 17:00 EST");
+        assert_eq!(
+            d.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+            "2026-12-02 17:00 EST"
+        );
         assert_eq!(tallyfy_format(d.timestamp()), "2026-12-02 22:00:00");
     }
 
@@ -298,7 +356,11 @@ mod tests {
         assert_eq!(local("dec 1 17:00"), "Tue 2026-12-01 17:00");
         assert_eq!(local("December 3rd at noon"), "Thu 2026-12-03 12:00");
         assert_eq!(local("1 jan"), "Fri 2027-01-01 17:00");
-        assert_eq!(local("nov 1"), "Mon 2027-11-01 17:00", "a passed date without a year means next year");
+        assert_eq!(
+            local("nov 1"),
+            "Mon 2027-11-01 17:00",
+            "a passed date without a year means next year"
+        );
         assert_eq!(local("mar 3 2027 8am"), "Wed 2027-03-03 08:00");
     }
 
@@ -310,7 +372,16 @@ mod tests {
 
     #[test]
     fn things_that_are_not_dates() {
-        for phrase in ["report", "5", "chapter 5", "feb 31", "13pm", "in 3 parsecs", "25:00", "friday report"] {
+        for phrase in [
+            "report",
+            "5",
+            "chapter 5",
+            "feb 31",
+            "13pm",
+            "in 3 parsecs",
+            "25:00",
+            "friday report",
+        ] {
             assert!(parse_phrase(phrase, &now()).is_none(), "{phrase:?} parsed");
         }
     }
@@ -319,7 +390,10 @@ mod tests {
     fn splitting_a_title_from_its_phrase() {
         let (title, when) = split_phrase("Review the Q4 report friday 5pm", &now());
         assert_eq!(title, "Review the Q4 report");
-        assert_eq!(when.unwrap().strftime("%Y-%m-%d %H:%M").to_string(), "2026-11-27 17:00");
+        assert_eq!(
+            when.unwrap().strftime("%Y-%m-%d %H:%M").to_string(),
+            "2026-11-27 17:00"
+        );
 
         let (title, when) = split_phrase("Send the invoice by tomorrow", &now());
         assert_eq!(title, "Send the invoice");
@@ -329,7 +403,11 @@ mod tests {
         assert_eq!((title.as_str(), when), ("Fix bug 42", None));
 
         let (title, when) = split_phrase("tomorrow", &now());
-        assert_eq!((title.as_str(), when), ("tomorrow", None), "a lone phrase stays the title");
+        assert_eq!(
+            (title.as_str(), when),
+            ("tomorrow", None),
+            "a lone phrase stays the title"
+        );
     }
 
     #[test]

@@ -19,11 +19,18 @@ use crate::telemetry::Metrics;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Assignee {
-    Member { id: MemberId, email: String },
+    Member {
+        id: MemberId,
+        email: String,
+    },
     /// No active Tallyfy member has this person's email (or Slack shows no email).
-    NoAccount { email: Option<String> },
+    NoAccount {
+        email: Option<String>,
+    },
     /// A bot, or a deactivated Slack account.
-    NotAssignable { reason: String },
+    NotAssignable {
+        reason: String,
+    },
 }
 
 /// One resolved Slack user.
@@ -68,7 +75,13 @@ impl Directory {
         config: DirectoryConfig,
         metrics: Metrics,
     ) -> Self {
-        Self { slack, tallyfy, store, config, metrics }
+        Self {
+            slack,
+            tallyfy,
+            store,
+            config,
+            metrics,
+        }
     }
 
     fn person_key(team: &str, user: &str) -> String {
@@ -96,19 +109,34 @@ impl Directory {
 
     /// Resolves several Slack users at once: one store round trip for all of them, and
     /// concurrent lookups for those not cached. The answer keeps the order of `users`.
-    pub async fn resolve_all(&self, team: &str, users: &[String]) -> Result<Vec<Resolved>, DirectoryError> {
+    pub async fn resolve_all(
+        &self,
+        team: &str,
+        users: &[String],
+    ) -> Result<Vec<Resolved>, DirectoryError> {
         let keys: Vec<String> = users.iter().map(|u| Self::member_key(team, u)).collect();
         // A store outage degrades to direct lookups rather than failing the request.
-        let cached = self.store.get_many(&keys).await.unwrap_or_else(|_| vec![None; keys.len()]);
+        let cached = self
+            .store
+            .get_many(&keys)
+            .await
+            .unwrap_or_else(|_| vec![None; keys.len()]);
         let lookups = users.iter().zip(cached).map(|(user, hit)| async move {
             if let Some(entry) = hit.and_then(|raw| serde_json::from_str::<Cached>(&raw).ok()) {
                 self.metrics.directory("cache_hit");
-                return Ok(Resolved { slack_user: user.clone(), name: entry.name, assignee: entry.assignee });
+                return Ok(Resolved {
+                    slack_user: user.clone(),
+                    name: entry.name,
+                    assignee: entry.assignee,
+                });
             }
             self.metrics.directory("cache_miss");
             self.lookup(team, user).await
         });
-        futures::future::join_all(lookups).await.into_iter().collect()
+        futures::future::join_all(lookups)
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// Forgets what is cached about `user`, so the next use looks them up afresh.
@@ -120,16 +148,27 @@ impl Directory {
     async fn lookup(&self, team: &str, user: &str) -> Result<Resolved, DirectoryError> {
         let person = self.person(team, user).await?;
         let assignee = if person.deleted {
-            Assignee::NotAssignable { reason: "their Slack account is deactivated".into() }
+            Assignee::NotAssignable {
+                reason: "their Slack account is deactivated".into(),
+            }
         } else if person.is_bot {
-            Assignee::NotAssignable { reason: "it is a bot".into() }
+            Assignee::NotAssignable {
+                reason: "it is a bot".into(),
+            }
         } else {
             match person.email.as_deref() {
                 None => Assignee::NoAccount { email: None },
                 Some(email) => match self.tallyfy.find_member_by_email(email).await? {
-                    Some(member) if member.is_assignable() => Assignee::Member { id: member.id, email: member.email },
-                    Some(_) => Assignee::NotAssignable { reason: "their Tallyfy account is deactivated".into() },
-                    None => Assignee::NoAccount { email: Some(email.to_string()) },
+                    Some(member) if member.is_assignable() => Assignee::Member {
+                        id: member.id,
+                        email: member.email,
+                    },
+                    Some(_) => Assignee::NotAssignable {
+                        reason: "their Tallyfy account is deactivated".into(),
+                    },
+                    None => Assignee::NoAccount {
+                        email: Some(email.to_string()),
+                    },
                 },
             }
         };
@@ -140,10 +179,20 @@ impl Directory {
                 self.config.miss_ttl
             }
         };
-        let entry = Cached { name: person.name.clone(), assignee };
+        let entry = Cached {
+            name: person.name.clone(),
+            assignee,
+        };
         if let Ok(raw) = serde_json::to_string(&entry) {
-            let _ = self.store.set(&Self::member_key(team, user), &raw, ttl).await;
+            let _ = self
+                .store
+                .set(&Self::member_key(team, user), &raw, ttl)
+                .await;
         }
-        Ok(Resolved { slack_user: user.to_string(), name: entry.name, assignee: entry.assignee })
+        Ok(Resolved {
+            slack_user: user.to_string(),
+            name: entry.name,
+            assignee: entry.assignee,
+        })
     }
 }

@@ -68,18 +68,24 @@ pub struct Jobs {
 
 impl Jobs {
     pub fn new(worker: Worker) -> Self {
-        Self { worker, tracker: TaskTracker::new() }
+        Self {
+            worker,
+            tracker: TaskTracker::new(),
+        }
     }
 
     pub fn spawn(&self, job: TaskJob) {
         let worker = self.worker.clone();
-        self.tracker.spawn(async move { worker.create_task(job).await });
+        self.tracker
+            .spawn(async move { worker.create_task(job).await });
     }
 
     /// Stops taking jobs and waits up to `within` for those in flight; true when all ended.
     pub async fn drain(&self, within: Duration) -> bool {
         self.tracker.close();
-        tokio::time::timeout(within, self.tracker.wait()).await.is_ok()
+        tokio::time::timeout(within, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }
 
@@ -90,7 +96,11 @@ impl Worker {
         let draft = &job.draft;
         let owners = match &job.owners {
             Some(owners) => owners.clone(),
-            None => match self.directory.resolve_all(&job.origin.team_id, &draft.assignees).await {
+            None => match self
+                .directory
+                .resolve_all(&job.origin.team_id, &draft.assignees)
+                .await
+            {
                 Ok(resolved) => match task::owners(&resolved) {
                     Ok(owners) => owners,
                     Err(problem) => return self.fail(&job, &problem).await,
@@ -153,8 +163,13 @@ impl Worker {
             match self.tallyfy.create_task(request).await {
                 Err(TallyfyError::RateLimited { retry_after }) if waits < MAX_RATE_LIMIT_WAITS => {
                     waits += 1;
-                    let wait = retry_after.unwrap_or(Duration::from_secs(5)).min(MAX_RETRY_AFTER);
-                    tracing::info!(wait_secs = wait.as_secs(), "Tallyfy rate limit: waiting before retrying");
+                    let wait = retry_after
+                        .unwrap_or(Duration::from_secs(5))
+                        .min(MAX_RETRY_AFTER);
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        "Tallyfy rate limit: waiting before retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Err(TallyfyError::Unreachable(reason)) if retries < MAX_CONNECT_RETRIES => {
@@ -170,20 +185,31 @@ impl Worker {
     async fn fail(&self, job: &TaskJob, reason: &str) {
         self.metrics.job("create_task", "failed");
         tracing::warn!(key = %job.key, %reason, "task not created");
-        self.notify(&job.origin, &message::not_created(&job.draft.title, reason)).await;
+        self.notify(&job.origin, &message::not_created(&job.draft.title, reason))
+            .await;
     }
 
     /// Posts the confirmation where the request came from: the channel (or its thread);
     /// else through the command's `response_url`; else privately to the requester.
     async fn deliver(&self, origin: &Origin, content: SlackMessageContent) {
         if let Some(channel) = &origin.channel_id {
-            match self.post(channel, origin.thread_ts.as_deref(), &content).await {
+            match self
+                .post(channel, origin.thread_ts.as_deref(), &content)
+                .await
+            {
                 Ok(()) => return,
-                Err(e) => tracing::info!(error = %e, "cannot post in the channel; trying the response URL"),
+                Err(e) => {
+                    tracing::info!(error = %e, "cannot post in the channel; trying the response URL")
+                }
             }
         }
         if let Some(url) = &origin.response_url {
-            if self.slack.respond(url, &response_body(&content, "in_channel")).await.is_ok() {
+            if self
+                .slack
+                .respond(url, &response_body(&content, "in_channel"))
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -198,12 +224,22 @@ impl Worker {
     async fn notify(&self, origin: &Origin, text: &str) {
         let content = message::notice(text);
         if let Some(url) = &origin.response_url {
-            if self.slack.respond(url, &response_body(&content, "ephemeral")).await.is_ok() {
+            if self
+                .slack
+                .respond(url, &response_body(&content, "ephemeral"))
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
         if let Some(channel) = &origin.channel_id {
-            if self.slack.post_ephemeral(channel, &origin.user_id, content.clone()).await.is_ok() {
+            if self
+                .slack
+                .post_ephemeral(channel, &origin.user_id, content.clone())
+                .await
+                .is_ok()
+            {
                 return;
             }
         }
@@ -214,11 +250,23 @@ impl Worker {
 
     /// `chat.postMessage`, waiting out one rate limit: a 429 means nothing was posted, so
     /// the retry cannot double the message.
-    async fn post(&self, channel: &str, thread_ts: Option<&str>, content: &SlackMessageContent) -> Result<(), SlackCallError> {
-        match self.slack.post_message(channel, thread_ts, content.clone()).await {
+    async fn post(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        content: &SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        match self
+            .slack
+            .post_message(channel, thread_ts, content.clone())
+            .await
+        {
             Err(SlackCallError::RateLimited(after)) => {
-                tokio::time::sleep(after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER)).await;
-                self.slack.post_message(channel, thread_ts, content.clone()).await
+                tokio::time::sleep(after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER))
+                    .await;
+                self.slack
+                    .post_message(channel, thread_ts, content.clone())
+                    .await
             }
             other => other,
         }

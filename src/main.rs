@@ -32,7 +32,13 @@ async fn main() -> ExitCode {
     telemetry::init_logging(&config.log_filter, config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let result = async { Application::build(config).await?.run_until_stopped(shutdown_signal()).await }.await;
+            let result = async {
+                Application::build(config)
+                    .await?
+                    .run_until_stopped(shutdown_signal())
+                    .await
+            }
+            .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, "tallyfy-slack failed");
                 return ExitCode::FAILURE;

@@ -19,14 +19,16 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::slack::routes::router())
         .merge(crate::ops::router())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let path = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| req.uri().path().to_string());
-            tracing::info_span!("http", method = %req.method(), path)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let path = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| req.uri().path().to_string());
+                tracing::info_span!("http", method = %req.method(), path)
+            }),
+        )
         .with_state(state)
 }
 
@@ -45,7 +47,10 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -54,11 +59,16 @@ impl Application {
 
     /// Serves until `shutdown` completes, then stops taking requests and waits (bounded)
     /// for work in flight.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let store = self.state.store.kind();
         tracing::info!(port = self.port(), store, "tallyfy-slack is listening");
         let jobs = self.state.jobs.clone();
-        axum::serve(self.listener, app(self.state)).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, app(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
         if !jobs.drain(DRAIN_TIMEOUT).await {
             tracing::warn!("shutdown: some work was still running and was stopped");
         }

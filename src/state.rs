@@ -40,7 +40,11 @@ impl AppState {
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = Metrics::default();
         let store: Arc<dyn Store> = match &config.store.redis_url {
-            Some(url) => Arc::new(RedisStore::new(url.expose(), &config.store.key_prefix, metrics.clone())?),
+            Some(url) => Arc::new(RedisStore::new(
+                url.expose(),
+                &config.store.key_prefix,
+                metrics.clone(),
+            )?),
             None => {
                 tracing::warn!(
                     "REDIS_URL is not set: using an in-process store. Run a single replica only; \
@@ -51,8 +55,13 @@ impl AppState {
         };
         let slack = SlackApi::new(&config.slack, metrics.clone())?;
         let tallyfy = TallyfyClient::new(&config.tallyfy, metrics.clone());
-        let directory =
-            Directory::new(slack.clone(), tallyfy.clone(), store.clone(), config.directory.clone(), metrics.clone());
+        let directory = Directory::new(
+            slack.clone(),
+            tallyfy.clone(),
+            store.clone(),
+            config.directory.clone(),
+            metrics.clone(),
+        );
         let jobs = Jobs::new(Worker {
             slack: slack.clone(),
             tallyfy: tallyfy.clone(),
@@ -62,6 +71,15 @@ impl AppState {
             backoff: Duration::from_millis(500),
         });
         let verifier = config.slack.signing_secret.clone().map(Verifier::new);
-        Ok(AppState(Arc::new(Services { config, verifier, slack, tallyfy, store, directory, jobs, metrics })))
+        Ok(AppState(Arc::new(Services {
+            config,
+            verifier,
+            slack,
+            tallyfy,
+            store,
+            directory,
+            jobs,
+            metrics,
+        })))
     }
 }

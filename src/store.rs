@@ -31,7 +31,12 @@ pub trait Store: Send + Sync + 'static {
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError>;
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
     /// Sets `key` only when it is absent; true when this call set it (an atomic claim).
-    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError>;
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
@@ -46,7 +51,10 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     fn live(entries: &HashMap<String, (String, Instant)>, key: &str) -> Option<String> {
-        entries.get(key).filter(|(_, expires)| *expires > Instant::now()).map(|(v, _)| v.clone())
+        entries
+            .get(key)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(v, _)| v.clone())
     }
 }
 
@@ -72,7 +80,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut entries = self.entries.lock().unwrap();
         if Self::live(&entries, key).is_some() {
             return Ok(false);
@@ -112,15 +125,23 @@ impl RedisStore {
             .set_response_timeout(Some(CALL_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(Self { conn, prefix: format!("{prefix}:"), metrics })
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self {
+            conn,
+            prefix: format!("{prefix}:"),
+            metrics,
+        })
     }
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
 
-    async fn bounded<T>(&self, fut: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T, StoreError> {
+    async fn bounded<T>(
+        &self,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
         let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Backend(e.to_string())),
@@ -153,7 +174,8 @@ impl Store for RedisStore {
         let mut conn = self.conn.clone();
         let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
         // MGET answers with one entry per key: a single round trip however many there are.
-        self.bounded(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await }).await
+        self.bounded(async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await })
+            .await
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
@@ -161,18 +183,36 @@ impl Store for RedisStore {
         let key = self.key(key);
         let value = value.to_string();
         self.bounded(async move {
-            redis::cmd("SET").arg(key).arg(value).arg("PX").arg(ttl_ms(ttl)).query_async::<()>(&mut conn).await
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl_ms(ttl))
+                .query_async::<()>(&mut conn)
+                .await
         })
         .await
     }
 
-    async fn set_if_absent(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let key = self.key(key);
         let value = value.to_string();
         let answer: Option<String> = self
             .bounded(async move {
-                redis::cmd("SET").arg(key).arg(value).arg("NX").arg("PX").arg(ttl_ms(ttl)).query_async(&mut conn).await
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms(ttl))
+                    .query_async(&mut conn)
+                    .await
             })
             .await?;
         Ok(answer.is_some())
@@ -181,12 +221,15 @@ impl Store for RedisStore {
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let key = self.key(key);
-        self.bounded(async move { conn.del::<_, ()>(key).await }).await
+        self.bounded(async move { conn.del::<_, ()>(key).await })
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let result = self.bounded(async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await;
+        let result = self
+            .bounded(async move { redis::cmd("PING").query_async::<String>(&mut conn).await })
+            .await;
         self.metrics.store_up(result.is_ok());
         result.map(|_| ())
     }
@@ -203,15 +246,30 @@ mod tests {
     #[tokio::test]
     async fn memory_store_expires_entries_and_claims_once() {
         let store = MemoryStore::default();
-        assert!(store.set_if_absent("k", "1", Duration::from_millis(40)).await.unwrap());
-        assert!(!store.set_if_absent("k", "2", Duration::from_secs(1)).await.unwrap());
+        assert!(store
+            .set_if_absent("k", "1", Duration::from_millis(40))
+            .await
+            .unwrap());
+        assert!(!store
+            .set_if_absent("k", "2", Duration::from_secs(1))
+            .await
+            .unwrap());
         assert_eq!(store.get("k").await.unwrap().as_deref(), Some("1"));
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(store.get("k").await.unwrap(), None);
-        assert!(store.set_if_absent("k", "3", Duration::from_secs(1)).await.unwrap());
-        store.set("other", "x", Duration::from_secs(1)).await.unwrap();
+        assert!(store
+            .set_if_absent("k", "3", Duration::from_secs(1))
+            .await
+            .unwrap());
+        store
+            .set("other", "x", Duration::from_secs(1))
+            .await
+            .unwrap();
         assert_eq!(
-            store.get_many(&["k".into(), "missing".into(), "other".into()]).await.unwrap(),
+            store
+                .get_many(&["k".into(), "missing".into(), "other".into()])
+                .await
+                .unwrap(),
             vec![Some("3".into()), None, Some("x".into())]
         );
     }

@@ -17,9 +17,15 @@ use crate::config::LogFormat;
 /// Installs the global log subscriber. Safe to call more than once (later calls do nothing).
 pub fn init_logging(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
@@ -83,14 +89,33 @@ impl Default for Metrics {
             slack_requests.clone(),
         );
         let slack_calls = Family::<CallLabels, Counter>::default();
-        registry.register("slack_api_calls", "Slack Web API calls by method and result", slack_calls.clone());
-        let slack_call_seconds = Family::<MethodLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("slack_api_call_seconds", "Slack Web API call latency", slack_call_seconds.clone());
+        registry.register(
+            "slack_api_calls",
+            "Slack Web API calls by method and result",
+            slack_calls.clone(),
+        );
+        let slack_call_seconds = Family::<MethodLabel, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "slack_api_call_seconds",
+            "Slack Web API call latency",
+            slack_call_seconds.clone(),
+        );
         let tallyfy_calls = Family::<CallLabels, Counter>::default();
-        registry.register("tallyfy_api_calls", "Tallyfy API calls by endpoint and status", tallyfy_calls.clone());
-        let tallyfy_call_seconds =
-            Family::<MethodLabel, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
-        registry.register("tallyfy_api_call_seconds", "Tallyfy API call latency", tallyfy_call_seconds.clone());
+        registry.register(
+            "tallyfy_api_calls",
+            "Tallyfy API calls by endpoint and status",
+            tallyfy_calls.clone(),
+        );
+        let tallyfy_call_seconds = Family::<MethodLabel, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "tallyfy_api_call_seconds",
+            "Tallyfy API call latency",
+            tallyfy_call_seconds.clone(),
+        );
         let directory = Family::<ResultLabel, Counter>::default();
         registry.register(
             "directory_lookups",
@@ -98,11 +123,23 @@ impl Default for Metrics {
             directory.clone(),
         );
         let jobs = Family::<RequestLabels, Counter>::default();
-        registry.register("jobs", "Work items (task creations) by kind and outcome", jobs.clone());
+        registry.register(
+            "jobs",
+            "Work items (task creations) by kind and outcome",
+            jobs.clone(),
+        );
         let store_errors = Counter::default();
-        registry.register("store_errors", "Store (Redis) calls that failed or timed out", store_errors.clone());
+        registry.register(
+            "store_errors",
+            "Store (Redis) calls that failed or timed out",
+            store_errors.clone(),
+        );
         let store_up = Gauge::default();
-        registry.register("store_up", "1 when the store answered its last health check", store_up.clone());
+        registry.register(
+            "store_up",
+            "1 when the store answered its last health check",
+            store_up.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             slack_requests,
@@ -120,28 +157,64 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn slack_request(&self, kind: &str, outcome: &str) {
-        self.0.slack_requests.get_or_create(&RequestLabels { kind: kind.into(), outcome: outcome.into() }).inc();
+        self.0
+            .slack_requests
+            .get_or_create(&RequestLabels {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     pub fn slack_call(&self, method: &str, status: &str, elapsed: Duration) {
-        self.0.slack_calls.get_or_create(&CallLabels { method: method.into(), status: status.into() }).inc();
-        self.0.slack_call_seconds.get_or_create(&MethodLabel { method: method.into() }).observe(elapsed.as_secs_f64());
+        self.0
+            .slack_calls
+            .get_or_create(&CallLabels {
+                method: method.into(),
+                status: status.into(),
+            })
+            .inc();
+        self.0
+            .slack_call_seconds
+            .get_or_create(&MethodLabel {
+                method: method.into(),
+            })
+            .observe(elapsed.as_secs_f64());
     }
 
     pub fn tallyfy_call(&self, endpoint: &str, status: &str, elapsed: Duration) {
-        self.0.tallyfy_calls.get_or_create(&CallLabels { method: endpoint.into(), status: status.into() }).inc();
+        self.0
+            .tallyfy_calls
+            .get_or_create(&CallLabels {
+                method: endpoint.into(),
+                status: status.into(),
+            })
+            .inc();
         self.0
             .tallyfy_call_seconds
-            .get_or_create(&MethodLabel { method: endpoint.into() })
+            .get_or_create(&MethodLabel {
+                method: endpoint.into(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
     pub fn directory(&self, result: &str) {
-        self.0.directory.get_or_create(&ResultLabel { result: result.into() }).inc();
+        self.0
+            .directory
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
     }
 
     pub fn job(&self, kind: &str, outcome: &str) {
-        self.0.jobs.get_or_create(&RequestLabels { kind: kind.into(), outcome: outcome.into() }).inc();
+        self.0
+            .jobs
+            .get_or_create(&RequestLabels {
+                kind: kind.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     pub fn store_error(&self) {
@@ -155,7 +228,8 @@ impl Metrics {
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.0.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.0.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

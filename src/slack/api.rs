@@ -25,6 +25,9 @@ pub enum SlackCallError {
     RateLimited(Option<Duration>),
     #[error("could not reach Slack: {0}")]
     Transport(String),
+    /// Slack answered `ok`, but in a shape this client could not read.
+    #[error("unreadable answer from Slack: {0}")]
+    Unreadable(String),
 }
 
 impl SlackCallError {
@@ -33,6 +36,7 @@ impl SlackCallError {
             SlackCallError::Api(code) => code,
             SlackCallError::RateLimited(_) => "ratelimited",
             SlackCallError::Transport(_) => "transport",
+            SlackCallError::Unreadable(_) => "unreadable",
         }
     }
 }
@@ -41,7 +45,10 @@ impl From<SlackClientError> for SlackCallError {
     fn from(e: SlackClientError) -> Self {
         match e {
             SlackClientError::ApiError(api) => SlackCallError::Api(api.code),
-            SlackClientError::RateLimitError(limit) => SlackCallError::RateLimited(limit.retry_after),
+            SlackClientError::RateLimitError(limit) => {
+                SlackCallError::RateLimited(limit.retry_after)
+            }
+            SlackClientError::ProtocolError(e) => SlackCallError::Unreadable(e.to_string()),
             other => SlackCallError::Transport(other.to_string()),
         }
     }
@@ -89,7 +96,10 @@ impl SlackApi {
             .enable_http1()
             .enable_http2()
             .build();
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(config.api_url.as_str());
+        // slack-morphism joins method names with its own `/`.
+        let api_url = config.api_url.as_str().trim_end_matches('/');
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
         let http = reqwest::Client::builder()
             .timeout(RESPONSE_URL_TIMEOUT)
             .build()
@@ -120,21 +130,39 @@ impl SlackApi {
         result
     }
 
-    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<OpenedView, SlackCallError> {
+    pub async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: SlackView,
+    ) -> Result<OpenedView, SlackCallError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
-        let opened = self.measured("views.open", session.views_open(&req)).await?;
-        Ok(OpenedView { id: opened.view.state_params.id.to_string(), hash: opened.view.state_params.hash })
+        let opened = self
+            .measured("views.open", session.views_open(&req))
+            .await?;
+        Ok(OpenedView {
+            id: opened.view.state_params.id.to_string(),
+            hash: opened.view.state_params.hash,
+        })
     }
 
     /// Replaces an open view; `hash` makes Slack refuse if the view changed meanwhile.
-    pub async fn update_view(&self, opened: &OpenedView, view: SlackView) -> Result<OpenedView, SlackCallError> {
+    pub async fn update_view(
+        &self,
+        opened: &OpenedView,
+        view: SlackView,
+    ) -> Result<OpenedView, SlackCallError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsUpdateRequest::new(view)
             .with_view_id(opened.id.clone().into())
             .with_hash(opened.hash.clone());
-        let updated = self.measured("views.update", session.views_update(&req)).await?;
-        Ok(OpenedView { id: updated.view.state_params.id.to_string(), hash: updated.view.state_params.hash })
+        let updated = self
+            .measured("views.update", session.views_update(&req))
+            .await?;
+        Ok(OpenedView {
+            id: updated.view.state_params.id.to_string(),
+            hash: updated.view.state_params.hash,
+        })
     }
 
     /// `chat.postMessage`; `channel` may be a user id, which posts to the bot's DM with them.
@@ -148,27 +176,55 @@ impl SlackApi {
         let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         req.thread_ts = thread_ts.map(|ts| ts.to_string().into());
         req.unfurl_links = Some(false);
-        self.measured("chat.postMessage", session.chat_post_message(&req)).await.map(|_| ())
+        match self
+            .measured("chat.postMessage", session.chat_post_message(&req))
+            .await
+        {
+            // Slack said ok: the message is posted, whatever else its answer held. Treating
+            // this as a failure would post it a second time through a fallback.
+            Ok(_) | Err(SlackCallError::Unreadable(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
-    pub async fn post_ephemeral(&self, channel: &str, user: &str, content: SlackMessageContent) -> Result<(), SlackCallError> {
+    pub async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
         let session = self.client.open_session(&self.token);
-        let req = SlackApiChatPostEphemeralRequest::new(channel.to_string().into(), user.to_string().into(), content);
-        self.measured("chat.postEphemeral", session.chat_post_ephemeral(&req)).await.map(|_| ())
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.to_string().into(),
+            user.to_string().into(),
+            content,
+        );
+        self.measured("chat.postEphemeral", session.chat_post_ephemeral(&req))
+            .await
+            .map(|_| ())
     }
 
     pub async fn user_info(&self, user: &str) -> Result<SlackPerson, SlackCallError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiUsersInfoRequest::new(user.to_string().into());
-        let info = self.measured("users.info", session.users_info(&req)).await?;
+        let info = self
+            .measured("users.info", session.users_info(&req))
+            .await?;
         let u = info.user;
         let profile = u.profile.as_ref();
         Ok(SlackPerson {
             id: u.id.to_string(),
-            email: profile.and_then(|p| p.email.as_ref()).map(|e| e.to_string()),
+            email: profile
+                .and_then(|p| p.email.as_ref())
+                .map(|e| e.to_string()),
             tz: u.tz.clone(),
             name: profile
-                .and_then(|p| p.display_name.clone().filter(|n| !n.is_empty()).or_else(|| p.real_name.clone()))
+                .and_then(|p| {
+                    p.display_name
+                        .clone()
+                        .filter(|n| !n.is_empty())
+                        .or_else(|| p.real_name.clone())
+                })
                 .or(u.real_name.clone())
                 .or(u.name.clone()),
             deleted: u.deleted.unwrap_or(false),
@@ -184,7 +240,11 @@ impl SlackApi {
     }
 
     /// Posts to a `response_url` (valid 30 minutes, five uses).
-    pub async fn respond(&self, response_url: &str, body: &serde_json::Value) -> Result<(), SlackCallError> {
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), SlackCallError> {
         let started = Instant::now();
         let result = async {
             let response = self
@@ -197,12 +257,16 @@ impl SlackApi {
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(SlackCallError::Api(format!("response_url HTTP {}", response.status().as_u16())))
+                Err(SlackCallError::Api(format!(
+                    "response_url HTTP {}",
+                    response.status().as_u16()
+                )))
             }
         }
         .await;
         let status = if result.is_ok() { "ok" } else { "error" };
-        self.metrics.slack_call("response_url", status, started.elapsed());
+        self.metrics
+            .slack_call("response_url", status, started.elapsed());
         result
     }
 }

@@ -30,7 +30,9 @@ pub enum CommandBody {
 
 pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Error> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
-    if pairs.iter().any(|(k, v)| k == "ssl_check" && v == "1") && !pairs.iter().any(|(k, _)| k == "command") {
+    if pairs.iter().any(|(k, v)| k == "ssl_check" && v == "1")
+        && !pairs.iter().any(|(k, _)| k == "command")
+    {
         return Ok(CommandBody::SslCheck);
     }
     serde_urlencoded::from_bytes(body).map(CommandBody::Command)
@@ -77,13 +79,18 @@ pub fn parse_text(raw: &str) -> CommandText {
         rest = &rest[start + len + 1..];
     }
     plain.push_str(rest);
-    out.text = decode_entities(&plain).split_whitespace().collect::<Vec<_>>().join(" ");
+    out.text = decode_entities(&plain)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     out
 }
 
 /// Slack sends `&`, `<` and `>` typed by the user as entities.
 fn decode_entities(s: &str) -> String {
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -93,7 +100,9 @@ mod tests {
     #[test]
     fn parses_slacks_own_example_body() {
         let body = "token=gIkuvaNzQIHg97ATvDxqgjtO&team_id=T0001&team_domain=example&enterprise_id=E0001&enterprise_name=Globular%20Construct%20Inc&channel_id=C2147483705&channel_name=test&user_id=U2147483697&user_name=Steve&command=/weather&text=94070&response_url=https://hooks.slack.com/commands/1234/5678&trigger_id=13345224609.738474920.8088930838d88f008e0&api_app_id=A123456";
-        let CommandBody::Command(cmd) = parse_body(body.as_bytes()).unwrap() else { panic!("not a command") };
+        let CommandBody::Command(cmd) = parse_body(body.as_bytes()).unwrap() else {
+            panic!("not a command")
+        };
         assert_eq!(cmd.team_id, "T0001");
         assert_eq!(cmd.enterprise_id.as_deref(), Some("E0001"));
         assert_eq!(cmd.command, "/weather");
@@ -103,7 +112,10 @@ mod tests {
 
     #[test]
     fn ssl_checks_are_recognised() {
-        assert_eq!(parse_body(b"ssl_check=1&token=abc").unwrap(), CommandBody::SslCheck);
+        assert_eq!(
+            parse_body(b"ssl_check=1&token=abc").unwrap(),
+            CommandBody::SslCheck
+        );
     }
 
     #[test]
@@ -120,7 +132,9 @@ mod tests {
 
     #[test]
     fn markup_becomes_plain_text() {
-        let parsed = parse_text("Ask <#C012|design> about <https://x.io/a|the spec> &amp; <!here> &lt;b&gt;");
+        let parsed = parse_text(
+            "Ask <#C012|design> about <https://x.io/a|the spec> &amp; <!here> &lt;b&gt;",
+        );
         assert_eq!(parsed.text, "Ask #design about the spec & here <b>");
         assert!(parsed.mentions.is_empty());
     }

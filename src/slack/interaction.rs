@@ -85,32 +85,52 @@ pub struct ViewState {
 impl ViewState {
     /// The (first) element of a block. This app gives each input block one element.
     fn element(&self, block_id: &str) -> Option<&serde_json::Value> {
-        self.values.get(block_id).and_then(|actions| actions.values().next())
+        self.values
+            .get(block_id)
+            .and_then(|actions| actions.values().next())
     }
 
     /// A text input's value; `None` when empty.
     pub fn text(&self, block_id: &str) -> Option<String> {
-        self.element(block_id)?.get("value")?.as_str().map(str::to_string).filter(|s| !s.trim().is_empty())
+        self.element(block_id)?
+            .get("value")?
+            .as_str()
+            .map(str::to_string)
+            .filter(|s| !s.trim().is_empty())
     }
 
     /// The users picked in a (multi) users select.
     pub fn users(&self, block_id: &str) -> Vec<String> {
-        let Some(el) = self.element(block_id) else { return Vec::new() };
+        let Some(el) = self.element(block_id) else {
+            return Vec::new();
+        };
         if let Some(list) = el.get("selected_users").and_then(|v| v.as_array()) {
-            return list.iter().filter_map(|u| u.as_str()).map(str::to_string).collect();
+            return list
+                .iter()
+                .filter_map(|u| u.as_str())
+                .map(str::to_string)
+                .collect();
         }
-        el.get("selected_user").and_then(|u| u.as_str()).map(|u| vec![u.to_string()]).unwrap_or_default()
+        el.get("selected_user")
+            .and_then(|u| u.as_str())
+            .map(|u| vec![u.to_string()])
+            .unwrap_or_default()
     }
 
     /// A datetimepicker's value, in UNIX seconds.
     pub fn date_time(&self, block_id: &str) -> Option<i64> {
         let v = self.element(block_id)?.get("selected_date_time")?;
-        v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        v.as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
     }
 
     /// A static select's chosen value.
     pub fn selected(&self, block_id: &str) -> Option<String> {
-        self.element(block_id)?.get("selected_option")?.get("value")?.as_str().map(str::to_string)
+        self.element(block_id)?
+            .get("selected_option")?
+            .get("value")?
+            .as_str()
+            .map(str::to_string)
     }
 }
 
@@ -157,8 +177,14 @@ mod tests {
         assert_eq!(sub.view.callback_id, "modal-with-inputs");
         assert_eq!(sub.view.private_metadata, "shhh-its-secret");
         assert_eq!(sub.view.hash.as_deref(), Some("156663117.cd33ad1f"));
-        assert_eq!(sub.view.state.text("multiline").as_deref(), Some("This is my example inputted value"));
-        assert_eq!(sub.view.response_urls[0].channel_id.as_deref(), Some("C123B12DE"));
+        assert_eq!(
+            sub.view.state.text("multiline").as_deref(),
+            Some("This is my example inputted value")
+        );
+        assert_eq!(
+            sub.view.response_urls[0].channel_id.as_deref(),
+            Some("C123B12DE")
+        );
     }
 
     #[test]
@@ -167,10 +193,13 @@ mod tests {
             "user":{"id":"U1","name":"n"},"view":{"id":"V1","callback_id":"c","blocks":[{"type":"hologram"}],
             "state":{"values":{"b":{"a":{"type":"rich_text_input","rich_text_value":{}}},
                                 "when":{"v":{"type":"datetimepicker","selected_date_time":1764349200}}}}}}"#;
-        let Interaction::ViewSubmission(sub) = serde_json::from_str(payload).unwrap() else { panic!() };
+        let Interaction::ViewSubmission(sub) = serde_json::from_str(payload).unwrap() else {
+            panic!()
+        };
         assert_eq!(sub.view.state.text("b"), None);
         assert_eq!(sub.view.state.date_time("when"), Some(1764349200));
-        let other: Interaction = serde_json::from_str(r#"{"type":"workflow_step_edit","x":1}"#).unwrap();
+        let other: Interaction =
+            serde_json::from_str(r#"{"type":"workflow_step_edit","x":1}"#).unwrap();
         assert!(matches!(other, Interaction::Other));
     }
 

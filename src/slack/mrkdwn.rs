@@ -29,7 +29,10 @@ pub fn mention(user_id: &str) -> String {
 /// A date Slack renders in each reader's own timezone, with a UTC fallback for clients
 /// that cannot.
 pub fn date(unix_seconds: i64, fallback: &str) -> String {
-    format!("<!date^{unix_seconds}^{{date_short_pretty}} at {{time}}|{}>", escape(fallback))
+    format!(
+        "<!date^{unix_seconds}^{{date_short_pretty}} at {{time}}|{}>",
+        escape(fallback)
+    )
 }
 
 #[cfg(test)]
@@ -38,19 +41,28 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(escape("<!channel> & <https://x|y>"), "&lt;!channel&gt; &amp; &lt;https://x|y&gt;");
+        assert_eq!(
+            escape("<!channel> & <https://x|y>"),
+            "&lt;!channel&gt; &amp; &lt;https://x|y&gt;"
+        );
     }
 
     #[test]
     fn escaped_text_contains_no_markup_openers() {
         let hostile = "<@U123> <!here> <#C1|general> <https://evil|click>";
         let escaped = escape(hostile);
-        assert!(!escaped.contains('<') && !escaped.contains('>'), "{escaped}");
+        assert!(
+            !escaped.contains('<') && !escaped.contains('>'),
+            "{escaped}"
+        );
     }
 
     #[test]
     fn link_labels_are_escaped_and_single_line() {
-        assert_eq!(link("https://t/x", "a <b>\nc"), "<https://t/x|a &lt;b&gt; c>");
+        assert_eq!(
+            link("https://t/x", "a <b>\nc"),
+            "<https://t/x|a &lt;b&gt; c>"
+        );
     }
 
     #[test]

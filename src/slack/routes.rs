@@ -34,10 +34,16 @@ impl FromRequest<AppState> for Verified {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let timestamp = header(&req, "x-slack-request-timestamp");
         let signature = header(&req, "x-slack-signature");
-        let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let Some(verifier) = &state.verifier else {
             state.metrics.slack_request("unsigned", "rejected");
-            return Err((StatusCode::UNAUTHORIZED, "HTTP requests are disabled: no signing secret is configured").into_response());
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "HTTP requests are disabled: no signing secret is configured",
+            )
+                .into_response());
         };
         match verifier.verify(timestamp.as_deref(), signature.as_deref(), &body) {
             Ok(()) => Ok(Verified(body)),
@@ -51,7 +57,10 @@ impl FromRequest<AppState> for Verified {
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 fn bad_request(state: &AppState, kind: &str, why: String) -> Response {
@@ -70,7 +79,9 @@ async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Re
         Ok(CommandBody::Command(cmd)) => cmd,
         Err(e) => return bad_request(&state, "command", e.to_string()),
     };
-    state.metrics.slack_request("command", cmd.command.trim_start_matches('/'));
+    state
+        .metrics
+        .slack_request("command", cmd.command.trim_start_matches('/'));
     dispatch_command(state, cmd)
 }
 
@@ -124,7 +135,10 @@ async fn events(State(state): State<AppState>, Verified(body): Verified) -> Resp
     match event.get("type").and_then(|t| t.as_str()) {
         Some("url_verification") => {
             state.metrics.slack_request("event", "url_verification");
-            let challenge = event.get("challenge").and_then(|c| c.as_str()).unwrap_or_default();
+            let challenge = event
+                .get("challenge")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default();
             Json(json!({ "challenge": challenge })).into_response()
         }
         Some(kind) => {

@@ -32,7 +32,12 @@ impl Verifier {
     }
 
     /// Checks a request against the current time.
-    pub fn verify(&self, timestamp: Option<&str>, signature: Option<&str>, body: &[u8]) -> Result<(), SignatureError> {
+    pub fn verify(
+        &self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
         self.verify_at(timestamp, signature, body, now_unix())
     }
 
@@ -47,23 +52,35 @@ impl Verifier {
         let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
             return Err(SignatureError::Missing);
         };
-        let ts: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Malformed)?;
+        let ts: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SignatureError::Malformed)?;
         if (now - ts).abs() > MAX_SKEW_SECS {
             return Err(SignatureError::Stale);
         }
-        let hex_sig = signature.trim().strip_prefix("v0=").ok_or(SignatureError::Malformed)?;
+        let hex_sig = signature
+            .trim()
+            .strip_prefix("v0=")
+            .ok_or(SignatureError::Malformed)?;
         let expected = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed)?;
         // verify_slice compares in constant time.
-        self.mac(timestamp.trim(), body).verify_slice(&expected).map_err(|_| SignatureError::Mismatch)
+        self.mac(timestamp.trim(), body)
+            .verify_slice(&expected)
+            .map_err(|_| SignatureError::Mismatch)
     }
 
     /// The `X-Slack-Signature` value Slack would send for this body and timestamp.
     pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
-        format!("v0={}", hex::encode(self.mac(timestamp, body).finalize().into_bytes()))
+        format!(
+            "v0={}",
+            hex::encode(self.mac(timestamp, body).finalize().into_bytes())
+        )
     }
 
     fn mac(&self, timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes()).expect("HMAC takes any key length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.secret.expose().as_bytes())
+            .expect("HMAC takes any key length");
         mac.update(b"v0:");
         mac.update(timestamp.as_bytes());
         mac.update(b":");
@@ -95,7 +112,10 @@ mod tests {
 
     #[test]
     fn accepts_slacks_worked_example_at_its_own_time() {
-        assert_eq!(verifier().verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618), Ok(()));
+        assert_eq!(
+            verifier().verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618),
+            Ok(())
+        );
         assert_eq!(verifier().sign(TS, BODY.as_bytes()), EXPECTED);
     }
 
@@ -111,25 +131,52 @@ mod tests {
     #[test]
     fn rejects_the_example_when_stale_or_from_the_future() {
         let v = verifier();
-        assert_eq!(v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 + 301), Err(SignatureError::Stale));
-        assert_eq!(v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 - 301), Err(SignatureError::Stale));
-        assert_eq!(v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 + 300), Ok(()));
+        assert_eq!(
+            v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 + 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 - 301),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 + 300),
+            Ok(())
+        );
     }
 
     #[test]
     fn rejects_missing_and_malformed_headers() {
         let v = verifier();
         let now = 1531420618;
-        assert_eq!(v.verify_at(None, Some(EXPECTED), BODY.as_bytes(), now), Err(SignatureError::Missing));
-        assert_eq!(v.verify_at(Some(TS), None, BODY.as_bytes(), now), Err(SignatureError::Missing));
-        assert_eq!(v.verify_at(Some("soon"), Some(EXPECTED), BODY.as_bytes(), now), Err(SignatureError::Malformed));
-        assert_eq!(v.verify_at(Some(TS), Some("v1=abc"), BODY.as_bytes(), now), Err(SignatureError::Malformed));
-        assert_eq!(v.verify_at(Some(TS), Some("v0=zz"), BODY.as_bytes(), now), Err(SignatureError::Malformed));
+        assert_eq!(
+            v.verify_at(None, Some(EXPECTED), BODY.as_bytes(), now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            v.verify_at(Some(TS), None, BODY.as_bytes(), now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            v.verify_at(Some("soon"), Some(EXPECTED), BODY.as_bytes(), now),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            v.verify_at(Some(TS), Some("v1=abc"), BODY.as_bytes(), now),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            v.verify_at(Some(TS), Some("v0=zz"), BODY.as_bytes(), now),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]
     fn rejects_a_signature_made_with_another_secret() {
         let other = Verifier::new(Secret::new("another-secret")).sign(TS, BODY.as_bytes());
-        assert_eq!(verifier().verify_at(Some(TS), Some(&other), BODY.as_bytes(), 1531420618), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verifier().verify_at(Some(TS), Some(&other), BODY.as_bytes(), 1531420618),
+            Err(SignatureError::Mismatch)
+        );
     }
 }

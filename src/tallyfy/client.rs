@@ -29,7 +29,10 @@ pub struct TallyfyClient {
 
 impl std::fmt::Debug for TallyfyClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TallyfyClient").field("base", &self.base.as_str()).field("org_id", &self.org_id).finish()
+        f.debug_struct("TallyfyClient")
+            .field("base", &self.base.as_str())
+            .field("org_id", &self.org_id)
+            .finish()
     }
 }
 
@@ -73,7 +76,11 @@ impl TallyfyClient {
                 ("per_page", &PER_PAGE.to_string()),
             ]);
             let members: Page<Member> = self.send("list_users", req).await?;
-            if let Some(found) = members.data.iter().find(|m| m.email.trim().eq_ignore_ascii_case(email.trim())) {
+            if let Some(found) = members
+                .data
+                .iter()
+                .find(|m| m.email.trim().eq_ignore_ascii_case(email.trim()))
+            {
                 return Ok(Some(found.clone()));
             }
             if !members.has_next() {
@@ -99,16 +106,22 @@ impl TallyfyClient {
             .header(header::CONTENT_TYPE, "application/json")
     }
 
-    async fn send<T: DeserializeOwned>(&self, endpoint: &'static str, req: RequestBuilder) -> Result<T, TallyfyError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        req: RequestBuilder,
+    ) -> Result<T, TallyfyError> {
         let started = Instant::now();
         let result = self.exchange(req).await;
         let status = match &result {
             Ok(_) => "ok".to_string(),
             Err(e) => e.metric_label(),
         };
-        self.metrics.tallyfy_call(endpoint, &status, started.elapsed());
+        self.metrics
+            .tallyfy_call(endpoint, &status, started.elapsed());
         let body = result?;
-        serde_json::from_slice(&body).map_err(|e| TallyfyError::Unexpected(format!("{endpoint}: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| TallyfyError::Unexpected(format!("{endpoint}: {e}")))
     }
 
     async fn exchange(&self, req: RequestBuilder) -> Result<bytes::Bytes, TallyfyError> {
@@ -125,7 +138,10 @@ impl TallyfyClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.bytes().await.map_err(TallyfyError::from_transport)?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(TallyfyError::from_transport)?;
         if status.is_success() {
             return Ok(body);
         }
@@ -152,20 +168,33 @@ impl TallyfyError {
             TallyfyError::Unreachable(e.to_string())
         } else {
             // Sent, but no complete answer: the outcome is unknown.
-            TallyfyError::NoAnswer(if e.is_timeout() { "timed out".into() } else { e.to_string() })
+            TallyfyError::NoAnswer(if e.is_timeout() {
+                "timed out".into()
+            } else {
+                e.to_string()
+            })
         }
     }
 
     fn from_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
         let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let message = parsed.message.clone().unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        let message = parsed
+            .message
+            .clone()
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         match status.as_u16() {
-            400 | 422 => TallyfyError::Invalid { message, fields: field_errors(parsed.errors.as_ref()) },
+            400 | 422 => TallyfyError::Invalid {
+                message,
+                fields: field_errors(parsed.errors.as_ref()),
+            },
             401 => TallyfyError::Unauthorized,
             403 => TallyfyError::Forbidden(message),
             404 => TallyfyError::NotFound(parsed.code.unwrap_or(message)),
             429 => TallyfyError::RateLimited { retry_after },
-            code => TallyfyError::Server { status: code, message },
+            code => TallyfyError::Server {
+                status: code,
+                message,
+            },
         }
     }
 }
@@ -178,9 +207,11 @@ fn field_errors(errors: Option<&serde_json::Value>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (field, messages) in map {
         match messages {
-            serde_json::Value::Array(list) => {
-                out.extend(list.iter().filter_map(|m| m.as_str()).map(|m| (field.clone(), m.to_string())))
-            }
+            serde_json::Value::Array(list) => out.extend(
+                list.iter()
+                    .filter_map(|m| m.as_str())
+                    .map(|m| (field.clone(), m.to_string())),
+            ),
             serde_json::Value::String(m) => out.push((field.clone(), m.clone())),
             _ => {}
         }
@@ -195,26 +226,44 @@ mod tests {
     #[test]
     fn validation_errors_keep_each_field_message() {
         let body = br#"{"error":true,"errors":{"title":["The title may not be greater than 600 characters."],"owners.users.0":["The selected owners.users.0 is invalid."]}}"#;
-        let TallyfyError::Invalid { fields, .. } = TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None)
+        let TallyfyError::Invalid { fields, .. } =
+            TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None)
         else {
             panic!("not Invalid")
         };
         assert_eq!(fields.len(), 2);
-        assert!(fields.contains(&("title".into(), "The title may not be greater than 600 characters.".into())));
+        assert!(fields.contains(&(
+            "title".into(),
+            "The title may not be greater than 600 characters.".into()
+        )));
     }
 
     #[test]
     fn laravel_style_validation_bodies_are_read_too() {
         let body = br#"{"message":"The given data was invalid.","errors":{"deadline":["The deadline must be a date after now."]}}"#;
         let err = TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None);
-        assert!(err.user_message().contains("The deadline must be a date after now."), "{}", err.user_message());
+        assert!(
+            err.user_message()
+                .contains("The deadline must be a date after now."),
+            "{}",
+            err.user_message()
+        );
     }
 
     #[test]
     fn statuses_map_to_what_a_caller_acts_on() {
-        let e = TallyfyError::from_status(StatusCode::TOO_MANY_REQUESTS, b"{}", Some(Duration::from_secs(7)));
-        assert!(matches!(e, TallyfyError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7));
-        assert!(matches!(TallyfyError::from_status(StatusCode::UNAUTHORIZED, b"", None), TallyfyError::Unauthorized));
+        let e = TallyfyError::from_status(
+            StatusCode::TOO_MANY_REQUESTS,
+            b"{}",
+            Some(Duration::from_secs(7)),
+        );
+        assert!(
+            matches!(e, TallyfyError::RateLimited { retry_after: Some(d) } if d.as_secs() == 7)
+        );
+        assert!(matches!(
+            TallyfyError::from_status(StatusCode::UNAUTHORIZED, b"", None),
+            TallyfyError::Unauthorized
+        ));
         assert!(matches!(
             TallyfyError::from_status(StatusCode::BAD_GATEWAY, b"<html>", None),
             TallyfyError::Server { status: 502, .. }

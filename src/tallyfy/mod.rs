@@ -12,7 +12,10 @@ use std::time::Duration;
 pub enum TallyfyError {
     /// 400/422: the request itself is wrong; retrying will not help.
     #[error("Tallyfy rejected the request: {message}")]
-    Invalid { message: String, fields: Vec<(String, String)> },
+    Invalid {
+        message: String,
+        fields: Vec<(String, String)>,
+    },
     /// 401: the token expired or was revoked.
     #[error("Tallyfy did not accept the app's access token")]
     Unauthorized,

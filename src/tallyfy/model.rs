@@ -45,8 +45,13 @@ pub enum TaskType {
 }
 
 impl TaskType {
-    pub const ALL: [TaskType; 5] =
-        [TaskType::Task, TaskType::Approval, TaskType::Expiring, TaskType::Email, TaskType::ExpiringEmail];
+    pub const ALL: [TaskType; 5] = [
+        TaskType::Task,
+        TaskType::Approval,
+        TaskType::Expiring,
+        TaskType::Email,
+        TaskType::ExpiringEmail,
+    ];
 
     /// The API's name for it.
     pub fn as_str(self) -> &'static str {
@@ -209,7 +214,10 @@ impl<T> Page<T> {
     /// Whether a page follows this one.
     pub fn has_next(&self) -> bool {
         match self.meta.as_ref().and_then(|m| m.pagination.as_ref()) {
-            Some(Pagination { current_page: Some(c), total_pages: Some(t) }) => c < t,
+            Some(Pagination {
+                current_page: Some(c),
+                total_pages: Some(t),
+            }) => c < t,
             _ => false,
         }
     }
@@ -226,7 +234,10 @@ mod tests {
             title: "Review".into(),
             summary: None,
             task_type: TaskType::ExpiringEmail,
-            owners: Owners { users: vec![MemberId(1001), MemberId(7)], ..Default::default() },
+            owners: Owners {
+                users: vec![MemberId(1001), MemberId(7)],
+                ..Default::default()
+            },
             deadline: "2026-12-01 22:00:00".into(),
             separate_task_for_each_assignee: None,
             run_id: None,
@@ -245,16 +256,22 @@ mod tests {
 
     #[test]
     fn created_task_reads_the_run_in_every_shape() {
-        let plain: Data<CreatedTask> =
-            serde_json::from_value(json!({"data": {"id": "t1", "title": "x", "run": {"id": "r1", "name": "x"}}})).unwrap();
+        let plain: Data<CreatedTask> = serde_json::from_value(
+            json!({"data": {"id": "t1", "title": "x", "run": {"id": "r1", "name": "x"}}}),
+        )
+        .unwrap();
         assert_eq!(plain.data.run_id().unwrap().0, "r1");
         let wrapped: Data<CreatedTask> =
-            serde_json::from_value(json!({"data": {"id": "t1", "run": {"data": {"id": "r2"}}}})).unwrap();
+            serde_json::from_value(json!({"data": {"id": "t1", "run": {"data": {"id": "r2"}}}}))
+                .unwrap();
         assert_eq!(wrapped.data.run_id().unwrap().0, "r2");
-        let flat: Data<CreatedTask> =
-            serde_json::from_value(json!({"data": {"id": "t1", "run": null, "run_id": "r3", "extra": [1]}})).unwrap();
+        let flat: Data<CreatedTask> = serde_json::from_value(
+            json!({"data": {"id": "t1", "run": null, "run_id": "r3", "extra": [1]}}),
+        )
+        .unwrap();
         assert_eq!(flat.data.run_id().unwrap().0, "r3");
-        let none: Data<CreatedTask> = serde_json::from_value(json!({"data": {"id": "t1"}})).unwrap();
+        let none: Data<CreatedTask> =
+            serde_json::from_value(json!({"data": {"id": "t1"}})).unwrap();
         assert_eq!(none.data.run_id(), None);
     }
 

@@ -21,8 +21,15 @@ pub struct Created<'a> {
 
 /// The channel message announcing a created task.
 pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
-    let people: Vec<String> = created.assignees.iter().map(|u| mrkdwn::mention(u)).collect();
-    let due = mrkdwn::date(created.deadline.as_second(), &deadline::utc_label(created.deadline));
+    let people: Vec<String> = created
+        .assignees
+        .iter()
+        .map(|u| mrkdwn::mention(u))
+        .collect();
+    let due = mrkdwn::date(
+        created.deadline.as_second(),
+        &deadline::utc_label(created.deadline),
+    );
     let kind = match created.task_type {
         TaskType::Task => String::new(),
         other => format!(" ({})", other.label().to_lowercase()),
@@ -42,11 +49,20 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
     );
     let button = SlackBlockButtonElement::new("Open in Tallyfy".into())
         .with_action_id("open_in_tallyfy".into())
-        .with_url(created.link.parse().expect("links are built from valid base URLs"));
-    SlackMessageContent::new().with_text(fallback).with_blocks(vec![
-        SlackSectionBlock::new().with_text(SlackBlockMarkDownText::new(body).into()).into(),
-        SlackActionsBlock::new(vec![button.into()]).into(),
-    ])
+        .with_url(
+            created
+                .link
+                .parse()
+                .expect("links are built from valid base URLs"),
+        );
+    SlackMessageContent::new()
+        .with_text(fallback)
+        .with_blocks(vec![
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new(body).into())
+                .into(),
+            SlackActionsBlock::new(vec![button.into()]).into(),
+        ])
 }
 
 /// A private notice to the requester: something did not happen, and what to do.
@@ -56,7 +72,11 @@ pub fn notice(text: &str) -> SlackMessageContent {
 
 /// The words for a task that could not be created.
 pub fn not_created(title: &str, reason: &str) -> String {
-    format!(":warning: The task *{}* was not created. {}", mrkdwn::escape(title), mrkdwn::escape(reason))
+    format!(
+        ":warning: The task *{}* was not created. {}",
+        mrkdwn::escape(title),
+        mrkdwn::escape(reason)
+    )
 }
 
 /// `/task help`.
@@ -100,11 +120,23 @@ mod tests {
     #[test]
     fn confirmation_names_everyone_and_links_the_run() {
         let json = serde_json::to_string(&created("Review the Q4 report")).unwrap();
-        assert!(json.contains("<https://go.tallyfy.com/org1/processes/run1|Review the Q4 report>"), "{json}");
-        assert!(json.contains("<@UREQ> asked <@U1>, <@U2> and <@U3>"), "{json}");
-        assert!(json.contains("<!date^1796162400^{date_short_pretty} at {time}|2026-12-01 22:00 UTC>"), "{json}");
+        assert!(
+            json.contains("<https://go.tallyfy.com/org1/processes/run1|Review the Q4 report>"),
+            "{json}"
+        );
+        assert!(
+            json.contains("<@UREQ> asked <@U1>, <@U2> and <@U3>"),
+            "{json}"
+        );
+        assert!(
+            json.contains("<!date^1796162400^{date_short_pretty} at {time}|2026-12-01 22:00 UTC>"),
+            "{json}"
+        );
         assert!(json.contains("(approval)"));
-        assert!(json.contains(r#""url":"https://go.tallyfy.com/org1/processes/run1""#), "{json}");
+        assert!(
+            json.contains(r#""url":"https://go.tallyfy.com/org1/processes/run1""#),
+            "{json}"
+        );
     }
 
     #[test]
@@ -112,9 +144,15 @@ mod tests {
         let content = created("<!channel> & <https://x|y>");
         let json = serde_json::to_value(&content).unwrap();
         let text = json["blocks"][0]["text"]["text"].as_str().unwrap();
-        assert!(text.contains("|&lt;!channel&gt; &amp; &lt;https://x|y&gt;>"), "{text}");
+        assert!(
+            text.contains("|&lt;!channel&gt; &amp; &lt;https://x|y&gt;>"),
+            "{text}"
+        );
         assert!(!text.contains("<!channel>"));
         let fallback = json["text"].as_str().unwrap();
-        assert!(!fallback.contains("<!channel>") && !fallback.contains("<https://x|y>"), "{fallback}");
+        assert!(
+            !fallback.contains("<!channel>") && !fallback.contains("<https://x|y>"),
+            "{fallback}"
+        );
     }
 }

@@ -52,7 +52,10 @@ pub enum SubmitAnswer {
 
 /// Is this command text a request for help?
 pub fn is_help(text: &str) -> bool {
-    matches!(text.trim().to_ascii_lowercase().as_str(), "help" | "-h" | "--help" | "?")
+    matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "help" | "-h" | "--help" | "?"
+    )
 }
 
 /// Opens the "New task" modal for a `/task` command, prefilled from its text.
@@ -69,10 +72,22 @@ pub async fn open(state: &AppState, cmd: SlashCommand) {
         Err(_) => (None, true),
     };
     let now = Timestamp::now();
-    let first = prefill(&text.text, &text.mentions, now.to_zoned(deadline::timezone(tz.as_deref())));
-    let metadata = Metadata { channel_id: Some(cmd.channel_id.clone()), response_url: Some(cmd.response_url.clone()), thread_ts: None };
+    let first = prefill(
+        &text.text,
+        &text.mentions,
+        now.to_zoned(deadline::timezone(tz.as_deref())),
+    );
+    let metadata = Metadata {
+        channel_id: Some(cmd.channel_id.clone()),
+        response_url: Some(cmd.response_url.clone()),
+        thread_ts: None,
+    };
 
-    let opened = match state.slack.open_view(&cmd.trigger_id, modal::view(&first, &metadata)).await {
+    let opened = match state
+        .slack
+        .open_view(&cmd.trigger_id, modal::view(&first, &metadata))
+        .await
+    {
         Ok(opened) => opened,
         Err(e) => {
             let reply = serde_json::json!({
@@ -88,9 +103,16 @@ pub async fn open(state: &AppState, cmd: SlashCommand) {
     // The timezone came late: move the default deadline to 17:00 in the user's own zone.
     if pending {
         if let Ok(Ok(p)) = tokio::time::timeout(Duration::from_secs(10), person).await {
-            let corrected = prefill(&text.text, &text.mentions, now.to_zoned(deadline::timezone(p.tz.as_deref())));
+            let corrected = prefill(
+                &text.text,
+                &text.mentions,
+                now.to_zoned(deadline::timezone(p.tz.as_deref())),
+            );
             if corrected != first {
-                let _ = state.slack.update_view(&opened, modal::view(&corrected, &metadata)).await;
+                let _ = state
+                    .slack
+                    .update_view(&opened, modal::view(&corrected, &metadata))
+                    .await;
             }
         }
     }
@@ -114,10 +136,20 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     };
     let team = sub.team_id();
 
-    let owners = match tokio::time::timeout(RESOLVE_BUDGET, state.directory.resolve_all(&team, &draft.assignees)).await {
+    let owners = match tokio::time::timeout(
+        RESOLVE_BUDGET,
+        state.directory.resolve_all(&team, &draft.assignees),
+    )
+    .await
+    {
         Ok(Ok(resolved)) => match owners(&resolved) {
             Ok(owners) => Some(owners),
-            Err(problem) => return SubmitAnswer::Errors(BTreeMap::from([(modal::ASSIGNEES.to_string(), problem)])),
+            Err(problem) => {
+                return SubmitAnswer::Errors(BTreeMap::from([(
+                    modal::ASSIGNEES.to_string(),
+                    problem,
+                )]))
+            }
         },
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "assignee lookup failed; it is retried after the modal closes");
@@ -129,18 +161,29 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         }
     };
 
-    let key = format!("submission:{team}:{}:{}", sub.view.id, sub.view.hash.as_deref().unwrap_or(""));
+    let key = format!(
+        "submission:{team}:{}:{}",
+        sub.view.id,
+        sub.view.hash.as_deref().unwrap_or("")
+    );
     match state.store.set_if_absent(&key, "1", SUBMISSION_TTL).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::info!(view_id = %sub.view.id, "repeated submission ignored");
             return SubmitAnswer::Close;
         }
-        Err(e) => tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check")
+        }
     }
 
     let metadata = Metadata::decode(&sub.view.private_metadata);
-    let fallback_url = sub.response_urls.iter().chain(&sub.view.response_urls).next().map(|r| r.response_url.clone());
+    let fallback_url = sub
+        .response_urls
+        .iter()
+        .chain(&sub.view.response_urls)
+        .next()
+        .map(|r| r.response_url.clone());
     let origin = Origin {
         team_id: team,
         user_id: sub.user.id.clone(),
@@ -148,7 +191,12 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         response_url: metadata.response_url.or(fallback_url),
         thread_ts: metadata.thread_ts,
     };
-    state.jobs.spawn(TaskJob { key, origin, draft, owners });
+    state.jobs.spawn(TaskJob {
+        key,
+        origin,
+        draft,
+        owners,
+    });
     SubmitAnswer::Close
 }
 
@@ -157,18 +205,31 @@ pub fn owners(resolved: &[Resolved]) -> Result<Owners, String> {
     let mut owners = Owners::default();
     let mut problems = Vec::new();
     for r in resolved {
-        let who = r.name.as_deref().map(|n| format!("@{n}")).unwrap_or_else(|| "One person".into());
+        let who = r
+            .name
+            .as_deref()
+            .map(|n| format!("@{n}"))
+            .unwrap_or_else(|| "One person".into());
         match &r.assignee {
             Assignee::Member { id, .. } => owners.users.push(*id),
-            Assignee::NoAccount { email: Some(email) } => problems.push(format!("{who} ({email}) has no Tallyfy account")),
-            Assignee::NoAccount { email: None } => problems.push(format!("{who} has no email visible to this app")),
-            Assignee::NotAssignable { reason } => problems.push(format!("{who} can't be assigned: {reason}")),
+            Assignee::NoAccount { email: Some(email) } => {
+                problems.push(format!("{who} ({email}) has no Tallyfy account"))
+            }
+            Assignee::NoAccount { email: None } => {
+                problems.push(format!("{who} has no email visible to this app"))
+            }
+            Assignee::NotAssignable { reason } => {
+                problems.push(format!("{who} can't be assigned: {reason}"))
+            }
         }
     }
     if problems.is_empty() {
         Ok(owners)
     } else {
-        Err(format!("{}. Remove them, or ask a Tallyfy admin to invite them.", problems.join("; ")))
+        Err(format!(
+            "{}. Remove them, or ask a Tallyfy admin to invite them.",
+            problems.join("; ")
+        ))
     }
 }
 
@@ -178,39 +239,92 @@ mod tests {
     use crate::tallyfy::model::MemberId;
 
     fn resolved(name: &str, assignee: Assignee) -> Resolved {
-        Resolved { slack_user: format!("U{name}"), name: Some(name.into()), assignee }
+        Resolved {
+            slack_user: format!("U{name}"),
+            name: Some(name.into()),
+            assignee,
+        }
     }
 
     #[test]
     fn members_become_integer_owner_ids() {
         let people = [
-            resolved("alice", Assignee::Member { id: MemberId(1001), email: "a@x.io".into() }),
-            resolved("bob", Assignee::Member { id: MemberId(1002), email: "b@x.io".into() }),
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "bob",
+                Assignee::Member {
+                    id: MemberId(1002),
+                    email: "b@x.io".into(),
+                },
+            ),
         ];
-        assert_eq!(owners(&people).unwrap().users, vec![MemberId(1001), MemberId(1002)]);
+        assert_eq!(
+            owners(&people).unwrap().users,
+            vec![MemberId(1001), MemberId(1002)]
+        );
     }
 
     #[test]
     fn people_without_accounts_are_named_with_their_email() {
         let people = [
-            resolved("alice", Assignee::Member { id: MemberId(1001), email: "a@x.io".into() }),
-            resolved("carol", Assignee::NoAccount { email: Some("carol@x.io".into()) }),
-            resolved("robot", Assignee::NotAssignable { reason: "it is a bot".into() }),
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "carol",
+                Assignee::NoAccount {
+                    email: Some("carol@x.io".into()),
+                },
+            ),
+            resolved(
+                "robot",
+                Assignee::NotAssignable {
+                    reason: "it is a bot".into(),
+                },
+            ),
         ];
         let problem = owners(&people).unwrap_err();
-        assert!(problem.contains("@carol (carol@x.io) has no Tallyfy account"), "{problem}");
-        assert!(problem.contains("@robot can't be assigned: it is a bot"), "{problem}");
+        assert!(
+            problem.contains("@carol (carol@x.io) has no Tallyfy account"),
+            "{problem}"
+        );
+        assert!(
+            problem.contains("@robot can't be assigned: it is a bot"),
+            "{problem}"
+        );
     }
 
     #[test]
     fn prefill_takes_title_mentions_and_phrase() {
-        let now: Zoned = "2026-11-25T10:00:00-05:00[America/New_York]".parse().unwrap();
-        let p = prefill("Review the Q4 report friday 5pm", &["U1".into()], now.clone());
+        let now: Zoned = "2026-11-25T10:00:00-05:00[America/New_York]"
+            .parse()
+            .unwrap();
+        let p = prefill(
+            "Review the Q4 report friday 5pm",
+            &["U1".into()],
+            now.clone(),
+        );
         assert_eq!(p.title, "Review the Q4 report");
         assert_eq!(p.assignees, vec!["U1"]);
-        assert_eq!(p.deadline.strftime("%Y-%m-%d %H:%M").to_string(), "2026-11-27 17:00");
+        assert_eq!(
+            p.deadline.strftime("%Y-%m-%d %H:%M").to_string(),
+            "2026-11-27 17:00"
+        );
         let p = prefill("", &[], now);
-        assert_eq!(p.deadline.strftime("%Y-%m-%d %H:%M %Z").to_string(), "2026-12-02 17:00 EST");
+        assert_eq!(
+            p.deadline.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+            "2026-12-02 17:00 EST"
+        );
     }
 
     #[test]

@@ -75,8 +75,10 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_multiline(true)
         .with_max_length(MAX_SUMMARY_CHARS as u64)
         .with_placeholder("Details, links, what done looks like".into());
-    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> =
-        TaskType::ALL.iter().map(|t| SlackBlockChoiceItem::new(t.label().into(), t.as_str().to_string())).collect();
+    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = TaskType::ALL
+        .iter()
+        .map(|t| SlackBlockChoiceItem::new(t.label().into(), t.as_str().to_string()))
+        .collect();
     let task_type = SlackBlockStaticSelectElement::new()
         .with_action_id(VALUE.into())
         .with_initial_option(options[0].clone())
@@ -98,7 +100,12 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
     )
 }
 
-fn input(block_id: &str, label: &str, element: SlackInputBlockElement, optional: bool) -> SlackBlock {
+fn input(
+    block_id: &str,
+    label: &str,
+    element: SlackInputBlockElement,
+    optional: bool,
+) -> SlackBlock {
     SlackInputBlock::new(label.into(), element)
         .with_block_id(block_id.into())
         .with_optional(optional)
@@ -109,7 +116,10 @@ fn input(block_id: &str, label: &str, element: SlackInputBlockElement, optional:
 pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
 
-    let title = state.text(TITLE).map(|t| t.trim().to_string()).unwrap_or_default();
+    let title = state
+        .text(TITLE)
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
     let title_chars = title.chars().count();
     if title.is_empty() {
         errors.insert(TITLE.into(), "Give the task a title.".into());
@@ -122,26 +132,50 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
 
     let assignees = state.users(ASSIGNEES);
     if assignees.is_empty() {
-        errors.insert(ASSIGNEES.into(), "Choose at least one person to do this.".into());
+        errors.insert(
+            ASSIGNEES.into(),
+            "Choose at least one person to do this.".into(),
+        );
     }
 
-    let deadline = match state.date_time(DEADLINE).and_then(|s| Timestamp::from_second(s).ok()) {
+    let deadline = match state
+        .date_time(DEADLINE)
+        .and_then(|s| Timestamp::from_second(s).ok())
+    {
         None => {
-            errors.insert(DEADLINE.into(), "Pick a date and time for the deadline.".into());
+            errors.insert(
+                DEADLINE.into(),
+                "Pick a date and time for the deadline.".into(),
+            );
             None
         }
         Some(ts) if ts <= now => {
-            errors.insert(DEADLINE.into(), "That deadline is in the past. Pick a time that is still ahead.".into());
+            errors.insert(
+                DEADLINE.into(),
+                "That deadline is in the past. Pick a time that is still ahead.".into(),
+            );
             None
         }
         Some(ts) => Some(ts),
     };
 
-    let summary = state.text(SUMMARY).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let task_type = state.selected(TASK_TYPE).and_then(|v| TaskType::parse(&v)).unwrap_or_default();
+    let summary = state
+        .text(SUMMARY)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let task_type = state
+        .selected(TASK_TYPE)
+        .and_then(|v| TaskType::parse(&v))
+        .unwrap_or_default();
 
     match deadline {
-        Some(deadline) if errors.is_empty() => Ok(TaskDraft { title, assignees, deadline, summary, task_type }),
+        Some(deadline) if errors.is_empty() => Ok(TaskDraft {
+            title,
+            assignees,
+            deadline,
+            summary,
+            task_type,
+        }),
         _ => Err(errors),
     }
 }
@@ -186,7 +220,10 @@ mod tests {
         v["assignees"]["value"]["selected_users"] = json!([]);
         v["deadline"]["value"]["selected_date_time"] = json!(now().as_second() - 60);
         let errors = read(&state(v), now()).unwrap_err();
-        assert_eq!(errors.keys().collect::<Vec<_>>(), vec![ASSIGNEES, DEADLINE, TITLE]);
+        assert_eq!(
+            errors.keys().collect::<Vec<_>>(),
+            vec![ASSIGNEES, DEADLINE, TITLE]
+        );
         assert!(errors[DEADLINE].contains("in the past"));
     }
 
@@ -195,20 +232,37 @@ mod tests {
         let mut v = valid();
         v["title"]["value"]["value"] = json!("é".repeat(601));
         let errors = read(&state(v.clone()), now()).unwrap_err();
-        assert!(errors[TITLE].contains("this one has 601"), "{}", errors[TITLE]);
+        assert!(
+            errors[TITLE].contains("this one has 601"),
+            "{}",
+            errors[TITLE]
+        );
         v["title"]["value"]["value"] = json!("é".repeat(600));
         assert!(read(&state(v), now()).is_ok());
     }
 
     #[test]
     fn the_view_carries_prefill_and_metadata() {
-        let zoned: Zoned = "2026-12-02T17:00:00-05:00[America/New_York]".parse().unwrap();
-        let prefill = Prefill { title: "Review <b> & co".into(), assignees: vec!["U9".into()], deadline: zoned };
-        let metadata = Metadata { channel_id: Some("C1".into()), response_url: Some("https://r".into()), thread_ts: None };
+        let zoned: Zoned = "2026-12-02T17:00:00-05:00[America/New_York]"
+            .parse()
+            .unwrap();
+        let prefill = Prefill {
+            title: "Review <b> & co".into(),
+            assignees: vec!["U9".into()],
+            deadline: zoned,
+        };
+        let metadata = Metadata {
+            channel_id: Some("C1".into()),
+            response_url: Some("https://r".into()),
+            thread_ts: None,
+        };
         let json = serde_json::to_value(view(&prefill, &metadata)).unwrap();
         assert_eq!(json["type"], "modal");
         assert_eq!(json["callback_id"], CALLBACK_ID);
-        assert_eq!(Metadata::decode(json["private_metadata"].as_str().unwrap()), metadata);
+        assert_eq!(
+            Metadata::decode(json["private_metadata"].as_str().unwrap()),
+            metadata
+        );
         let blocks = json["blocks"].as_array().unwrap();
         let block = |id: &str| blocks.iter().find(|b| b["block_id"] == id).unwrap().clone();
         assert_eq!(block(TITLE)["element"]["initial_value"], "Review <b> & co");
@@ -216,7 +270,13 @@ mod tests {
         assert_eq!(block(DEADLINE)["element"]["type"], "datetimepicker");
         assert_eq!(block(DEADLINE)["element"]["initial_date_time"], 1796248800);
         assert_eq!(block(SUMMARY)["optional"], true);
-        assert_eq!(block(TASK_TYPE)["element"]["options"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            block(TASK_TYPE)["element"]["options"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
         assert!(json["title"]["text"].as_str().unwrap().len() <= 24);
         assert!(json["private_metadata"].as_str().unwrap().len() <= 3000);
     }

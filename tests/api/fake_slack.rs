@@ -1,0 +1,403 @@
+//! A local Slack Web API that behaves like the real one as far as this app depends on it:
+//! bearer-token auth, trigger ids that expire after 3 s and work once, view limits,
+//! `not_in_channel` for channels the bot is not in, 429 with `Retry-After`, `users.info`
+//! shapes (with `profile.email` and `tz`), and `response_url` endpoints.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const TEAM: &str = "T0TEST";
+/// Slack's trigger ids expire this long after the command was sent.
+const TRIGGER_LIFETIME: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+}
+
+/// A modal Slack opened (or last updated).
+#[derive(Clone, Debug)]
+pub struct OpenView {
+    pub trigger_id: String,
+    pub id: String,
+    pub hash: String,
+    pub view: Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub tz: String,
+    pub deleted: bool,
+    pub is_bot: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    /// Issued trigger ids and when.
+    triggers: HashMap<String, Instant>,
+    used_triggers: HashSet<String>,
+    /// Open views: id -> hash.
+    views: HashMap<String, String>,
+    opened: Vec<OpenView>,
+    people: HashMap<String, Person>,
+    /// Channels the bot is a member of.
+    member_of: HashSet<String>,
+    users_info_delay: Duration,
+    /// Scripted failures per method, used before normal handling: (status, body, retry-after).
+    failures: HashMap<String, VecDeque<(u16, Value, Option<u64>)>>,
+    /// response_url posts by hook id.
+    responses: Vec<(String, Value)>,
+    broken_response_urls: bool,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    inner: Arc<Mutex<Inner>>,
+    pub base: String,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/hooks/{id}", post(hook))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { inner, base }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base)
+    }
+
+    /// A fresh trigger id, as Slack issues with each command.
+    pub fn issue_trigger(&self) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("{}.{}.trigger", inner.next_id, rand_suffix());
+        inner.triggers.insert(id.clone(), Instant::now());
+        id
+    }
+
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/hooks/{id}", self.base)
+    }
+
+    pub fn add_person(&self, person: Person) {
+        self.inner
+            .lock()
+            .unwrap()
+            .people
+            .insert(person.id.clone(), person);
+    }
+
+    pub fn join_channel(&self, channel: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .member_of
+            .insert(channel.to_string());
+    }
+
+    pub fn set_users_info_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().users_info_delay = delay;
+    }
+
+    /// The next call of `method` answers `status` with `body` (and `Retry-After`).
+    pub fn fail_next(&self, method: &str, status: u16, body: Value, retry_after: Option<u64>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .failures
+            .entry(method.to_string())
+            .or_default()
+            .push_back((status, body, retry_after));
+    }
+
+    pub fn break_response_urls(&self) {
+        self.inner.lock().unwrap().broken_response_urls = true;
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<Call> {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// The modal opened with `trigger_id`, as it stands now.
+    pub fn opened_view(&self, trigger_id: &str) -> Option<OpenView> {
+        self.inner
+            .lock()
+            .unwrap()
+            .opened
+            .iter()
+            .find(|o| o.trigger_id == trigger_id)
+            .cloned()
+    }
+
+    pub fn responses(&self) -> Vec<(String, Value)> {
+        self.inner.lock().unwrap().responses.clone()
+    }
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{nanos:x}")
+}
+
+fn slack_error(code: &str) -> Response {
+    Json(json!({ "ok": false, "error": code })).into_response()
+}
+
+/// Reads arguments the way Slack does: query string, JSON body or form body.
+fn arguments(query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Value {
+    let mut args = serde_json::Map::new();
+    if let Some(q) = query {
+        for (k, v) in serde_urlencoded::from_str::<Vec<(String, String)>>(&q).unwrap_or_default() {
+            args.insert(k, Value::String(v));
+        }
+    }
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") {
+        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) {
+            args.extend(map);
+        }
+    } else if !body.is_empty() {
+        for (k, v) in
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
+        {
+            args.insert(k, Value::String(v));
+        }
+    }
+    Value::Object(args)
+}
+
+async fn api(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(method): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let args = arguments(query, &headers, &body);
+    let delay = {
+        let mut s = inner.lock().unwrap();
+        s.calls.push(Call {
+            method: method.clone(),
+            body: args.clone(),
+        });
+        if method == "users.info" {
+            s.users_info_delay
+        } else {
+            Duration::ZERO
+        }
+    };
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if auth.is_empty() {
+        return slack_error("not_authed");
+    }
+    if auth != format!("Bearer {BOT_TOKEN}") {
+        return slack_error("invalid_auth");
+    }
+    tokio::time::sleep(delay).await;
+    let mut s = inner.lock().unwrap();
+    if let Some((status, body, retry_after)) =
+        s.failures.get_mut(&method).and_then(|q| q.pop_front())
+    {
+        let mut response = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", secs.to_string().parse().unwrap());
+        }
+        return response;
+    }
+    match method.as_str() {
+        "views.open" => {
+            let trigger = args["trigger_id"].as_str().unwrap_or_default().to_string();
+            let Some(issued) = s.triggers.get(&trigger).copied() else { return slack_error("invalid_trigger_id") };
+            if !s.used_triggers.insert(trigger) {
+                return slack_error("trigger_exchanged");
+            }
+            if issued.elapsed() > TRIGGER_LIFETIME {
+                return slack_error("expired_trigger_id");
+            }
+            if let Err(code) = check_view(&args["view"]) {
+                return slack_error(code);
+            }
+            s.next_id += 1;
+            let id = format!("V{:08}", s.next_id);
+            let hash = format!("{}.{}", s.next_id, rand_suffix());
+            s.views.insert(id.clone(), hash.clone());
+            let trigger_id = args["trigger_id"].as_str().unwrap_or_default().to_string();
+            s.opened.push(OpenView { trigger_id, id: id.clone(), hash: hash.clone(), view: args["view"].clone() });
+            Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
+        }
+        "views.update" => {
+            let id = args["view_id"].as_str().unwrap_or_default().to_string();
+            let Some(current) = s.views.get(&id).cloned() else { return slack_error("not_found") };
+            if let Some(hash) = args["hash"].as_str() {
+                if hash != current {
+                    return slack_error("hash_conflict");
+                }
+            }
+            if let Err(code) = check_view(&args["view"]) {
+                return slack_error(code);
+            }
+            s.next_id += 1;
+            let hash = format!("{}.{}", s.next_id, rand_suffix());
+            s.views.insert(id.clone(), hash.clone());
+            if let Some(open) = s.opened.iter_mut().find(|o| o.id == id) {
+                open.hash = hash.clone();
+                open.view = args["view"].clone();
+            }
+            Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
+        }
+        "chat.postMessage" | "chat.postEphemeral" => {
+            let channel = args["channel"].as_str().unwrap_or_default().to_string();
+            if args.get("text").is_none() && args.get("blocks").is_none() {
+                return slack_error("no_text");
+            }
+            // Posting to a user id opens the bot's direct message with them.
+            let is_dm = channel.starts_with('U') || channel.starts_with('W');
+            if is_dm && !s.people.contains_key(&channel) {
+                return slack_error("channel_not_found");
+            }
+            if !is_dm && !s.member_of.contains(&channel) {
+                return slack_error("not_in_channel");
+            }
+            s.next_id += 1;
+            let ts = format!("1700000000.{:06}", s.next_id);
+            if method == "chat.postEphemeral" {
+                return Json(json!({ "ok": true, "message_ts": ts })).into_response();
+            }
+            Json(json!({
+                "ok": true, "channel": channel, "ts": ts,
+                "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
+                            "bot_id": "B0TEST", "username": "Tallyfy", "blocks": args.get("blocks").cloned().unwrap_or(json!([]))}
+            }))
+            .into_response()
+        }
+        "users.info" => {
+            let user = args["user"].as_str().unwrap_or_default();
+            let Some(p) = s.people.get(user) else { return slack_error("user_not_found") };
+            let mut profile = json!({ "display_name": p.name, "real_name": p.name });
+            if let Some(email) = &p.email {
+                profile["email"] = json!(email);
+            }
+            Json(json!({
+                "ok": true,
+                "user": {
+                    "id": p.id, "team_id": TEAM, "name": p.name.to_lowercase(), "deleted": p.deleted,
+                    "real_name": p.name, "tz": p.tz, "tz_label": "", "tz_offset": -18000,
+                    "is_bot": p.is_bot, "is_admin": false, "profile": profile
+                }
+            }))
+            .into_response()
+        }
+        "auth.test" => Json(json!({
+            "ok": true, "url": "https://test.slack.com/", "team": "Test", "user": "tallyfy", "team_id": TEAM,
+            "user_id": "UBOT", "bot_id": "BBOT"
+        }))
+        .into_response(),
+        _ => slack_error("unknown_method"),
+    }
+}
+
+/// The checks Slack makes on a modal before opening it.
+fn check_view(view: &Value) -> Result<(), &'static str> {
+    let text_len = |v: &Value| v["text"].as_str().map(|t| t.chars().count()).unwrap_or(0);
+    if view["type"] != "modal" || text_len(&view["title"]) == 0 || text_len(&view["title"]) > 24 {
+        return Err("invalid_arguments");
+    }
+    if text_len(&view["submit"]) > 24 || text_len(&view["close"]) > 24 {
+        return Err("invalid_arguments");
+    }
+    let blocks = view["blocks"].as_array().ok_or("invalid_arguments")?;
+    if blocks.len() > 100 || view["private_metadata"].as_str().map(str::len).unwrap_or(0) > 3000 {
+        return Err("invalid_arguments");
+    }
+    for block in blocks {
+        if block["type"] == "input" {
+            let element = &block["element"];
+            if element["type"] == "plain_text_input"
+                && element["initial_value"]
+                    .as_str()
+                    .map(|v| v.chars().count())
+                    .unwrap_or(0)
+                    > 3000
+            {
+                return Err("invalid_arguments");
+            }
+            if text_len(&block["label"]) == 0
+                || block["block_id"].as_str().map(str::len).unwrap_or(0) > 255
+            {
+                return Err("invalid_arguments");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn stateful(view: &Value, id: &str, hash: &str) -> Value {
+    let mut v = view.clone();
+    v["id"] = json!(id);
+    v["hash"] = json!(hash);
+    v["team_id"] = json!(TEAM);
+    v["state"] = json!({ "values": {} });
+    v["app_id"] = json!("A0TEST");
+    v["bot_id"] = json!("B0TEST");
+    v
+}
+
+async fn hook(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let mut s = inner.lock().unwrap();
+    if s.broken_response_urls {
+        return (StatusCode::NOT_FOUND, "expired_url").into_response();
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    };
+    if value.get("text").is_none() && value.get("blocks").is_none() {
+        return (StatusCode::BAD_REQUEST, "no_text").into_response();
+    }
+    s.responses.push((id, value));
+    (StatusCode::OK, "ok").into_response()
+}

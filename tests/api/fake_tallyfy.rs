@@ -1,0 +1,435 @@
+//! A local Tallyfy API that checks what the real one checks: the bearer token, the
+//! `X-Tallyfy-Client` header, JSON bodies, required fields, task types, the deadline
+//! format, known member ids, existing run ids. It answers in Tallyfy's shapes, including
+//! its error shapes, and can be told to fail, rate-limit or hang.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+pub const TOKEN: &str = "tallyfy-test-token";
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub headers: HashMap<String, String>,
+    pub body: Value,
+}
+
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub id: u64,
+    pub email: String,
+    pub first_name: String,
+    pub status: String,
+}
+
+/// A scripted answer to the next create.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    Status {
+        status: u16,
+        body: Value,
+        retry_after: Option<u64>,
+    },
+    /// Wait this long before answering normally.
+    Slow(Duration),
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Request>,
+    members: Vec<Member>,
+    runs: HashMap<String, Vec<Value>>,
+    create_faults: VecDeque<Fault>,
+    list_delay: Duration,
+    /// Whether a standalone one-off task comes back inside a run of its own.
+    oneoff_has_run: bool,
+    next_id: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeTallyfy {
+    inner: Arc<Mutex<Inner>>,
+    pub base: String,
+}
+
+impl FakeTallyfy {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/organizations/{org}/tasks", post(create_task))
+            .route("/api/organizations/{org}/users", get(list_users))
+            .route("/api/me", get(me))
+            .fallback(|| async {
+                (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
+            })
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { inner, base }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base)
+    }
+
+    pub fn add_member(&self, id: u64, email: &str, first_name: &str, status: &str) {
+        self.inner.lock().unwrap().members.push(Member {
+            id,
+            email: email.into(),
+            first_name: first_name.into(),
+            status: status.into(),
+        });
+    }
+
+    pub fn fault_next_create(&self, fault: Fault) {
+        self.inner.lock().unwrap().create_faults.push_back(fault);
+    }
+
+    pub fn give_oneoff_tasks_a_run(&self) {
+        self.inner.lock().unwrap().oneoff_has_run = true;
+    }
+
+    pub fn set_list_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().list_delay = delay;
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    /// Creation requests that Tallyfy accepted or refused (all POSTs to /tasks).
+    pub fn creates(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/tasks"))
+            .collect()
+    }
+
+    pub fn member_searches(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/users"))
+            .collect()
+    }
+
+    /// Tasks that exist, by run.
+    pub fn tasks_created(&self) -> usize {
+        self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
+    }
+}
+
+fn record(
+    inner: &Mutex<Inner>,
+    method: &str,
+    path: String,
+    query: HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Value,
+) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    inner.lock().unwrap().requests.push(Request {
+        method: method.into(),
+        path,
+        query,
+        headers,
+        body,
+    });
+}
+
+/// Tallyfy's authentication checks, in its own error shapes.
+fn check_auth(headers: &HeaderMap, org: &str, with_body: bool) -> Result<(), Response> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    if header("x-tallyfy-client") != "APIClient" {
+        return Err((StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"}))).into_response());
+    }
+    if header("authorization") != format!("Bearer {TOKEN}") {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": true, "message": "Unauthenticated."})),
+        )
+            .into_response());
+    }
+    if !header("accept").contains("application/json")
+        || (with_body && !header("content-type").starts_with("application/json"))
+    {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": true, "message": "JSON expected"})),
+        )
+            .into_response());
+    }
+    if org != ORG {
+        return Err((
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": true, "message": "You do not belong to this organization."})),
+        )
+            .into_response());
+    }
+    Ok(())
+}
+
+fn invalid(errors: Value) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": true, "errors": errors})),
+    )
+        .into_response()
+}
+
+fn hex_id(n: u64, salt: &str) -> String {
+    format!("{salt}{n:0>width$x}", width = 32 - salt.len())
+}
+
+async fn create_task(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(
+        &inner,
+        "POST",
+        format!("/organizations/{org}/tasks"),
+        HashMap::new(),
+        &headers,
+        value.clone(),
+    );
+    if let Err(r) = check_auth(&headers, &org, true) {
+        return r;
+    }
+    let fault = inner.lock().unwrap().create_faults.pop_front();
+    match fault {
+        Some(Fault::Status {
+            status,
+            body,
+            retry_after,
+        }) => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+                response
+                    .headers_mut()
+                    .insert("x-ratelimit-remaining", "0".parse().unwrap());
+            }
+            return response;
+        }
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        None => {}
+    }
+    let Value::Object(task) = value else {
+        return invalid(json!({"title": ["The title field is required."]}));
+    };
+    let mut errors = serde_json::Map::new();
+    match task.get("title").and_then(Value::as_str) {
+        None | Some("") => {
+            errors.insert("title".into(), json!(["The title field is required."]));
+        }
+        Some(t) if t.chars().count() > 600 => {
+            errors.insert(
+                "title".into(),
+                json!(["The title may not be greater than 600 characters."]),
+            );
+        }
+        _ => {}
+    }
+    let types = ["task", "approval", "expiring", "email", "expiring_email"];
+    if !task
+        .get("task_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| types.contains(&t))
+    {
+        errors.insert(
+            "task_type".into(),
+            json!(["The selected task type is invalid."]),
+        );
+    }
+    let deadline_ok = task.get("deadline").and_then(Value::as_str).and_then(|d| {
+        jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", d)
+            .ok()
+            .filter(|_| d.len() == 19)
+    });
+    match deadline_ok {
+        None => {
+            errors.insert(
+                "deadline".into(),
+                json!(["The deadline does not match the format Y-m-d H:i:s."]),
+            );
+        }
+        Some(dt) => {
+            let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+            if ts <= jiff::Timestamp::now() {
+                errors.insert(
+                    "deadline".into(),
+                    json!(["The deadline must be a date after now."]),
+                );
+            }
+        }
+    }
+    let owners = task.get("owners").cloned().unwrap_or(Value::Null);
+    let users = owners.get("users").and_then(Value::as_array).cloned();
+    match users {
+        None if owners.get("guests").is_none() && owners.get("groups").is_none() => {
+            errors.insert("owners".into(), json!(["The owners field is required."]));
+        }
+        None => {}
+        Some(list) => {
+            let s = inner.lock().unwrap();
+            for (i, u) in list.iter().enumerate() {
+                let known = u
+                    .as_u64()
+                    .is_some_and(|id| s.members.iter().any(|m| m.id == id && m.status == "active"));
+                if !known {
+                    errors.insert(
+                        format!("owners.users.{i}"),
+                        json!([format!("The selected owners.users.{i} is invalid.")]),
+                    );
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return invalid(Value::Object(errors));
+    }
+
+    let mut s = inner.lock().unwrap();
+    s.next_id += 1;
+    let task_id = hex_id(s.next_id, "7a");
+    let run = match task.get("run_id").and_then(Value::as_str) {
+        Some(run_id) => {
+            if !s.runs.contains_key(run_id) {
+                return (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"}))).into_response();
+            }
+            Some(run_id.to_string())
+        }
+        None if task.get("separate_task_for_each_assignee") == Some(&json!(true))
+            || s.oneoff_has_run =>
+        {
+            Some(hex_id(s.next_id, "9c"))
+        }
+        None => None,
+    };
+    let title = task["title"].clone();
+    let deadline = deadline_ok
+        .unwrap()
+        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    let created = json!({
+        "id": task_id, "title": title, "status": "not-started", "task_type": task["task_type"],
+        "deadline": deadline, "owners": {"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": [], "groups": []},
+        "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
+    });
+    s.runs
+        .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))
+        .or_default()
+        .push(created.clone());
+    (StatusCode::CREATED, Json(json!({ "data": created }))).into_response()
+}
+
+async fn list_users(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &inner,
+        "GET",
+        format!("/organizations/{org}/users"),
+        query.clone(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, &org, false) {
+        return r;
+    }
+    let delay = inner.lock().unwrap().list_delay;
+    tokio::time::sleep(delay).await;
+    let q = query.get("q").map(|q| q.to_lowercase()).unwrap_or_default();
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(10)
+        .clamp(1, 100);
+    let page: usize = query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let s = inner.lock().unwrap();
+    // Like Tallyfy's search: a partial match on first name or email.
+    let matches: Vec<Value> = s
+        .members
+        .iter()
+        .filter(|m| {
+            q.is_empty()
+                || m.email.to_lowercase().contains(&q)
+                || m.first_name.to_lowercase().contains(&q)
+        })
+        .map(|m| {
+            json!({
+                "id": m.id, "email": m.email, "first_name": m.first_name, "last_name": "Example",
+                "full_name": format!("{} Example", m.first_name), "timezone": "UTC",
+                "status": m.status, "is_active": m.status == "active"
+            })
+        })
+        .collect();
+    let total = matches.len();
+    let total_pages = total.div_ceil(per_page).max(1);
+    let data: Vec<Value> = matches
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Json(json!({
+        "data": data,
+        "meta": {"pagination": {"total": total, "count": data.len(), "per_page": per_page, "current_page": page,
+                                 "total_pages": total_pages, "links": {}}}
+    }))
+    .into_response()
+}
+
+async fn me(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    record(
+        &inner,
+        "GET",
+        "/me".into(),
+        HashMap::new(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, ORG, false) {
+        return r;
+    }
+    Json(json!({"data": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"}}))
+        .into_response()
+}

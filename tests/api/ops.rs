@@ -1,0 +1,62 @@
+//! Health, readiness and metrics.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness_with_redis() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["store"], "redis");
+}
+
+#[tokio::test]
+async fn not_ready_while_redis_is_unreachable_but_still_alive() {
+    let app = spawn_app_with(|env| {
+        env.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
+    })
+    .await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 503);
+}
+
+#[tokio::test]
+async fn the_in_process_store_is_always_ready() {
+    let app = spawn_app_in_memory().await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["store"], "memory");
+}
+
+#[tokio::test]
+async fn metrics_count_what_happened() {
+    let app = spawn_app().await;
+    let (response, _) = app.command("/task", "help").await;
+    assert_eq!(response.status(), 200);
+    let unsigned = reqwest::Client::new()
+        .post(app.url("/slack/commands"))
+        .body("x=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), 401);
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(r#"tallyfy_slack_slack_requests_total{kind="command",outcome="task"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"tallyfy_slack_slack_requests_total{kind="unsigned",outcome="rejected"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "not Prometheus/OpenMetrics text"
+    );
+}

@@ -1,0 +1,128 @@
+//! The Redis and in-process stores keep the same contract.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tallyfy_slack::store::{MemoryStore, RedisStore, Store};
+use tallyfy_slack::telemetry::Metrics;
+
+use crate::helpers::{unique_prefix, REDIS_URL};
+
+fn stores() -> Vec<Arc<dyn Store>> {
+    vec![
+        Arc::new(MemoryStore::default()),
+        Arc::new(RedisStore::new(REDIS_URL, &unique_prefix(), Metrics::default()).unwrap()),
+    ]
+}
+
+#[tokio::test]
+async fn both_stores_get_set_and_delete() {
+    for store in stores() {
+        let kind = store.kind();
+        assert_eq!(store.get("a").await.unwrap(), None, "{kind}");
+        store.set("a", "1", Duration::from_secs(60)).await.unwrap();
+        store.set("b", "2", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            store.get("a").await.unwrap().as_deref(),
+            Some("1"),
+            "{kind}"
+        );
+        let many = store
+            .get_many(&["a".into(), "nope".into(), "b".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            many,
+            vec![Some("1".into()), None, Some("2".into())],
+            "{kind}"
+        );
+        assert!(store.get_many(&[]).await.unwrap().is_empty(), "{kind}");
+        store.delete("a").await.unwrap();
+        assert_eq!(store.get("a").await.unwrap(), None, "{kind}");
+        store.ping().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn both_stores_claim_a_key_once_until_it_expires() {
+    for store in stores() {
+        let kind = store.kind();
+        assert!(
+            store
+                .set_if_absent("claim", "x", Duration::from_millis(300))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert!(
+            !store
+                .set_if_absent("claim", "y", Duration::from_secs(60))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            store.get("claim").await.unwrap().as_deref(),
+            Some("x"),
+            "{kind}"
+        );
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        assert_eq!(
+            store.get("claim").await.unwrap(),
+            None,
+            "{kind}: the entry outlived its TTL"
+        );
+        assert!(
+            store
+                .set_if_absent("claim", "z", Duration::from_secs(60))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claims_have_exactly_one_winner() {
+    for store in stores() {
+        let attempts = (0..16).map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .set_if_absent("race", &i.to_string(), Duration::from_secs(60))
+                    .await
+                    .unwrap()
+            }
+        });
+        let wins = futures::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|w| *w)
+            .count();
+        assert_eq!(wins, 1, "{}", store.kind());
+    }
+}
+
+#[tokio::test]
+async fn redis_keys_carry_the_prefix() {
+    let prefix = unique_prefix();
+    let store = RedisStore::new(REDIS_URL, &prefix, Metrics::default()).unwrap();
+    store.set("k", "v", Duration::from_secs(60)).await.unwrap();
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let value: Option<String> = redis::cmd("GET")
+        .arg(format!("{prefix}:k"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("v"));
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_answers_errors_quickly() {
+    let store = RedisStore::new("redis://127.0.0.1:1", "x", Metrics::default()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(3), store.get("k"))
+        .await
+        .expect("store calls are bounded");
+    assert!(result.is_err());
+}

@@ -1,0 +1,460 @@
+//! Submitting the "New task" modal: validation inline, exactly one Tallyfy task, and the
+//! confirmation in the channel (or wherever it can still reach the user).
+
+use serde_json::{json, Value};
+
+use crate::fake_slack::OpenView;
+use crate::fake_tallyfy::{Fault, ORG, TOKEN};
+use crate::helpers::*;
+
+/// Opens a modal and submits `values`; returns the modal and Slack's answer body.
+async fn create(app: &TestApp, values: &TaskValues) -> (OpenView, Value) {
+    let view = app
+        .open_task_modal(values.title.as_deref().unwrap_or(""))
+        .await;
+    let response = app.submit_task(&view, values).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (view, body)
+}
+
+/// Waits for the message posted to `channel`.
+async fn posted_to(app: &TestApp, channel: &str) -> Value {
+    eventually("the confirmation", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == channel)
+            .map(|c| c.body)
+    })
+    .await
+}
+
+fn section_text(message: &Value) -> String {
+    message["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_submission_creates_one_task_and_tells_the_channel() {
+    let app = spawn_app().await;
+    let mut values = TaskValues::new("Review the Q4 report", &[ALICE, BOB]);
+    values.task_type = "approval";
+    values.summary = Some("Numbers in the shared drive".into());
+    let deadline = values.deadline.unwrap();
+    let (_, answer) = create(&app, &values).await;
+    assert_eq!(answer, Value::Null, "an empty 200 closes the modal");
+
+    let message = posted_to(&app, CHANNEL).await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 1);
+    let request = &creates[0];
+    assert_eq!(request.path, format!("/organizations/{ORG}/tasks"));
+    assert_eq!(request.headers["authorization"], format!("Bearer {TOKEN}"));
+    assert_eq!(request.headers["x-tallyfy-client"], "APIClient");
+    assert_eq!(request.headers["accept"], "application/json");
+    assert_eq!(request.headers["content-type"], "application/json");
+    assert_eq!(request.body["title"], "Review the Q4 report");
+    assert_eq!(request.body["summary"], "Numbers in the shared drive");
+    assert_eq!(request.body["task_type"], "approval");
+    assert_eq!(request.body["owners"]["users"], json!([1001, 1002]));
+    let expected = jiff::Timestamp::from_second(deadline)
+        .unwrap()
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(request.body["deadline"], expected.as_str());
+    assert!(
+        request
+            .body
+            .get("separate_task_for_each_assignee")
+            .is_none(),
+        "a one-off task, not a process"
+    );
+
+    let text = section_text(&message);
+    assert!(text.contains("Review the Q4 report"), "{text}");
+    assert!(
+        text.contains(&format!("<@{REQUESTER}> asked <@{ALICE}> and <@{BOB}>")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("<!date^{deadline}^")), "{text}");
+    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("https://go.tallyfy.test/{ORG}/")),
+        "{link}"
+    );
+    assert!(text.contains(&format!("<{link}|")), "{text}");
+
+    settle().await;
+    assert_eq!(app.slack.calls("chat.postMessage").len(), 1, "posted once");
+    assert!(
+        app.slack.responses().is_empty(),
+        "no second copy through the response URL"
+    );
+}
+
+#[tokio::test]
+async fn the_link_points_at_the_run_when_tallyfy_gives_one() {
+    let app = spawn_app().await;
+    app.tallyfy.give_oneoff_tasks_a_run();
+    create(&app, &TaskValues::new("Ship", &[ALICE])).await;
+    let message = posted_to(&app, CHANNEL).await;
+    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("https://go.tallyfy.test/{ORG}/processes/9c")),
+        "{link}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_run_the_link_names_the_task() {
+    let app = spawn_app().await;
+    create(&app, &TaskValues::new("Ship", &[ALICE])).await;
+    let message = posted_to(&app, CHANNEL).await;
+    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    assert!(
+        link.starts_with(&format!("https://go.tallyfy.test/{ORG}/tasks/7a")),
+        "{link}"
+    );
+}
+
+#[tokio::test]
+async fn members_are_searched_by_email() {
+    let app = spawn_app().await;
+    create(&app, &TaskValues::new("Lookup", &[BOB])).await;
+    posted_to(&app, CHANNEL).await;
+    let searches = app.tallyfy.member_searches();
+    assert_eq!(searches.len(), 1);
+    assert_eq!(searches[0].query["q"], "bob@example.com");
+    assert_eq!(searches[0].query["per_page"], "100");
+    assert_eq!(searches[0].headers["x-tallyfy-client"], "APIClient");
+}
+
+#[tokio::test]
+async fn a_create_without_an_answer_is_not_sent_twice() {
+    let app = spawn_app().await;
+    // Tallyfy takes the task but answers after the client has given up (3 s in tests).
+    app.tallyfy
+        .fault_next_create(Fault::Slow(std::time::Duration::from_secs(4)));
+    create(&app, &TaskValues::new("Maybe created", &[ALICE])).await;
+    let (_, message) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
+    let text = message["text"].as_str().unwrap();
+    assert!(text.contains("may or may not have been created"), "{text}");
+    assert_eq!(
+        app.tallyfy.creates().len(),
+        1,
+        "an unanswered POST is not repeated"
+    );
+}
+
+#[tokio::test]
+async fn mistakes_come_back_inline_and_create_nothing() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("").await;
+
+    let mut values = TaskValues::new("   ", &[]);
+    values.deadline = Some(now() - 3600);
+    let body: Value = app.submit_task(&view, &values).await.json().await.unwrap();
+    assert_eq!(body["response_action"], "errors");
+    assert!(body["errors"]["title"].as_str().unwrap().contains("title"));
+    assert!(body["errors"]["assignees"]
+        .as_str()
+        .unwrap()
+        .contains("at least one"));
+    assert!(body["errors"]["deadline"]
+        .as_str()
+        .unwrap()
+        .contains("past"));
+
+    let long = TaskValues::new(&"x".repeat(601), &[ALICE]);
+    let body: Value = app.submit_task(&view, &long).await.json().await.unwrap();
+    assert!(
+        body["errors"]["title"].as_str().unwrap().contains("600"),
+        "{body}"
+    );
+    assert!(body["errors"].get("assignees").is_none());
+
+    settle().await;
+    assert!(app.tallyfy.creates().is_empty());
+    assert!(app.slack.calls("chat.postMessage").is_empty());
+
+    // Corrected, the same modal goes through.
+    let fixed = TaskValues::new(&"x".repeat(600), &[ALICE]);
+    let response = app.submit_task(&view, &fixed).await;
+    assert_eq!(response.text().await.unwrap(), "");
+    posted_to(&app, CHANNEL).await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+}
+
+#[tokio::test]
+async fn people_without_a_tallyfy_account_are_named_on_the_field() {
+    let app = spawn_app().await;
+    let (_, body) = create(&app, &TaskValues::new("Plan the offsite", &[ALICE, CAROL])).await;
+    assert_eq!(body["response_action"], "errors");
+    let message = body["errors"]["assignees"].as_str().unwrap();
+    assert!(
+        message.contains("@carol (carol@example.com) has no Tallyfy account"),
+        "{message}"
+    );
+    assert!(!message.contains("alice"), "{message}");
+    settle().await;
+    assert!(app.tallyfy.creates().is_empty());
+}
+
+#[tokio::test]
+async fn emails_match_whatever_their_case() {
+    let app = spawn_app().await;
+    // Alice's Slack email is Alice@Example.com; Tallyfy has alice@example.com.
+    create(&app, &TaskValues::new("Case test", &[ALICE])).await;
+    posted_to(&app, CHANNEL).await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["users"],
+        json!([1001])
+    );
+}
+
+#[tokio::test]
+async fn a_second_use_costs_no_lookups_even_after_a_restart() {
+    let app = spawn_app().await;
+    create(&app, &TaskValues::new("First", &[ALICE, BOB])).await;
+    posted_to(&app, CHANNEL).await;
+    let slack_lookups = app.slack.calls("users.info").len();
+    let tallyfy_lookups = app.tallyfy.member_searches().len();
+    assert_eq!(tallyfy_lookups, 2, "one search per assignee the first time");
+
+    create(&app, &TaskValues::new("Second", &[ALICE, BOB])).await;
+    eventually("the second task", || {
+        (app.tallyfy.creates().len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(app.slack.calls("users.info").len(), slack_lookups);
+    assert_eq!(app.tallyfy.member_searches().len(), tallyfy_lookups);
+
+    let app = app.restart().await;
+    create(&app, &TaskValues::new("Third", &[ALICE, BOB])).await;
+    eventually("the third task", || {
+        (app.tallyfy.creates().len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.slack.calls("users.info").len(),
+        slack_lookups,
+        "the cache survived the restart"
+    );
+    assert_eq!(app.tallyfy.member_searches().len(), tallyfy_lookups);
+    assert_eq!(
+        app.tallyfy.creates()[2].body["owners"]["users"],
+        json!([1001, 1002])
+    );
+}
+
+#[tokio::test]
+async fn user_text_is_posted_literally() {
+    let app = spawn_app().await;
+    let title = "<!channel> & <https://evil.example|click me>";
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new(title, &[ALICE]))
+        .await;
+    let message = posted_to(&app, CHANNEL).await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["title"],
+        title,
+        "Tallyfy gets the title as typed"
+    );
+    let text = section_text(&message);
+    assert!(
+        text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click me&gt;"),
+        "{text}"
+    );
+    for forbidden in ["<!channel>", "<https://evil.example"] {
+        assert!(!text.contains(forbidden), "{forbidden} in {text}");
+        assert!(
+            !message["text"].as_str().unwrap().contains(forbidden),
+            "{forbidden} in the fallback text"
+        );
+    }
+}
+
+#[tokio::test]
+async fn where_the_bot_cannot_post_the_response_url_carries_the_confirmation() {
+    let app = spawn_app().await;
+    let (response, trigger) = app.command_in("/task", "Private work", "GPRIVATE1").await;
+    assert_eq!(response.status(), 200);
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    app.submit_task(&view, &TaskValues::new("Private work", &[ALICE]))
+        .await;
+
+    let (hook, message) = eventually("the response_url post", || {
+        app.slack.responses().into_iter().next()
+    })
+    .await;
+    assert_eq!(hook, "cmd-hook");
+    assert_eq!(message["response_type"], "in_channel");
+    assert!(section_text(&message).contains("Private work"));
+    let attempts = app.slack.calls("chat.postMessage");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "one refused channel post, no direct message"
+    );
+    assert_eq!(attempts[0].body["channel"], "GPRIVATE1");
+}
+
+#[tokio::test]
+async fn when_the_response_url_fails_too_the_requester_gets_a_direct_message() {
+    let app = spawn_app().await;
+    app.slack.break_response_urls();
+    let (_, trigger) = app.command_in("/task", "x", "GPRIVATE1").await;
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    app.submit_task(&view, &TaskValues::new("Secret plan", &[ALICE]))
+        .await;
+    let dm = posted_to(&app, REQUESTER).await;
+    assert!(section_text(&dm).contains("Secret plan"));
+}
+
+#[tokio::test]
+async fn tallyfy_refusals_reach_the_user_in_tallyfys_words() {
+    let app = spawn_app().await;
+    app.tallyfy.fault_next_create(Fault::Status {
+        status: 422,
+        body: json!({"message": "The given data was invalid.", "errors": {"deadline": ["The deadline must be a weekday."]}}),
+        retry_after: None,
+    });
+    create(&app, &TaskValues::new("Weekend work", &[ALICE])).await;
+    let (_, message) = eventually("the failure notice", || {
+        app.slack.responses().into_iter().next()
+    })
+    .await;
+    assert_eq!(message["response_type"], "ephemeral");
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("Weekend work") && text.contains("was not created"),
+        "{text}"
+    );
+    assert!(text.contains("The deadline must be a weekday."), "{text}");
+    settle().await;
+    assert_eq!(app.tallyfy.creates().len(), 1, "a 422 is not retried");
+    assert!(
+        app.slack.calls("chat.postMessage").is_empty(),
+        "no confirmation for work that does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_tallyfy_outage_is_told_not_hidden() {
+    let app = spawn_app().await;
+    app.tallyfy.fault_next_create(Fault::Status {
+        status: 503,
+        body: json!({"error": true, "message": "Service Unavailable"}),
+        retry_after: None,
+    });
+    create(&app, &TaskValues::new("During the outage", &[ALICE])).await;
+    let (_, message) = eventually("the failure notice", || {
+        app.slack.responses().into_iter().next()
+    })
+    .await;
+    let text = message["text"].as_str().unwrap();
+    assert!(
+        text.contains("During the outage") && text.contains("was not created"),
+        "{text}"
+    );
+    assert!(text.contains("try again"), "{text}");
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out() {
+    let app = spawn_app().await;
+    app.tallyfy.fault_next_create(Fault::Status {
+        status: 429,
+        body: json!({"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"}),
+        retry_after: Some(1),
+    });
+    create(&app, &TaskValues::new("Busy day", &[ALICE])).await;
+    posted_to(&app, CHANNEL).await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 2, "the refused request and its retry");
+    assert_eq!(app.tallyfy.tasks_created(), 1);
+}
+
+#[tokio::test]
+async fn a_slack_rate_limit_on_the_confirmation_is_retried_once_without_doubling() {
+    let app = spawn_app().await;
+    app.slack.fail_next(
+        "chat.postMessage",
+        429,
+        json!({"ok": false, "error": "ratelimited"}),
+        Some(1),
+    );
+    create(&app, &TaskValues::new("Popular channel", &[ALICE])).await;
+    eventually("the retried post", || {
+        (app.slack.calls("chat.postMessage").len() == 2).then_some(())
+    })
+    .await;
+    settle().await;
+    let posts = app.slack.calls("chat.postMessage");
+    assert_eq!(posts.len(), 2);
+    assert!(posts.iter().all(|p| p.body["channel"] == CHANNEL));
+    assert!(app.slack.responses().is_empty(), "no fallback post as well");
+}
+
+#[tokio::test]
+async fn the_same_submission_twice_creates_one_task() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("").await;
+    let values = TaskValues::new("Double click", &[ALICE]);
+    let (a, b) = tokio::join!(
+        app.submit_task(&view, &values),
+        app.submit_task(&view, &values)
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    app.submit_task(&view, &values).await;
+    posted_to(&app, CHANNEL).await;
+    settle().await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+    assert_eq!(app.slack.calls("chat.postMessage").len(), 1);
+}
+
+#[tokio::test]
+async fn the_in_process_store_runs_the_same_flow() {
+    let app = spawn_app_in_memory().await;
+    create(&app, &TaskValues::new("No Redis here", &[BOB])).await;
+    let message = posted_to(&app, CHANNEL).await;
+    assert!(section_text(&message).contains("No Redis here"));
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["users"],
+        json!([1002])
+    );
+    // The cache works in-process too.
+    create(&app, &TaskValues::new("Again", &[BOB])).await;
+    eventually("the second task", || {
+        (app.tallyfy.creates().len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(app.tallyfy.member_searches().len(), 1);
+}
+
+#[tokio::test]
+async fn a_submission_answers_in_time_when_lookups_are_slow_and_still_creates() {
+    let app = spawn_app().await;
+    app.tallyfy
+        .set_list_delay(std::time::Duration::from_millis(2500));
+    let view = app.open_task_modal("").await;
+    // Slack gives up on a view_submission after 3 s; so does this request.
+    let response = app
+        .submit_task_within_slack_deadline(&view, &TaskValues::new("Slow directory", &[ALICE]))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "", "the modal closes");
+    posted_to(&app, CHANNEL).await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["users"],
+        json!([1001])
+    );
+}
