@@ -70,6 +70,8 @@ pub struct TallyfyConfig {
     pub web_url: String,
     pub refresh: Option<TallyfyRefresh>,
     pub timeout: Duration,
+    /// Requests a minute this service allows itself (Tallyfy allows 600 per organization).
+    pub rate_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +180,18 @@ impl Config {
             .map(|u| u.as_str().trim_end_matches('/').to_string());
         let refresh = r.refresh();
         let tallyfy_timeout = r.seconds("TALLYFY_TIMEOUT_SECS", 20);
+        let rate_per_minute = match lookup("TALLYFY_RATE_PER_MINUTE") {
+            None => Some(600),
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    r.errors.push(format!(
+                        "TALLYFY_RATE_PER_MINUTE must be a whole number above 0, not {raw:?}"
+                    ));
+                    None
+                }
+            },
+        };
 
         let redis_url = r.optional_secret("REDIS_URL");
         if let Some(url) = &redis_url {
@@ -249,6 +263,7 @@ impl Config {
                 web_url: web_url.unwrap(),
                 refresh,
                 timeout: tallyfy_timeout.unwrap(),
+                rate_per_minute: rate_per_minute.unwrap(),
             },
             store: StoreConfig {
                 redis_url,

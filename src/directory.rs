@@ -4,7 +4,9 @@
 //! costs no lookups, also after a restart when the store is Redis. "No Tallyfy account" is
 //! cached too, for a shorter time.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +16,9 @@ use crate::store::Store;
 use crate::tallyfy::model::MemberId;
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
+
+/// How long the workspace's `@handle` index is kept.
+const HANDLES_TTL: Duration = Duration::from_secs(3600);
 
 /// What a Slack user is to Tallyfy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,8 @@ pub struct Directory {
     store: Arc<dyn Store>,
     config: DirectoryConfig,
     metrics: Metrics,
+    /// One `users.list` sweep at a time in this process.
+    handles_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Directory {
@@ -81,6 +88,7 @@ impl Directory {
             store,
             config,
             metrics,
+            handles_lock: Arc::default(),
         }
     }
 
@@ -137,6 +145,55 @@ impl Directory {
             .await
             .into_iter()
             .collect()
+    }
+
+    /// Finds the Slack user a typed `@handle` names (their username, display name or real
+    /// name, ignoring case). The workspace's names are cached for an hour.
+    pub async fn find_handle(
+        &self,
+        team: &str,
+        handle: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let wanted = handle.trim_start_matches('@').to_lowercase();
+        let index = self.handles(team).await?;
+        Ok(index.get(&wanted).cloned())
+    }
+
+    async fn handles(&self, team: &str) -> Result<HashMap<String, String>, DirectoryError> {
+        let key = format!("handles:{team}");
+        let cached = || async {
+            let raw = self.store.get(&key).await.ok()??;
+            serde_json::from_str::<HashMap<String, String>>(&raw).ok()
+        };
+        if let Some(index) = cached().await {
+            return Ok(index);
+        }
+        // Several modals submitted at once share one sweep: wait for it, then read its result.
+        let _single = self.handles_lock.lock().await;
+        if let Some(index) = cached().await {
+            return Ok(index);
+        }
+        let mut index = HashMap::new();
+        for (id, names) in self.slack.people().await? {
+            for name in names {
+                index
+                    .entry(name.to_lowercase())
+                    .or_insert_with(|| id.clone());
+                // "Ada Lovelace" is also typed as @ada.lovelace or @adalovelace.
+                if name.contains(' ') {
+                    index
+                        .entry(name.to_lowercase().replace(' ', "."))
+                        .or_insert_with(|| id.clone());
+                    index
+                        .entry(name.to_lowercase().replace(' ', ""))
+                        .or_insert_with(|| id.clone());
+                }
+            }
+        }
+        if let Ok(raw) = serde_json::to_string(&index) {
+            let _ = self.store.set(&key, &raw, HANDLES_TTL).await;
+        }
+        Ok(index)
     }
 
     /// Forgets what is cached about `user`, so the next use looks them up afresh.

@@ -10,9 +10,17 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::SlackMessageContent;
 use tokio_util::task::TaskTracker;
 
+use std::sync::Arc;
+
+use futures::StreamExt;
+
 use crate::directory::Directory;
+use crate::project::{
+    self, message as project_message, PlanError, PlannedTask, ProjectPlan, ProjectRef,
+};
 use crate::slack::api::{SlackApi, SlackCallError};
-use crate::tallyfy::model::{CreatedTask, NewTask, Owners};
+use crate::store::Store;
+use crate::tallyfy::model::{CreatedTask, NewTask, Owners, RunId, TaskType};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::task::message::{self, Created};
 use crate::task::{self, TaskDraft};
@@ -40,6 +48,32 @@ pub struct TaskJob {
     pub owners: Option<Owners>,
 }
 
+/// Create a project: its run, then each task appended at its position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectJob {
+    pub key: String,
+    pub origin: Origin,
+    pub form: project::modal::ProjectForm,
+    /// People resolved while the modal was open; `None` when that ran out of time.
+    pub plan: Option<ProjectPlan>,
+}
+
+/// Where a project's outcome is told.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A new message where the request came from.
+    New,
+    /// Replace the message whose button was pressed, through its `response_url`.
+    Replace(String),
+}
+
+/// How long a project job is kept for its retry button.
+const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long one run of a project job holds its lock.
+const RUNNING_TTL: Duration = Duration::from_secs(10 * 60);
+/// Appends to one run in flight at once.
+const APPEND_CONCURRENCY: usize = 4;
+
 /// Rate-limit answers are waited out at most this many times per creation.
 const MAX_RATE_LIMIT_WAITS: u32 = 5;
 /// Connection failures (the request never left) are retried at most this many times.
@@ -55,6 +89,7 @@ pub struct Worker {
     /// Base of links to Tallyfy, without a trailing `/`.
     pub web_url: String,
     pub metrics: Metrics,
+    pub store: Arc<dyn Store>,
     /// The base of the exponential backoff between connection retries.
     pub backoff: Duration,
 }
@@ -78,6 +113,19 @@ impl Jobs {
         let worker = self.worker.clone();
         self.tracker
             .spawn(async move { worker.create_task(job).await });
+    }
+
+    pub fn spawn_project(&self, job: ProjectJob) {
+        let worker = self.worker.clone();
+        self.tracker
+            .spawn(async move { worker.create_project(job, Reply::New).await });
+    }
+
+    /// The "Retry missing tasks" button: finish the project job `key`.
+    pub fn spawn_project_retry(&self, key: String, response_url: String) {
+        let worker = self.worker.clone();
+        self.tracker
+            .spawn(async move { worker.retry_project(&key, &response_url).await });
     }
 
     /// Stops taking jobs and waits up to `within` for those in flight; true when all ended.
@@ -113,6 +161,10 @@ impl Worker {
                 }
             },
         };
+        let position = match &draft.project {
+            Some(p) => project::next_position(self.store.as_ref(), &p.run_id).await,
+            None => None,
+        };
         let request = NewTask {
             title: draft.title.clone(),
             summary: draft.summary.clone(),
@@ -120,11 +172,22 @@ impl Worker {
             owners,
             deadline: crate::deadline::tallyfy_format(draft.deadline),
             separate_task_for_each_assignee: None,
-            run_id: None,
-            position: None,
+            run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
+            position,
         };
         let created = match self.create_with_retries(&request).await {
             Ok(created) => created,
+            Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
+                let name = draft
+                    .project
+                    .as_ref()
+                    .map(|p| p.name.as_str())
+                    .unwrap_or_default();
+                let reason = format!(
+                    "The project \u{201c}{name}\u{201d} no longer exists in Tallyfy. Run /task again and pick another project or a standalone task."
+                );
+                return self.fail(&job, &reason).await;
+            }
             Err(e) => {
                 if matches!(e, TallyfyError::Unauthorized) {
                     tracing::error!("Tallyfy refused the access token: renew TALLYFY_ACCESS_TOKEN");
@@ -133,7 +196,7 @@ impl Worker {
             }
         };
         self.metrics.job("create_task", "created");
-        let link = self.link(&created);
+        let link = self.link(&created, draft.project.as_ref().map(|p| &p.run_id));
         tracing::info!(task_id = %created.id, run_id = created.run_id().map(|r| r.0.as_str()), "task created");
         let content = message::confirmation(&Created {
             title: &draft.title,
@@ -142,17 +205,233 @@ impl Worker {
             deadline: draft.deadline,
             task_type: draft.task_type,
             link: &link,
+            project: draft.project.as_ref().map(|p| p.name.as_str()),
         });
         self.deliver(&job.origin, content).await;
     }
 
     /// The link to created work: its process when it has one, else the task itself.
-    fn link(&self, created: &CreatedTask) -> String {
+    fn link(&self, created: &CreatedTask, run: Option<&RunId>) -> String {
         let org = self.tallyfy.org_id();
-        match created.run_id() {
+        match created.run_id().or(run) {
             Some(run) => format!("{}/{org}/processes/{run}", self.web_url),
             None => format!("{}/{org}/tasks/{}", self.web_url, created.id),
         }
+    }
+
+    /// Creates a project: the run (unless an earlier attempt made it), then every task not
+    /// yet appended, then the message. Progress is kept in the store, so running the same
+    /// job again completes only what is missing.
+    pub async fn create_project(&self, mut job: ProjectJob, reply: Reply) -> bool {
+        let lock = format!("running:{}", job.key);
+        if let Ok(false) = self.store.set_if_absent(&lock, "1", RUNNING_TTL).await {
+            return false;
+        }
+        self.run_project(&mut job, reply).await;
+        let _ = self.store.delete(&lock).await;
+        true
+    }
+
+    async fn run_project(&self, job: &mut ProjectJob, reply: Reply) {
+        let plan = match job.plan.clone() {
+            Some(plan) => plan,
+            None => match project::plan(&self.directory, &job.origin.team_id, &job.form).await {
+                Ok(plan) => plan,
+                Err(PlanError::Problems(problems)) => {
+                    let text: Vec<String> = problems.into_values().collect();
+                    return self.fail_project(job, &text.join(" ")).await;
+                }
+                Err(PlanError::Lookup(e)) => {
+                    tracing::warn!(error = %e, "project lookups failed");
+                    return self
+                        .fail_project(job, "I couldn't look up the people's Tallyfy accounts just now. Please try again in a few minutes.")
+                        .await;
+                }
+            },
+        };
+        job.plan = Some(plan.clone());
+        if let Ok(raw) = serde_json::to_string(&job) {
+            if let Err(e) = self
+                .store
+                .set(&format!("job:{}", job.key), &raw, JOB_TTL)
+                .await
+            {
+                tracing::warn!(error = %e, "could not keep the project job; its retry button will not work");
+            }
+        }
+        let run = match self.ensure_run(job, &plan).await {
+            Ok(run) => run,
+            Err(e) => return self.fail_project(job, &e.user_message()).await,
+        };
+        let results = self.append_all(&job.key, &run, &plan).await;
+        let missing = results.iter().filter(|r| r.is_err()).count();
+        self.metrics.job(
+            "create_project",
+            if missing == 0 { "complete" } else { "partial" },
+        );
+        let link = format!("{}/{}/processes/{run}", self.web_url, self.tallyfy.org_id());
+        let content = project_message::confirmation(&project_message::Outcome {
+            name: &plan.name,
+            requester: &job.origin.user_id,
+            assignees: &plan.assignees,
+            deadline: plan.deadline,
+            link: &link,
+            tasks: plan.tasks.iter().zip(results).collect(),
+            job_key: &job.key,
+        });
+        match reply {
+            Reply::Replace(url) => {
+                let mut body = response_body(&content, "in_channel");
+                body["replace_original"] = true.into();
+                if self.slack.respond(&url, &body).await.is_err() {
+                    self.deliver(&job.origin, content).await;
+                }
+            }
+            Reply::New => self.deliver(&job.origin, content).await,
+        }
+    }
+
+    /// The project's run: the one an earlier attempt created, or a new one.
+    async fn ensure_run(
+        &self,
+        job: &ProjectJob,
+        plan: &ProjectPlan,
+    ) -> Result<RunId, TallyfyError> {
+        let key = format!("progress:{}:run", job.key);
+        if let Ok(Some(id)) = self.store.get(&key).await {
+            return Ok(RunId(id));
+        }
+        let request = NewTask {
+            title: plan.name.clone(),
+            summary: plan.summary.clone(),
+            task_type: TaskType::Task,
+            owners: plan.owners.clone(),
+            deadline: crate::deadline::tallyfy_format(plan.deadline),
+            separate_task_for_each_assignee: Some(true),
+            run_id: None,
+            position: None,
+        };
+        let created = self.create_with_retries(&request).await?;
+        let run = created.run_id().cloned().ok_or_else(|| {
+            TallyfyError::Unexpected("the created project came back without a run".into())
+        })?;
+        tracing::info!(run_id = %run, "project run created");
+        if let Err(e) = self.store.set(&key, &run.0, JOB_TTL).await {
+            tracing::warn!(error = %e, "could not record the project's run; a retry may create a second one");
+        }
+        let last_position = plan.tasks.last().map(|t| t.position).unwrap_or(1);
+        project::set_last_position(self.store.as_ref(), &run, last_position).await;
+        if let Some(channel) = &job.origin.channel_id {
+            let remembered = ProjectRef {
+                run_id: run.clone(),
+                name: plan.name.clone(),
+            };
+            project::remember(
+                self.store.as_ref(),
+                &job.origin.team_id,
+                channel,
+                &remembered,
+            )
+            .await;
+        }
+        Ok(run)
+    }
+
+    /// Appends every task not yet in the run, a few at a time; positions come from the
+    /// plan, so the order holds whatever order the requests finish in.
+    async fn append_all(
+        &self,
+        key: &str,
+        run: &RunId,
+        plan: &ProjectPlan,
+    ) -> Vec<Result<(), String>> {
+        let keys: Vec<String> = plan
+            .tasks
+            .iter()
+            .map(|t| format!("progress:{key}:task:{}", t.position))
+            .collect();
+        let done = self
+            .store
+            .get_many(&keys)
+            .await
+            .unwrap_or_else(|_| vec![None; keys.len()]);
+        // Each append owns its data: the futures run together, a few at a time.
+        let mut appends = Vec::with_capacity(plan.tasks.len());
+        for ((task, done), progress_key) in plan.tasks.iter().cloned().zip(done).zip(keys) {
+            let (worker, run) = (self.clone(), run.clone());
+            appends.push(async move {
+                if done.is_some() {
+                    return Ok(());
+                }
+                worker.append(&run, &task, &progress_key).await
+            });
+        }
+        futures::stream::iter(appends)
+            .buffered(APPEND_CONCURRENCY)
+            .collect()
+            .await
+    }
+
+    async fn append(
+        &self,
+        run: &RunId,
+        task: &PlannedTask,
+        progress_key: &str,
+    ) -> Result<(), String> {
+        let request = NewTask {
+            title: task.title.clone(),
+            summary: None,
+            task_type: TaskType::Task,
+            owners: task.owners.clone(),
+            deadline: crate::deadline::tallyfy_format(task.deadline),
+            separate_task_for_each_assignee: None,
+            run_id: Some(run.clone()),
+            position: Some(task.position),
+        };
+        match self.create_with_retries(&request).await {
+            Ok(created) => {
+                if let Err(e) = self.store.set(progress_key, &created.id.0, JOB_TTL).await {
+                    tracing::warn!(error = %e, "could not record an appended task");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, position = task.position, "could not append a task");
+                Err(e.user_message())
+            }
+        }
+    }
+
+    /// The retry button: runs the kept job again; only what is missing gets created.
+    pub async fn retry_project(&self, key: &str, response_url: &str) {
+        let job = match self.store.get(&format!("job:{key}")).await {
+            Ok(Some(raw)) => serde_json::from_str::<ProjectJob>(&raw).ok(),
+            _ => None,
+        };
+        let Some(job) = job else {
+            let text = "I no longer have this project's details (they are kept for 24 hours). Add the missing tasks in Tallyfy, or start again with /project.";
+            let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+            return;
+        };
+        if !self
+            .create_project(job, Reply::Replace(response_url.to_string()))
+            .await
+        {
+            let text =
+                "This project is already being completed; its message will update when it is done.";
+            let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+        }
+    }
+
+    async fn fail_project(&self, job: &ProjectJob, reason: &str) {
+        self.metrics.job("create_project", "failed");
+        tracing::warn!(key = %job.key, %reason, "project not created");
+        let text = format!(
+            ":warning: The project *{}* was not created. {}",
+            crate::slack::mrkdwn::escape(&job.form.name),
+            crate::slack::mrkdwn::escape(reason)
+        );
+        self.notify(&job.origin, &text).await;
     }
 
     /// Sends the creation, waiting out rate limits and retrying only failures where the

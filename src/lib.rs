@@ -8,8 +8,9 @@
 //!   [`slack::routes`] answers Slack's HTTP calls within its 3 s, [`slack::command`] and
 //!   [`slack::interaction`] parse what Slack sends, [`slack::api`] calls the Web API, and
 //!   [`slack::mrkdwn`] escapes user text before it is posted.
-//! - [`task`] is the `/task` flow: the modal, its validation, the confirmation message.
-//!   It is transport-free, so HTTP and Socket Mode can share it.
+//! - [`task`] is the `/task` flow and [`project`] the `/project` flow: their modals, their
+//!   validation, their messages. [`modals`] opens either from a command within Slack's 3 s.
+//!   They are transport-free, so HTTP and Socket Mode can share them.
 //! - [`jobs`] does the work after the modal closes: the one place that creates work in
 //!   Tallyfy and reports the outcome to the channel or the requester.
 //! - [`tallyfy`] is the Tallyfy API client and its typed requests and responses.
@@ -23,7 +24,9 @@ pub mod config;
 pub mod deadline;
 pub mod directory;
 pub mod jobs;
+pub mod modals;
 pub mod ops;
+pub mod project;
 pub mod slack;
 pub mod startup;
 pub mod state;

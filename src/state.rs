@@ -68,6 +68,7 @@ impl AppState {
             directory: directory.clone(),
             web_url: config.tallyfy.web_url.clone(),
             metrics: metrics.clone(),
+            store: store.clone(),
             backoff: Duration::from_millis(500),
         });
         let verifier = config.slack.signing_secret.clone().map(Verifier::new);

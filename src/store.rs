@@ -38,6 +38,19 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Adds one to the number at `key` (absent counts as 0) and returns the new value;
+    /// atomic across replicas. The key then lives for `ttl`.
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError>;
+    /// Puts `value` at the head of the list at `key`, keeping the newest `keep` entries.
+    async fn push_recent(
+        &self,
+        key: &str,
+        value: &str,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// The list at `key`, newest first.
+    async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
@@ -47,6 +60,7 @@ pub trait Store: Send + Sync + 'static {
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (String, Instant)>>,
+    lists: Mutex<HashMap<String, (Vec<String>, Instant)>>,
 }
 
 impl MemoryStore {
@@ -96,7 +110,53 @@ impl Store for MemoryStore {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.entries.lock().unwrap().remove(key);
+        self.lists.lock().unwrap().remove(key);
         Ok(())
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+        let mut entries = self.entries.lock().unwrap();
+        let current = match Self::live(&entries, key) {
+            None => 0,
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| StoreError::Backend("value is not an integer".into()))?,
+        };
+        entries.insert(
+            key.to_string(),
+            ((current + 1).to_string(), Instant::now() + ttl),
+        );
+        Ok(current + 1)
+    }
+
+    async fn push_recent(
+        &self,
+        key: &str,
+        value: &str,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut lists = self.lists.lock().unwrap();
+        let now = Instant::now();
+        let entry = lists
+            .entry(key.to_string())
+            .or_insert_with(|| (Vec::new(), now));
+        if entry.1 <= now {
+            entry.0.clear();
+        }
+        entry.0.insert(0, value.to_string());
+        entry.0.truncate(keep);
+        entry.1 = now + ttl;
+        Ok(())
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let lists = self.lists.lock().unwrap();
+        Ok(lists
+            .get(key)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(l, _)| l.clone())
+            .unwrap_or_default())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -222,6 +282,55 @@ impl Store for RedisStore {
         let mut conn = self.conn.clone();
         let key = self.key(key);
         self.bounded(async move { conn.del::<_, ()>(key).await })
+            .await
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let (value,): (i64,) = self
+            .bounded(async move {
+                redis::pipe()
+                    .atomic()
+                    .incr(&key, 1)
+                    .pexpire(&key, ttl_ms(ttl) as i64)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(value)
+    }
+
+    async fn push_recent(
+        &self,
+        key: &str,
+        value: &str,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let value = value.to_string();
+        self.bounded(async move {
+            redis::pipe()
+                .atomic()
+                .lpush(&key, value)
+                .ignore()
+                .ltrim(&key, 0, keep as isize - 1)
+                .ignore()
+                .pexpire(&key, ttl_ms(ttl) as i64)
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await
+        })
+        .await
+    }
+
+    async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        self.bounded(async move { conn.lrange(key, 0, -1).await })
             .await
     }
 

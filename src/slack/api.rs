@@ -232,6 +232,43 @@ impl SlackApi {
         })
     }
 
+    /// Every active person in the workspace (`users.list`, all pages): (id, names they go by).
+    pub async fn people(&self) -> Result<Vec<(String, Vec<String>)>, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let mut people = Vec::new();
+        let mut cursor: Option<SlackCursorId> = None;
+        // A bound on pages keeps one lookup from running away in a huge workspace.
+        for _ in 0..50 {
+            let mut req = SlackApiUsersListRequest::new().with_limit(200);
+            req.cursor = cursor.clone();
+            let page = self
+                .measured("users.list", session.users_list(&req))
+                .await?;
+            for u in page.members {
+                if u.deleted.unwrap_or(false) || u.flags.is_bot.unwrap_or(false) {
+                    continue;
+                }
+                let mut names: Vec<String> = Vec::new();
+                names.extend(u.name.clone());
+                if let Some(p) = &u.profile {
+                    names.extend(p.display_name.clone());
+                    names.extend(p.real_name.clone());
+                }
+                names.extend(u.real_name.clone());
+                names.retain(|n| !n.trim().is_empty());
+                people.push((u.id.to_string(), names));
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.to_string().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(people)
+    }
+
     /// `auth.test`: proves the bot token works; answers the team and bot user.
     pub async fn auth_test(&self) -> Result<(String, String), SlackCallError> {
         let session = self.client.open_session(&self.token);

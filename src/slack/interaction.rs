@@ -124,6 +124,18 @@ impl ViewState {
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
     }
 
+    /// A static select's chosen value and its label.
+    pub fn selected_option(&self, block_id: &str) -> Option<(String, String)> {
+        let option = self.element(block_id)?.get("selected_option")?;
+        let value = option.get("value")?.as_str()?.to_string();
+        let label = option
+            .get("text")
+            .and_then(|t| t.get("text"))
+            .and_then(|t| t.as_str())
+            .unwrap_or_default();
+        Some((value, label.to_string()))
+    }
+
     /// A static select's chosen value.
     pub fn selected(&self, block_id: &str) -> Option<String> {
         self.element(block_id)?
@@ -141,8 +153,19 @@ pub struct BlockActions {
     pub user: User,
     #[serde(default)]
     pub view: Option<serde_json::Value>,
+    /// Present when the action came from a message.
     #[serde(default)]
-    pub actions: Vec<serde_json::Value>,
+    pub response_url: Option<String>,
+    #[serde(default)]
+    pub actions: Vec<Action>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Action {
+    #[serde(default)]
+    pub action_id: String,
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

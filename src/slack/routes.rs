@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::command::{self, CommandBody, SlashCommand};
 use super::interaction::{self, Interaction};
+use crate::project;
 use crate::state::AppState;
 use crate::task::{self, SubmitAnswer};
 
@@ -82,10 +83,10 @@ async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Re
     state
         .metrics
         .slack_request("command", cmd.command.trim_start_matches('/'));
-    dispatch_command(state, cmd)
+    dispatch_command(state, cmd).await
 }
 
-fn dispatch_command(state: AppState, cmd: SlashCommand) -> Response {
+async fn dispatch_command(state: AppState, cmd: SlashCommand) -> Response {
     match cmd.command.as_str() {
         "/task" if task::is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
         "/task" => {
@@ -94,11 +95,18 @@ fn dispatch_command(state: AppState, cmd: SlashCommand) -> Response {
             tokio::spawn(async move { task::open(&state, cmd).await });
             StatusCode::OK.into_response()
         }
-        "/project" => ephemeral(
-            "`/project` is not available on this installation yet. Use `/task` to create a task; `/task help` shows how."
-                .into(),
-        ),
-        other => ephemeral(format!("I don't know the command `{other}`. Try `/task help`.")),
+        "/project" if task::is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
+        // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
+        "/project" if project::is_list(&cmd.text) => {
+            Json(project::list(&state, &cmd).await).into_response()
+        }
+        "/project" => {
+            tokio::spawn(async move { project::open(&state, cmd).await });
+            StatusCode::OK.into_response()
+        }
+        other => ephemeral(format!(
+            "I don't know the command `{other}`. Try `/task help`."
+        )),
     }
 }
 
@@ -108,8 +116,13 @@ async fn interactions(State(state): State<AppState>, Verified(body): Verified) -
         Err(e) => return bad_request(&state, "interaction", e),
     };
     match interaction {
-        Interaction::ViewSubmission(sub) if sub.view.callback_id == task::modal::CALLBACK_ID => {
-            match task::submit(&state, sub).await {
+        Interaction::ViewSubmission(sub) => {
+            let answer = match sub.view.callback_id.as_str() {
+                task::modal::CALLBACK_ID => task::submit(&state, sub).await,
+                project::modal::CALLBACK_ID => project::submit(&state, sub).await,
+                _ => SubmitAnswer::Close,
+            };
+            match answer {
                 SubmitAnswer::Close => {
                     state.metrics.slack_request("view_submission", "accepted");
                     StatusCode::OK.into_response()
@@ -119,6 +132,19 @@ async fn interactions(State(state): State<AppState>, Verified(body): Verified) -
                     Json(json!({ "response_action": "errors", "errors": errors })).into_response()
                 }
             }
+        }
+        Interaction::BlockActions(actions) => {
+            for action in &actions.actions {
+                if action.action_id == project::message::RETRY_ACTION {
+                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
+                        state
+                            .metrics
+                            .slack_request("block_actions", "project_retry");
+                        state.jobs.spawn_project_retry(key.clone(), url.clone());
+                    }
+                }
+            }
+            StatusCode::OK.into_response()
         }
         _ => {
             state.metrics.slack_request("interaction", "ignored");

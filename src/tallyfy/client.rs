@@ -1,6 +1,7 @@
 //! The Tallyfy API client: base URL, token and timeout from configuration, the headers
 //! Tallyfy requires on every call, and errors sorted into what the caller can act on.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::{header, Method, RequestBuilder, StatusCode};
@@ -8,13 +9,16 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
-use super::model::{CreatedTask, Data, Member, NewTask, Page};
+use super::budget::RateBudget;
+use super::model::{CreatedTask, Data, Member, NewTask, Page, Run, RunId};
 use super::TallyfyError;
 use crate::config::{Secret, TallyfyConfig};
 use crate::telemetry::Metrics;
 
 /// Members per page when searching the directory; Tallyfy caps pages at 100.
 const PER_PAGE: u32 = 100;
+/// Requests that may go at once before the budget spaces them out.
+const BURST: u32 = 10;
 /// Pages read at most when searching members by email.
 const MAX_PAGES: u32 = 5;
 
@@ -25,6 +29,7 @@ pub struct TallyfyClient {
     org_id: String,
     token: Secret,
     metrics: Metrics,
+    budget: Arc<RateBudget>,
 }
 
 impl std::fmt::Debug for TallyfyClient {
@@ -50,6 +55,7 @@ impl TallyfyClient {
             org_id: config.org_id.clone(),
             token: config.access_token.clone(),
             metrics,
+            budget: Arc::new(RateBudget::per_minute(config.rate_per_minute, BURST)),
         }
     }
 
@@ -90,6 +96,14 @@ impl TallyfyClient {
         Ok(None)
     }
 
+    /// A run with its tasks, for progress.
+    pub async fn get_run(&self, run: &RunId) -> Result<Run, TallyfyError> {
+        let path = format!("organizations/{}/runs/{}", self.org_id, run);
+        let req = self.request(Method::GET, &path).query(&[("with", "tasks")]);
+        let found: Data<Run> = self.send("get_run", req).await?;
+        Ok(found.data)
+    }
+
     /// `GET /me`: the token's own user; proves the credentials work.
     pub async fn me(&self) -> Result<serde_json::Value, TallyfyError> {
         let req = self.request(Method::GET, "me");
@@ -111,6 +125,7 @@ impl TallyfyClient {
         endpoint: &'static str,
         req: RequestBuilder,
     ) -> Result<T, TallyfyError> {
+        self.budget.acquire().await;
         let started = Instant::now();
         let result = self.exchange(req).await;
         let status = match &result {

@@ -1,5 +1,6 @@
 //! Tallyfy: the API client, its request and response shapes, and its errors.
 
+pub mod budget;
 mod client;
 pub mod model;
 

@@ -158,6 +158,49 @@ fn run_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunRef>, D::Error> 
     })
 }
 
+/// A run (process) as `GET /organizations/{org}/runs/{id}?with=tasks` answers it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Run {
+    pub id: RunId,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub tasks: Option<TaskList>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TaskList {
+    #[serde(default)]
+    pub data: Vec<TaskSummary>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct TaskSummary {
+    pub id: TaskId,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+impl Run {
+    /// (completed, total) tasks, when the run came with its tasks.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        let tasks = &self.tasks.as_ref()?.data;
+        let done = tasks
+            .iter()
+            .filter(|t| {
+                t.status
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case("completed"))
+            })
+            .count();
+        Some((done, tasks.len()))
+    }
+}
+
 /// A member of the organization.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Member {

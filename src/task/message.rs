@@ -17,6 +17,8 @@ pub struct Created<'a> {
     pub deadline: Timestamp,
     pub task_type: TaskType,
     pub link: &'a str,
+    /// The project the task was added to.
+    pub project: Option<&'a str>,
 }
 
 /// The channel message announcing a created task.
@@ -30,10 +32,13 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         created.deadline.as_second(),
         &deadline::utc_label(created.deadline),
     );
-    let kind = match created.task_type {
+    let mut kind = match created.task_type {
         TaskType::Task => String::new(),
         other => format!(" ({})", other.label().to_lowercase()),
     };
+    if let Some(project) = created.project {
+        kind.push_str(&format!(" in project _{}_", mrkdwn::escape(project)));
+    }
     let body = format!(
         ":white_check_mark: *{}*{kind}\n{} asked {} to do this by {due}",
         mrkdwn::link(created.link, created.title),
@@ -114,6 +119,7 @@ mod tests {
             deadline: "2026-12-01T22:00:00Z".parse().unwrap(),
             task_type: TaskType::Approval,
             link: "https://go.tallyfy.com/org1/processes/run1",
+            project: None,
         })
     }
 

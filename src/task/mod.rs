@@ -14,15 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::deadline;
 use crate::directory::{Assignee, Resolved};
 use crate::jobs::{Origin, TaskJob};
-use crate::slack::command::{parse_text, SlashCommand};
+use crate::modals::{self, Metadata};
+use crate::project::ProjectRef;
+use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 use crate::tallyfy::model::{Owners, TaskType};
-use modal::{Metadata, Prefill};
+use modal::Prefill;
 
-/// How long opening the modal waits for the requester's timezone. Slack's trigger id lives
-/// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
-const PROFILE_WAIT: Duration = Duration::from_millis(1200);
 /// How long a submission may spend resolving assignees before the modal must close.
 const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
 /// How long a submission is remembered, so a repeat of it creates nothing.
@@ -39,6 +38,9 @@ pub struct TaskDraft {
     pub deadline: Timestamp,
     pub summary: Option<String>,
     pub task_type: TaskType,
+    /// The project (run) to add the task to, or none for a standalone task.
+    #[serde(default)]
+    pub project: Option<ProjectRef>,
 }
 
 /// What the modal answers a submission with.
@@ -60,70 +62,22 @@ pub fn is_help(text: &str) -> bool {
 
 /// Opens the "New task" modal for a `/task` command, prefilled from its text.
 pub async fn open(state: &AppState, cmd: SlashCommand) {
-    let text = parse_text(&cmd.text);
-    let person = state.directory.person(&cmd.team_id, &cmd.user_id);
-    tokio::pin!(person);
-    let (tz, pending) = match tokio::time::timeout(PROFILE_WAIT, &mut person).await {
-        Ok(Ok(p)) => (p.tz, false),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "could not read the requester's timezone; using UTC");
-            (None, false)
-        }
-        Err(_) => (None, true),
-    };
-    let now = Timestamp::now();
-    let first = prefill(
-        &text.text,
-        &text.mentions,
-        now.to_zoned(deadline::timezone(tz.as_deref())),
-    );
-    let metadata = Metadata {
-        channel_id: Some(cmd.channel_id.clone()),
-        response_url: Some(cmd.response_url.clone()),
-        thread_ts: None,
-    };
-
-    let opened = match state
-        .slack
-        .open_view(&cmd.trigger_id, modal::view(&first, &metadata))
-        .await
-    {
-        Ok(opened) => opened,
-        Err(e) => {
-            let reply = serde_json::json!({
-                "response_type": "ephemeral",
-                "text": format!("I couldn't open the task form (Slack said `{}`). Please run `{}` again.", e.code(), cmd.command),
-            });
-            if let Err(e) = state.slack.respond(&cmd.response_url, &reply).await {
-                tracing::error!(error = %e, "could not tell the user the task form failed to open");
-            }
-            return;
-        }
-    };
-    // The timezone came late: move the default deadline to 17:00 in the user's own zone.
-    if pending {
-        if let Ok(Ok(p)) = tokio::time::timeout(Duration::from_secs(10), person).await {
-            let corrected = prefill(
-                &text.text,
-                &text.mentions,
-                now.to_zoned(deadline::timezone(p.tz.as_deref())),
-            );
-            if corrected != first {
-                let _ = state
-                    .slack
-                    .update_view(&opened, modal::view(&corrected, &metadata))
-                    .await;
-            }
-        }
-    }
+    modals::open_for_command(state, &cmd, |o| {
+        modal::view(
+            &prefill(&o.text.text, &o.text.mentions, o.now.clone(), &o.projects),
+            &o.metadata,
+        )
+    })
+    .await;
 }
 
-fn prefill(text: &str, mentions: &[String], now: Zoned) -> Prefill {
+fn prefill(text: &str, mentions: &[String], now: Zoned, projects: &[ProjectRef]) -> Prefill {
     let (title, when) = deadline::split_phrase(text, &now);
     Prefill {
         title: title.chars().take(MAX_INITIAL_CHARS).collect(),
         assignees: mentions.to_vec(),
         deadline: when.unwrap_or_else(|| deadline::default_deadline(&now)),
+        projects: projects.to_vec(),
     }
 }
 
@@ -313,6 +267,7 @@ mod tests {
             "Review the Q4 report friday 5pm",
             &["U1".into()],
             now.clone(),
+            &[],
         );
         assert_eq!(p.title, "Review the Q4 report");
         assert_eq!(p.assignees, vec!["U1"]);
@@ -320,7 +275,7 @@ mod tests {
             p.deadline.strftime("%Y-%m-%d %H:%M").to_string(),
             "2026-11-27 17:00"
         );
-        let p = prefill("", &[], now);
+        let p = prefill("", &[], now, &[]);
         assert_eq!(
             p.deadline.strftime("%Y-%m-%d %H:%M %Z").to_string(),
             "2026-12-02 17:00 EST"

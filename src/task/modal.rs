@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use jiff::{Timestamp, Zoned};
-use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
 use super::TaskDraft;
+use crate::modals::Metadata;
+use crate::project::ProjectRef;
 use crate::slack::interaction::ViewState;
 use crate::tallyfy::model::TaskType;
 
@@ -17,6 +18,9 @@ pub const ASSIGNEES: &str = "assignees";
 pub const DEADLINE: &str = "deadline";
 pub const SUMMARY: &str = "summary";
 pub const TASK_TYPE: &str = "task_type";
+pub const PROJECT: &str = "project";
+/// The "Add to project" choice for a task of its own.
+const STANDALONE: &str = "standalone";
 /// Every input block has a single element with this action id.
 const VALUE: &str = "value";
 
@@ -24,34 +28,14 @@ const VALUE: &str = "value";
 pub const MAX_TITLE_CHARS: usize = 600;
 const MAX_SUMMARY_CHARS: usize = 3000;
 
-/// Where the modal came from, carried through Slack in `private_metadata`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Metadata {
-    #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    pub channel_id: Option<String>,
-    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
-    pub response_url: Option<String>,
-    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
-    pub thread_ts: Option<String>,
-}
-
-impl Metadata {
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).expect("plain strings serialise")
-    }
-
-    /// Lenient: a missing or foreign value gives empty metadata, never an error.
-    pub fn decode(raw: &str) -> Self {
-        serde_json::from_str(raw).unwrap_or_default()
-    }
-}
-
 /// What the modal opens with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prefill {
     pub title: String,
     pub assignees: Vec<String>,
     pub deadline: Zoned,
+    /// The channel's recent projects, offered under "Add to project".
+    pub projects: Vec<ProjectRef>,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -84,13 +68,21 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_initial_option(options[0].clone())
         .with_options(options);
 
-    let blocks: Vec<SlackBlock> = vec![
+    let mut blocks: Vec<SlackBlock> = vec![
         input(TITLE, "Title", title_input.into(), false),
         input(ASSIGNEES, "Assignees", people.into(), false),
         input(DEADLINE, "Deadline", deadline.into(), false),
         input(SUMMARY, "Summary", summary.into(), true),
         input(TASK_TYPE, "Task type", task_type.into(), false),
     ];
+    if !prefill.projects.is_empty() {
+        blocks.push(input(
+            PROJECT,
+            "Add to project",
+            project_select(&prefill.projects).into(),
+            false,
+        ));
+    }
     SlackView::Modal(
         SlackModalView::new("New task".into(), blocks)
             .with_submit("Create task".into())
@@ -98,6 +90,20 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
             .with_callback_id(CALLBACK_ID.into())
             .with_private_metadata(metadata.encode()),
     )
+}
+
+fn project_select(projects: &[ProjectRef]) -> SlackBlockStaticSelectElement {
+    let standalone = SlackBlockChoiceItem::new("Standalone task".into(), STANDALONE.to_string());
+    let mut options = vec![standalone.clone()];
+    // Slack allows 100 options, each under 76 characters.
+    options.extend(projects.iter().take(99).map(|p| {
+        let label: String = p.name.chars().take(75).collect();
+        SlackBlockChoiceItem::new(label.as_str().into(), p.run_id.0.clone())
+    }));
+    SlackBlockStaticSelectElement::new()
+        .with_action_id(VALUE.into())
+        .with_initial_option(standalone)
+        .with_options(options)
 }
 
 fn input(
@@ -163,6 +169,13 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
         .text(SUMMARY)
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
+    let project = state
+        .selected_option(PROJECT)
+        .filter(|(value, _)| value != STANDALONE && !value.is_empty())
+        .map(|(value, name)| ProjectRef {
+            run_id: crate::tallyfy::model::RunId(value),
+            name,
+        });
     let task_type = state
         .selected(TASK_TYPE)
         .and_then(|v| TaskType::parse(&v))
@@ -175,6 +188,7 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
             deadline,
             summary,
             task_type,
+            project,
         }),
         _ => Err(errors),
     }
@@ -250,11 +264,13 @@ mod tests {
             title: "Review <b> & co".into(),
             assignees: vec!["U9".into()],
             deadline: zoned,
+            projects: vec![],
         };
         let metadata = Metadata {
             channel_id: Some("C1".into()),
             response_url: Some("https://r".into()),
             thread_ts: None,
+            tz: Some("America/New_York".into()),
         };
         let json = serde_json::to_value(view(&prefill, &metadata)).unwrap();
         assert_eq!(json["type"], "modal");
@@ -279,5 +295,40 @@ mod tests {
         );
         assert!(json["title"]["text"].as_str().unwrap().len() <= 24);
         assert!(json["private_metadata"].as_str().unwrap().len() <= 3000);
+        assert!(
+            blocks.iter().all(|b| b["block_id"] != PROJECT),
+            "no project choice without projects"
+        );
+    }
+
+    #[test]
+    fn recent_projects_are_offered_after_a_standalone_choice() {
+        let prefill = Prefill {
+            title: String::new(),
+            assignees: vec![],
+            deadline: "2026-12-02T17:00:00-05:00[America/New_York]"
+                .parse()
+                .unwrap(),
+            projects: vec![ProjectRef {
+                run_id: crate::tallyfy::model::RunId("r1".into()),
+                name: "x".repeat(90),
+            }],
+        };
+        let json = serde_json::to_value(view(&prefill, &Metadata::default())).unwrap();
+        let block = json["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["block_id"] == PROJECT)
+            .unwrap()
+            .clone();
+        let options = block["element"]["options"].as_array().unwrap();
+        assert_eq!(options[0]["value"], STANDALONE);
+        assert_eq!(block["element"]["initial_option"]["value"], STANDALONE);
+        assert_eq!(options[1]["value"], "r1");
+        assert_eq!(
+            options[1]["text"]["text"].as_str().unwrap().chars().count(),
+            75
+        );
     }
 }

@@ -104,6 +104,44 @@ async fn concurrent_claims_have_exactly_one_winner() {
 }
 
 #[tokio::test]
+async fn both_stores_count_and_keep_recent_lists() {
+    for store in stores() {
+        let kind = store.kind();
+        assert_eq!(
+            store.incr("n", Duration::from_secs(60)).await.unwrap(),
+            1,
+            "{kind}"
+        );
+        assert_eq!(
+            store.incr("n", Duration::from_secs(60)).await.unwrap(),
+            2,
+            "{kind}"
+        );
+        store.set("m", "41", Duration::from_secs(60)).await.unwrap();
+        assert_eq!(
+            store.incr("m", Duration::from_secs(60)).await.unwrap(),
+            42,
+            "{kind}"
+        );
+
+        assert!(store.recent("list").await.unwrap().is_empty(), "{kind}");
+        for v in ["a", "b", "c", "d"] {
+            store
+                .push_recent("list", v, 3, Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.recent("list").await.unwrap(),
+            vec!["d", "c", "b"],
+            "{kind}"
+        );
+        store.delete("list").await.unwrap();
+        assert!(store.recent("list").await.unwrap().is_empty(), "{kind}");
+    }
+}
+
+#[tokio::test]
 async fn redis_keys_carry_the_prefix() {
     let prefix = unique_prefix();
     let store = RedisStore::new(REDIS_URL, &prefix, Metrics::default()).unwrap();

@@ -1,0 +1,240 @@
+//! What the channel reads about a project: the confirmation (with any tasks that could not
+//! be added, and a button to retry them), the `/project list` answer, and the help text.
+
+use jiff::Timestamp;
+use slack_morphism::prelude::*;
+
+use super::PlannedTask;
+use crate::deadline;
+use crate::slack::mrkdwn;
+
+/// The action id of the "Retry missing tasks" button; its value is the job's key.
+pub const RETRY_ACTION: &str = "project_retry";
+/// Task lines listed in one message before the rest are summed up.
+const LISTED: usize = 25;
+
+/// A project as it stands after a creation attempt.
+pub struct Outcome<'a> {
+    pub name: &'a str,
+    pub requester: &'a str,
+    pub assignees: &'a [String],
+    pub deadline: Timestamp,
+    pub link: &'a str,
+    /// Each planned task and whether it now exists (`Err` holds why not).
+    pub tasks: Vec<(&'a PlannedTask, Result<(), String>)>,
+    /// The job key, for the retry button.
+    pub job_key: &'a str,
+}
+
+fn people(ids: &[String]) -> String {
+    let mentions: Vec<String> = ids.iter().map(|u| mrkdwn::mention(u)).collect();
+    match mentions.as_slice() {
+        [] => "nobody".into(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn due(ts: Timestamp) -> String {
+    mrkdwn::date(ts.as_second(), &deadline::utc_label(ts))
+}
+
+pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
+    let missing: Vec<&(&PlannedTask, Result<(), String>)> =
+        o.tasks.iter().filter(|(_, r)| r.is_err()).collect();
+    let mut body = format!(
+        ":file_folder: *{}* (new project)\n{} set it up for {}, due {}",
+        mrkdwn::link(o.link, o.name),
+        mrkdwn::mention(o.requester),
+        people(o.assignees),
+        due(o.deadline)
+    );
+    for (task, result) in o.tasks.iter().take(LISTED) {
+        let mark = if result.is_ok() { "•" } else { ":x:" };
+        body.push_str(&format!(
+            "\n{mark} {} - {} by {}",
+            mrkdwn::escape(&task.title),
+            people(&task.assignees),
+            due(task.deadline)
+        ));
+    }
+    if o.tasks.len() > LISTED {
+        body.push_str(&format!("\n…and {} more", o.tasks.len() - LISTED));
+    }
+    let mut blocks: Vec<SlackBlock> = vec![SlackSectionBlock::new()
+        .with_text(SlackBlockMarkDownText::new(body).into())
+        .into()];
+    let open = SlackBlockButtonElement::new("Open in Tallyfy".into())
+        .with_action_id("open_in_tallyfy".into())
+        .with_url(
+            o.link
+                .parse()
+                .expect("links are built from valid base URLs"),
+        );
+    let mut buttons: Vec<SlackActionBlockElement> = vec![open.into()];
+    if !missing.is_empty() {
+        let reasons: Vec<String> = missing
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().err().cloned())
+            .collect();
+        let first_reason = reasons.first().cloned().unwrap_or_default();
+        let warning = format!(
+            ":warning: {} of {} tasks could not be added ({}). Retry adds only the missing ones.",
+            missing.len(),
+            o.tasks.len(),
+            mrkdwn::escape(&first_reason)
+        );
+        blocks.push(
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new(warning).into())
+                .into(),
+        );
+        buttons.push(
+            SlackBlockButtonElement::new("Retry missing tasks".into())
+                .with_action_id(RETRY_ACTION.into())
+                .with_value(o.job_key.to_string())
+                .with_style(SlackBlockButtonStyle::Primary)
+                .into(),
+        );
+    }
+    blocks.push(SlackActionsBlock::new(buttons).into());
+    let fallback = format!(
+        "New project: {} ({} tasks{}) - {}",
+        mrkdwn::escape(o.name),
+        o.tasks.len(),
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!(", {} missing", missing.len())
+        },
+        o.link
+    );
+    SlackMessageContent::new()
+        .with_text(fallback)
+        .with_blocks(blocks)
+}
+
+/// One remembered project in `/project list`.
+pub struct ListEntry {
+    pub name: String,
+    pub link: String,
+    /// (completed, total) tasks, when Tallyfy answered in time.
+    pub progress: Option<(usize, usize)>,
+    pub status: Option<String>,
+}
+
+pub fn list(entries: &[ListEntry]) -> String {
+    let mut text = String::from("*Recent projects in this channel*");
+    for e in entries {
+        text.push_str(&format!("\n• {}", mrkdwn::link(&e.link, &e.name)));
+        match (e.progress, e.status.as_deref()) {
+            (Some((done, total)), _) => text.push_str(&format!(" - {done} of {total} tasks done")),
+            (None, Some(status)) => text.push_str(&format!(" - {}", mrkdwn::escape(status))),
+            (None, None) => {}
+        }
+    }
+    text
+}
+
+pub fn help(command: &str) -> String {
+    format!(
+        "*{command}* starts a project in Tallyfy: a process with its own list of tasks, no template needed.\n\
+         • `{command} Onboard Globex @alice dec 15` opens the New project form with the name, owners and deadline filled in.\n\
+         • In the form, list the tasks one per line. A line can name its own people and deadline: \
+         `Draft contract @bob friday`. Lines without them take the project's.\n\
+         • The project's link and its tasks are posted here; if some tasks could not be added, \
+         a *Retry missing tasks* button adds just those.\n\
+         • `{command} list` shows this channel's recent projects and how far along they are.\n\
+         • `/task` can add a task to one of this channel's projects: pick it under *Add to project*.\n\
+         • `{command} help` shows this."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tallyfy::model::Owners;
+
+    fn task(title: &str) -> PlannedTask {
+        PlannedTask {
+            position: 2,
+            title: title.into(),
+            assignees: vec!["U1".into()],
+            owners: Owners::default(),
+            deadline: "2026-12-01T22:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn missing_tasks_are_marked_and_offer_a_retry() {
+        let (a, b) = (task("Draft <b>"), task("Sign"));
+        let content = confirmation(&Outcome {
+            name: "Onboard & co",
+            requester: "UREQ",
+            assignees: &["U1".into()],
+            deadline: "2026-12-15T22:00:00Z".parse().unwrap(),
+            link: "https://t/org/processes/r1",
+            tasks: vec![(&a, Ok(())), (&b, Err("Tallyfy had a problem".into()))],
+            job_key: "submission:T:V:h",
+        });
+        let json = serde_json::to_value(&content).unwrap();
+        let body = json["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(
+            body.contains("<https://t/org/processes/r1|Onboard &amp; co>"),
+            "{body}"
+        );
+        assert!(body.contains("• Draft &lt;b&gt; - <@U1> by"), "{body}");
+        assert!(body.contains(":x: Sign"), "{body}");
+        assert!(json["blocks"][1]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("1 of 2 tasks could not be added"));
+        let retry = &json["blocks"][2]["elements"][1];
+        assert_eq!(retry["action_id"], RETRY_ACTION);
+        assert_eq!(retry["value"], "submission:T:V:h");
+    }
+
+    #[test]
+    fn a_complete_project_has_no_retry_button() {
+        let a = task("Only");
+        let content = confirmation(&Outcome {
+            name: "P",
+            requester: "UREQ",
+            assignees: &[],
+            deadline: "2026-12-15T22:00:00Z".parse().unwrap(),
+            link: "https://t/org/processes/r1",
+            tasks: vec![(&a, Ok(()))],
+            job_key: "k",
+        });
+        let json = serde_json::to_value(&content).unwrap();
+        assert_eq!(json["blocks"].as_array().unwrap().len(), 2);
+        assert_eq!(json["blocks"][1]["elements"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_list_shows_progress_when_known() {
+        let text = list(&[
+            ListEntry {
+                name: "A".into(),
+                link: "https://t/a".into(),
+                progress: Some((2, 5)),
+                status: None,
+            },
+            ListEntry {
+                name: "B <x>".into(),
+                link: "https://t/b".into(),
+                progress: None,
+                status: None,
+            },
+        ]);
+        assert!(
+            text.contains("<https://t/a|A> - 2 of 5 tasks done"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<https://t/b|B &lt;x&gt;>\n")
+                || text.ends_with("<https://t/b|B &lt;x&gt;>"),
+            "{text}"
+        );
+    }
+}
