@@ -328,6 +328,23 @@ async fn api(
             }))
             .into_response()
         }
+        "users.list" => {
+            let limit: usize = args["limit"].as_str().and_then(|l| l.parse().ok()).or(args["limit"].as_u64().map(|l| l as usize)).unwrap_or(100).clamp(1, 1000);
+            let start: usize = args["cursor"].as_str().and_then(|c| c.strip_prefix("page:")).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let mut people: Vec<&Person> = s.people.values().collect();
+            people.sort_by(|a, b| a.id.cmp(&b.id));
+            let members: Vec<Value> = people
+                .iter()
+                .skip(start)
+                .take(limit)
+                .map(|p| json!({
+                    "id": p.id, "team_id": TEAM, "name": p.name.to_lowercase(), "deleted": p.deleted, "real_name": p.name,
+                    "is_bot": p.is_bot, "tz": p.tz, "profile": {"display_name": p.name, "real_name": p.name}
+                }))
+                .collect();
+            let next = if start + limit < people.len() { format!("page:{}", start + limit) } else { String::new() };
+            Json(json!({"ok": true, "members": members, "response_metadata": {"next_cursor": next}})).into_response()
+        }
         "auth.test" => Json(json!({
             "ok": true, "url": "https://test.slack.com/", "team": "Test", "user": "tallyfy", "team_id": TEAM,
             "user_id": "UBOT", "bot_id": "BBOT"

@@ -53,6 +53,8 @@ struct Inner {
     members: Vec<Member>,
     runs: HashMap<String, Vec<Value>>,
     create_faults: VecDeque<Fault>,
+    /// Faults for the next create of a task with this title.
+    titled_faults: HashMap<String, Fault>,
     list_delay: Duration,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
@@ -71,6 +73,7 @@ impl FakeTallyfy {
         let app = Router::new()
             .route("/api/organizations/{org}/tasks", post(create_task))
             .route("/api/organizations/{org}/users", get(list_users))
+            .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
@@ -97,6 +100,40 @@ impl FakeTallyfy {
 
     pub fn fault_next_create(&self, fault: Fault) {
         self.inner.lock().unwrap().create_faults.push_back(fault);
+    }
+
+    /// The next create of a task titled `title` gets `fault`.
+    pub fn fault_create_titled(&self, title: &str, fault: Fault) {
+        self.inner
+            .lock()
+            .unwrap()
+            .titled_faults
+            .insert(title.to_string(), fault);
+    }
+
+    /// The tasks of a run, in the order they were created.
+    pub fn run_tasks(&self, run_id: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .runs
+            .get(run_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Marks the `index`th task of a run completed.
+    pub fn complete(&self, run_id: &str, index: usize) {
+        if let Some(task) = self
+            .inner
+            .lock()
+            .unwrap()
+            .runs
+            .get_mut(run_id)
+            .and_then(|t| t.get_mut(index))
+        {
+            task["status"] = json!("completed");
+        }
     }
 
     pub fn give_oneoff_tasks_a_run(&self) {
@@ -225,7 +262,17 @@ async fn create_task(
     if let Err(r) = check_auth(&headers, &org, true) {
         return r;
     }
-    let fault = inner.lock().unwrap().create_faults.pop_front();
+    let fault = {
+        let mut s = inner.lock().unwrap();
+        let title = value
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        s.titled_faults
+            .remove(&title)
+            .or_else(|| s.create_faults.pop_front())
+    };
     match fault {
         Some(Fault::Status {
             status,
@@ -346,6 +393,7 @@ async fn create_task(
     let created = json!({
         "id": task_id, "title": title, "status": "not-started", "task_type": task["task_type"],
         "deadline": deadline, "owners": {"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": [], "groups": []},
+        "position": task.get("position").cloned().unwrap_or(json!(1)),
         "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
     });
     s.runs
@@ -432,4 +480,47 @@ async fn me(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Respo
     }
     Json(json!({"data": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"}}))
         .into_response()
+}
+
+async fn get_run(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((org, run)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &inner,
+        "GET",
+        format!("/organizations/{org}/runs/{run}"),
+        query.clone(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, &org, false) {
+        return r;
+    }
+    let s = inner.lock().unwrap();
+    let Some(tasks) = s.runs.get(&run) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"})),
+        )
+            .into_response();
+    };
+    let name = tasks
+        .first()
+        .map(|t| t["title"].clone())
+        .unwrap_or(Value::Null);
+    let done = tasks.iter().filter(|t| t["status"] == "completed").count();
+    let mut run_json = json!({
+        "id": run, "name": name, "status": if done == tasks.len() { "complete" } else { "active" },
+        "progress": {"complete": done, "total": tasks.len(), "percent": done * 100 / tasks.len().max(1)},
+    });
+    if query
+        .get("with")
+        .is_some_and(|w| w.split(',').any(|x| x == "tasks"))
+    {
+        run_json["tasks"] = json!({"data": tasks});
+    }
+    Json(json!({"data": run_json})).into_response()
 }

@@ -416,3 +416,74 @@ pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> 
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(400)).await;
 }
+
+/// What a person fills in on the "New project" modal.
+#[derive(Clone, Debug)]
+pub struct ProjectValues {
+    pub name: String,
+    pub assignees: Vec<String>,
+    pub deadline: i64,
+    pub tasks: String,
+}
+
+impl ProjectValues {
+    pub fn new(name: &str, assignees: &[&str], tasks: &str) -> Self {
+        Self {
+            name: name.into(),
+            assignees: assignees.iter().map(|a| a.to_string()).collect(),
+            deadline: now() + 10 * 24 * 3600,
+            tasks: tasks.into(),
+        }
+    }
+}
+
+impl TestApp {
+    /// Runs `/project text` and waits for the modal Slack opened for it.
+    pub async fn open_project_modal(&self, text: &str) -> OpenView {
+        let (response, trigger) = self.command("/project", text).await;
+        assert_eq!(response.status(), 200);
+        eventually("the project modal to open", || {
+            self.slack.opened_view(&trigger)
+        })
+        .await
+    }
+
+    pub async fn submit_project(&self, view: &OpenView, v: &ProjectValues) -> reqwest::Response {
+        let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
+        let payload = json!({
+            "type": "view_submission",
+            "team": {"id": fake_slack::TEAM, "domain": "test"},
+            "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
+            "view": {
+                "id": view.id, "team_id": fake_slack::TEAM, "type": "modal", "callback_id": "project_create",
+                "private_metadata": metadata, "hash": view.hash, "blocks": [],
+                "state": {"values": {
+                    "name": {"value": {"type": "plain_text_input", "value": v.name}},
+                    "summary": {"value": {"type": "plain_text_input", "value": null}},
+                    "assignees": {"value": {"type": "multi_users_select", "selected_users": v.assignees}},
+                    "deadline": {"value": {"type": "datetimepicker", "selected_date_time": v.deadline}},
+                    "tasks": {"value": {"type": "plain_text_input", "value": v.tasks}}
+                }}
+            }
+        });
+        self.interact(&payload).await
+    }
+
+    /// Presses a button on a message, as Slack reports it.
+    pub async fn press(&self, action_id: &str, value: &str, hook: &str) -> reqwest::Response {
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": fake_slack::TEAM, "domain": "test"},
+            "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
+            "api_app_id": "A0TEST",
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL},
+            "channel": {"id": CHANNEL, "name": "projects"},
+            "message": {"type": "message", "ts": "1700000000.000001", "blocks": [{"type": "rich_text", "elements": []}]},
+            "response_url": self.slack.response_url(hook),
+            "trigger_id": "1.2.3",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+                          "text": {"type": "plain_text", "text": "Retry"}, "action_ts": "1700000001.000001"}]
+        });
+        self.interact(&payload).await
+    }
+}

@@ -6,6 +6,7 @@ mod fake_tallyfy;
 mod helpers;
 
 mod ops;
+mod project;
 mod signing;
 mod store;
 mod task_command;

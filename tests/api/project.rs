@@ -1,0 +1,391 @@
+//! `/project`: an empty run, tasks appended at their positions, the channel's memory of
+//! its projects, and honest reporting (and retrying) of tasks that could not be added.
+
+use std::collections::BTreeSet;
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+use crate::fake_slack::OpenView;
+use crate::fake_tallyfy::{Fault, ORG};
+use crate::helpers::*;
+
+/// Creates a project through the modal; returns Slack's answer to the submission.
+async fn start_project(app: &TestApp, values: &ProjectValues) -> Value {
+    let view = app.open_project_modal(&values.name).await;
+    let response = app.submit_project(&view, values).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+async fn posted(app: &TestApp) -> Value {
+    eventually("the project message", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == CHANNEL)
+            .map(|c| c.body)
+    })
+    .await
+}
+
+/// The run the project's appends went to.
+fn run_of(app: &TestApp) -> String {
+    let appended = app
+        .tallyfy
+        .creates()
+        .into_iter()
+        .find(|c| c.body.get("run_id").is_some());
+    appended
+        .map(|a| a.body["run_id"].as_str().unwrap().to_string())
+        .expect("an append")
+}
+
+fn block_with(view: &OpenView, id: &str) -> Option<Value> {
+    view.view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["block_id"] == id)
+        .cloned()
+}
+
+#[tokio::test]
+async fn the_project_modal_opens_prefilled() {
+    let app = spawn_app().await;
+    let view = app
+        .open_project_modal("Onboard Globex <@UALICE> dec 15")
+        .await;
+    assert_eq!(view.view["callback_id"], "project_create");
+    assert_eq!(view.view["title"]["text"], "New project");
+    assert_eq!(
+        block(&view, "name")["element"]["initial_value"],
+        "Onboard Globex"
+    );
+    assert_eq!(
+        block(&view, "assignees")["element"]["initial_users"],
+        json!([ALICE])
+    );
+    assert_eq!(block(&view, "tasks")["element"]["multiline"], true);
+    let secs = block(&view, "deadline")["element"]["initial_date_time"]
+        .as_i64()
+        .unwrap();
+    let due = Timestamp::from_second(secs)
+        .unwrap()
+        .to_zoned(TimeZone::get("America/New_York").unwrap());
+    assert_eq!((due.month(), due.day(), due.hour()), (12, 15, 17));
+}
+
+#[tokio::test]
+async fn a_project_is_a_run_with_its_tasks_appended_in_order() {
+    let app = spawn_app().await;
+    let values = ProjectValues::new(
+        "Onboard Globex",
+        &[ALICE],
+        "Kickoff call\n- Send welcome pack @bob friday\nCollect contract",
+    );
+    assert_eq!(start_project(&app, &values).await, Value::Null);
+    let message = posted(&app).await;
+
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 4, "the run, then one append per line");
+    let first = &creates[0].body;
+    assert_eq!(first["title"], "Onboard Globex");
+    assert_eq!(first["separate_task_for_each_assignee"], true);
+    assert_eq!(first["owners"]["users"], json!([1001]));
+    assert!(first.get("run_id").is_none());
+
+    let run = run_of(&app);
+    let appends: Vec<&Value> = creates[1..].iter().map(|c| &c.body).collect();
+    assert!(
+        appends.iter().all(|a| a["run_id"] == run.as_str()),
+        "every append names the run"
+    );
+    let positions: BTreeSet<u64> = appends
+        .iter()
+        .map(|a| a["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, BTreeSet::from([2, 3, 4]));
+    let by_title = |t: &str| {
+        appends
+            .iter()
+            .find(|a| a["title"] == t)
+            .copied()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_title("Kickoff call")["position"], 2);
+    assert_eq!(by_title("Collect contract")["position"], 4);
+
+    // Line 2 names its own person and day; the others take the project's.
+    let welcome = by_title("Send welcome pack");
+    assert_eq!(welcome["position"], 3);
+    assert_eq!(welcome["owners"]["users"], json!([1002]));
+    let due =
+        jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", welcome["deadline"].as_str().unwrap())
+            .unwrap()
+            .to_zoned(TimeZone::UTC)
+            .unwrap()
+            .with_time_zone(TimeZone::get("America/New_York").unwrap());
+    assert_eq!(
+        (due.weekday(), due.hour()),
+        (jiff::civil::Weekday::Friday, 17)
+    );
+    assert_eq!(by_title("Kickoff call")["owners"]["users"], json!([1001]));
+    assert_eq!(by_title("Kickoff call")["deadline"], first["deadline"]);
+
+    assert_eq!(app.tallyfy.run_tasks(&run).len(), 4);
+    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let link = format!("https://go.tallyfy.test/{ORG}/processes/{run}");
+    assert!(text.contains(&format!("<{link}|Onboard Globex>")), "{text}");
+    for line in [
+        "• Kickoff call - <@UALICE>",
+        "• Send welcome pack - <@UBOB>",
+        "• Collect contract - <@UALICE>",
+    ] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+    let buttons = message["blocks"].as_array().unwrap().last().unwrap()["elements"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(buttons.len(), 1, "no retry button when nothing is missing");
+    assert_eq!(buttons[0]["url"], link.as_str());
+}
+
+#[tokio::test]
+async fn lines_with_unknown_people_or_past_dates_are_named_inline() {
+    let app = spawn_app().await;
+    let values = ProjectValues::new(
+        "Launch",
+        &[ALICE],
+        "Write copy @zed\nShip 2020-01-05\nFine line",
+    );
+    let answer = start_project(&app, &values).await;
+    assert_eq!(answer["response_action"], "errors");
+    let text = answer["errors"]["tasks"].as_str().unwrap();
+    assert!(
+        text.contains("Line 2 (\u{201c}Ship 2020-01-05\u{201d}): its date is in the past"),
+        "{text}"
+    );
+
+    let values = ProjectValues::new("Launch", &[ALICE], "Write copy @zed\nFine line");
+    let answer = start_project(&app, &values).await;
+    let text = answer["errors"]["tasks"].as_str().unwrap();
+    assert!(
+        text.contains(
+            "Line 1 (\u{201c}Write copy @zed\u{201d}): nobody in this workspace goes by @zed"
+        ),
+        "{text}"
+    );
+
+    let values = ProjectValues::new("Launch", &[ALICE], "Fine line\nPlan party @carol");
+    let answer = start_project(&app, &values).await;
+    let text = answer["errors"]["tasks"].as_str().unwrap();
+    assert!(
+        text.contains("Line 2") && text.contains("carol@example.com"),
+        "{text}"
+    );
+
+    settle().await;
+    assert!(app.tallyfy.creates().is_empty());
+}
+
+#[tokio::test]
+async fn missing_tasks_are_reported_and_the_retry_adds_only_them() {
+    let app = spawn_app().await;
+    app.tallyfy.fault_create_titled(
+        "Collect contract",
+        Fault::Status {
+            status: 500,
+            body: json!({"error": true, "message": "Server Error"}),
+            retry_after: None,
+        },
+    );
+    let values = ProjectValues::new(
+        "Onboard Initech",
+        &[ALICE],
+        "Kickoff call\nSend welcome pack\nCollect contract",
+    );
+    start_project(&app, &values).await;
+    let message = posted(&app).await;
+    let run = run_of(&app);
+    assert_eq!(
+        app.tallyfy.run_tasks(&run).len(),
+        3,
+        "the run and two of three lines"
+    );
+
+    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(text.contains(":x: Collect contract"), "{text}");
+    let warning = message["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert!(
+        warning.contains("1 of 3 tasks could not be added"),
+        "{warning}"
+    );
+    let retry = message["blocks"][2]["elements"][1].clone();
+    assert_eq!(retry["action_id"], "project_retry");
+
+    let pressed = app
+        .press(
+            "project_retry",
+            retry["value"].as_str().unwrap(),
+            "retry-hook",
+        )
+        .await;
+    assert_eq!(pressed.status(), 200);
+    let (_, replaced) = eventually("the updated message", || {
+        app.slack
+            .responses()
+            .into_iter()
+            .find(|(h, _)| h == "retry-hook")
+    })
+    .await;
+    assert_eq!(replaced["replace_original"], true);
+    let text = replaced["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(text.contains("• Collect contract"), "{text}");
+    assert_eq!(
+        replaced["blocks"].as_array().unwrap().len(),
+        2,
+        "no warning or retry once complete"
+    );
+
+    let tasks = app.tallyfy.run_tasks(&run);
+    assert_eq!(tasks.len(), 4);
+    let titles: Vec<&str> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    assert_eq!(
+        titles.iter().filter(|t| **t == "Kickoff call").count(),
+        1,
+        "nothing was created twice"
+    );
+    assert_eq!(tasks.last().unwrap()["position"], 4);
+    assert_eq!(
+        app.tallyfy
+            .creates()
+            .iter()
+            .filter(|c| c.body["separate_task_for_each_assignee"] == true)
+            .count(),
+        1
+    );
+
+    // A second press finds nothing missing and creates nothing.
+    let before = app.tallyfy.creates().len();
+    app.press(
+        "project_retry",
+        retry["value"].as_str().unwrap(),
+        "retry-hook-2",
+    )
+    .await;
+    eventually("the second update", || {
+        app.slack
+            .responses()
+            .into_iter()
+            .find(|(h, _)| h == "retry-hook-2")
+    })
+    .await;
+    assert_eq!(app.tallyfy.creates().len(), before);
+}
+
+#[tokio::test]
+async fn a_task_can_be_added_to_the_channels_project() {
+    let app = spawn_app().await;
+    start_project(
+        &app,
+        &ProjectValues::new("Website relaunch", &[ALICE], "Design\nBuild\nTest"),
+    )
+    .await;
+    posted(&app).await;
+    let run = run_of(&app);
+
+    let view = app.open_task_modal("Write launch post").await;
+    let choice = block_with(&view, "project").expect("an Add to project choice");
+    let options = choice["element"]["options"].as_array().unwrap();
+    assert_eq!(options[0]["value"], "standalone");
+    assert_eq!(options[1]["value"], run.as_str());
+    assert_eq!(options[1]["text"]["text"], "Website relaunch");
+
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        view.view["private_metadata"].as_str().unwrap(),
+        &TaskValues::new("Write launch post", &[BOB]),
+    );
+    payload["view"]["state"]["values"]["project"] = json!({"value": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "Website relaunch"}, "value": run}}});
+    let response = app.interact(&payload).await;
+    assert_eq!(response.status(), 200);
+    let confirmation = eventually("the task confirmation", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["channel"] == CHANNEL)
+            .nth(1)
+            .map(|c| c.body)
+    })
+    .await;
+    let added = app.tallyfy.creates().last().unwrap().body.clone();
+    assert_eq!(added["title"], "Write launch post");
+    assert_eq!(added["run_id"], run.as_str());
+    assert_eq!(
+        added["position"], 5,
+        "after the run's own task and its three lines"
+    );
+    let text = confirmation["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "<https://go.tallyfy.test/{ORG}/processes/{run}|Write launch post>"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("in project _Website relaunch_"), "{text}");
+    assert_eq!(app.tallyfy.run_tasks(&run).len(), 5);
+}
+
+#[tokio::test]
+async fn the_project_list_shows_progress_and_survives_a_restart() {
+    let app = spawn_app().await;
+    let (response, _) = app.command("/project", "list").await;
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["text"].as_str().unwrap().contains("No projects"),
+        "{body}"
+    );
+
+    start_project(
+        &app,
+        &ProjectValues::new("Quarter close", &[ALICE], "Reconcile\nReport\nFile"),
+    )
+    .await;
+    posted(&app).await;
+    let run = run_of(&app);
+    app.tallyfy.complete(&run, 0);
+
+    let app = app.restart().await;
+    let (response, _) = app.command("/project", "list").await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["response_type"], "ephemeral");
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!(
+            "<https://go.tallyfy.test/{ORG}/processes/{run}|Quarter close> - 1 of 4 tasks done"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn project_help_explains_lines_and_list() {
+    let app = spawn_app().await;
+    let (response, _) = app.command("/project", "help").await;
+    let body: Value = response.json().await.unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("Draft contract @bob friday") && text.contains("/project list"),
+        "{text}"
+    );
+}
