@@ -122,6 +122,11 @@ impl FakeTallyfy {
             .unwrap_or_default()
     }
 
+    /// Deletes a run, as someone might in Tallyfy's web app.
+    pub fn delete_run(&self, run_id: &str) {
+        self.inner.lock().unwrap().runs.remove(run_id);
+    }
+
     /// Marks the `index`th task of a run completed.
     pub fn complete(&self, run_id: &str, index: usize) {
         if let Some(task) = self

@@ -347,6 +347,35 @@ async fn a_task_can_be_added_to_the_channels_project() {
 }
 
 #[tokio::test]
+async fn adding_to_a_project_deleted_in_tallyfy_is_explained() {
+    let app = spawn_app().await;
+    start_project(&app, &ProjectValues::new("Old plan", &[ALICE], "One")).await;
+    posted(&app).await;
+    let run = run_of(&app);
+    app.tallyfy.delete_run(&run);
+
+    let view = app.open_task_modal("Late addition").await;
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        view.view["private_metadata"].as_str().unwrap(),
+        &TaskValues::new("Late addition", &[BOB]),
+    );
+    payload["view"]["state"]["values"]["project"] = json!({"value": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "Old plan"}, "value": run}}});
+    app.interact(&payload).await;
+    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("Old plan") && text.contains("no longer exists"),
+        "{text}"
+    );
+    assert_eq!(
+        app.tallyfy.creates().last().unwrap().body["run_id"],
+        run.as_str()
+    );
+}
+
+#[tokio::test]
 async fn the_project_list_shows_progress_and_survives_a_restart() {
     let app = spawn_app().await;
     let (response, _) = app.command("/project", "list").await;
