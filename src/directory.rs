@@ -8,14 +8,27 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::{BoxFuture, FutureExt, Shared};
 use serde::{Deserialize, Serialize};
 
 use crate::config::DirectoryConfig;
 use crate::slack::api::{SlackApi, SlackCallError, SlackPerson};
 use crate::store::Store;
-use crate::tallyfy::model::MemberId;
+use crate::tallyfy::model::{Group, MemberId};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
+
+/// How long the organization's groups are kept.
+const GROUPS_TTL: Duration = Duration::from_secs(600);
+
+/// Where an answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Cache,
+    Lookup,
+}
+
+type Flight = Shared<BoxFuture<'static, Result<Resolved, DirectoryError>>>;
 
 /// How long the workspace's `@handle` index is kept.
 const HANDLES_TTL: Duration = Duration::from_secs(3600);
@@ -72,6 +85,8 @@ pub struct Directory {
     metrics: Metrics,
     /// One `users.list` sweep at a time in this process.
     handles_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Lookups in progress, by cache key.
+    inflight: Arc<std::sync::Mutex<HashMap<String, Flight>>>,
 }
 
 impl Directory {
@@ -89,6 +104,7 @@ impl Directory {
             config,
             metrics,
             handles_lock: Arc::default(),
+            inflight: Arc::default(),
         }
     }
 
@@ -139,7 +155,7 @@ impl Directory {
                 });
             }
             self.metrics.directory("cache_miss");
-            self.lookup(team, user).await
+            self.lookup_once(team, user).await
         });
         futures::future::join_all(lookups)
             .await
@@ -194,6 +210,63 @@ impl Directory {
             let _ = self.store.set(&key, &raw, HANDLES_TTL).await;
         }
         Ok(index)
+    }
+
+    /// What the app resolves for `user`, and whether that came from the cache.
+    pub async fn whois(
+        &self,
+        team: &str,
+        user: &str,
+    ) -> Result<(Resolved, Source), DirectoryError> {
+        if let Ok(Some(raw)) = self.store.get(&Self::member_key(team, user)).await {
+            if let Ok(entry) = serde_json::from_str::<Cached>(&raw) {
+                let resolved = Resolved {
+                    slack_user: user.to_string(),
+                    name: entry.name,
+                    assignee: entry.assignee,
+                };
+                return Ok((resolved, Source::Cache));
+            }
+        }
+        Ok((self.lookup_once(team, user).await?, Source::Lookup))
+    }
+
+    /// One lookup per person at a time in this process: concurrent requests for the same
+    /// person share the first one's answer.
+    async fn lookup_once(&self, team: &str, user: &str) -> Result<Resolved, DirectoryError> {
+        let key = Self::member_key(team, user);
+        let flight = {
+            let mut inflight = self.inflight.lock().unwrap();
+            match inflight.get(&key) {
+                Some(flight) => flight.clone(),
+                None => {
+                    let (this, team, user) = (self.clone(), team.to_string(), user.to_string());
+                    let flight = async move { this.lookup(&team, &user).await }
+                        .boxed()
+                        .shared();
+                    inflight.insert(key.clone(), flight.clone());
+                    flight
+                }
+            }
+        };
+        let result = flight.await;
+        self.inflight.lock().unwrap().remove(&key);
+        result
+    }
+
+    /// The organization's Tallyfy groups, cached for ten minutes.
+    pub async fn groups(&self) -> Result<Vec<Group>, DirectoryError> {
+        const KEY: &str = "groups";
+        if let Ok(Some(raw)) = self.store.get(KEY).await {
+            if let Ok(groups) = serde_json::from_str(&raw) {
+                return Ok(groups);
+            }
+        }
+        let groups = self.tallyfy.list_groups().await?;
+        if let Ok(raw) = serde_json::to_string(&groups) {
+            let _ = self.store.set(KEY, &raw, GROUPS_TTL).await;
+        }
+        Ok(groups)
     }
 
     /// Forgets what is cached about `user`, so the next use looks them up afresh.

@@ -144,28 +144,16 @@ impl Worker {
         let draft = &job.draft;
         let owners = match &job.owners {
             Some(owners) => owners.clone(),
-            None => match self
-                .directory
-                .resolve_all(&job.origin.team_id, &draft.assignees)
-                .await
-            {
-                Ok(resolved) => match task::owners(&resolved) {
-                    Ok(owners) => owners,
-                    Err(problem) => return self.fail(&job, &problem).await,
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "assignee lookup failed");
-                    return self
-                        .fail(&job, "I couldn't look up the assignees' Tallyfy accounts just now. Please try again in a few minutes.")
-                        .await;
-                }
+            None => match self.resolve_owners(&job).await {
+                Ok(owners) => owners,
+                Err(problem) => return self.fail(&job, &problem).await,
             },
         };
         let position = match &draft.project {
             Some(p) => project::next_position(self.store.as_ref(), &p.run_id).await,
             None => None,
         };
-        let request = NewTask {
+        let mut request = NewTask {
             title: draft.title.clone(),
             summary: draft.summary.clone(),
             task_type: draft.task_type,
@@ -175,7 +163,25 @@ impl Worker {
             run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
             position,
         };
-        let created = match self.create_with_retries(&request).await {
+        let mut result = self.create_with_retries(&request).await;
+        // A cached member id Tallyfy no longer knows: look the people up afresh, once.
+        if let Err(e) = &result {
+            if rejects_member_ids(e) {
+                tracing::info!("Tallyfy refused a cached member id; resolving the assignees again");
+                for user in &draft.assignees {
+                    self.directory.forget(&job.origin.team_id, user).await;
+                }
+                match self.resolve_owners(&job).await {
+                    Ok(fresh) if fresh != request.owners => {
+                        request.owners = fresh;
+                        result = self.create_with_retries(&request).await;
+                    }
+                    Ok(_) => {}
+                    Err(problem) => return self.fail(&job, &problem).await,
+                }
+            }
+        }
+        let created = match result {
             Ok(created) => created,
             Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
                 let name = draft
@@ -198,16 +204,34 @@ impl Worker {
         self.metrics.job("create_task", "created");
         let link = self.link(&created, draft.project.as_ref().map(|p| &p.run_id));
         tracing::info!(task_id = %created.id, run_id = created.run_id().map(|r| r.0.as_str()), "task created");
+        let groups: Vec<String> = draft.groups.iter().map(|g| g.name.clone()).collect();
         let content = message::confirmation(&Created {
             title: &draft.title,
             requester: &job.origin.user_id,
             assignees: &draft.assignees,
+            guests: &request.owners.guests,
+            groups: &groups,
             deadline: draft.deadline,
             task_type: draft.task_type,
             link: &link,
             project: draft.project.as_ref().map(|p| p.name.as_str()),
         });
         self.deliver(&job.origin, content).await;
+    }
+
+    /// Resolves a task's people now; the error is what to tell the requester.
+    async fn resolve_owners(&self, job: &TaskJob) -> Result<Owners, String> {
+        match self
+            .directory
+            .resolve_all(&job.origin.team_id, &job.draft.assignees)
+            .await
+        {
+            Ok(resolved) => task::draft_owners(&job.draft, &resolved),
+            Err(e) => {
+                tracing::warn!(error = %e, "assignee lookup failed");
+                Err("I couldn't look up the assignees' Tallyfy accounts just now. Please try again in a few minutes.".into())
+            }
+        }
     }
 
     /// The link to created work: its process when it has one, else the task itself.
@@ -550,6 +574,11 @@ impl Worker {
             other => other,
         }
     }
+}
+
+/// Whether Tallyfy refused the request because of a member id in `owners.users`.
+fn rejects_member_ids(e: &TallyfyError) -> bool {
+    matches!(e, TallyfyError::Invalid { fields, .. } if fields.iter().any(|(f, _)| f.starts_with("owners.users")))
 }
 
 /// A message as a `response_url` body.

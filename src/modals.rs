@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
-use slack_morphism::prelude::SlackView;
+use slack_morphism::prelude::*;
 
 use crate::deadline;
 use crate::project::{self, ProjectRef};
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
+use crate::slack::interaction::ViewState;
 use crate::state::AppState;
+use crate::tallyfy::model::Group;
 
 /// How long opening a modal waits for the requester's timezone. Slack's trigger id lives
 /// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
@@ -50,6 +52,71 @@ pub struct Opening {
     pub metadata: Metadata,
     /// The channel's recent projects, newest first.
     pub projects: Vec<ProjectRef>,
+    /// The organization's Tallyfy groups, when they were at hand in time.
+    pub groups: Vec<Group>,
+}
+
+/// The block of Tallyfy groups a task can be assigned to.
+pub const GROUPS: &str = "groups";
+/// The block of the "assign as guests" choice.
+pub const GUESTS: &str = "guests";
+const GUESTS_OK: &str = "guests_ok";
+
+/// How long opening waits for the organization's groups before leaving them out.
+const GROUPS_WAIT: Duration = Duration::from_millis(1000);
+
+/// A multi-select of the organization's groups (Slack shows at most 100 options).
+pub fn groups_block(groups: &[Group]) -> SlackBlock {
+    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = groups
+        .iter()
+        .take(100)
+        .map(|g| {
+            SlackBlockChoiceItem::new(
+                g.name.chars().take(75).collect::<String>().as_str().into(),
+                g.id.clone(),
+            )
+        })
+        .collect();
+    let element = SlackBlockMultiStaticSelectElement::new()
+        .with_action_id("value".into())
+        .with_placeholder("Tallyfy groups".into())
+        .with_options(options);
+    SlackInputBlock::new("Assign Tallyfy groups".into(), element.into())
+        .with_block_id(GROUPS.into())
+        .with_optional(true)
+        .into()
+}
+
+/// The choice to assign people without a Tallyfy account as guests, by email.
+pub fn guests_block() -> SlackBlock {
+    let option = SlackBlockChoiceItem::new(
+        SlackBlockText::from(SlackBlockPlainText::from(
+            "Assign people without a Tallyfy account as guests (by email)",
+        )),
+        GUESTS_OK.to_string(),
+    );
+    let element = SlackBlockCheckboxesElement::new(vec![option]).with_action_id("value".into());
+    SlackInputBlock::new("Guests".into(), element.into())
+        .with_block_id(GUESTS.into())
+        .with_optional(true)
+        .into()
+}
+
+/// The groups chosen on a submitted modal: (id, name).
+pub fn read_groups(state: &ViewState) -> Vec<Group> {
+    state
+        .selected_options(GROUPS)
+        .into_iter()
+        .map(|(id, name)| Group { id, name })
+        .collect()
+}
+
+/// Whether "assign as guests" was ticked.
+pub fn read_guests_ok(state: &ViewState) -> bool {
+    state
+        .selected_options(GUESTS)
+        .iter()
+        .any(|(v, _)| v == GUESTS_OK)
 }
 
 /// Opens the modal `build` makes for `cmd`, telling the user through the command's
@@ -63,7 +130,17 @@ pub async fn open_for_command(
     tokio::pin!(person);
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
     let projects = project::recent(state, &cmd.team_id, &cmd.channel_id);
-    let (profile, projects) = tokio::join!(profile, projects);
+    // The groups lookup runs on by itself, so a slow one still warms the cache for next time.
+    let directory = state.directory.clone();
+    let groups = tokio::spawn(async move { directory.groups().await });
+    let groups = async {
+        tokio::time::timeout(GROUPS_WAIT, groups)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(Result::ok)
+    };
+    let (profile, projects, groups) = tokio::join!(profile, projects, groups);
     let (tz, pending) = match profile {
         Ok(Ok(p)) => (p.tz, false),
         Ok(Err(e)) => {
@@ -84,6 +161,7 @@ pub async fn open_for_command(
         now: now.to_zoned(deadline::timezone(tz.as_deref())),
         metadata,
         projects,
+        groups: groups.unwrap_or_default(),
     };
     let first = build(&opening);
     let opened = match state.slack.open_view(&cmd.trigger_id, first.clone()).await {

@@ -254,7 +254,7 @@ pub async fn plan(
     };
 
     let mut errors = BTreeMap::new();
-    let owners = match task::owners(&pick(&form.assignees)) {
+    let owners = match task::owners(&pick(&form.assignees), false) {
         Ok(owners) => owners,
         Err(problem) => {
             errors.insert(modal::ASSIGNEES.to_string(), problem);
@@ -266,7 +266,7 @@ pub async fn plan(
         let (assignees, owners) = if ids.is_empty() {
             (form.assignees.clone(), owners.clone())
         } else {
-            match task::owners(&pick(ids)) {
+            match task::owners(&pick(ids), false) {
                 Ok(o) => (ids.clone(), o),
                 Err(problem) => {
                     problems.push(modal::line_problem(line, problem.trim_end_matches('.')));

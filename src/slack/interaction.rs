@@ -136,6 +136,28 @@ impl ViewState {
         Some((value, label.to_string()))
     }
 
+    /// A multi-select's or checkboxes' chosen (value, label) pairs.
+    pub fn selected_options(&self, block_id: &str) -> Vec<(String, String)> {
+        let Some(list) = self
+            .element(block_id)
+            .and_then(|e| e.get("selected_options"))
+            .and_then(|o| o.as_array())
+        else {
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|o| {
+                let value = o.get("value")?.as_str()?.to_string();
+                let label = o
+                    .get("text")
+                    .and_then(|t| t.get("text"))
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default();
+                Some((value, label.to_string()))
+            })
+            .collect()
+    }
+
     /// A static select's chosen value.
     pub fn selected(&self, block_id: &str) -> Option<String> {
         self.element(block_id)?

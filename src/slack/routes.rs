@@ -89,6 +89,12 @@ async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Re
 async fn dispatch_command(state: AppState, cmd: SlashCommand) -> Response {
     match cmd.command.as_str() {
         "/task" if task::is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
+        "/task" if task::is_directory_command(&cmd.text) => {
+            let text = task::directory_command(&state, &cmd)
+                .await
+                .unwrap_or_default();
+            ephemeral(text)
+        }
         "/task" => {
             // The modal opens in the background: the trigger id is good for 3 s, and the
             // command is acknowledged at once so Slack never shows a timeout.

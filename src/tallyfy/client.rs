@@ -10,7 +10,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::budget::RateBudget;
-use super::model::{CreatedTask, Data, Member, NewTask, Page, Run, RunId};
+use super::model::{CreatedTask, Data, Group, Member, NewTask, Page, Run, RunId};
 use super::TallyfyError;
 use crate::config::{Secret, TallyfyConfig};
 use crate::telemetry::Metrics;
@@ -94,6 +94,25 @@ impl TallyfyClient {
             }
         }
         Ok(None)
+    }
+
+    /// The organization's groups (every page, up to a bound).
+    pub async fn list_groups(&self) -> Result<Vec<Group>, TallyfyError> {
+        let path = format!("organizations/{}/groups", self.org_id);
+        let mut groups = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let req = self.request(Method::GET, &path).query(&[
+                ("page", page.to_string()),
+                ("per_page", PER_PAGE.to_string()),
+            ]);
+            let found: Page<Group> = self.send("list_groups", req).await?;
+            let more = found.has_next();
+            groups.extend(found.data);
+            if !more {
+                break;
+            }
+        }
+        Ok(groups)
     }
 
     /// A run with its tasks, for progress.

@@ -201,6 +201,13 @@ impl Run {
     }
 }
 
+/// A group of members, assignable as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+}
+
 /// A member of the organization.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Member {

@@ -14,6 +14,10 @@ pub struct Created<'a> {
     pub title: &'a str,
     pub requester: &'a str,
     pub assignees: &'a [String],
+    /// Emails assigned as guests.
+    pub guests: &'a [String],
+    /// Names of Tallyfy groups assigned.
+    pub groups: &'a [String],
     pub deadline: Timestamp,
     pub task_type: TaskType,
     pub link: &'a str,
@@ -23,11 +27,17 @@ pub struct Created<'a> {
 
 /// The channel message announcing a created task.
 pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
-    let people: Vec<String> = created
+    let mut people: Vec<String> = created
         .assignees
         .iter()
         .map(|u| mrkdwn::mention(u))
         .collect();
+    people.extend(
+        created
+            .groups
+            .iter()
+            .map(|g| format!("the _{}_ group", mrkdwn::escape(g))),
+    );
     let due = mrkdwn::date(
         created.deadline.as_second(),
         &deadline::utc_label(created.deadline),
@@ -39,12 +49,19 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
     if let Some(project) = created.project {
         kind.push_str(&format!(" in project _{}_", mrkdwn::escape(project)));
     }
-    let body = format!(
+    let mut body = format!(
         ":white_check_mark: *{}*{kind}\n{} asked {} to do this by {due}",
         mrkdwn::link(created.link, created.title),
         mrkdwn::mention(created.requester),
         join_people(&people),
     );
+    if !created.guests.is_empty() {
+        let emails: Vec<String> = created.guests.iter().map(|e| mrkdwn::escape(e)).collect();
+        body.push_str(&format!(
+            "\nAssigned as Tallyfy guests: {}",
+            emails.join(", ")
+        ));
+    }
     let fallback = format!(
         "New task: {} for {}, due {} - {}",
         mrkdwn::escape(created.title),
@@ -94,7 +111,9 @@ pub fn help(command: &str) -> String {
          • Deadlines you can type: `today`, `tomorrow 5pm`, `friday`, `next monday`, `in 3 days`, \
          `in 2 hours`, `2026-12-01`, `dec 1 17:00`. Without a deadline it is due in 7 days at 17:00 your time.\n\
          • When the task is created, a message with a link to it is posted here.\n\
-         • Assignees need a Tallyfy account with the same email as in Slack; the form tells you who does not have one.\n\
+         • Assignees need a Tallyfy account with the same email as in Slack; the form tells you who does not have one, \
+         and can assign them as Tallyfy guests by email instead.\n\
+         • `{command} whois @person` shows which Tallyfy member someone maps to; `{command} forget @person` makes the app look them up again.\n\
          • `{command} help` shows this."
     )
 }
@@ -116,6 +135,8 @@ mod tests {
             title,
             requester: "UREQ",
             assignees: &["U1".into(), "U2".into(), "U3".into()],
+            guests: &[],
+            groups: &[],
             deadline: "2026-12-01T22:00:00Z".parse().unwrap(),
             task_type: TaskType::Approval,
             link: "https://go.tallyfy.com/org1/processes/run1",

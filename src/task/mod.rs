@@ -19,7 +19,7 @@ use crate::project::ProjectRef;
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
-use crate::tallyfy::model::{Owners, TaskType};
+use crate::tallyfy::model::{Group, Owners, TaskType};
 use modal::Prefill;
 
 /// How long a submission may spend resolving assignees before the modal must close.
@@ -41,6 +41,12 @@ pub struct TaskDraft {
     /// The project (run) to add the task to, or none for a standalone task.
     #[serde(default)]
     pub project: Option<ProjectRef>,
+    /// Tallyfy groups assigned as a whole.
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    /// Assign people without a Tallyfy account as guests, by email.
+    #[serde(default)]
+    pub guests_ok: bool,
 }
 
 /// What the modal answers a submission with.
@@ -58,6 +64,78 @@ pub fn is_help(text: &str) -> bool {
         text.trim().to_ascii_lowercase().as_str(),
         "help" | "-h" | "--help" | "?"
     )
+}
+
+/// Is this `/task whois @person` or `/task forget @person`? (`/task forget the milk` is a task.)
+pub fn is_directory_command(text: &str) -> bool {
+    let first = text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    (first == "whois" || first == "forget") && text.contains("<@")
+}
+
+/// How long `/task whois` may look someone up before answering.
+const WHOIS_BUDGET: Duration = Duration::from_millis(2200);
+
+/// `/task whois @person` and `/task forget @person`: what the app resolves for someone,
+/// and dropping it. `None` when the text is neither.
+pub async fn directory_command(state: &AppState, cmd: &SlashCommand) -> Option<String> {
+    let text = cmd.text.trim();
+    let (verb, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let verb = verb.to_ascii_lowercase();
+    if verb != "whois" && verb != "forget" {
+        return None;
+    }
+    let mentions = crate::slack::command::parse_text(rest).mentions;
+    let Some(user) = mentions.first() else {
+        return Some(format!("Name someone: `{} {verb} @person`.", cmd.command));
+    };
+    let who = crate::slack::mrkdwn::mention(user);
+    if verb == "forget" {
+        state.directory.forget(&cmd.team_id, user).await;
+        return Some(format!("I forgot what I knew about {who}; their next task looks them up again in Slack and Tallyfy."));
+    }
+    let answer =
+        match tokio::time::timeout(WHOIS_BUDGET, state.directory.whois(&cmd.team_id, user)).await {
+            Err(_) => {
+                return Some(format!(
+                    "Slack or Tallyfy is slow to answer about {who}; try again in a moment."
+                ))
+            }
+            Ok(Err(e)) => return Some(format!("I couldn't look up {who}: {e}.")),
+            Ok(Ok(answer)) => answer,
+        };
+    let (resolved, source) = answer;
+    let from = match source {
+        crate::directory::Source::Cache => "from the cache",
+        crate::directory::Source::Lookup => "just looked up",
+    };
+    let what = match &resolved.assignee {
+        Assignee::Member { id, email } => {
+            format!(
+                "Tallyfy member {id} ({})",
+                crate::slack::mrkdwn::escape(email)
+            )
+        }
+        Assignee::NoAccount { email: Some(email) } => {
+            format!(
+                "no Tallyfy account for {}",
+                crate::slack::mrkdwn::escape(email)
+            )
+        }
+        Assignee::NoAccount { email: None } => {
+            "no email visible to this app (is the users:read.email scope granted?)".into()
+        }
+        Assignee::NotAssignable { reason } => {
+            format!("not assignable: {}", crate::slack::mrkdwn::escape(reason))
+        }
+    };
+    Some(format!(
+        "{who} is {what}, {from}. `{} forget @person` makes the next task look them up afresh.",
+        cmd.command
+    ))
 }
 
 /// Opens the "New task" modal for a `/task` command, prefilled from its text.
@@ -78,6 +156,7 @@ fn prefill(text: &str, mentions: &[String], now: Zoned, projects: &[ProjectRef])
         assignees: mentions.to_vec(),
         deadline: when.unwrap_or_else(|| deadline::default_deadline(&now)),
         projects: projects.to_vec(),
+        groups: Vec::new(),
     }
 }
 
@@ -96,7 +175,7 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     )
     .await
     {
-        Ok(Ok(resolved)) => match owners(&resolved) {
+        Ok(Ok(resolved)) => match draft_owners(&draft, &resolved) {
             Ok(owners) => Some(owners),
             Err(problem) => {
                 return SubmitAnswer::Errors(BTreeMap::from([(
@@ -154,10 +233,12 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     SubmitAnswer::Close
 }
 
-/// Turns resolved people into Tallyfy owners, or says in plain words who cannot be assigned.
-pub fn owners(resolved: &[Resolved]) -> Result<Owners, String> {
+/// Turns resolved people into Tallyfy owners, or says in plain words who cannot be
+/// assigned. With `guests_ok`, people without an account are assigned as guests by email.
+pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> {
     let mut owners = Owners::default();
     let mut problems = Vec::new();
+    let mut no_account = false;
     for r in resolved {
         let who = r
             .name
@@ -166,7 +247,11 @@ pub fn owners(resolved: &[Resolved]) -> Result<Owners, String> {
             .unwrap_or_else(|| "One person".into());
         match &r.assignee {
             Assignee::Member { id, .. } => owners.users.push(*id),
+            Assignee::NoAccount { email: Some(email) } if guests_ok => {
+                owners.guests.push(email.clone())
+            }
             Assignee::NoAccount { email: Some(email) } => {
+                no_account = true;
                 problems.push(format!("{who} ({email}) has no Tallyfy account"))
             }
             Assignee::NoAccount { email: None } => {
@@ -178,13 +263,21 @@ pub fn owners(resolved: &[Resolved]) -> Result<Owners, String> {
         }
     }
     if problems.is_empty() {
-        Ok(owners)
-    } else {
-        Err(format!(
-            "{}. Remove them, or ask a Tallyfy admin to invite them.",
-            problems.join("; ")
-        ))
+        return Ok(owners);
     }
+    let advice = if no_account {
+        "Remove them, tick \u{201c}Assign people without a Tallyfy account as guests\u{201d}, or ask a Tallyfy admin to invite them."
+    } else {
+        "Remove them, or ask a Tallyfy admin to invite them."
+    };
+    Err(format!("{}. {advice}", problems.join("; ")))
+}
+
+/// The owners of a drafted task: its people, and its groups.
+pub fn draft_owners(draft: &TaskDraft, resolved: &[Resolved]) -> Result<Owners, String> {
+    let mut owners = owners(resolved, draft.guests_ok)?;
+    owners.groups = draft.groups.iter().map(|g| g.id.clone()).collect();
+    Ok(owners)
 }
 
 #[cfg(test)]
@@ -219,7 +312,7 @@ mod tests {
             ),
         ];
         assert_eq!(
-            owners(&people).unwrap().users,
+            owners(&people, false).unwrap().users,
             vec![MemberId(1001), MemberId(1002)]
         );
     }
@@ -247,7 +340,7 @@ mod tests {
                 },
             ),
         ];
-        let problem = owners(&people).unwrap_err();
+        let problem = owners(&people, false).unwrap_err();
         assert!(
             problem.contains("@carol (carol@x.io) has no Tallyfy account"),
             "{problem}"
@@ -256,6 +349,34 @@ mod tests {
             problem.contains("@robot can't be assigned: it is a bot"),
             "{problem}"
         );
+    }
+
+    #[test]
+    fn with_guests_allowed_people_without_accounts_go_by_email() {
+        let people = [
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "carol",
+                Assignee::NoAccount {
+                    email: Some("carol@x.io".into()),
+                },
+            ),
+        ];
+        let problem = owners(&people, false).unwrap_err();
+        assert!(problem.contains("as guests"), "{problem}");
+        let o = owners(&people, true).unwrap();
+        assert_eq!(
+            (o.users, o.guests),
+            (vec![MemberId(1001)], vec!["carol@x.io".to_string()])
+        );
+        let no_email = [resolved("dan", Assignee::NoAccount { email: None })];
+        assert!(owners(&no_email, true).is_err(), "a guest needs an email");
     }
 
     #[test]
@@ -280,6 +401,14 @@ mod tests {
             p.deadline.strftime("%Y-%m-%d %H:%M %Z").to_string(),
             "2026-12-02 17:00 EST"
         );
+    }
+
+    #[test]
+    fn directory_commands_need_a_mention() {
+        assert!(is_directory_command("whois <@U1|alice>"));
+        assert!(is_directory_command("FORGET <@U1>"));
+        assert!(!is_directory_command("forget the milk"));
+        assert!(!is_directory_command("review whois data <@U1>"));
     }
 
     #[test]

@@ -7,10 +7,10 @@ use jiff::{Timestamp, Zoned};
 use slack_morphism::prelude::*;
 
 use super::TaskDraft;
-use crate::modals::Metadata;
+use crate::modals::{self, Metadata};
 use crate::project::ProjectRef;
 use crate::slack::interaction::ViewState;
-use crate::tallyfy::model::TaskType;
+use crate::tallyfy::model::{Group, TaskType};
 
 pub const CALLBACK_ID: &str = "task_create";
 pub const TITLE: &str = "title";
@@ -36,6 +36,8 @@ pub struct Prefill {
     pub deadline: Zoned,
     /// The channel's recent projects, offered under "Add to project".
     pub projects: Vec<ProjectRef>,
+    /// Tallyfy groups that can be assigned.
+    pub groups: Vec<Group>,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -70,11 +72,23 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
 
     let mut blocks: Vec<SlackBlock> = vec![
         input(TITLE, "Title", title_input.into(), false),
-        input(ASSIGNEES, "Assignees", people.into(), false),
+        // With groups on offer, a task may go to a group alone.
+        input(
+            ASSIGNEES,
+            "Assignees",
+            people.into(),
+            !prefill.groups.is_empty(),
+        ),
+    ];
+    if !prefill.groups.is_empty() {
+        blocks.push(modals::groups_block(&prefill.groups));
+    }
+    blocks.extend([
+        modals::guests_block(),
         input(DEADLINE, "Deadline", deadline.into(), false),
         input(SUMMARY, "Summary", summary.into(), true),
         input(TASK_TYPE, "Task type", task_type.into(), false),
-    ];
+    ]);
     if !prefill.projects.is_empty() {
         blocks.push(input(
             PROJECT,
@@ -137,10 +151,11 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
     }
 
     let assignees = state.users(ASSIGNEES);
-    if assignees.is_empty() {
+    let groups = modals::read_groups(state);
+    if assignees.is_empty() && groups.is_empty() {
         errors.insert(
             ASSIGNEES.into(),
-            "Choose at least one person to do this.".into(),
+            "Choose at least one person (or group) to do this.".into(),
         );
     }
 
@@ -189,6 +204,8 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
             summary,
             task_type,
             project,
+            groups,
+            guests_ok: modals::read_guests_ok(state),
         }),
         _ => Err(errors),
     }
@@ -265,6 +282,7 @@ mod tests {
             assignees: vec!["U9".into()],
             deadline: zoned,
             projects: vec![],
+            groups: vec![],
         };
         let metadata = Metadata {
             channel_id: Some("C1".into()),
@@ -313,6 +331,7 @@ mod tests {
                 run_id: crate::tallyfy::model::RunId("r1".into()),
                 name: "x".repeat(90),
             }],
+            groups: vec![],
         };
         let json = serde_json::to_value(view(&prefill, &Metadata::default())).unwrap();
         let block = json["blocks"]

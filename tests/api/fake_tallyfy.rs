@@ -56,6 +56,7 @@ struct Inner {
     /// Faults for the next create of a task with this title.
     titled_faults: HashMap<String, Fault>,
     list_delay: Duration,
+    groups: Vec<(String, String)>,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
     next_id: u64,
@@ -74,6 +75,7 @@ impl FakeTallyfy {
             .route("/api/organizations/{org}/tasks", post(create_task))
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
+            .route("/api/organizations/{org}/groups", get(list_groups))
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
@@ -96,6 +98,14 @@ impl FakeTallyfy {
             first_name: first_name.into(),
             status: status.into(),
         });
+    }
+
+    pub fn add_group(&self, id: &str, name: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .groups
+            .push((id.into(), name.into()));
     }
 
     pub fn fault_next_create(&self, fault: Fault) {
@@ -369,6 +379,47 @@ async fn create_task(
             }
         }
     }
+    {
+        let s = inner.lock().unwrap();
+        for (i, g) in owners
+            .get("guests")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if !g
+                .as_str()
+                .is_some_and(|e| e.contains('@') && e.contains('.'))
+            {
+                errors.insert(
+                    format!("owners.guests.{i}"),
+                    json!([format!(
+                        "The owners.guests.{i} must be a valid email address."
+                    )]),
+                );
+            }
+        }
+        for (i, g) in owners
+            .get("groups")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if !g
+                .as_str()
+                .is_some_and(|id| s.groups.iter().any(|(gid, _)| gid == id))
+            {
+                errors.insert(
+                    format!("owners.groups.{i}"),
+                    json!([format!("The selected owners.groups.{i} is invalid.")]),
+                );
+            }
+        }
+    }
     if !errors.is_empty() {
         return invalid(Value::Object(errors));
     }
@@ -528,4 +579,32 @@ async fn get_run(
         run_json["tasks"] = json!({"data": tasks});
     }
     Json(json!({"data": run_json})).into_response()
+}
+
+async fn list_groups(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &inner,
+        "GET",
+        format!("/organizations/{org}/groups"),
+        query.clone(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, &org, false) {
+        return r;
+    }
+    let s = inner.lock().unwrap();
+    let data: Vec<Value> = s
+        .groups
+        .iter()
+        .map(|(id, name)| json!({"id": id, "name": name, "description": "", "members": []}))
+        .collect();
+    let total = data.len();
+    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": null}}}))
+        .into_response()
 }
