@@ -8,13 +8,13 @@ pub mod modal;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jiff::{Timestamp, Zoned};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::deadline;
 use crate::directory::{Assignee, Resolved};
 use crate::jobs::{Origin, TaskJob};
-use crate::modals::{self, Metadata};
+use crate::modals::{self, Metadata, Opening};
 use crate::project::ProjectRef;
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
@@ -140,23 +140,17 @@ pub async fn directory_command(state: &AppState, cmd: &SlashCommand) -> Option<S
 
 /// Opens the "New task" modal for a `/task` command, prefilled from its text.
 pub async fn open(state: &AppState, cmd: SlashCommand) {
-    modals::open_for_command(state, &cmd, |o| {
-        modal::view(
-            &prefill(&o.text.text, &o.text.mentions, o.now.clone(), &o.projects),
-            &o.metadata,
-        )
-    })
-    .await;
+    modals::open_for_command(state, &cmd, |o| modal::view(&prefill(o), &o.metadata)).await;
 }
 
-fn prefill(text: &str, mentions: &[String], now: Zoned, projects: &[ProjectRef]) -> Prefill {
-    let (title, when) = deadline::split_phrase(text, &now);
+fn prefill(o: &Opening) -> Prefill {
+    let (title, when) = deadline::split_phrase(&o.text.text, &o.now);
     Prefill {
         title: title.chars().take(MAX_INITIAL_CHARS).collect(),
-        assignees: mentions.to_vec(),
-        deadline: when.unwrap_or_else(|| deadline::default_deadline(&now)),
-        projects: projects.to_vec(),
-        groups: Vec::new(),
+        assignees: o.text.mentions.clone(),
+        deadline: when.unwrap_or_else(|| deadline::default_deadline(&o.now)),
+        projects: o.projects.clone(),
+        groups: o.groups.clone(),
     }
 }
 
@@ -284,6 +278,7 @@ pub fn draft_owners(draft: &TaskDraft, resolved: &[Resolved]) -> Result<Owners, 
 mod tests {
     use super::*;
     use crate::tallyfy::model::MemberId;
+    use jiff::Zoned;
 
     fn resolved(name: &str, assignee: Assignee) -> Resolved {
         Resolved {
@@ -384,19 +379,21 @@ mod tests {
         let now: Zoned = "2026-11-25T10:00:00-05:00[America/New_York]"
             .parse()
             .unwrap();
-        let p = prefill(
-            "Review the Q4 report friday 5pm",
-            &["U1".into()],
-            now.clone(),
-            &[],
-        );
+        let opening = |text: &str, now: &Zoned| Opening {
+            text: crate::slack::command::parse_text(text),
+            now: now.clone(),
+            metadata: Metadata::default(),
+            projects: vec![],
+            groups: vec![],
+        };
+        let p = prefill(&opening("Review the Q4 report <@U1> friday 5pm", &now));
         assert_eq!(p.title, "Review the Q4 report");
         assert_eq!(p.assignees, vec!["U1"]);
         assert_eq!(
             p.deadline.strftime("%Y-%m-%d %H:%M").to_string(),
             "2026-11-27 17:00"
         );
-        let p = prefill("", &[], now, &[]);
+        let p = prefill(&opening("", &now));
         assert_eq!(
             p.deadline.strftime("%Y-%m-%d %H:%M %Z").to_string(),
             "2026-12-02 17:00 EST"

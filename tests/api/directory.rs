@@ -1,0 +1,423 @@
+//! Mapping Slack people to Tallyfy members: cached, batched, deduplicated, self-healing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use tallyfy_slack::config::Config;
+use tallyfy_slack::directory::{Assignee, Directory};
+use tallyfy_slack::slack::api::SlackApi;
+use tallyfy_slack::store::{RedisStore, Store, StoreError};
+use tallyfy_slack::tallyfy::model::MemberId;
+use tallyfy_slack::tallyfy::TallyfyClient;
+use tallyfy_slack::telemetry::Metrics;
+
+use crate::fake_slack::{self, FakeSlack, Person};
+use crate::fake_tallyfy::{self, FakeTallyfy};
+use crate::helpers::*;
+
+/// A store that counts the calls made to it.
+struct CountingStore {
+    inner: Arc<dyn Store>,
+    calls: Mutex<HashMap<&'static str, usize>>,
+}
+
+impl CountingStore {
+    fn count(&self, what: &'static str) {
+        *self.calls.lock().unwrap().entry(what).or_default() += 1;
+    }
+    fn take(&self) -> HashMap<&'static str, usize> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl Store for CountingStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.count("get");
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        self.count("get_many");
+        self.inner.get_many(keys).await
+    }
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.count("set");
+        self.inner.set(key, value, ttl).await
+    }
+    async fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.count("set_if_absent");
+        self.inner.set_if_absent(key, value, ttl).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.count("delete");
+        self.inner.delete(key).await
+    }
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
+        self.count("incr");
+        self.inner.incr(key, ttl).await
+    }
+    async fn push_recent(
+        &self,
+        key: &str,
+        value: &str,
+        keep: usize,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.count("push_recent");
+        self.inner.push_recent(key, value, keep, ttl).await
+    }
+    async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        self.count("recent");
+        self.inner.recent(key).await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+    fn kind(&self) -> &'static str {
+        "counting"
+    }
+}
+
+/// A directory over fakes and a real Redis, with its store calls counted.
+async fn directory() -> (Directory, Arc<CountingStore>, FakeSlack, FakeTallyfy) {
+    let slack = FakeSlack::start().await;
+    let tallyfy = FakeTallyfy::start().await;
+    for i in 1..=10u64 {
+        slack.add_person(Person {
+            id: format!("U{i:02}"),
+            name: format!("person{i}"),
+            email: Some(format!("person{i}@example.com")),
+            tz: "UTC".into(),
+            deleted: false,
+            is_bot: false,
+        });
+        tallyfy.add_member(
+            2000 + i,
+            &format!("person{i}@example.com"),
+            &format!("Person{i}"),
+            "active",
+        );
+    }
+    let env: HashMap<&str, String> = [
+        ("SLACK_SIGNING_SECRET", "s".to_string()),
+        ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),
+        ("SLACK_API_URL", slack.api_url()),
+        ("TALLYFY_ORG_ID", fake_tallyfy::ORG.to_string()),
+        ("TALLYFY_ACCESS_TOKEN", fake_tallyfy::TOKEN.to_string()),
+        ("TALLYFY_API_URL", tallyfy.api_url()),
+    ]
+    .into_iter()
+    .collect();
+    let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let metrics = Metrics::default();
+    let redis: Arc<dyn Store> =
+        Arc::new(RedisStore::new(REDIS_URL, &unique_prefix(), metrics.clone()).unwrap());
+    let store = Arc::new(CountingStore {
+        inner: redis,
+        calls: Mutex::default(),
+    });
+    let directory = Directory::new(
+        SlackApi::new(&config.slack, metrics.clone()).unwrap(),
+        TallyfyClient::new(&config.tallyfy, metrics.clone()),
+        store.clone(),
+        config.directory.clone(),
+        metrics,
+    );
+    (directory, store, slack, tallyfy)
+}
+
+fn ten() -> Vec<String> {
+    (1..=10).map(|i| format!("U{i:02}")).collect()
+}
+
+#[tokio::test]
+async fn ten_cached_people_cost_one_store_round_trip_and_no_lookups() {
+    let (directory, store, slack, tallyfy) = directory().await;
+    let cold = directory
+        .resolve_all(fake_slack::TEAM, &ten())
+        .await
+        .unwrap();
+    assert_eq!(cold.len(), 10);
+    assert_eq!(
+        cold[3].assignee,
+        Assignee::Member {
+            id: MemberId(2004),
+            email: "person4@example.com".into()
+        }
+    );
+    assert_eq!(slack.calls("users.info").len(), 10);
+    assert_eq!(tallyfy.member_searches().len(), 10);
+    store.take();
+
+    let warm = directory
+        .resolve_all(fake_slack::TEAM, &ten())
+        .await
+        .unwrap();
+    assert_eq!(warm, cold, "the same answer from the cache");
+    assert_eq!(
+        store.take(),
+        HashMap::from([("get_many", 1)]),
+        "one MGET for all ten"
+    );
+    assert_eq!(
+        slack.calls("users.info").len(),
+        10,
+        "no Slack lookups when warm"
+    );
+    assert_eq!(
+        tallyfy.member_searches().len(),
+        10,
+        "no Tallyfy lookups when warm"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_resolution_of_one_person_makes_one_lookup() {
+    let (directory, _, slack, tallyfy) = directory().await;
+    slack.set_users_info_delay(Duration::from_millis(300));
+    let team = fake_slack::TEAM;
+    let one = vec!["U01".to_string()];
+    let (a, b, c) = tokio::join!(
+        directory.resolve_all(team, &one),
+        directory.resolve_all(team, &one),
+        directory.whois(team, "U01"),
+    );
+    assert_eq!(a.unwrap(), b.unwrap());
+    assert_eq!(
+        c.unwrap().0.assignee,
+        Assignee::Member {
+            id: MemberId(2001),
+            email: "person1@example.com".into()
+        }
+    );
+    assert_eq!(slack.calls("users.info").len(), 1);
+    assert_eq!(tallyfy.member_searches().len(), 1);
+}
+
+/// Adds people for the directory's edge cases to a running app's fakes.
+fn add_edge_people(app: &TestApp) {
+    let person = |id: &str, name: &str, email: &str, deleted: bool, is_bot: bool| Person {
+        id: id.into(),
+        name: name.into(),
+        email: Some(email.into()),
+        tz: "UTC".into(),
+        deleted,
+        is_bot,
+    };
+    app.slack
+        .add_person(person("UDAVE", "dave", "dave@example.com", false, false));
+    app.tallyfy
+        .add_member(1004, "dave@example.com", "Dave", "disabled");
+    app.slack
+        .add_person(person("UGONE", "gone", "gone@example.com", true, false));
+    app.slack
+        .add_person(person("UROBOT", "robot", "robot@example.com", false, true));
+}
+
+async fn submit(app: &TestApp, values: &TaskValues, adjust: impl FnOnce(&mut Value)) -> Value {
+    let view = app.open_task_modal("").await;
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        view.view["private_metadata"].as_str().unwrap(),
+        values,
+    );
+    adjust(&mut payload);
+    let text = app.interact(&payload).await.text().await.unwrap();
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+async fn confirmation(app: &TestApp) -> String {
+    eventually("the confirmation", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == CHANNEL)
+            .map(|c| c.body)
+    })
+    .await["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn deactivated_members_bots_and_departed_people_are_named() {
+    let app = spawn_app().await;
+    add_edge_people(&app);
+    for (user, words) in [
+        ("UDAVE", "their Tallyfy account is deactivated"),
+        ("UGONE", "their Slack account is deactivated"),
+        ("UROBOT", "it is a bot"),
+    ] {
+        let answer = submit(&app, &TaskValues::new("Edge", &[user]), |_| {}).await;
+        let text = answer["errors"]["assignees"].as_str().unwrap_or_default();
+        assert!(text.contains(words), "{user}: {answer}");
+    }
+    settle().await;
+    assert!(app.tallyfy.creates().is_empty());
+}
+
+#[tokio::test]
+async fn no_account_is_remembered_briefly() {
+    let app = spawn_app_with(|env| {
+        env.insert("DIRECTORY_MISS_TTL_SECS".into(), "1".into());
+    })
+    .await;
+    submit(&app, &TaskValues::new("First try", &[CAROL]), |_| {}).await;
+    let searches = app.tallyfy.member_searches().len();
+    let answer = submit(&app, &TaskValues::new("Second try", &[CAROL]), |_| {}).await;
+    assert!(answer["errors"]["assignees"]
+        .as_str()
+        .unwrap()
+        .contains("carol@example.com"));
+    assert_eq!(
+        app.tallyfy.member_searches().len(),
+        searches,
+        "the miss was cached"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    submit(&app, &TaskValues::new("Third try", &[CAROL]), |_| {}).await;
+    assert_eq!(
+        app.tallyfy.member_searches().len(),
+        searches + 1,
+        "looked up again once the short TTL ran out"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_cached_member_id_is_dropped_and_the_task_still_created() {
+    let app = spawn_app().await;
+    // The cache says Alice is member 9999, an id Tallyfy does not know (say, a re-created account).
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let stale =
+        json!({"name": "alice", "kind": "member", "id": 9999, "email": "alice@example.com"})
+            .to_string();
+    let _: () = redis::cmd("SET")
+        .arg(format!(
+            "{}:member:{}:{ALICE}",
+            app.prefix,
+            fake_slack::TEAM
+        ))
+        .arg(stale)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        submit(&app, &TaskValues::new("Heal the cache", &[ALICE]), |_| {}).await,
+        Value::Null
+    );
+    confirmation(&app).await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 2, "refused once, then retried once");
+    assert_eq!(creates[0].body["owners"]["users"], json!([9999]));
+    assert_eq!(creates[1].body["owners"]["users"], json!([1001]));
+    assert_eq!(app.tallyfy.tasks_created(), 1);
+}
+
+#[tokio::test]
+async fn people_without_accounts_can_be_assigned_as_guests() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("").await;
+    let guests_block = block(&view, "guests");
+    assert_eq!(guests_block["element"]["type"], "checkboxes");
+
+    let answer = submit(&app, &TaskValues::new("Guest work", &[ALICE, CAROL]), |p| {
+        p["view"]["state"]["values"]["guests"] = json!({"value": {"type": "checkboxes", "selected_options": [
+            {"text": {"type": "plain_text", "text": "Assign as guests"}, "value": "guests_ok"}]}});
+    })
+    .await;
+    assert_eq!(answer, Value::Null);
+    let text = confirmation(&app).await;
+    let owners = app.tallyfy.creates()[0].body["owners"].clone();
+    assert_eq!(owners["users"], json!([1001]));
+    assert_eq!(owners["guests"], json!(["carol@example.com"]));
+    assert!(
+        text.contains("Assigned as Tallyfy guests: carol@example.com"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn tallyfy_groups_can_be_assigned() {
+    let app = spawn_app().await;
+    app.tallyfy
+        .add_group("9f8e7d6c5b4a39281706f5e4d3c2b1a0", "Design");
+    let view = app.open_task_modal("").await;
+    let groups = block(&view, "groups");
+    assert_eq!(
+        groups["element"]["options"][0]["value"],
+        "9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    );
+    assert_eq!(
+        block(&view, "assignees")["optional"],
+        true,
+        "a group alone is enough"
+    );
+
+    let answer = submit(&app, &TaskValues::new("Design review", &[]), |p| {
+        p["view"]["state"]["values"]["groups"] = json!({"value": {"type": "multi_static_select", "selected_options": [
+            {"text": {"type": "plain_text", "text": "Design"}, "value": "9f8e7d6c5b4a39281706f5e4d3c2b1a0"}]}});
+    })
+    .await;
+    assert_eq!(answer, Value::Null);
+    let text = confirmation(&app).await;
+    let owners = app.tallyfy.creates()[0].body["owners"].clone();
+    assert_eq!(
+        owners["groups"],
+        json!(["9f8e7d6c5b4a39281706f5e4d3c2b1a0"])
+    );
+    assert_eq!(owners["users"], json!([]));
+    assert!(text.contains("the _Design_ group"), "{text}");
+}
+
+#[tokio::test]
+async fn whois_and_forget_show_and_reset_a_mapping() {
+    let app = spawn_app().await;
+    let ask = |text: &'static str| {
+        let app = &app;
+        async move {
+            let (response, _) = app.command("/task", text).await;
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["response_type"], "ephemeral");
+            body["text"].as_str().unwrap().to_string()
+        }
+    };
+    let first = ask("whois <@UALICE|alice>").await;
+    assert!(
+        first.contains("Tallyfy member 1001 (alice@example.com), just looked up"),
+        "{first}"
+    );
+    let second = ask("whois <@UALICE|alice>").await;
+    assert!(second.contains("from the cache"), "{second}");
+    let carol = ask("whois <@UCAROL>").await;
+    assert!(
+        carol.contains("no Tallyfy account for carol@example.com"),
+        "{carol}"
+    );
+
+    let forgot = ask("forget <@UALICE|alice>").await;
+    assert!(forgot.contains("<@UALICE>"), "{forgot}");
+    let again = ask("whois <@UALICE>").await;
+    assert!(again.contains("just looked up"), "{again}");
+    settle().await;
+    assert!(
+        app.slack.calls("views.open").is_empty(),
+        "admin commands open no modal"
+    );
+}
