@@ -6,6 +6,7 @@ mod fake_slack;
 mod fake_tallyfy;
 mod helpers;
 
+mod manifest;
 mod ops;
 mod project;
 mod signing;

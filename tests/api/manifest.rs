@@ -1,0 +1,57 @@
+//! The Slack app manifest matches the service: every URL in it is a route this service
+//! serves, and it asks for every scope the code uses.
+
+use crate::helpers::*;
+
+const MANIFEST: &str = include_str!("../../manifests/slack-app.yaml");
+
+fn urls() -> Vec<String> {
+    MANIFEST
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("https://YOUR-PUBLIC-URL"))
+        .filter(|p| p.starts_with('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_url_in_the_manifest_is_a_route_that_checks_signatures() {
+    let app = spawn_app().await;
+    let paths = urls();
+    assert!(paths.len() >= 4, "{paths:?}");
+    for path in paths {
+        let response = reqwest::Client::new()
+            .post(app.url(&path))
+            .body("x=1")
+            .send()
+            .await
+            .unwrap();
+        // 401 (not 404 or 405): the route exists, takes POST, and wants Slack's signature.
+        assert_eq!(response.status(), 401, "{path}");
+    }
+}
+
+#[test]
+fn the_manifest_asks_for_every_scope_the_code_uses() {
+    // chat.postMessage and chat.postEphemeral: chat:write; users.info and users.list:
+    // users:read; profile.email: users:read.email; slash commands: commands.
+    for scope in [
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "users:read",
+        "users:read.email",
+    ] {
+        assert!(
+            MANIFEST.lines().any(|l| l.trim() == format!("- {scope}")),
+            "scope {scope} missing"
+        );
+    }
+    for command in ["/task", "/project"] {
+        assert!(
+            MANIFEST.contains(&format!("command: {command}\n")),
+            "{command} missing"
+        );
+    }
+    assert_eq!(MANIFEST.matches("should_escape: true").count(), 2);
+}
