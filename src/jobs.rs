@@ -294,10 +294,12 @@ impl Worker {
             if missing == 0 { "complete" } else { "partial" },
         );
         let link = format!("{}/{}/processes/{run}", self.web_url, self.tallyfy.org_id());
+        let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
         let content = project_message::confirmation(&project_message::Outcome {
             name: &plan.name,
             requester: &job.origin.user_id,
             assignees: &plan.assignees,
+            groups: &groups,
             deadline: plan.deadline,
             link: &link,
             tasks: plan.tasks.iter().zip(results).collect(),

@@ -18,6 +18,8 @@ pub struct Outcome<'a> {
     pub name: &'a str,
     pub requester: &'a str,
     pub assignees: &'a [String],
+    /// Names of Tallyfy groups that own the project.
+    pub groups: &'a [String],
     pub deadline: Timestamp,
     pub link: &'a str,
     /// Each planned task and whether it now exists (`Err` holds why not).
@@ -27,7 +29,16 @@ pub struct Outcome<'a> {
 }
 
 fn people(ids: &[String]) -> String {
-    let mentions: Vec<String> = ids.iter().map(|u| mrkdwn::mention(u)).collect();
+    people_and_groups(ids, &[])
+}
+
+fn people_and_groups(ids: &[String], groups: &[String]) -> String {
+    let mut mentions: Vec<String> = ids.iter().map(|u| mrkdwn::mention(u)).collect();
+    mentions.extend(
+        groups
+            .iter()
+            .map(|g| format!("the _{}_ group", mrkdwn::escape(g))),
+    );
     match mentions.as_slice() {
         [] => "nobody".into(),
         [one] => one.clone(),
@@ -46,7 +57,7 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
         ":file_folder: *{}* (new project)\n{} set it up for {}, due {}",
         mrkdwn::link(o.link, o.name),
         mrkdwn::mention(o.requester),
-        people(o.assignees),
+        people_and_groups(o.assignees, o.groups),
         due(o.deadline)
     );
     for (task, result) in o.tasks.iter().take(LISTED) {
@@ -172,6 +183,7 @@ mod tests {
             name: "Onboard & co",
             requester: "UREQ",
             assignees: &["U1".into()],
+            groups: &["Ops".into()],
             deadline: "2026-12-15T22:00:00Z".parse().unwrap(),
             link: "https://t/org/processes/r1",
             tasks: vec![(&a, Ok(())), (&b, Err("Tallyfy had a problem".into()))],
@@ -201,6 +213,7 @@ mod tests {
             name: "P",
             requester: "UREQ",
             assignees: &[],
+            groups: &[],
             deadline: "2026-12-15T22:00:00Z".parse().unwrap(),
             link: "https://t/org/processes/r1",
             tasks: vec![(&a, Ok(()))],

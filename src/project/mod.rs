@@ -146,6 +146,7 @@ pub async fn open(state: &AppState, cmd: SlashCommand) {
             name,
             assignees: o.text.mentions.clone(),
             deadline: when.unwrap_or_else(|| deadline::default_deadline(&o.now)),
+            groups: o.groups.clone(),
         };
         modal::view(&prefill, &o.metadata)
     })
@@ -254,8 +255,11 @@ pub async fn plan(
     };
 
     let mut errors = BTreeMap::new();
-    let owners = match task::owners(&pick(&form.assignees), false) {
-        Ok(owners) => owners,
+    let owners = match task::owners(&pick(&form.assignees), form.guests_ok) {
+        Ok(mut owners) => {
+            owners.groups = form.groups.iter().map(|g| g.id.clone()).collect();
+            owners
+        }
         Err(problem) => {
             errors.insert(modal::ASSIGNEES.to_string(), problem);
             Owners::default()
@@ -266,7 +270,7 @@ pub async fn plan(
         let (assignees, owners) = if ids.is_empty() {
             (form.assignees.clone(), owners.clone())
         } else {
-            match task::owners(&pick(ids), false) {
+            match task::owners(&pick(ids), form.guests_ok) {
                 Ok(o) => (ids.clone(), o),
                 Err(problem) => {
                     problems.push(modal::line_problem(line, problem.trim_end_matches('.')));

@@ -7,8 +7,9 @@ use jiff::{Timestamp, Zoned};
 use slack_morphism::prelude::*;
 
 use super::lines::{self, Line};
-use crate::modals::Metadata;
+use crate::modals::{self, Metadata};
 use crate::slack::interaction::ViewState;
+use crate::tallyfy::model::Group;
 
 pub const CALLBACK_ID: &str = "project_create";
 pub const NAME: &str = "name";
@@ -30,6 +31,8 @@ pub struct Prefill {
     pub name: String,
     pub assignees: Vec<String>,
     pub deadline: Zoned,
+    /// Tallyfy groups that can own the project.
+    pub groups: Vec<Group>,
 }
 
 /// A submission that passed the checks that need no lookups.
@@ -40,6 +43,10 @@ pub struct ProjectForm {
     pub assignees: Vec<String>,
     pub deadline: Timestamp,
     pub lines: Vec<Line>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    #[serde(default)]
+    pub guests_ok: bool,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -74,21 +81,31 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
             "A line may name its own @people and deadline; otherwise it takes the project's."
                 .into(),
         );
+    let mut blocks = vec![
+        input(NAME, "Name", name.into(), false),
+        input(SUMMARY, "Summary", summary.into(), true),
+        // With groups on offer, a group alone may own the project.
+        input(
+            ASSIGNEES,
+            "Assignees",
+            people.into(),
+            !prefill.groups.is_empty(),
+        ),
+    ];
+    if !prefill.groups.is_empty() {
+        blocks.push(modals::groups_block(&prefill.groups));
+    }
+    blocks.extend([
+        modals::guests_block(),
+        input(DEADLINE, "Deadline", deadline.into(), false),
+        tasks_block.into(),
+    ]);
     SlackView::Modal(
-        SlackModalView::new(
-            "New project".into(),
-            vec![
-                input(NAME, "Name", name.into(), false),
-                input(SUMMARY, "Summary", summary.into(), true),
-                input(ASSIGNEES, "Assignees", people.into(), false),
-                input(DEADLINE, "Deadline", deadline.into(), false),
-                tasks_block.into(),
-            ],
-        )
-        .with_submit("Create project".into())
-        .with_close("Cancel".into())
-        .with_callback_id(CALLBACK_ID.into())
-        .with_private_metadata(metadata.encode()),
+        SlackModalView::new("New project".into(), blocks)
+            .with_submit("Create project".into())
+            .with_close("Cancel".into())
+            .with_callback_id(CALLBACK_ID.into())
+            .with_private_metadata(metadata.encode()),
     )
 }
 
@@ -121,10 +138,11 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
         );
     }
     let assignees = state.users(ASSIGNEES);
-    if assignees.is_empty() {
+    let groups = modals::read_groups(state);
+    if assignees.is_empty() && groups.is_empty() {
         errors.insert(
             ASSIGNEES.into(),
-            "Choose at least one person to own the project.".into(),
+            "Choose at least one person (or group) to own the project.".into(),
         );
     }
     let deadline = match state
@@ -186,6 +204,8 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
             assignees,
             deadline,
             lines,
+            groups,
+            guests_ok: modals::read_guests_ok(state),
         }),
         _ => Err(errors),
     }

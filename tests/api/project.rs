@@ -418,3 +418,40 @@ async fn project_help_explains_lines_and_list() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_project_can_be_owned_by_a_group_and_guests() {
+    let app = spawn_app().await;
+    app.tallyfy
+        .add_group("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "Finance");
+    let view = app.open_project_modal("Audit prep").await;
+    assert!(block_with(&view, "groups").is_some() && block_with(&view, "guests").is_some());
+    let values = ProjectValues::new("Audit prep", &[CAROL], "Gather receipts");
+    let metadata = view.view["private_metadata"].as_str().unwrap();
+    let payload = json!({
+        "type": "view_submission",
+        "team": {"id": crate::fake_slack::TEAM},
+        "user": {"id": REQUESTER},
+        "view": {"id": view.id, "hash": view.hash, "callback_id": "project_create", "private_metadata": metadata,
+            "state": {"values": {
+                "name": {"value": {"type": "plain_text_input", "value": values.name}},
+                "assignees": {"value": {"type": "multi_users_select", "selected_users": values.assignees}},
+                "groups": {"value": {"type": "multi_static_select", "selected_options": [
+                    {"text": {"type": "plain_text", "text": "Finance"}, "value": "0f1e2d3c4b5a69788796a5b4c3d2e1f0"}]}},
+                "guests": {"value": {"type": "checkboxes", "selected_options": [{"value": "guests_ok"}]}},
+                "deadline": {"value": {"type": "datetimepicker", "selected_date_time": values.deadline}},
+                "tasks": {"value": {"type": "plain_text_input", "value": values.tasks}}
+            }}}
+    });
+    let response = app.interact(&payload).await;
+    assert_eq!(response.text().await.unwrap(), "");
+    let message = posted(&app).await;
+    let first = app.tallyfy.creates()[0].body.clone();
+    assert_eq!(first["owners"]["guests"], json!(["carol@example.com"]));
+    assert_eq!(
+        first["owners"]["groups"],
+        json!(["0f1e2d3c4b5a69788796a5b4c3d2e1f0"])
+    );
+    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(text.contains("the _Finance_ group"), "{text}");
+}
