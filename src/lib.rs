@@ -5,7 +5,8 @@
 //! - [`startup`] builds the application from [`config`] and serves it; `main.rs` only
 //!   parses the command line and calls it.
 //! - [`slack`] is everything Slack: [`slack::signature`] checks every request,
-//!   [`slack::routes`] answers Slack's HTTP calls within its 3 s, [`slack::command`] and
+//!   [`slack::routes`] answers Slack's HTTP calls within its 3 s (through [`dispatch`],
+//!   which the Socket Mode connection shares), [`slack::command`] and
 //!   [`slack::interaction`] parse what Slack sends, [`slack::api`] calls the Web API, and
 //!   [`slack::mrkdwn`] escapes user text before it is posted.
 //! - [`task`] is the `/task` flow and [`project`] the `/project` flow: their modals, their
@@ -23,6 +24,7 @@
 pub mod config;
 pub mod deadline;
 pub mod directory;
+pub mod dispatch;
 pub mod jobs;
 pub mod modals;
 pub mod ops;

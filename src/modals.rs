@@ -11,6 +11,7 @@ use slack_morphism::prelude::*;
 use crate::deadline;
 use crate::project::{self, ProjectRef};
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
+use crate::slack::interaction::Shortcut;
 use crate::slack::interaction::ViewState;
 use crate::state::AppState;
 use crate::tallyfy::model::Group;
@@ -44,9 +45,79 @@ impl Metadata {
     }
 }
 
+/// A request to open a modal: from a slash command, or from a shortcut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModalRequest {
+    pub team_id: String,
+    pub user_id: String,
+    /// Where the answer goes; `None` for a global shortcut (then: a direct message).
+    pub channel_id: Option<String>,
+    pub trigger_id: String,
+    pub response_url: Option<String>,
+    /// Answer in this thread (a message shortcut on a message).
+    pub thread_ts: Option<String>,
+    /// The text to prefill from, as Slack sent it.
+    pub text: String,
+    /// A longer text for the summary (the message a shortcut was used on).
+    pub summary: Option<String>,
+    /// How the user asked, for messages: `/task`, or the shortcut.
+    pub via: String,
+}
+
+impl From<&SlashCommand> for ModalRequest {
+    fn from(cmd: &SlashCommand) -> Self {
+        Self {
+            team_id: cmd.team_id.clone(),
+            user_id: cmd.user_id.clone(),
+            channel_id: Some(cmd.channel_id.clone()),
+            trigger_id: cmd.trigger_id.clone(),
+            response_url: Some(cmd.response_url.clone()),
+            thread_ts: None,
+            text: cmd.text.clone(),
+            summary: None,
+            via: cmd.command.clone(),
+        }
+    }
+}
+
+impl From<&Shortcut> for ModalRequest {
+    fn from(s: &Shortcut) -> Self {
+        let message_text = s
+            .message
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        // The message's first line becomes the title; all of it, the summary.
+        let first_line: String = message_text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let summary = crate::slack::command::parse_text_keep_lines(&message_text);
+        Self {
+            team_id: s.team_id(),
+            user_id: s.user.id.clone(),
+            channel_id: s.channel.as_ref().map(|c| c.id.clone()),
+            trigger_id: s.trigger_id.clone(),
+            response_url: s.response_url.clone(),
+            thread_ts: s
+                .message
+                .as_ref()
+                .map(|m| m.thread_ts.clone().unwrap_or_else(|| m.ts.clone())),
+            text: first_line,
+            summary: Some(summary).filter(|s| !s.is_empty()),
+            via: "the Create a Tallyfy task shortcut".into(),
+        }
+    }
+}
+
 /// What a modal is built from.
 pub struct Opening {
     pub text: CommandText,
+    /// A summary to prefill, when the request carried one.
+    pub summary: Option<String>,
     /// Now, in the requester's timezone (UTC until it is known).
     pub now: Zoned,
     pub metadata: Metadata,
@@ -119,17 +190,21 @@ pub fn read_guests_ok(state: &ViewState) -> bool {
         .any(|(v, _)| v == GUESTS_OK)
 }
 
-/// Opens the modal `build` makes for `cmd`, telling the user through the command's
-/// `response_url` if Slack refuses it.
+/// Opens the modal `build` makes for `req`, telling the user if Slack refuses it.
 pub async fn open_for_command(
     state: &AppState,
-    cmd: &SlashCommand,
+    req: &ModalRequest,
     build: impl Fn(&Opening) -> SlackView,
 ) {
-    let person = state.directory.person(&cmd.team_id, &cmd.user_id);
+    let person = state.directory.person(&req.team_id, &req.user_id);
     tokio::pin!(person);
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
-    let projects = project::recent(state, &cmd.team_id, &cmd.channel_id);
+    let projects = async {
+        match &req.channel_id {
+            Some(channel) => project::recent(state, &req.team_id, channel).await,
+            None => Vec::new(),
+        }
+    };
     // The groups lookup runs on by itself, so a slow one still warms the cache for next time.
     let directory = state.directory.clone();
     let groups = tokio::spawn(async move { directory.groups().await });
@@ -151,29 +226,29 @@ pub async fn open_for_command(
     };
     let now = Timestamp::now();
     let metadata = Metadata {
-        channel_id: Some(cmd.channel_id.clone()),
-        response_url: Some(cmd.response_url.clone()),
-        thread_ts: None,
+        channel_id: req.channel_id.clone(),
+        response_url: req.response_url.clone(),
+        thread_ts: req.thread_ts.clone(),
         tz: tz.clone(),
     };
     let mut opening = Opening {
-        text: parse_text(&cmd.text),
+        text: parse_text(&req.text),
+        summary: req.summary.clone(),
         now: now.to_zoned(deadline::timezone(tz.as_deref())),
         metadata,
         projects,
         groups: groups.unwrap_or_default(),
     };
     let first = build(&opening);
-    let opened = match state.slack.open_view(&cmd.trigger_id, first.clone()).await {
+    let opened = match state.slack.open_view(&req.trigger_id, first.clone()).await {
         Ok(opened) => opened,
         Err(e) => {
-            let reply = serde_json::json!({
-                "response_type": "ephemeral",
-                "text": format!("I couldn't open the form (Slack said `{}`). Please run `{}` again.", e.code(), cmd.command),
-            });
-            if let Err(e) = state.slack.respond(&cmd.response_url, &reply).await {
-                tracing::error!(error = %e, "could not tell the user the form failed to open");
-            }
+            let text = format!(
+                "I couldn't open the form (Slack said `{}`). Please try {} again.",
+                e.code(),
+                req.via
+            );
+            tell_privately(state, req, &text).await;
             return;
         }
     };
@@ -187,5 +262,19 @@ pub async fn open_for_command(
                 let _ = state.slack.update_view(&opened, corrected).await;
             }
         }
+    }
+}
+
+/// A private note to whoever asked: through the response URL, else a direct message.
+async fn tell_privately(state: &AppState, req: &ModalRequest, text: &str) {
+    if let Some(url) = &req.response_url {
+        let reply = serde_json::json!({ "response_type": "ephemeral", "text": text });
+        if state.slack.respond(url, &reply).await.is_ok() {
+            return;
+        }
+    }
+    let content = SlackMessageContent::new().with_text(text.to_string());
+    if let Err(e) = state.slack.post_message(&req.user_id, None, content).await {
+        tracing::error!(error = %e, "could not tell the user the form failed to open");
     }
 }

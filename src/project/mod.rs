@@ -17,7 +17,7 @@ use serde_json::json;
 use crate::deadline;
 use crate::directory::{Directory, DirectoryError, Resolved};
 use crate::jobs::{Origin, ProjectJob};
-use crate::modals::{self, Metadata};
+use crate::modals::{self, Metadata, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
@@ -140,7 +140,7 @@ pub fn is_list(text: &str) -> bool {
 
 /// Opens the "New project" modal for a `/project` command, prefilled from its text.
 pub async fn open(state: &AppState, cmd: SlashCommand) {
-    modals::open_for_command(state, &cmd, |o| {
+    modals::open_for_command(state, &ModalRequest::from(&cmd), |o| {
         let (name, when) = deadline::split_phrase(&o.text.text, &o.now);
         let prefill = Prefill {
             name,

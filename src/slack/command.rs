@@ -86,6 +86,17 @@ pub fn parse_text(raw: &str) -> CommandText {
     out
 }
 
+/// Like [`parse_text`], but keeps line breaks and mentions as `@name` where Slack gave a
+/// name: for a message used as a task's summary.
+pub fn parse_text_keep_lines(raw: &str) -> String {
+    raw.lines()
+        .map(|line| parse_text(line).text)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
 /// Slack sends `&`, `<` and `>` typed by the user as entities.
 fn decode_entities(s: &str) -> String {
     s.replace("&lt;", "<")

@@ -190,12 +190,46 @@ pub struct Action {
     pub value: Option<String>,
 }
 
+/// A global shortcut, or a message shortcut (with `channel`, `message` and `response_url`).
 #[derive(Debug, Deserialize)]
 pub struct Shortcut {
     #[serde(default)]
     pub callback_id: String,
     #[serde(default)]
     pub trigger_id: String,
+    #[serde(default)]
+    pub team: Option<Team>,
+    pub user: User,
+    #[serde(default)]
+    pub channel: Option<Channel>,
+    #[serde(default)]
+    pub message: Option<Message>,
+    #[serde(default)]
+    pub response_url: Option<String>,
+}
+
+impl Shortcut {
+    pub fn team_id(&self) -> String {
+        self.team
+            .as_ref()
+            .map(|t| t.id.clone())
+            .or_else(|| self.user.team_id.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Channel {
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    #[serde(default)]
+    pub text: String,
+    pub ts: String,
+    #[serde(default)]
+    pub thread_ts: Option<String>,
 }
 
 pub fn parse_form(body: &[u8]) -> Result<Interaction, String> {

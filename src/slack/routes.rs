@@ -7,13 +7,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::json;
 
-use super::command::{self, CommandBody, SlashCommand};
-use super::interaction::{self, Interaction};
-use crate::project;
+use super::command::{self, CommandBody};
+use super::interaction;
+use crate::dispatch::{self, Answer};
 use crate::state::AppState;
-use crate::task::{self, SubmitAnswer};
 
 /// Slack's bodies are small; anything larger than this is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -70,92 +68,25 @@ fn bad_request(state: &AppState, kind: &str, why: String) -> Response {
     (StatusCode::BAD_REQUEST, format!("malformed {kind} body")).into_response()
 }
 
-fn ephemeral(text: String) -> Response {
-    Json(json!({ "response_type": "ephemeral", "text": text })).into_response()
+fn respond(answer: Answer) -> Response {
+    match answer {
+        Answer::Empty => StatusCode::OK.into_response(),
+        Answer::Json(body) => Json(body).into_response(),
+    }
 }
 
 async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Response {
-    let cmd = match command::parse_body(&body) {
-        Ok(CommandBody::SslCheck) => return StatusCode::OK.into_response(),
-        Ok(CommandBody::Command(cmd)) => cmd,
-        Err(e) => return bad_request(&state, "command", e.to_string()),
-    };
-    state
-        .metrics
-        .slack_request("command", cmd.command.trim_start_matches('/'));
-    dispatch_command(state, cmd).await
-}
-
-async fn dispatch_command(state: AppState, cmd: SlashCommand) -> Response {
-    match cmd.command.as_str() {
-        "/task" if task::is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
-        "/task" if task::is_directory_command(&cmd.text) => {
-            let text = task::directory_command(&state, &cmd)
-                .await
-                .unwrap_or_default();
-            ephemeral(text)
-        }
-        "/task" => {
-            // The modal opens in the background: the trigger id is good for 3 s, and the
-            // command is acknowledged at once so Slack never shows a timeout.
-            tokio::spawn(async move { task::open(&state, cmd).await });
-            StatusCode::OK.into_response()
-        }
-        "/project" if task::is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
-        // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
-        "/project" if project::is_list(&cmd.text) => {
-            Json(project::list(&state, &cmd).await).into_response()
-        }
-        "/project" => {
-            tokio::spawn(async move { project::open(&state, cmd).await });
-            StatusCode::OK.into_response()
-        }
-        other => ephemeral(format!(
-            "I don't know the command `{other}`. Try `/task help`."
-        )),
+    match command::parse_body(&body) {
+        Ok(CommandBody::SslCheck) => StatusCode::OK.into_response(),
+        Ok(CommandBody::Command(cmd)) => respond(dispatch::command(&state, cmd).await),
+        Err(e) => bad_request(&state, "command", e.to_string()),
     }
 }
 
 async fn interactions(State(state): State<AppState>, Verified(body): Verified) -> Response {
-    let interaction = match interaction::parse_form(&body) {
-        Ok(i) => i,
-        Err(e) => return bad_request(&state, "interaction", e),
-    };
-    match interaction {
-        Interaction::ViewSubmission(sub) => {
-            let answer = match sub.view.callback_id.as_str() {
-                task::modal::CALLBACK_ID => task::submit(&state, sub).await,
-                project::modal::CALLBACK_ID => project::submit(&state, sub).await,
-                _ => SubmitAnswer::Close,
-            };
-            match answer {
-                SubmitAnswer::Close => {
-                    state.metrics.slack_request("view_submission", "accepted");
-                    StatusCode::OK.into_response()
-                }
-                SubmitAnswer::Errors(errors) => {
-                    state.metrics.slack_request("view_submission", "invalid");
-                    Json(json!({ "response_action": "errors", "errors": errors })).into_response()
-                }
-            }
-        }
-        Interaction::BlockActions(actions) => {
-            for action in &actions.actions {
-                if action.action_id == project::message::RETRY_ACTION {
-                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
-                        state
-                            .metrics
-                            .slack_request("block_actions", "project_retry");
-                        state.jobs.spawn_project_retry(key.clone(), url.clone());
-                    }
-                }
-            }
-            StatusCode::OK.into_response()
-        }
-        _ => {
-            state.metrics.slack_request("interaction", "ignored");
-            StatusCode::OK.into_response()
-        }
+    match interaction::parse_form(&body) {
+        Ok(interaction) => respond(dispatch::interaction(&state, interaction).await),
+        Err(e) => bad_request(&state, "interaction", e),
     }
 }
 
@@ -164,19 +95,8 @@ async fn events(State(state): State<AppState>, Verified(body): Verified) -> Resp
         Ok(v) => v,
         Err(e) => return bad_request(&state, "event", e.to_string()),
     };
-    match event.get("type").and_then(|t| t.as_str()) {
-        Some("url_verification") => {
-            state.metrics.slack_request("event", "url_verification");
-            let challenge = event
-                .get("challenge")
-                .and_then(|c| c.as_str())
-                .unwrap_or_default();
-            Json(json!({ "challenge": challenge })).into_response()
-        }
-        Some(kind) => {
-            state.metrics.slack_request("event", kind);
-            StatusCode::OK.into_response()
-        }
+    match dispatch::event(&state, &event) {
+        Some(answer) => respond(answer),
         None => bad_request(&state, "event", "no type".into()),
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadline;
 use crate::directory::{Assignee, Resolved};
 use crate::jobs::{Origin, TaskJob};
-use crate::modals::{self, Metadata, Opening};
+use crate::modals::{self, Metadata, ModalRequest, Opening};
 use crate::project::ProjectRef;
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
@@ -138,9 +138,9 @@ pub async fn directory_command(state: &AppState, cmd: &SlashCommand) -> Option<S
     ))
 }
 
-/// Opens the "New task" modal for a `/task` command, prefilled from its text.
-pub async fn open(state: &AppState, cmd: SlashCommand) {
-    modals::open_for_command(state, &cmd, |o| modal::view(&prefill(o), &o.metadata)).await;
+/// Opens the "New task" modal for a `/task` command or a shortcut, prefilled from its text.
+pub async fn open(state: &AppState, request: ModalRequest) {
+    modals::open_for_command(state, &request, |o| modal::view(&prefill(o), &o.metadata)).await;
 }
 
 fn prefill(o: &Opening) -> Prefill {
@@ -151,6 +151,7 @@ fn prefill(o: &Opening) -> Prefill {
         deadline: when.unwrap_or_else(|| deadline::default_deadline(&o.now)),
         projects: o.projects.clone(),
         groups: o.groups.clone(),
+        summary: o.summary.clone(),
     }
 }
 
@@ -385,6 +386,7 @@ mod tests {
             metadata: Metadata::default(),
             projects: vec![],
             groups: vec![],
+            summary: None,
         };
         let p = prefill(&opening("Review the Q4 report <@U1> friday 5pm", &now));
         assert_eq!(p.title, "Review the Q4 report");

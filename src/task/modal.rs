@@ -38,6 +38,7 @@ pub struct Prefill {
     pub projects: Vec<ProjectRef>,
     /// Tallyfy groups that can be assigned.
     pub groups: Vec<Group>,
+    pub summary: Option<String>,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -61,6 +62,10 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_multiline(true)
         .with_max_length(MAX_SUMMARY_CHARS as u64)
         .with_placeholder("Details, links, what done looks like".into());
+    let summary = match &prefill.summary {
+        Some(text) => summary.with_initial_value(text.chars().take(MAX_SUMMARY_CHARS).collect()),
+        None => summary,
+    };
     let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = TaskType::ALL
         .iter()
         .map(|t| SlackBlockChoiceItem::new(t.label().into(), t.as_str().to_string()))
@@ -283,6 +288,7 @@ mod tests {
             deadline: zoned,
             projects: vec![],
             groups: vec![],
+            summary: None,
         };
         let metadata = Metadata {
             channel_id: Some("C1".into()),
@@ -332,6 +338,7 @@ mod tests {
                 name: "x".repeat(90),
             }],
             groups: vec![],
+            summary: None,
         };
         let json = serde_json::to_value(view(&prefill, &Metadata::default())).unwrap();
         let block = json["blocks"]

@@ -1,0 +1,141 @@
+//! What to do with each thing Slack sends, whatever it came over: the HTTP routes and the
+//! Socket Mode connection both parse, then call these, then send back the [`Answer`].
+//! Everything here answers within Slack's 3 s; slow work is handed off.
+
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use crate::modals::ModalRequest;
+use crate::project;
+use crate::slack::command::SlashCommand;
+use crate::slack::interaction::{Interaction, Shortcut};
+use crate::state::AppState;
+use crate::task::{self, SubmitAnswer};
+
+/// The callback id of the "Create a Tallyfy task" message shortcut.
+pub const MESSAGE_SHORTCUT: &str = "task_from_message";
+/// The callback id of the global "Create a Tallyfy task" shortcut.
+pub const GLOBAL_SHORTCUT: &str = "task_anywhere";
+
+/// The body of the answer to Slack: nothing (HTTP 200, empty), or a JSON document.
+#[derive(Debug, PartialEq)]
+pub enum Answer {
+    Empty,
+    Json(Value),
+}
+
+fn ephemeral(text: String) -> Answer {
+    Answer::Json(json!({ "response_type": "ephemeral", "text": text }))
+}
+
+/// Runs `work` after the answer, in the current request's span.
+fn hand_off(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    tokio::spawn(work.in_current_span());
+}
+
+pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
+    state
+        .metrics
+        .slack_request("command", cmd.command.trim_start_matches('/'));
+    match cmd.command.as_str() {
+        "/task" if task::is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
+        "/task" if task::is_directory_command(&cmd.text) => ephemeral(
+            task::directory_command(state, &cmd)
+                .await
+                .unwrap_or_default(),
+        ),
+        "/task" => {
+            // The modal opens in the background: the trigger id is good for 3 s, and the
+            // command is acknowledged at once so Slack never shows a timeout.
+            let state = state.clone();
+            hand_off(async move { task::open(&state, ModalRequest::from(&cmd)).await });
+            Answer::Empty
+        }
+        "/project" if task::is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
+        // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
+        "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
+        "/project" => {
+            let state = state.clone();
+            hand_off(async move { project::open(&state, cmd).await });
+            Answer::Empty
+        }
+        other => ephemeral(format!(
+            "I don't know the command `{other}`. Try `/task help`."
+        )),
+    }
+}
+
+pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
+    match interaction {
+        Interaction::ViewSubmission(sub) => {
+            let answer = match sub.view.callback_id.as_str() {
+                task::modal::CALLBACK_ID => task::submit(state, sub).await,
+                project::modal::CALLBACK_ID => project::submit(state, sub).await,
+                _ => SubmitAnswer::Close,
+            };
+            match answer {
+                SubmitAnswer::Close => {
+                    state.metrics.slack_request("view_submission", "accepted");
+                    Answer::Empty
+                }
+                SubmitAnswer::Errors(errors) => {
+                    state.metrics.slack_request("view_submission", "invalid");
+                    Answer::Json(json!({ "response_action": "errors", "errors": errors }))
+                }
+            }
+        }
+        Interaction::BlockActions(actions) => {
+            for action in &actions.actions {
+                if action.action_id == project::message::RETRY_ACTION {
+                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
+                        state
+                            .metrics
+                            .slack_request("block_actions", "project_retry");
+                        state.jobs.spawn_project_retry(key.clone(), url.clone());
+                    }
+                }
+            }
+            Answer::Empty
+        }
+        Interaction::MessageAction(shortcut) | Interaction::Shortcut(shortcut) => {
+            shortcut_opened(state, shortcut);
+            Answer::Empty
+        }
+        Interaction::Other => {
+            state.metrics.slack_request("interaction", "ignored");
+            Answer::Empty
+        }
+    }
+}
+
+/// A shortcut opens the "New task" modal: from a message, prefilled with its text and
+/// answering in its thread; from anywhere, answering in a direct message.
+fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
+    if shortcut.callback_id != MESSAGE_SHORTCUT && shortcut.callback_id != GLOBAL_SHORTCUT {
+        state.metrics.slack_request("shortcut", "unknown");
+        return;
+    }
+    state
+        .metrics
+        .slack_request("shortcut", &shortcut.callback_id);
+    let request = ModalRequest::from(&shortcut);
+    let state = state.clone();
+    hand_off(async move { task::open(&state, request).await });
+}
+
+pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
+    match event.get("type").and_then(|t| t.as_str())? {
+        "url_verification" => {
+            state.metrics.slack_request("event", "url_verification");
+            let challenge = event
+                .get("challenge")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default();
+            Some(Answer::Json(json!({ "challenge": challenge })))
+        }
+        kind => {
+            state.metrics.slack_request("event", kind);
+            Some(Answer::Empty)
+        }
+    }
+}
