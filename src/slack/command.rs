@@ -79,10 +79,19 @@ pub fn parse_text(raw: &str) -> CommandText {
         rest = &rest[start + len + 1..];
     }
     plain.push_str(rest);
-    out.text = decode_entities(&plain)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    // Removing a mention can leave punctuation standing alone ("ask <@U1>?"): rejoin it.
+    let mut words: Vec<String> = Vec::new();
+    for word in decode_entities(&plain).split_whitespace() {
+        match words.last_mut() {
+            Some(last) if word.starts_with([',', '.', '?', '!', ';', ':']) => last.push_str(word),
+            // Punctuation left at the very start belonged to removed mentions.
+            None if word
+                .chars()
+                .all(|c| matches!(c, ',' | '.' | '?' | '!' | ';' | ':')) => {}
+            _ => words.push(word.to_string()),
+        }
+    }
+    out.text = words.join(" ");
     out
 }
 
@@ -148,6 +157,18 @@ mod tests {
         );
         assert_eq!(parsed.text, "Ask #design about the spec & here <b>");
         assert!(parsed.mentions.is_empty());
+    }
+
+    #[test]
+    fn punctuation_after_a_removed_mention_stays_attached() {
+        assert_eq!(
+            parse_text("Can you check this <@U1>?").text,
+            "Can you check this?"
+        );
+        assert_eq!(
+            parse_text("<@U1>, <@U2>: review the plan").text,
+            "review the plan"
+        );
     }
 
     #[test]

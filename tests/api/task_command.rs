@@ -169,3 +169,77 @@ async fn unknown_commands_get_a_plain_answer() {
     settle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
+
+#[tokio::test]
+async fn a_message_shortcut_turns_the_message_into_a_task_answered_in_its_thread() {
+    let app = spawn_app().await;
+    let trigger = app.slack.issue_trigger();
+    let payload = json!({
+        "type": "message_action",
+        "callback_id": "task_from_message",
+        "trigger_id": trigger,
+        "team": {"id": crate::fake_slack::TEAM, "domain": "test"},
+        "user": {"id": REQUESTER, "name": "rita"},
+        "channel": {"id": CHANNEL, "name": "projects"},
+        "message": {"type": "message", "user": ALICE, "ts": "1700000000.000100",
+                    "text": "Can someone update the pricing page &amp; FAQ <@UBOB>?\nThe new tiers start Monday."},
+        "response_url": app.slack.response_url("shortcut-hook"),
+        "message_ts": "1700000000.000100"
+    });
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    assert_eq!(
+        block(&view, "title")["element"]["initial_value"],
+        "Can someone update the pricing page & FAQ?"
+    );
+    assert_eq!(
+        block(&view, "assignees")["element"]["initial_users"],
+        json!([BOB])
+    );
+    let summary = block(&view, "summary")["element"]["initial_value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(summary.contains("The new tiers start Monday."), "{summary}");
+
+    app.submit_task(&view, &TaskValues::new("Update the pricing page", &[BOB]))
+        .await;
+    let post = eventually("the confirmation", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == CHANNEL)
+            .map(|c| c.body)
+    })
+    .await;
+    assert_eq!(
+        post["thread_ts"], "1700000000.000100",
+        "the answer goes in the message's thread"
+    );
+}
+
+#[tokio::test]
+async fn the_global_shortcut_answers_in_a_direct_message() {
+    let app = spawn_app().await;
+    let trigger = app.slack.issue_trigger();
+    let payload = json!({
+        "type": "shortcut", "callback_id": "task_anywhere", "trigger_id": trigger,
+        "team": {"id": crate::fake_slack::TEAM}, "user": {"id": REQUESTER, "username": "rita"}
+    });
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    app.submit_task(&view, &TaskValues::new("From anywhere", &[ALICE]))
+        .await;
+    let dm = eventually("the direct message", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == REQUESTER)
+            .map(|c| c.body)
+    })
+    .await;
+    assert!(dm["blocks"][0]["text"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("From anywhere"));
+}
