@@ -66,9 +66,25 @@ impl Application {
         let store = self.state.store.kind();
         tracing::info!(port = self.port(), store, "tallyfy-slack is listening");
         let jobs = self.state.jobs.clone();
+        let (stopping, stop_watch) = tokio::sync::watch::channel(false);
+        let socket = self.state.config.slack.app_token.clone().map(|token| {
+            tracing::info!("SLACK_APP_TOKEN is set: connecting over Socket Mode too");
+            tokio::spawn(crate::slack::socket::run(
+                self.state.clone(),
+                token,
+                stop_watch,
+            ))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
         axum::serve(self.listener, app(self.state))
             .with_graceful_shutdown(shutdown)
             .await?;
+        if let Some(socket) = socket {
+            let _ = socket.await;
+        }
         if !jobs.drain(DRAIN_TIMEOUT).await {
             tracing::warn!("shutdown: some work was still running and was stopped");
         }

@@ -78,6 +78,8 @@ pub struct SlackApi {
     token: SlackApiToken,
     http: reqwest::Client,
     metrics: Metrics,
+    /// Web API base, ending in `/`.
+    api_url: url::Url,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -109,7 +111,65 @@ impl SlackApi {
             token: SlackApiToken::new(config.bot_token.expose().to_string().into()),
             http,
             metrics,
+            api_url: config.api_url.clone(),
         })
+    }
+
+    /// `apps.connections.open` with the app-level token: the WebSocket URL of a new
+    /// Socket Mode connection.
+    pub async fn open_socket(
+        &self,
+        app_token: &crate::config::Secret,
+    ) -> Result<String, SlackCallError> {
+        #[derive(serde::Deserialize)]
+        struct Opened {
+            ok: bool,
+            #[serde(default)]
+            url: Option<String>,
+            #[serde(default)]
+            error: Option<String>,
+        }
+        let started = Instant::now();
+        let result = async {
+            let url = self
+                .api_url
+                .join("apps.connections.open")
+                .expect("a method name joins a base URL");
+            let response = self
+                .http
+                .post(url)
+                .bearer_auth(app_token.expose())
+                .send()
+                .await
+                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+            if response.status().as_u16() == 429 {
+                let after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .map(Duration::from_secs);
+                return Err(SlackCallError::RateLimited(after));
+            }
+            let opened: Opened = response
+                .json()
+                .await
+                .map_err(|e| SlackCallError::Unreadable(e.to_string()))?;
+            match (opened.ok, opened.url) {
+                (true, Some(url)) => Ok(url),
+                _ => Err(SlackCallError::Api(
+                    opened.error.unwrap_or_else(|| "no_url".into()),
+                )),
+            }
+        }
+        .await;
+        let status = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.metrics
+            .slack_call("apps.connections.open", status, started.elapsed());
+        result
     }
 
     async fn measured<T>(

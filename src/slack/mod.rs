@@ -7,3 +7,4 @@ pub mod interaction;
 pub mod mrkdwn;
 pub mod routes;
 pub mod signature;
+pub mod socket;

@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const APP_TOKEN: &str = "xapp-1-test-app-token";
 pub const TEAM: &str = "T0TEST";
 /// Slack's trigger ids expire this long after the command was sent.
 const TRIGGER_LIFETIME: Duration = Duration::from_secs(3);
@@ -64,6 +65,11 @@ struct Inner {
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
     next_id: u64,
+    /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
+    socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
+    acks: Vec<Value>,
+    connections_opened: usize,
+    address: String,
 }
 
 #[derive(Clone)]
@@ -78,9 +84,11 @@ impl FakeSlack {
         let app = Router::new()
             .route("/api/{method}", any(api))
             .route("/hooks/{id}", post(hook))
+            .route("/socket", axum::routing::get(socket))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        inner.lock().unwrap().address = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { inner, base }
     }
@@ -159,6 +167,38 @@ impl FakeSlack {
             .cloned()
     }
 
+    /// Sends a Socket Mode message to the connected app; false when none is connected.
+    pub fn socket_send(&self, message: Value) -> bool {
+        let s = self.inner.lock().unwrap();
+        s.socket
+            .as_ref()
+            .is_some_and(|tx| tx.send(Some(message.to_string())).is_ok())
+    }
+
+    /// Drops the connection from Slack's side, without a goodbye.
+    pub fn socket_drop(&self) {
+        if let Some(tx) = self.inner.lock().unwrap().socket.take() {
+            let _ = tx.send(None);
+        }
+    }
+
+    pub fn socket_connected(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap()
+            .socket
+            .as_ref()
+            .is_some_and(|tx| !tx.is_closed())
+    }
+
+    pub fn acks(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().acks.clone()
+    }
+
+    pub fn connections_opened(&self) -> usize {
+        self.inner.lock().unwrap().connections_opened
+    }
+
     pub fn responses(&self) -> Vec<(String, Value)> {
         self.inner.lock().unwrap().responses.clone()
     }
@@ -228,6 +268,16 @@ async fn api(
         .unwrap_or("");
     if auth.is_empty() {
         return slack_error("not_authed");
+    }
+    if method == "apps.connections.open" {
+        // Only an app-level token may open a socket.
+        if auth != format!("Bearer {APP_TOKEN}") {
+            return slack_error("invalid_auth");
+        }
+        let mut s = inner.lock().unwrap();
+        s.connections_opened += 1;
+        return Json(json!({"ok": true, "url": format!("ws://{}/socket", s.address)}))
+            .into_response();
     }
     if auth != format!("Bearer {BOT_TOKEN}") {
         return slack_error("invalid_auth");
@@ -417,4 +467,43 @@ async fn hook(
     }
     s.responses.push((id, value));
     (StatusCode::OK, "ok").into_response()
+}
+
+async fn socket(
+    ws: axum::extract::ws::WebSocketUpgrade,
+    State(inner): State<Arc<Mutex<Inner>>>,
+) -> Response {
+    use axum::extract::ws::Message as Ws;
+    use futures::{SinkExt, StreamExt};
+    ws.on_upgrade(move |socket| async move {
+        let (mut sink, mut stream) = socket.split();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
+        inner.lock().unwrap().socket = Some(tx);
+        let hello = json!({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0TEST"}});
+        if sink.send(Ws::Text(hello.to_string().into())).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(Some(text)) => {
+                        if sink.send(Ws::Text(text.into())).await.is_err() {
+                            break;
+                        }
+                    }
+                    // Dropped by the test (or a newer connection replaced this one).
+                    _ => break,
+                },
+                frame = stream.next() => match frame {
+                    Some(Ok(Ws::Text(text))) => {
+                        if let Ok(ack) = serde_json::from_str::<Value>(text.as_str()) {
+                            inner.lock().unwrap().acks.push(ack);
+                        }
+                    }
+                    Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => break,
+                    _ => {}
+                },
+            }
+        }
+    })
 }

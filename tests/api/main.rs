@@ -10,6 +10,7 @@ mod manifest;
 mod ops;
 mod project;
 mod signing;
+mod socket_mode;
 mod store;
 mod task_command;
 mod task_submission;
