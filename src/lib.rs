@@ -18,14 +18,17 @@
 //! - [`directory`] maps Slack users to Tallyfy members, cached in the [`store`] (Redis, or
 //!   an in-process map for a single replica).
 //! - [`deadline`] reads date phrases and writes Tallyfy's deadline format.
+//! - [`check`] and [`manifest`] are the `check` and `manifest` sub-commands.
 //! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`telemetry`] sets up logs and
 //!   metrics.
 
+pub mod check;
 pub mod config;
 pub mod deadline;
 pub mod directory;
 pub mod dispatch;
 pub mod jobs;
+pub mod manifest;
 pub mod modals;
 pub mod ops;
 pub mod project;

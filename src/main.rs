@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tallyfy_slack::config::Config;
 use tallyfy_slack::startup::{shutdown_signal, Application};
-use tallyfy_slack::telemetry;
+use tallyfy_slack::{check, manifest, telemetry};
 
 /// Turn Slack conversations into tracked work in Tallyfy.
 #[derive(Parser)]
@@ -17,21 +17,65 @@ struct Cli {
 enum Command {
     /// Run the service (the default).
     Serve,
+    /// Check the configuration and reach Redis, Slack and Tallyfy; exits 1 on any failure.
+    Check,
+    /// Print the Slack app manifest for this installation.
+    Manifest {
+        /// The https:// address Slack reaches this service at.
+        #[arg(long, env = "PUBLIC_URL")]
+        public_url: Option<String>,
+        /// For Socket Mode: no request URLs, socket_mode_enabled: true.
+        #[arg(long)]
+        socket_mode: bool,
+    },
+}
+
+fn load_config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|errors| {
+        eprintln!("tallyfy-slack cannot start:\n{errors}");
+        ExitCode::from(2)
+    })
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(errors) => {
-            eprintln!("tallyfy-slack cannot start:\n{errors}");
-            return ExitCode::from(2);
-        }
-    };
-    telemetry::init_logging(&config.log_filter, config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Manifest {
+            public_url,
+            socket_mode,
+        } => match manifest::render(public_url.as_deref(), socket_mode) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("tallyfy-slack manifest: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Check => {
+            let config = match load_config() {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            println!("ok    configuration: loaded");
+            let checks = check::run(&config).await;
+            for c in &checks {
+                println!("{c}");
+            }
+            if checks.iter().all(|c| c.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Command::Serve => {
+            let config = match load_config() {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            telemetry::init_logging(&config.log_filter, config.log_format);
             let result = async {
                 Application::build(config)
                     .await?
@@ -43,7 +87,7 @@ async fn main() -> ExitCode {
                 tracing::error!(error = %e, "tallyfy-slack failed");
                 return ExitCode::FAILURE;
             }
+            ExitCode::SUCCESS
         }
     }
-    ExitCode::SUCCESS
 }

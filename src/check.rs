@@ -1,0 +1,101 @@
+//! `tallyfy-slack check`: reaches every dependency with the configured credentials and
+//! says, one line each, what works and what to fix.
+
+use crate::config::Config;
+use crate::slack::api::{SlackApi, SlackCallError};
+use crate::store::{RedisStore, Store};
+use crate::tallyfy::{TallyfyClient, TallyfyError};
+use crate::telemetry::Metrics;
+
+/// One check's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            ok: true,
+            detail: detail.into(),
+        }
+    }
+
+    fn fail(name: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            name,
+            ok: false,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<5} {}: {}",
+            if self.ok { "ok" } else { "FAIL" },
+            self.name,
+            self.detail
+        )
+    }
+}
+
+pub async fn run(config: &Config) -> Vec<Check> {
+    let metrics = Metrics::default();
+    let mut checks = Vec::new();
+
+    checks.push(match &config.store.redis_url {
+        None => Check::ok(
+            "redis",
+            "REDIS_URL is not set: in-process store, run a single replica",
+        ),
+        Some(url) => match RedisStore::new(url.expose(), &config.store.key_prefix, metrics.clone())
+        {
+            Err(e) => Check::fail("redis", format!("REDIS_URL is not usable ({e})")),
+            Ok(store) => match store.ping().await {
+                Ok(()) => Check::ok("redis", "PING answered"),
+                Err(e) => Check::fail(
+                    "redis",
+                    format!("no answer from REDIS_URL ({e}): is Redis running and reachable?"),
+                ),
+            },
+        },
+    });
+
+    match SlackApi::new(&config.slack, metrics.clone()) {
+        Err(e) => checks.push(Check::fail("slack", format!("cannot set up HTTPS ({e})"))),
+        Ok(slack) => {
+            checks.push(match slack.auth_test().await {
+                Ok((team, bot)) => Check::ok("slack", format!("auth.test: team {team}, bot user {bot}")),
+                Err(SlackCallError::Api(code)) if code == "invalid_auth" || code == "not_authed" || code == "token_revoked" => {
+                    Check::fail("slack", format!("Slack refused SLACK_BOT_TOKEN ({code}): copy the Bot User OAuth Token again"))
+                }
+                Err(e) => Check::fail("slack", format!("auth.test failed ({e}): check SLACK_API_URL and the network")),
+            });
+            if let Some(token) = &config.slack.app_token {
+                checks.push(match slack.open_socket(token).await {
+                    Ok(_) => Check::ok("slack socket mode", "apps.connections.open gave a WebSocket URL"),
+                    Err(e) => Check::fail(
+                        "slack socket mode",
+                        format!("apps.connections.open failed ({e}): SLACK_APP_TOKEN needs connections:write and Socket Mode turned on"),
+                    ),
+                });
+            }
+        }
+    }
+
+    let tallyfy = TallyfyClient::new(&config.tallyfy, metrics);
+    checks.push(match tallyfy.me().await {
+        Ok(_) => Check::ok("tallyfy", format!("GET /me answered for organization {}", config.tallyfy.org_id)),
+        Err(TallyfyError::Unauthorized) => {
+            Check::fail("tallyfy", "Tallyfy refused TALLYFY_ACCESS_TOKEN (401): create a new token in Settings > Integrations > REST API")
+        }
+        Err(e) => Check::fail("tallyfy", format!("{e}: check TALLYFY_API_URL and the network")),
+    });
+    checks
+}
