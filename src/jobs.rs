@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use std::sync::Arc;
 
 use futures::StreamExt;
+use tracing::Instrument;
 
 use crate::directory::Directory;
 use crate::project::{
@@ -112,20 +113,21 @@ impl Jobs {
     pub fn spawn(&self, job: TaskJob) {
         let worker = self.worker.clone();
         self.tracker
-            .spawn(async move { worker.create_task(job).await });
+            .spawn(async move { worker.create_task(job).await }.in_current_span());
     }
 
     pub fn spawn_project(&self, job: ProjectJob) {
         let worker = self.worker.clone();
         self.tracker
-            .spawn(async move { worker.create_project(job, Reply::New).await });
+            .spawn(async move { worker.create_project(job, Reply::New).await }.in_current_span());
     }
 
     /// The "Retry missing tasks" button: finish the project job `key`.
     pub fn spawn_project_retry(&self, key: String, response_url: String) {
         let worker = self.worker.clone();
-        self.tracker
-            .spawn(async move { worker.retry_project(&key, &response_url).await });
+        self.tracker.spawn(
+            async move { worker.retry_project(&key, &response_url).await }.in_current_span(),
+        );
     }
 
     /// Stops taking jobs and waits up to `within` for those in flight; true when all ended.

@@ -4,9 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use axum::http::HeaderName;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -26,9 +30,20 @@ pub fn app(state: AppState) -> Router {
                     .get::<axum::extract::MatchedPath>()
                     .map(|p| p.as_str().to_string())
                     .unwrap_or_else(|| req.uri().path().to_string());
-                tracing::info_span!("http", method = %req.method(), path)
+                let request_id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                // Work handed off by this request runs in this span, so its Slack and
+                // Tallyfy calls log the same request id.
+                tracing::info_span!("http", method = %req.method(), path, request_id)
             }),
         )
+        // Outermost: every request gets an id before it is traced, and the answer carries it.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
 }
 

@@ -29,7 +29,7 @@ fn configured(slack: &FakeSlack, tallyfy: &FakeTallyfy, tallyfy_token: &str) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_reaches_every_dependency() {
     let (slack, tallyfy) = (FakeSlack::start().await, FakeTallyfy::start().await);
-    let mut cmd = configured(&slack, &tallyfy, fake_tallyfy::TOKEN);
+    let cmd = configured(&slack, &tallyfy, fake_tallyfy::TOKEN);
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(30),
         tokio::process::Command::from(cmd).output(),

@@ -60,3 +60,20 @@ async fn metrics_count_what_happened() {
         "not Prometheus/OpenMetrics text"
     );
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn_app().await;
+    let a = app.get("/healthz").await;
+    let b = app.get("/healthz").await;
+    let id = |r: &reqwest::Response| {
+        r.headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&a).len(), 36, "a UUID");
+    assert_ne!(id(&a), id(&b));
+}
