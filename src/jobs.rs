@@ -112,21 +112,38 @@ impl Jobs {
 
     pub fn spawn(&self, job: TaskJob) {
         let worker = self.worker.clone();
-        self.tracker
-            .spawn(async move { worker.create_task(job).await }.in_current_span());
+        let running = worker.metrics.job_running();
+        self.tracker.spawn(
+            async move {
+                let _running = running;
+                worker.create_task(job).await
+            }
+            .in_current_span(),
+        );
     }
 
     pub fn spawn_project(&self, job: ProjectJob) {
         let worker = self.worker.clone();
-        self.tracker
-            .spawn(async move { worker.create_project(job, Reply::New).await }.in_current_span());
+        let running = worker.metrics.job_running();
+        self.tracker.spawn(
+            async move {
+                let _running = running;
+                worker.create_project(job, Reply::New).await
+            }
+            .in_current_span(),
+        );
     }
 
     /// The "Retry missing tasks" button: finish the project job `key`.
     pub fn spawn_project_retry(&self, key: String, response_url: String) {
         let worker = self.worker.clone();
+        let running = worker.metrics.job_running();
         self.tracker.spawn(
-            async move { worker.retry_project(&key, &response_url).await }.in_current_span(),
+            async move {
+                let _running = running;
+                worker.retry_project(&key, &response_url).await
+            }
+            .in_current_span(),
         );
     }
 

@@ -63,6 +63,9 @@ struct Inner {
     jobs: Family<RequestLabels, Counter>,
     store_errors: Counter,
     store_up: Gauge,
+    jobs_in_flight: Gauge,
+    rate_waits: Counter,
+    rate_wait_seconds: Histogram,
 }
 
 /// The service's Prometheus metrics. Cheap to clone.
@@ -140,6 +143,24 @@ impl Default for Metrics {
             "1 when the store answered its last health check",
             store_up.clone(),
         );
+        let jobs_in_flight = Gauge::default();
+        registry.register(
+            "jobs_in_flight",
+            "Work items running now in this process (the queue depth)",
+            jobs_in_flight.clone(),
+        );
+        let rate_waits = Counter::default();
+        registry.register(
+            "tallyfy_rate_waits",
+            "Tallyfy calls that waited for the rate budget",
+            rate_waits.clone(),
+        );
+        let rate_wait_seconds = latency_histogram();
+        registry.register(
+            "tallyfy_rate_wait_seconds",
+            "How long Tallyfy calls waited for the rate budget",
+            rate_wait_seconds.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             slack_requests,
@@ -151,6 +172,9 @@ impl Default for Metrics {
             jobs,
             store_errors,
             store_up,
+            jobs_in_flight,
+            rate_waits,
+            rate_wait_seconds,
         }))
     }
 }
@@ -217,6 +241,17 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a job as running until the returned guard is dropped.
+    pub fn job_running(&self) -> JobGuard {
+        self.0.jobs_in_flight.inc();
+        JobGuard(self.clone())
+    }
+
+    pub fn rate_wait(&self, waited: Duration) {
+        self.0.rate_waits.inc();
+        self.0.rate_wait_seconds.observe(waited.as_secs_f64());
+    }
+
     pub fn store_error(&self) {
         self.0.store_errors.inc();
     }
@@ -231,5 +266,14 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.0.registry)
             .expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// Holds a job in `jobs_in_flight` while it runs.
+pub struct JobGuard(Metrics);
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        self.0 .0.jobs_in_flight.dec();
     }
 }

@@ -27,8 +27,8 @@ impl RateBudget {
         }
     }
 
-    /// Waits until a request fits in the budget, then counts it.
-    pub async fn acquire(&self) {
+    /// Waits until a request fits in the budget, then counts it; returns how long it waited.
+    pub async fn acquire(&self) -> Duration {
         let wait = {
             let mut next = self.next.lock().await;
             let now = Instant::now();
@@ -40,6 +40,7 @@ impl RateBudget {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        wait
     }
 }
 

@@ -144,7 +144,10 @@ impl TallyfyClient {
         endpoint: &'static str,
         req: RequestBuilder,
     ) -> Result<T, TallyfyError> {
-        self.budget.acquire().await;
+        let waited = self.budget.acquire().await;
+        if !waited.is_zero() {
+            self.metrics.rate_wait(waited);
+        }
         let started = Instant::now();
         let result = self.exchange(req).await;
         let status = match &result {
