@@ -182,6 +182,83 @@ pub fn read_groups(state: &ViewState) -> Vec<Group> {
         .collect()
 }
 
+/// The deadline block's value, or why it is unusable (recorded in `errors`).
+pub fn read_deadline(
+    state: &ViewState,
+    block_id: &str,
+    now: jiff::Timestamp,
+    errors: &mut std::collections::BTreeMap<String, String>,
+) -> Option<jiff::Timestamp> {
+    match state
+        .date_time(block_id)
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    {
+        None => {
+            errors.insert(
+                block_id.into(),
+                "Pick a date and time for the deadline.".into(),
+            );
+            None
+        }
+        Some(ts) if ts <= now => {
+            errors.insert(
+                block_id.into(),
+                "That deadline is in the past. Pick a time that is still ahead.".into(),
+            );
+            None
+        }
+        Some(ts) => Some(ts),
+    }
+}
+
+/// Claims a submission (team, view and hash) so that a repeat of it creates nothing;
+/// true when this is its first delivery. A store outage lets it through, logged.
+pub async fn claim_submission(
+    state: &AppState,
+    team: &str,
+    view: &crate::slack::interaction::View,
+) -> (bool, String) {
+    const SUBMISSION_TTL: Duration = Duration::from_secs(24 * 3600);
+    let key = format!(
+        "submission:{team}:{}:{}",
+        view.id,
+        view.hash.as_deref().unwrap_or("")
+    );
+    match state.store.set_if_absent(&key, "1", SUBMISSION_TTL).await {
+        Ok(first) => {
+            if !first {
+                tracing::info!(view_id = %view.id, "repeated submission ignored");
+            }
+            (first, key)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check");
+            (true, key)
+        }
+    }
+}
+
+/// Where a submitted modal's answers go: the metadata it was opened with, falling back to
+/// the submission's own response URL.
+pub fn origin(
+    sub: &crate::slack::interaction::ViewSubmission,
+    metadata: Metadata,
+) -> crate::jobs::Origin {
+    let fallback_url = sub
+        .response_urls
+        .iter()
+        .chain(&sub.view.response_urls)
+        .next()
+        .map(|r| r.response_url.clone());
+    crate::jobs::Origin {
+        team_id: sub.team_id(),
+        user_id: sub.user.id.clone(),
+        channel_id: metadata.channel_id,
+        response_url: metadata.response_url.or(fallback_url),
+        thread_ts: metadata.thread_ts,
+    }
+}
+
 /// Whether "assign as guests" was ticked.
 pub fn read_guests_ok(state: &ViewState) -> bool {
     state

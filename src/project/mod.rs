@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::deadline;
 use crate::directory::{Directory, DirectoryError, Resolved};
-use crate::jobs::{Origin, ProjectJob};
+use crate::jobs::ProjectJob;
 use crate::modals::{self, Metadata, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
@@ -33,7 +33,6 @@ const REMEMBER_FOR: Duration = Duration::from_secs(90 * 24 * 3600);
 const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
 /// How long `/project list` waits for progress from Tallyfy.
 const PROGRESS_BUDGET: Duration = Duration::from_millis(1500);
-const SUBMISSION_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A project a channel remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,31 +172,11 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         }
         Err(_) => None,
     };
-    let key = format!(
-        "submission:{team}:{}:{}",
-        sub.view.id,
-        sub.view.hash.as_deref().unwrap_or("")
-    );
-    match state.store.set_if_absent(&key, "1", SUBMISSION_TTL).await {
-        Ok(false) => return SubmitAnswer::Close,
-        Ok(true) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check")
-        }
+    let (first, key) = modals::claim_submission(state, &team, &sub.view).await;
+    if !first {
+        return SubmitAnswer::Close;
     }
-    let fallback_url = sub
-        .response_urls
-        .iter()
-        .chain(&sub.view.response_urls)
-        .next()
-        .map(|r| r.response_url.clone());
-    let origin = Origin {
-        team_id: team,
-        user_id: sub.user.id.clone(),
-        channel_id: metadata.channel_id,
-        response_url: metadata.response_url.or(fallback_url),
-        thread_ts: metadata.thread_ts,
-    };
+    let origin = modals::origin(&sub, metadata);
     state.jobs.spawn_project(ProjectJob {
         key,
         origin,

@@ -145,26 +145,7 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
             "Choose at least one person (or group) to own the project.".into(),
         );
     }
-    let deadline = match state
-        .date_time(DEADLINE)
-        .and_then(|s| Timestamp::from_second(s).ok())
-    {
-        None => {
-            errors.insert(
-                DEADLINE.into(),
-                "Pick a date and time for the deadline.".into(),
-            );
-            None
-        }
-        Some(ts) if ts <= now.timestamp() => {
-            errors.insert(
-                DEADLINE.into(),
-                "That deadline is in the past. Pick a time that is still ahead.".into(),
-            );
-            None
-        }
-        Some(ts) => Some(ts),
-    };
+    let deadline = modals::read_deadline(state, DEADLINE, now.timestamp(), &mut errors);
     let summary = state
         .text(SUMMARY)
         .map(|s| s.trim().to_string())

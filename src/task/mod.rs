@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline;
 use crate::directory::{Assignee, Resolved};
-use crate::jobs::{Origin, TaskJob};
+use crate::jobs::TaskJob;
 use crate::modals::{self, Metadata, ModalRequest, Opening};
 use crate::project::ProjectRef;
 use crate::slack::command::SlashCommand;
@@ -24,8 +24,6 @@ use modal::Prefill;
 
 /// How long a submission may spend resolving assignees before the modal must close.
 const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
-/// How long a submission is remembered, so a repeat of it creates nothing.
-const SUBMISSION_TTL: Duration = Duration::from_secs(24 * 3600);
 /// Slack's limit on a text input's initial value.
 const MAX_INITIAL_CHARS: usize = 3000;
 
@@ -189,36 +187,11 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         }
     };
 
-    let key = format!(
-        "submission:{team}:{}:{}",
-        sub.view.id,
-        sub.view.hash.as_deref().unwrap_or("")
-    );
-    match state.store.set_if_absent(&key, "1", SUBMISSION_TTL).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::info!(view_id = %sub.view.id, "repeated submission ignored");
-            return SubmitAnswer::Close;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check")
-        }
+    let (first, key) = modals::claim_submission(state, &team, &sub.view).await;
+    if !first {
+        return SubmitAnswer::Close;
     }
-
-    let metadata = Metadata::decode(&sub.view.private_metadata);
-    let fallback_url = sub
-        .response_urls
-        .iter()
-        .chain(&sub.view.response_urls)
-        .next()
-        .map(|r| r.response_url.clone());
-    let origin = Origin {
-        team_id: team,
-        user_id: sub.user.id.clone(),
-        channel_id: metadata.channel_id,
-        response_url: metadata.response_url.or(fallback_url),
-        thread_ts: metadata.thread_ts,
-    };
+    let origin = modals::origin(&sub, Metadata::decode(&sub.view.private_metadata));
     state.jobs.spawn(TaskJob {
         key,
         origin,

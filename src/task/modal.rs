@@ -164,26 +164,7 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
         );
     }
 
-    let deadline = match state
-        .date_time(DEADLINE)
-        .and_then(|s| Timestamp::from_second(s).ok())
-    {
-        None => {
-            errors.insert(
-                DEADLINE.into(),
-                "Pick a date and time for the deadline.".into(),
-            );
-            None
-        }
-        Some(ts) if ts <= now => {
-            errors.insert(
-                DEADLINE.into(),
-                "That deadline is in the past. Pick a time that is still ahead.".into(),
-            );
-            None
-        }
-        Some(ts) => Some(ts),
-    };
+    let deadline = modals::read_deadline(state, DEADLINE, now, &mut errors);
 
     let summary = state
         .text(SUMMARY)

@@ -34,6 +34,8 @@ pub struct OpenView {
     pub id: String,
     pub hash: String,
     pub view: Value,
+    /// How many times `views.update` replaced it.
+    pub updates: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -313,7 +315,7 @@ async fn api(
             let hash = format!("{}.{}", s.next_id, rand_suffix());
             s.views.insert(id.clone(), hash.clone());
             let trigger_id = args["trigger_id"].as_str().unwrap_or_default().to_string();
-            s.opened.push(OpenView { trigger_id, id: id.clone(), hash: hash.clone(), view: args["view"].clone() });
+            s.opened.push(OpenView { trigger_id, id: id.clone(), hash: hash.clone(), view: args["view"].clone(), updates: 0 });
             Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
         }
         "views.update" => {
@@ -332,6 +334,7 @@ async fn api(
             s.views.insert(id.clone(), hash.clone());
             if let Some(open) = s.opened.iter_mut().find(|o| o.id == id) {
                 open.hash = hash.clone();
+                open.updates += 1;
                 open.view = args["view"].clone();
             }
             Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
