@@ -496,10 +496,14 @@ impl Worker {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                Err(TallyfyError::Unreachable(reason)) if retries < MAX_CONNECT_RETRIES => {
+                // The request never left, or Tallyfy said it is not serving (503): nothing
+                // was created, so sending it again cannot make a duplicate.
+                Err(
+                    e @ (TallyfyError::Unreachable(_) | TallyfyError::Server { status: 503, .. }),
+                ) if retries < MAX_CONNECT_RETRIES => {
                     retries += 1;
-                    tracing::info!(%reason, attempt = retries, "Tallyfy unreachable: retrying");
-                    tokio::time::sleep(self.backoff * 2u32.pow(retries - 1)).await;
+                    tracing::info!(error = %e, attempt = retries, "Tallyfy unavailable: retrying");
+                    tokio::time::sleep(jittered(self.backoff * 2u32.pow(retries - 1))).await;
                 }
                 other => return other,
             }
@@ -595,6 +599,15 @@ impl Worker {
             other => other,
         }
     }
+}
+
+/// `base` scaled by a factor between 0.5 and 1.5, so replicas retrying together spread out.
+fn jittered(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    base.mul_f64(0.5 + f64::from(nanos % 1000) / 1000.0)
 }
 
 /// Whether Tallyfy refused the request because of a member id in `owners.users`.

@@ -350,9 +350,10 @@ async fn tallyfy_refusals_reach_the_user_in_tallyfys_words() {
 #[tokio::test]
 async fn a_tallyfy_outage_is_told_not_hidden() {
     let app = spawn_app().await;
+    // A server error that may have taken effect is not sent again: the user is told.
     app.tallyfy.fault_next_create(Fault::Status {
-        status: 503,
-        body: json!({"error": true, "message": "Service Unavailable"}),
+        status: 500,
+        body: json!({"error": true, "message": "Server Error"}),
         retry_after: None,
     });
     create(&app, &TaskValues::new("During the outage", &[ALICE])).await;
@@ -366,6 +367,56 @@ async fn a_tallyfy_outage_is_told_not_hidden() {
         "{text}"
     );
     assert!(text.contains("try again"), "{text}");
+    assert_eq!(app.tallyfy.creates().len(), 1);
+}
+
+#[tokio::test]
+async fn a_brief_unavailability_is_retried_with_backoff() {
+    let app = spawn_app().await;
+    for _ in 0..2 {
+        app.tallyfy.fault_next_create(Fault::Status {
+            status: 503,
+            body: json!({"error": true, "message": "Service Unavailable"}),
+            retry_after: None,
+        });
+    }
+    create(&app, &TaskValues::new("Through the blip", &[ALICE])).await;
+    let message = posted_to(&app, CHANNEL).await;
+    assert!(section_text(&message).contains("Through the blip"));
+    assert_eq!(
+        app.tallyfy.creates().len(),
+        3,
+        "two refusals, then the task"
+    );
+    assert_eq!(app.tallyfy.tasks_created(), 1);
+    assert!(app.slack.responses().is_empty(), "no failure notice");
+}
+
+#[tokio::test]
+async fn a_long_unavailability_is_told_after_bounded_retries() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        app.tallyfy.fault_next_create(Fault::Status {
+            status: 503,
+            body: json!({"error": true, "message": "Service Unavailable"}),
+            retry_after: None,
+        });
+    }
+    create(&app, &TaskValues::new("Long outage", &[ALICE])).await;
+    let (_, message) = eventually("the failure notice", || {
+        app.slack.responses().into_iter().next()
+    })
+    .await;
+    assert!(message["text"]
+        .as_str()
+        .unwrap()
+        .contains("was not created"));
+    assert_eq!(
+        app.tallyfy.creates().len(),
+        4,
+        "the first try and three retries"
+    );
+    assert_eq!(app.tallyfy.tasks_created(), 0);
 }
 
 #[tokio::test]
