@@ -182,6 +182,52 @@ pub fn read_groups(state: &ViewState) -> Vec<Group> {
         .collect()
 }
 
+/// A required one-line text (a title, a name), trimmed; an empty or too long one is
+/// recorded in `errors`. `plural` names the thing in the message ("Titles"), and
+/// `advice` follows it.
+pub fn read_required_text(
+    state: &ViewState,
+    block_id: &str,
+    empty: &str,
+    plural: &str,
+    advice: &str,
+    errors: &mut std::collections::BTreeMap<String, String>,
+) -> String {
+    /// Tallyfy's limit on titles.
+    const MAX_CHARS: usize = 600;
+    let text = state
+        .text(block_id)
+        .map(|t| t.trim().to_string())
+        .unwrap_or_default();
+    let chars = text.chars().count();
+    if text.is_empty() {
+        errors.insert(block_id.into(), empty.into());
+    } else if chars > MAX_CHARS {
+        errors.insert(
+            block_id.into(),
+            format!(
+                "{plural} can be at most {MAX_CHARS} characters; this one has {chars}.{advice}"
+            ),
+        );
+    }
+    text
+}
+
+/// The people and Tallyfy groups chosen; at least one of either, or `missing` is recorded.
+pub fn read_owners(
+    state: &ViewState,
+    block_id: &str,
+    missing: &str,
+    errors: &mut std::collections::BTreeMap<String, String>,
+) -> (Vec<String>, Vec<Group>) {
+    let assignees = state.users(block_id);
+    let groups = read_groups(state);
+    if assignees.is_empty() && groups.is_empty() {
+        errors.insert(block_id.into(), missing.into());
+    }
+    (assignees, groups)
+}
+
 /// The deadline block's value, or why it is unusable (recorded in `errors`).
 pub fn read_deadline(
     state: &ViewState,

@@ -124,27 +124,20 @@ fn input(
 /// Reads and checks a submission; `now` is in the requester's timezone (for date phrases).
 pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
-    let name = state
-        .text(NAME)
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    let name_chars = name.chars().count();
-    if name.is_empty() {
-        errors.insert(NAME.into(), "Give the project a name.".into());
-    } else if name_chars > MAX_NAME_CHARS {
-        errors.insert(
-            NAME.into(),
-            format!("Names can be at most {MAX_NAME_CHARS} characters; this one has {name_chars}."),
-        );
-    }
-    let assignees = state.users(ASSIGNEES);
-    let groups = modals::read_groups(state);
-    if assignees.is_empty() && groups.is_empty() {
-        errors.insert(
-            ASSIGNEES.into(),
-            "Choose at least one person (or group) to own the project.".into(),
-        );
-    }
+    let name = modals::read_required_text(
+        state,
+        NAME,
+        "Give the project a name.",
+        "Names",
+        "",
+        &mut errors,
+    );
+    let (assignees, groups) = modals::read_owners(
+        state,
+        ASSIGNEES,
+        "Choose at least one person (or group) to own the project.",
+        &mut errors,
+    );
     let deadline = modals::read_deadline(state, DEADLINE, now.timestamp(), &mut errors);
     let summary = state
         .text(SUMMARY)

@@ -141,28 +141,20 @@ fn input(
 pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
 
-    let title = state
-        .text(TITLE)
-        .map(|t| t.trim().to_string())
-        .unwrap_or_default();
-    let title_chars = title.chars().count();
-    if title.is_empty() {
-        errors.insert(TITLE.into(), "Give the task a title.".into());
-    } else if title_chars > MAX_TITLE_CHARS {
-        errors.insert(
-            TITLE.into(),
-            format!("Titles can be at most {MAX_TITLE_CHARS} characters; this one has {title_chars}. Move the detail into the summary."),
-        );
-    }
-
-    let assignees = state.users(ASSIGNEES);
-    let groups = modals::read_groups(state);
-    if assignees.is_empty() && groups.is_empty() {
-        errors.insert(
-            ASSIGNEES.into(),
-            "Choose at least one person (or group) to do this.".into(),
-        );
-    }
+    let title = modals::read_required_text(
+        state,
+        TITLE,
+        "Give the task a title.",
+        "Titles",
+        " Move the detail into the summary.",
+        &mut errors,
+    );
+    let (assignees, groups) = modals::read_owners(
+        state,
+        ASSIGNEES,
+        "Choose at least one person (or group) to do this.",
+        &mut errors,
+    );
 
     let deadline = modals::read_deadline(state, DEADLINE, now, &mut errors);
 
