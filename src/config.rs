@@ -89,11 +89,25 @@ pub struct DirectoryConfig {
 }
 
 #[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// A running job untouched this long (its replica died) is taken over by another.
+    pub claim_after: Duration,
+    /// Jobs one replica runs at once.
+    pub concurrency: usize,
+    /// How long a creation keeps trying an unavailable Tallyfy before the requester is
+    /// told it failed.
+    pub retry_for: Duration,
+    /// How long shutdown waits for running jobs before handing them back.
+    pub drain: Duration,
+}
+
+#[derive(Clone, Debug)]
 pub struct Config {
     pub slack: SlackConfig,
     pub tallyfy: TallyfyConfig,
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
+    pub jobs: JobsConfig,
     pub host: IpAddr,
     pub port: u16,
     pub public_url: Option<Url>,
@@ -205,6 +219,21 @@ impl Config {
         let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
         let hit_ttl = r.seconds("DIRECTORY_CACHE_TTL_SECS", 24 * 3600);
         let miss_ttl = r.seconds("DIRECTORY_MISS_TTL_SECS", 10 * 60);
+        let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);
+        let retry_for = r.seconds("TALLYFY_RETRY_FOR_SECS", 10 * 60);
+        let drain = r.seconds("SHUTDOWN_DRAIN_SECS", 20);
+        let concurrency = match lookup("JOB_CONCURRENCY").map(|v| v.trim().to_string()) {
+            None => Some(16),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => Some(n),
+                _ => {
+                    r.errors.push(format!(
+                        "JOB_CONCURRENCY must be a whole number from 1 to 1000, not {raw:?}"
+                    ));
+                    None
+                }
+            },
+        };
 
         let host = match lookup("HOST") {
             None => Some(IpAddr::from([0, 0, 0, 0])),
@@ -272,6 +301,12 @@ impl Config {
             directory: DirectoryConfig {
                 hit_ttl: hit_ttl.unwrap(),
                 miss_ttl: miss_ttl.unwrap(),
+            },
+            jobs: JobsConfig {
+                claim_after: claim_after.unwrap(),
+                concurrency: concurrency.unwrap(),
+                retry_for: retry_for.unwrap(),
+                drain: drain.unwrap(),
             },
             host: host.unwrap(),
             port: port.unwrap(),

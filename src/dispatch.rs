@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 use tracing::Instrument;
 
+use crate::jobs::Job;
 use crate::modals::ModalRequest;
 use crate::project;
 use crate::slack::command::SlashCommand;
@@ -86,13 +87,18 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         }
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
-                if action.action_id == project::message::RETRY_ACTION {
-                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
-                        state
-                            .metrics
-                            .slack_request("block_actions", "project_retry");
-                        state.jobs.spawn_project_retry(key.clone(), url.clone());
-                    }
+                let retry = action.action_id == project::message::RETRY_ACTION
+                    || action.action_id == task::message::RETRY_ACTION;
+                if let (true, Some(key), Some(url)) = (retry, &action.value, &actions.response_url)
+                {
+                    state.metrics.slack_request("block_actions", "retry");
+                    state
+                        .jobs
+                        .submit(Job::Retry {
+                            key: key.clone(),
+                            response_url: url.clone(),
+                        })
+                        .await;
                 }
             }
             Answer::Empty

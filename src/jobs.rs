@@ -1,24 +1,29 @@
 //! The work behind a submission, after the modal has closed: map the assignees, create the
-//! task in Tallyfy, and tell the channel (or, failing that, the requester). This is the one
+//! work in Tallyfy, and tell the channel (or, failing that, the requester). This is the one
 //! place that talks to Tallyfy on a user's behalf.
 //!
-//! Jobs run in this process, tracked so that shutdown can wait for them.
-
-use std::time::Duration;
-
-use serde::{Deserialize, Serialize};
-use slack_morphism::prelude::SlackMessageContent;
-use tokio_util::task::TaskTracker;
+//! A submission becomes a [`Job`] on the [`crate::queue`] before Slack is answered. Any
+//! replica may run it; a job whose replica died is taken over by another. Each creation is
+//! recorded as it happens (sent; created with id X; the outcome told), so a job run again,
+//! by a retry button or by the replica that took it over, does only what is missing and
+//! never creates the same thing twice.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::SlackMessageContent;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::directory::Directory;
 use crate::project::{
     self, message as project_message, PlanError, PlannedTask, ProjectPlan, ProjectRef,
 };
+use crate::queue::{Delivery, LocalQueue, Queue};
 use crate::slack::api::{SlackApi, SlackCallError};
 use crate::store::Store;
 use crate::tallyfy::model::{CreatedTask, NewTask, Owners, RunId, TaskType};
@@ -59,7 +64,7 @@ pub struct ProjectJob {
     pub plan: Option<ProjectPlan>,
 }
 
-/// Where a project's outcome is told.
+/// Where a job's outcome is told.
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// A new message where the request came from.
@@ -68,19 +73,49 @@ pub enum Reply {
     Replace(String),
 }
 
-/// How long a project job is kept for its retry button.
+/// A unit of work on the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    Task(TaskJob),
+    Project(ProjectJob),
+    /// A "Retry" button: run the kept job `key` again; only what is missing gets created.
+    Retry {
+        key: String,
+        response_url: String,
+    },
+}
+
+impl Job {
+    /// What identifies the submission the job serves; a retry shares its job's key.
+    pub fn key(&self) -> &str {
+        match self {
+            Job::Task(job) => &job.key,
+            Job::Project(job) => &job.key,
+            Job::Retry { key, .. } => key,
+        }
+    }
+}
+
+/// How long a job's data and progress are kept: its retry button works this long.
 const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
-/// How long one run of a project job holds its lock.
-const RUNNING_TTL: Duration = Duration::from_secs(10 * 60);
 /// Appends to one run in flight at once.
 const APPEND_CONCURRENCY: usize = 4;
 
 /// Rate-limit answers are waited out at most this many times per creation.
 const MAX_RATE_LIMIT_WAITS: u32 = 5;
-/// Connection failures (the request never left) are retried at most this many times.
-const MAX_CONNECT_RETRIES: u32 = 3;
 /// The longest single wait a `Retry-After` may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The longest pause between two attempts at an unavailable Tallyfy.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// After this long of an unavailable Tallyfy the requester is told their work is delayed.
+const DELAY_NOTICE_AFTER: Duration = Duration::from_secs(10);
+/// A job handed out this many times without finishing is given up, with a notice.
+const MAX_DELIVERIES: u32 = 5;
+/// How long the queue is waited on at a time.
+const POLL: Duration = Duration::from_secs(1);
+/// The record of a creation that was sent but whose outcome is not known yet.
+const SENDING: &str = "sending";
 
 #[derive(Clone)]
 pub struct Worker {
@@ -91,76 +126,278 @@ pub struct Worker {
     pub web_url: String,
     pub metrics: Metrics,
     pub store: Arc<dyn Store>,
-    /// The base of the exponential backoff between connection retries.
+    /// The base of the exponential backoff between attempts at an unavailable Tallyfy.
     pub backoff: Duration,
+    /// How long a creation keeps trying an unavailable Tallyfy before it is given up.
+    pub retry_for: Duration,
+    /// How long to wait before looking for a creation whose answer was lost: Tallyfy may
+    /// still be working on it, so it gets as long again as the request was given.
+    pub settle: Duration,
 }
 
-/// Runs jobs in the background and keeps track of them for shutdown.
+/// How the queue is consumed.
+#[derive(Clone, Debug)]
+pub struct QueueSettings {
+    /// This replica's name among the consumers.
+    pub consumer: String,
+    /// A job untouched this long is taken over by another replica.
+    pub claim_after: Duration,
+    /// Jobs run at once by this replica.
+    pub concurrency: usize,
+}
+
+/// Takes jobs from the queue and runs them; keeps track of them for shutdown.
 #[derive(Clone)]
 pub struct Jobs {
     worker: Worker,
+    /// The queue every replica shares, when there is Redis.
+    shared: Option<Arc<dyn Queue>>,
+    /// This process's own queue: the only one without Redis, the fallback while Redis is down.
+    local: Arc<LocalQueue>,
+    settings: QueueSettings,
     tracker: TaskTracker,
+    /// Stops taking jobs.
+    stop: CancellationToken,
+    /// Hands back the jobs still running.
+    abort: CancellationToken,
+    slots: Arc<Semaphore>,
 }
 
 impl Jobs {
-    pub fn new(worker: Worker) -> Self {
+    pub fn new(worker: Worker, shared: Option<Arc<dyn Queue>>, settings: QueueSettings) -> Self {
         Self {
             worker,
+            shared,
+            local: Arc::new(LocalQueue::default()),
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
             tracker: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            abort: CancellationToken::new(),
         }
     }
 
-    pub fn spawn(&self, job: TaskJob) {
-        let worker = self.worker.clone();
-        let running = worker.metrics.job_running();
-        self.tracker.spawn(
-            async move {
-                let _running = running;
-                worker.create_task(job).await
-            }
-            .in_current_span(),
-        );
+    /// `redis` when jobs go through the shared queue, else `memory`.
+    pub fn kind(&self) -> &'static str {
+        self.shared.as_ref().map_or("memory", |q| q.kind())
     }
 
-    pub fn spawn_project(&self, job: ProjectJob) {
-        let worker = self.worker.clone();
-        let running = worker.metrics.job_running();
-        self.tracker.spawn(
-            async move {
-                let _running = running;
-                worker.create_project(job, Reply::New).await
+    /// Queues a job. It is kept before this returns: in Redis when it answers in time, else
+    /// in this process, so a Redis outage delays nothing and loses nothing that is running.
+    pub async fn submit(&self, job: Job) {
+        let payload = serde_json::to_string(&job).expect("jobs are plain data");
+        if let Some(shared) = &self.shared {
+            match shared.push(&payload).await {
+                Ok(()) => {
+                    self.worker.metrics.job("queue", "shared");
+                    return;
+                }
+                Err(e) => {
+                    self.worker.metrics.job("queue", "local_fallback");
+                    tracing::warn!(error = %e, key = job.key(), "could not queue the job in Redis; running it in this process");
+                }
             }
-            .in_current_span(),
-        );
+        }
+        if self.local.push(&payload).await.is_err() {
+            tracing::error!(
+                key = job.key(),
+                "the local queue is closed; the job is dropped"
+            );
+        }
     }
 
-    /// The "Retry missing tasks" button: finish the project job `key`.
-    pub fn spawn_project_retry(&self, key: String, response_url: String) {
-        let worker = self.worker.clone();
-        let running = worker.metrics.job_running();
-        self.tracker.spawn(
-            async move {
-                let _running = running;
-                worker.retry_project(&key, &response_url).await
-            }
-            .in_current_span(),
-        );
+    /// Starts taking jobs: from the shared queue, and from this process's own.
+    pub fn start(&self) {
+        if let Some(shared) = &self.shared {
+            self.tracker
+                .spawn(self.clone().consume(shared.clone(), false));
+        }
+        let local: Arc<dyn Queue> = self.local.clone();
+        self.tracker.spawn(self.clone().consume(local, true));
     }
 
-    /// Stops taking jobs and waits up to `within` for those in flight; true when all ended.
+    /// Stops taking jobs and waits up to `within` for those in flight; what is still running
+    /// then is handed back to the shared queue for another replica. True when all ended.
     pub async fn drain(&self, within: Duration) -> bool {
+        self.stop.cancel();
         self.tracker.close();
-        tokio::time::timeout(within, self.tracker.wait())
+        if tokio::time::timeout(within, self.tracker.wait())
             .await
             .is_ok()
+        {
+            return true;
+        }
+        self.abort.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
+        false
+    }
+
+    /// Takes jobs one at a time while a slot is free. The local queue is emptied even after
+    /// the stop: its jobs exist nowhere else.
+    async fn consume(self, queue: Arc<dyn Queue>, finish_backlog: bool) {
+        let mut failing = false;
+        loop {
+            let stopping = self.stop.is_cancelled();
+            if stopping && !finish_backlog {
+                break;
+            }
+            let permit = tokio::select! {
+                _ = self.stop.cancelled(), if !finish_backlog => break,
+                permit = self.slots.clone().acquire_owned() => permit.expect("the slots are never closed"),
+            };
+            let wait = if stopping {
+                Duration::from_millis(1)
+            } else {
+                POLL
+            };
+            let next = tokio::select! {
+                _ = self.stop.cancelled(), if !finish_backlog => break,
+                next = queue.next(wait) => next,
+            };
+            match next {
+                Ok(Some(delivery)) => {
+                    failing = false;
+                    let (jobs, queue) = (self.clone(), queue.clone());
+                    self.tracker.spawn(async move {
+                        let _permit = permit;
+                        jobs.run(queue, delivery).await
+                    });
+                }
+                Ok(None) if stopping => break,
+                Ok(None) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, queue = queue.kind(), "cannot read the job queue; trying again");
+                        failing = true;
+                    }
+                    tokio::select! {
+                        _ = self.stop.cancelled(), if !finish_backlog => break,
+                        _ = tokio::time::sleep(POLL) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs one delivered job under a lock on its key, keeping the job claimed while it runs.
+    async fn run(&self, queue: Arc<dyn Queue>, delivery: Delivery) {
+        let job: Job = match serde_json::from_str(&delivery.payload) {
+            Ok(job) => job,
+            Err(e) => {
+                tracing::error!(error = %e, id = %delivery.id, "unreadable job dropped");
+                let _ = queue.ack(&delivery.id).await;
+                return;
+            }
+        };
+        let span = tracing::info_span!("job", key = %job.key(), deliveries = delivery.deliveries);
+        self.run_job(queue, delivery, job).instrument(span).await
+    }
+
+    async fn run_job(&self, queue: Arc<dyn Queue>, delivery: Delivery, job: Job) {
+        let _running = self.worker.metrics.job_running();
+        let store = &self.worker.store;
+        if delivery.deliveries > MAX_DELIVERIES {
+            tracing::error!(
+                "job handed out {} times without finishing; giving up",
+                delivery.deliveries
+            );
+            self.worker.give_up(&job).await;
+            let _ = queue.ack(&delivery.id).await;
+            return;
+        }
+        let claim = self.settings.claim_after;
+        let lock = format!("running:{}", job.key());
+        let holder = format!("{}/{}", self.settings.consumer, delivery.id);
+        if let Ok(false) = store.set_if_absent(&lock, &holder, claim).await {
+            if let Job::Retry { response_url, .. } = &job {
+                self.worker.busy(response_url).await;
+                let _ = queue.ack(&delivery.id).await;
+            } else {
+                // Another replica is running it; if that one dies, this job comes back.
+                tracing::info!("the job is already running elsewhere; leaving it");
+            }
+            return;
+        }
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(claim / 3).await;
+                let _ = queue.touch(&delivery.id).await;
+                let _ = store.set(&lock, &holder, claim).await;
+            }
+        };
+        tokio::select! {
+            _ = self.worker.perform(job, delivery.deliveries > 1) => {}
+            _ = heartbeat => {}
+            _ = self.abort.cancelled() => {
+                let _ = queue.release(&delivery.id).await;
+                let _ = store.delete(&lock).await;
+                tracing::warn!("shutdown: job handed back unfinished");
+                return;
+            }
+        }
+        let _ = store.delete(&lock).await;
+        if let Err(e) = queue.ack(&delivery.id).await {
+            tracing::warn!(error = %e, "could not acknowledge a finished job; it may be looked at again");
+        }
     }
 }
 
+/// One creation in Tallyfy, with its record in the store.
+struct Creation<'a> {
+    /// The job's key.
+    job: &'a str,
+    /// Where the creation's progress is recorded.
+    record: String,
+    origin: &'a Origin,
+    /// What is being created, for the requester: "the task *x*".
+    what: &'a str,
+    /// An earlier run of the job may have sent this creation without recording it.
+    resumed: bool,
+}
+
 impl Worker {
-    /// Creates the task and delivers the outcome; never returns an error, because every
-    /// failure ends in a message to the requester.
-    pub async fn create_task(&self, job: TaskJob) {
-        let draft = &job.draft;
+    /// Does a job to its end. Every failure ends in a message to the requester.
+    pub async fn perform(&self, job: Job, resumed: bool) {
+        match job {
+            Job::Task(job) => self.create_task(job, resumed).await,
+            Job::Project(job) => self.create_project(job, Reply::New, resumed).await,
+            Job::Retry { key, response_url } => self.retry(&key, &response_url).await,
+        }
+    }
+
+    /// Keeps a job's data for its retry button.
+    async fn keep(&self, job: &Job) {
+        let raw = serde_json::to_string(job).expect("jobs are plain data");
+        if let Err(e) = self
+            .store
+            .set(&format!("job:{}", job.key()), &raw, JOB_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not keep the job; its retry button will not work");
+        }
+    }
+
+    /// Whether the outcome of this job was already told (an earlier run got that far).
+    async fn told(&self, key: &str) -> bool {
+        matches!(
+            self.store.get(&format!("progress:{key}:told")).await,
+            Ok(Some(_))
+        )
+    }
+
+    async fn mark_told(&self, key: &str) {
+        let _ = self
+            .store
+            .set(&format!("progress:{key}:told"), "1", JOB_TTL)
+            .await;
+    }
+
+    /// Creates the task and delivers the outcome.
+    pub async fn create_task(&self, mut job: TaskJob, resumed: bool) {
+        if self.told(&job.key).await {
+            tracing::info!("the task was created and announced by an earlier run");
+            return;
+        }
         let owners = match &job.owners {
             Some(owners) => owners.clone(),
             None => match self.resolve_owners(&job).await {
@@ -168,6 +405,9 @@ impl Worker {
                 Err(problem) => return self.fail(&job, &problem).await,
             },
         };
+        job.owners = Some(owners.clone());
+        self.keep(&Job::Task(job.clone())).await;
+        let draft = &job.draft;
         let position = match &draft.project {
             Some(p) => project::next_position(self.store.as_ref(), &p.run_id).await,
             None => None,
@@ -182,7 +422,15 @@ impl Worker {
             run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
             position,
         };
-        let mut result = self.create_with_retries(&request).await;
+        let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
+        let creation = Creation {
+            job: &job.key,
+            record: format!("progress:{}:task", job.key),
+            origin: &job.origin,
+            what: &what,
+            resumed,
+        };
+        let mut result = self.create_once(&creation, &request).await;
         // A cached member id Tallyfy no longer knows: look the people up afresh, once.
         if let Err(e) = &result {
             if rejects_member_ids(e) {
@@ -193,7 +441,7 @@ impl Worker {
                 match self.resolve_owners(&job).await {
                     Ok(fresh) if fresh != request.owners => {
                         request.owners = fresh;
-                        result = self.create_with_retries(&request).await;
+                        result = self.create_once(&creation, &request).await;
                     }
                     Ok(_) => {}
                     Err(problem) => return self.fail(&job, &problem).await,
@@ -201,7 +449,7 @@ impl Worker {
             }
         }
         let created = match result {
-            Ok(created) => created,
+            Ok((created, _)) => created,
             Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
                 let name = draft
                     .project
@@ -213,12 +461,7 @@ impl Worker {
                 );
                 return self.fail(&job, &reason).await;
             }
-            Err(e) => {
-                if matches!(e, TallyfyError::Unauthorized) {
-                    tracing::error!("Tallyfy refused the access token: renew TALLYFY_ACCESS_TOKEN");
-                }
-                return self.fail(&job, &e.user_message()).await;
-            }
+            Err(e) => return self.fail(&job, &e.user_message()).await,
         };
         self.metrics.job("create_task", "created");
         let link = self.link(&created, draft.project.as_ref().map(|p| &p.run_id));
@@ -236,6 +479,7 @@ impl Worker {
             project: draft.project.as_ref().map(|p| p.name.as_str()),
         });
         self.deliver(&job.origin, content).await;
+        self.mark_told(&job.key).await;
     }
 
     /// Resolves a task's people now; the error is what to tell the requester.
@@ -265,48 +509,34 @@ impl Worker {
     /// Creates a project: the run (unless an earlier attempt made it), then every task not
     /// yet appended, then the message. Progress is kept in the store, so running the same
     /// job again completes only what is missing.
-    pub async fn create_project(&self, mut job: ProjectJob, reply: Reply) -> bool {
-        let lock = format!("running:{}", job.key);
-        if let Ok(false) = self.store.set_if_absent(&lock, "1", RUNNING_TTL).await {
-            return false;
+    pub async fn create_project(&self, mut job: ProjectJob, reply: Reply, resumed: bool) {
+        if matches!(reply, Reply::New) && self.told(&job.key).await {
+            tracing::info!("the project was created and announced by an earlier run");
+            return;
         }
-        self.run_project(&mut job, reply).await;
-        let _ = self.store.delete(&lock).await;
-        true
-    }
-
-    async fn run_project(&self, job: &mut ProjectJob, reply: Reply) {
         let plan = match job.plan.clone() {
             Some(plan) => plan,
             None => match project::plan(&self.directory, &job.origin.team_id, &job.form).await {
                 Ok(plan) => plan,
                 Err(PlanError::Problems(problems)) => {
                     let text: Vec<String> = problems.into_values().collect();
-                    return self.fail_project(job, &text.join(" ")).await;
+                    return self.fail_project(&job, &text.join(" "), false).await;
                 }
                 Err(PlanError::Lookup(e)) => {
                     tracing::warn!(error = %e, "project lookups failed");
                     return self
-                        .fail_project(job, "I couldn't look up the people's Tallyfy accounts just now. Please try again in a few minutes.")
+                        .fail_project(&job, "I couldn't look up the people's Tallyfy accounts just now. Please try again in a few minutes.", false)
                         .await;
                 }
             },
         };
         job.plan = Some(plan.clone());
-        if let Ok(raw) = serde_json::to_string(&job) {
-            if let Err(e) = self
-                .store
-                .set(&format!("job:{}", job.key), &raw, JOB_TTL)
-                .await
-            {
-                tracing::warn!(error = %e, "could not keep the project job; its retry button will not work");
-            }
-        }
-        let run = match self.ensure_run(job, &plan).await {
+        self.keep(&Job::Project(job.clone())).await;
+        let run = match self.ensure_run(&job, &plan, resumed).await {
             Ok(run) => run,
-            Err(e) => return self.fail_project(job, &e.user_message()).await,
+            Err(e) => return self.fail_project(&job, &e.user_message(), true).await,
         };
-        let results = self.append_all(&job.key, &run, &plan).await;
+        let results = self.append_all(&job, &run, &plan, resumed).await;
         let missing = results.iter().filter(|r| r.is_err()).count();
         self.metrics.job(
             "create_project",
@@ -332,7 +562,10 @@ impl Worker {
                     self.deliver(&job.origin, content).await;
                 }
             }
-            Reply::New => self.deliver(&job.origin, content).await,
+            Reply::New => {
+                self.deliver(&job.origin, content).await;
+                self.mark_told(&job.key).await;
+            }
         }
     }
 
@@ -341,11 +574,8 @@ impl Worker {
         &self,
         job: &ProjectJob,
         plan: &ProjectPlan,
+        resumed: bool,
     ) -> Result<RunId, TallyfyError> {
-        let key = format!("progress:{}:run", job.key);
-        if let Ok(Some(id)) = self.store.get(&key).await {
-            return Ok(RunId(id));
-        }
         let request = NewTask {
             title: plan.name.clone(),
             summary: plan.summary.clone(),
@@ -356,14 +586,22 @@ impl Worker {
             run_id: None,
             position: None,
         };
-        let created = self.create_with_retries(&request).await?;
+        let what = format!("the project *{}*", crate::slack::mrkdwn::escape(&plan.name));
+        let creation = Creation {
+            job: &job.key,
+            record: format!("progress:{}:run", job.key),
+            origin: &job.origin,
+            what: &what,
+            resumed,
+        };
+        let (created, fresh) = self.create_once(&creation, &request).await?;
         let run = created.run_id().cloned().ok_or_else(|| {
             TallyfyError::Unexpected("the created project came back without a run".into())
         })?;
-        tracing::info!(run_id = %run, "project run created");
-        if let Err(e) = self.store.set(&key, &run.0, JOB_TTL).await {
-            tracing::warn!(error = %e, "could not record the project's run; a retry may create a second one");
+        if !fresh {
+            return Ok(run);
         }
+        tracing::info!(run_id = %run, "project run created");
         let last_position = plan.tasks.last().map(|t| t.position).unwrap_or(1);
         project::set_last_position(self.store.as_ref(), &run, last_position).await;
         if let Some(channel) = &job.origin.channel_id {
@@ -386,31 +624,15 @@ impl Worker {
     /// plan, so the order holds whatever order the requests finish in.
     async fn append_all(
         &self,
-        key: &str,
+        job: &ProjectJob,
         run: &RunId,
         plan: &ProjectPlan,
+        resumed: bool,
     ) -> Vec<Result<(), String>> {
-        let keys: Vec<String> = plan
-            .tasks
-            .iter()
-            .map(|t| format!("progress:{key}:task:{}", t.position))
-            .collect();
-        let done = self
-            .store
-            .get_many(&keys)
-            .await
-            .unwrap_or_else(|_| vec![None; keys.len()]);
-        // Each append owns its data: the futures run together, a few at a time.
-        let mut appends = Vec::with_capacity(plan.tasks.len());
-        for ((task, done), progress_key) in plan.tasks.iter().cloned().zip(done).zip(keys) {
+        let appends = plan.tasks.iter().cloned().map(|task| {
             let (worker, run) = (self.clone(), run.clone());
-            appends.push(async move {
-                if done.is_some() {
-                    return Ok(());
-                }
-                worker.append(&run, &task, &progress_key).await
-            });
-        }
+            async move { worker.append(job, &run, &task, resumed).await }
+        });
         futures::stream::iter(appends)
             .buffered(APPEND_CONCURRENCY)
             .collect()
@@ -419,9 +641,10 @@ impl Worker {
 
     async fn append(
         &self,
+        job: &ProjectJob,
         run: &RunId,
         task: &PlannedTask,
-        progress_key: &str,
+        resumed: bool,
     ) -> Result<(), String> {
         let request = NewTask {
             title: task.title.clone(),
@@ -433,13 +656,19 @@ impl Worker {
             run_id: Some(run.clone()),
             position: Some(task.position),
         };
-        match self.create_with_retries(&request).await {
-            Ok(created) => {
-                if let Err(e) = self.store.set(progress_key, &created.id.0, JOB_TTL).await {
-                    tracing::warn!(error = %e, "could not record an appended task");
-                }
-                Ok(())
-            }
+        let what = format!(
+            "the project *{}*",
+            crate::slack::mrkdwn::escape(&job.form.name)
+        );
+        let creation = Creation {
+            job: &job.key,
+            record: format!("progress:{}:task:{}", job.key, task.position),
+            origin: &job.origin,
+            what: &what,
+            resumed,
+        };
+        match self.create_once(&creation, &request).await {
+            Ok(_) => Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, position = task.position, "could not append a task");
                 Err(e.user_message())
@@ -447,28 +676,50 @@ impl Worker {
         }
     }
 
-    /// The retry button: runs the kept job again; only what is missing gets created.
-    pub async fn retry_project(&self, key: &str, response_url: &str) {
+    /// A "Retry" button: runs the kept job again; only what is missing gets created.
+    async fn retry(&self, key: &str, response_url: &str) {
         let job = match self.store.get(&format!("job:{key}")).await {
-            Ok(Some(raw)) => serde_json::from_str::<ProjectJob>(&raw).ok(),
+            Ok(Some(raw)) => serde_json::from_str::<Job>(&raw).ok(),
             _ => None,
         };
-        let Some(job) = job else {
-            let text = "I no longer have this project's details (they are kept for 24 hours). Add the missing tasks in Tallyfy, or start again with /project.";
-            let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
-            return;
-        };
-        if !self
-            .create_project(job, Reply::Replace(response_url.to_string()))
-            .await
-        {
-            let text =
-                "This project is already being completed; its message will update when it is done.";
-            let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+        match job {
+            Some(Job::Project(job)) => {
+                self.create_project(job, Reply::Replace(response_url.to_string()), true)
+                    .await
+            }
+            Some(Job::Task(job)) if self.told(&job.key).await => {
+                let text = "This task was already created; its message is in the conversation it came from.";
+                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+            }
+            Some(Job::Task(job)) => self.create_task(job, true).await,
+            _ => {
+                let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
+                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+            }
         }
     }
 
-    async fn fail_project(&self, job: &ProjectJob, reason: &str) {
+    /// A retry pressed while the job is still running.
+    async fn busy(&self, response_url: &str) {
+        let text = "This request is still being worked on; its message will come when it is done.";
+        let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+    }
+
+    /// A job that kept failing before it could finish: tell the requester, with a retry.
+    async fn give_up(&self, job: &Job) {
+        self.metrics.job("job", "given_up");
+        let reason = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
+        match job {
+            Job::Task(job) => self.fail(job, reason).await,
+            Job::Project(job) => self.fail_project(job, reason, true).await,
+            Job::Retry { response_url, .. } => {
+                let text = format!(":warning: The retry did not finish. {reason}");
+                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+            }
+        }
+    }
+
+    async fn fail_project(&self, job: &ProjectJob, reason: &str, retry: bool) {
         self.metrics.job("create_project", "failed");
         tracing::warn!(key = %job.key, %reason, "project not created");
         let text = format!(
@@ -476,15 +727,62 @@ impl Worker {
             crate::slack::mrkdwn::escape(&job.form.name),
             crate::slack::mrkdwn::escape(reason)
         );
-        self.notify(&job.origin, &text).await;
+        let key = retry.then_some(job.key.as_str());
+        self.notify(&job.origin, message::failure(&text, key)).await;
     }
 
-    /// Sends the creation, waiting out rate limits and retrying only failures where the
-    /// request never reached Tallyfy: a POST whose outcome is unknown is not sent again.
-    async fn create_with_retries(&self, request: &NewTask) -> Result<CreatedTask, TallyfyError> {
-        let (mut waits, mut retries) = (0, 0);
+    async fn fail(&self, job: &TaskJob, reason: &str) {
+        self.metrics.job("create_task", "failed");
+        tracing::warn!(key = %job.key, %reason, "task not created");
+        // A retry helps only once the people are known: their problems need a new form.
+        let key = job.owners.is_some().then_some(job.key.as_str());
+        let text = message::not_created(&job.draft.title, reason);
+        self.notify(&job.origin, message::failure(&text, key)).await;
+    }
+
+    /// Sends a creation exactly once, whatever happens on the way: a record in the store
+    /// says it was already made; an attempt whose outcome is unknown (no answer, or a 5xx
+    /// that may have come after the work was done) is looked up before it is sent again.
+    /// Rate limits are waited out; an unavailable Tallyfy is retried with jittered
+    /// exponential backoff for up to `retry_for`, and the requester is told of the delay.
+    /// The flag is true when the creation was made or found by this call.
+    async fn create_once(
+        &self,
+        c: &Creation<'_>,
+        request: &NewTask,
+    ) -> Result<(CreatedTask, bool), TallyfyError> {
+        let mut unsure = c.resumed;
+        match self.store.get(&c.record).await {
+            Ok(Some(raw)) if raw == SENDING => unsure = true,
+            Ok(Some(raw)) => {
+                if let Ok(created) = serde_json::from_str::<CreatedTask>(&raw) {
+                    return Ok((created, false));
+                }
+            }
+            Ok(None) | Err(_) => {}
+        }
+        let started = tokio::time::Instant::now();
+        let (mut waits, mut failures, mut told) = (0u32, 0u32, false);
         loop {
-            match self.tallyfy.create_task(request).await {
+            let outcome = match self.find_if(unsure, request).await {
+                Ok(Some(found)) => {
+                    tracing::info!(task_id = %found.id, "an earlier attempt had created it; not creating it again");
+                    Ok(found)
+                }
+                Ok(None) => {
+                    let _ = self.store.set(&c.record, SENDING, JOB_TTL).await;
+                    self.tallyfy.create_task(request).await
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(created) => {
+                    let raw = serde_json::to_string(&created).expect("plain data");
+                    if let Err(e) = self.store.set(&c.record, &raw, JOB_TTL).await {
+                        tracing::warn!(error = %e, "could not record a creation; a later run will look it up");
+                    }
+                    return Ok((created, true));
+                }
                 Err(TallyfyError::RateLimited { retry_after }) if waits < MAX_RATE_LIMIT_WAITS => {
                     waits += 1;
                     let wait = retry_after
@@ -496,25 +794,54 @@ impl Worker {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                // The request never left, or Tallyfy said it is not serving (503): nothing
-                // was created, so sending it again cannot make a duplicate.
-                Err(
-                    e @ (TallyfyError::Unreachable(_) | TallyfyError::Server { status: 503, .. }),
-                ) if retries < MAX_CONNECT_RETRIES => {
-                    retries += 1;
-                    tracing::info!(error = %e, attempt = retries, "Tallyfy unavailable: retrying");
-                    tokio::time::sleep(jittered(self.backoff * 2u32.pow(retries - 1))).await;
+                Err(e) if e.is_transient() && started.elapsed() < self.retry_for => {
+                    unsure |= e.outcome_unknown();
+                    failures += 1;
+                    if !told && started.elapsed() >= DELAY_NOTICE_AFTER {
+                        told = true;
+                        self.tell_delay(c).await;
+                    }
+                    let mut pause =
+                        jittered((self.backoff * 2u32.pow(failures.min(16) - 1)).min(MAX_BACKOFF));
+                    if e.outcome_unknown() {
+                        pause = pause.max(self.settle);
+                    }
+                    tracing::info!(error = %e, attempt = failures, "Tallyfy unavailable: retrying");
+                    tokio::time::sleep(pause).await;
                 }
-                other => return other,
+                Err(e) => return Err(e),
             }
         }
     }
 
-    async fn fail(&self, job: &TaskJob, reason: &str) {
-        self.metrics.job("create_task", "failed");
-        tracing::warn!(key = %job.key, %reason, "task not created");
-        self.notify(&job.origin, &message::not_created(&job.draft.title, reason))
+    /// When `unsure`, the task Tallyfy already holds for this request, if any.
+    async fn find_if(
+        &self,
+        unsure: bool,
+        request: &NewTask,
+    ) -> Result<Option<CreatedTask>, TallyfyError> {
+        if !unsure {
+            return Ok(None);
+        }
+        self.tallyfy.find_task(request).await
+    }
+
+    /// Tells the requester, once per job, that Tallyfy is slow to take their work.
+    async fn tell_delay(&self, c: &Creation<'_>) {
+        let first = self
+            .store
+            .set_if_absent(&format!("progress:{}:delayed", c.job), "1", JOB_TTL)
             .await;
+        if !matches!(first, Ok(true)) {
+            return;
+        }
+        self.metrics.job("creation", "delayed");
+        let minutes = self.retry_for.as_secs().div_ceil(60);
+        let text = format!(
+            ":hourglass_flowing_sand: Tallyfy is not answering right now, so {} is not created yet. I'll keep trying for up to {minutes} minutes and post here when it's done, or tell you if it can't be.",
+            c.what
+        );
+        self.notify(c.origin, message::notice(&text)).await;
     }
 
     /// Posts the confirmation where the request came from: the channel (or its thread);
@@ -549,8 +876,7 @@ impl Worker {
 
     /// A private message to the requester: the `response_url` (ephemeral), else an
     /// ephemeral message in the channel, else a direct message.
-    async fn notify(&self, origin: &Origin, text: &str) {
-        let content = message::notice(text);
+    async fn notify(&self, origin: &Origin, content: SlackMessageContent) {
         if let Some(url) = &origin.response_url {
             if self
                 .slack

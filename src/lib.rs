@@ -13,7 +13,8 @@
 //!   validation, their messages. [`modals`] opens either from a command within Slack's 3 s.
 //!   They are transport-free, so HTTP and Socket Mode can share them.
 //! - [`jobs`] does the work after the modal closes: the one place that creates work in
-//!   Tallyfy and reports the outcome to the channel or the requester.
+//!   Tallyfy, exactly once, and reports the outcome to the channel or the requester. Jobs
+//!   travel on the [`queue`] (a Redis stream every replica reads, or an in-process channel).
 //! - [`tallyfy`] is the Tallyfy API client and its typed requests and responses.
 //! - [`directory`] maps Slack users to Tallyfy members, cached in the [`store`] (Redis, or
 //!   an in-process map for a single replica).
@@ -32,6 +33,7 @@ pub mod manifest;
 pub mod modals;
 pub mod ops;
 pub mod project;
+pub mod queue;
 pub mod slack;
 pub mod startup;
 pub mod state;

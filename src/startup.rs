@@ -2,7 +2,6 @@
 //! starts: `Application::build(config)`, `.port()`, `.run_until_stopped(shutdown)`.
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::http::HeaderName;
 use axum::Router;
@@ -14,9 +13,6 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::config::Config;
 use crate::state::AppState;
-
-/// How long shutdown waits for work in flight.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
@@ -81,6 +77,8 @@ impl Application {
         let store = self.state.store.kind();
         tracing::info!(port = self.port(), store, "tallyfy-slack is listening");
         let jobs = self.state.jobs.clone();
+        let drain = self.state.config.jobs.drain;
+        jobs.start();
         let (stopping, stop_watch) = tokio::sync::watch::channel(false);
         let socket = self.state.config.slack.app_token.clone().map(|token| {
             tracing::info!("SLACK_APP_TOKEN is set: connecting over Socket Mode too");
@@ -100,8 +98,8 @@ impl Application {
         if let Some(socket) = socket {
             let _ = socket.await;
         }
-        if !jobs.drain(DRAIN_TIMEOUT).await {
-            tracing::warn!("shutdown: some work was still running and was stopped");
+        if !jobs.drain(drain).await {
+            tracing::warn!("shutdown: work still running was handed back for another replica");
         }
         tracing::info!("tallyfy-slack stopped");
         Ok(())

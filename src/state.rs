@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::jobs::{Jobs, Worker};
+use crate::jobs::{Jobs, QueueSettings, Worker};
+use crate::queue::{Queue, RedisQueue};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
 use crate::store::{MemoryStore, RedisStore, Store};
@@ -62,15 +63,36 @@ impl AppState {
             config.directory.clone(),
             metrics.clone(),
         );
-        let jobs = Jobs::new(Worker {
-            slack: slack.clone(),
-            tallyfy: tallyfy.clone(),
-            directory: directory.clone(),
-            web_url: config.tallyfy.web_url.clone(),
-            metrics: metrics.clone(),
-            store: store.clone(),
-            backoff: Duration::from_millis(500),
-        });
+        let settings = QueueSettings {
+            consumer: consumer_name(),
+            claim_after: config.jobs.claim_after,
+            concurrency: config.jobs.concurrency,
+        };
+        let shared: Option<Arc<dyn Queue>> = match &config.store.redis_url {
+            Some(url) => Some(Arc::new(RedisQueue::new(
+                url.expose(),
+                &config.store.key_prefix,
+                &settings.consumer,
+                settings.claim_after,
+                POLL_LIMIT,
+            )?)),
+            None => None,
+        };
+        let jobs = Jobs::new(
+            Worker {
+                slack: slack.clone(),
+                tallyfy: tallyfy.clone(),
+                directory: directory.clone(),
+                web_url: config.tallyfy.web_url.clone(),
+                metrics: metrics.clone(),
+                store: store.clone(),
+                backoff: Duration::from_millis(500),
+                retry_for: config.jobs.retry_for,
+                settle: config.tallyfy.timeout,
+            },
+            shared,
+            settings,
+        );
         let verifier = config.slack.signing_secret.clone().map(Verifier::new);
         Ok(AppState(Arc::new(Services {
             config,
@@ -83,4 +105,18 @@ impl AppState {
             metrics,
         })))
     }
+}
+
+/// The longest blocking read of the job queue.
+const POLL_LIMIT: Duration = Duration::from_secs(2);
+
+/// A name for this replica among the queue's consumers: the host (the pod's name under
+/// Kubernetes), the process and its start time, so a restarted replica is a new consumer.
+fn consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{host}-{}-{started:x}", std::process::id())
 }

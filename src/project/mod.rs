@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::deadline;
 use crate::directory::{Directory, DirectoryError, Resolved};
-use crate::jobs::ProjectJob;
+use crate::jobs::{Job, ProjectJob};
 use crate::modals::{self, Metadata, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::ViewSubmission;
@@ -177,12 +177,15 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         return SubmitAnswer::Close;
     }
     let origin = modals::origin(&sub, metadata);
-    state.jobs.spawn_project(ProjectJob {
-        key,
-        origin,
-        form,
-        plan,
-    });
+    state
+        .jobs
+        .submit(Job::Project(ProjectJob {
+            key,
+            origin,
+            form,
+            plan,
+        }))
+        .await;
     SubmitAnswer::Close
 }
 

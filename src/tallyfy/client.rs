@@ -10,7 +10,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::budget::RateBudget;
-use super::model::{CreatedTask, Data, Group, Member, NewTask, Page, Run, RunId};
+use super::model::{CreatedTask, Data, Group, ListedTask, Member, NewTask, Page, Run, RunId};
 use super::TallyfyError;
 use crate::config::{Secret, TallyfyConfig};
 use crate::telemetry::Metrics;
@@ -113,6 +113,41 @@ impl TallyfyClient {
             }
         }
         Ok(groups)
+    }
+
+    /// The task Tallyfy already holds that `request` would create, if any: a creation whose
+    /// answer was lost is looked up here before it is sent again. Appends are looked for
+    /// in their run; anything else among the organization's tasks with that title.
+    pub async fn find_task(&self, request: &NewTask) -> Result<Option<CreatedTask>, TallyfyError> {
+        let (path, search) = match &request.run_id {
+            Some(run) => (
+                format!("organizations/{}/runs/{run}/tasks", self.org_id),
+                None,
+            ),
+            None => (
+                format!("organizations/{}/tasks", self.org_id),
+                Some(request.title.as_str()),
+            ),
+        };
+        for page in 1..=MAX_PAGES {
+            let mut query = vec![
+                ("page", page.to_string()),
+                ("per_page", PER_PAGE.to_string()),
+            ];
+            if let Some(q) = search {
+                query.push(("q", q.to_string()));
+            }
+            let req = self.request(Method::GET, &path).query(&query);
+            let found: Page<ListedTask> = self.send("find_task", req).await?;
+            let more = found.has_next();
+            if let Some(task) = found.data.into_iter().find(|t| t.is_made_by(request)) {
+                return Ok(Some(task.into_created()));
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// A run with its tasks, for progress.

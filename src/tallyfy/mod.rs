@@ -61,12 +61,34 @@ impl TallyfyError {
             TallyfyError::NotFound(_) => "Tallyfy could not find what this refers to; it may have been deleted.".into(),
             TallyfyError::RateLimited { .. } => "Tallyfy is busy right now (rate limit). Please try again in a minute.".into(),
             TallyfyError::Server { .. } | TallyfyError::Unreachable(_) | TallyfyError::Unexpected(_) => {
-                "Tallyfy could not be reached or had a problem. Please try again in a few minutes.".into()
+                "Tallyfy could not be reached or had a problem, and kept failing. Press Retry when it is back; nothing is created twice.".into()
             }
             TallyfyError::NoAnswer(_) => {
-                "Tallyfy did not answer in time, so it may or may not have been created. Check Tallyfy before trying again."
+                "Tallyfy did not answer in time. Press Retry to try again: it checks Tallyfy first, so nothing is created twice."
                     .into()
             }
+        }
+    }
+
+    /// Whether trying again later may succeed: Tallyfy unavailable, or no answer.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TallyfyError::Server { .. }
+                | TallyfyError::Unreachable(_)
+                | TallyfyError::NoAnswer(_)
+                | TallyfyError::Unexpected(_)
+        )
+    }
+
+    /// Whether a creation that failed this way may have been made all the same: the
+    /// request was sent, and what came back does not say it was refused. A 503 says
+    /// Tallyfy is not serving, and a refused connection means nothing was sent.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            TallyfyError::NoAnswer(_) | TallyfyError::Unexpected(_) => true,
+            TallyfyError::Server { status, .. } => *status != 503,
+            _ => false,
         }
     }
 

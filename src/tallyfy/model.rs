@@ -115,7 +115,7 @@ pub struct NewTask {
 }
 
 /// The run a created task belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRef {
     pub id: RunId,
     #[serde(default)]
@@ -123,7 +123,7 @@ pub struct RunRef {
 }
 
 /// The first task of a creation, as Tallyfy answers it (`data` of the response).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedTask {
     pub id: TaskId,
     #[serde(default)]
@@ -156,6 +156,97 @@ fn run_ref<'de, D: Deserializer<'de>>(d: D) -> Result<Option<RunRef>, D::Error> 
         Some(Shape::Plain(r)) | Some(Shape::Wrapped { data: r }) => Some(r),
         _ => None,
     })
+}
+
+/// A task as Tallyfy lists it (`GET /tasks`, `GET /runs/{id}/tasks`): enough to recognise
+/// a creation whose answer was lost.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ListedTask {
+    pub id: TaskId,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub deadline: Option<String>,
+    #[serde(default, deserialize_with = "run_ref")]
+    pub run: Option<RunRef>,
+    #[serde(default)]
+    pub run_id: Option<RunId>,
+    #[serde(default)]
+    pub owners: Option<ListedOwners>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListedOwners {
+    #[serde(default)]
+    pub users: Vec<serde_json::Value>,
+}
+
+impl ListedTask {
+    /// Whether this is the task `request` would create: same title, same deadline, same
+    /// run (when the request names one, or asks for a run of its own), same member owners.
+    /// Fields Tallyfy left out of the listing are not held against it.
+    pub fn is_made_by(&self, request: &NewTask) -> bool {
+        if self.title.as_deref().map(str::trim) != Some(request.title.trim()) {
+            return false;
+        }
+        let run = self.run.as_ref().map(|r| &r.id).or(self.run_id.as_ref());
+        if let Some(wanted) = &request.run_id {
+            if run.is_some_and(|r| r != wanted) {
+                return false;
+            }
+        }
+        if request.separate_task_for_each_assignee == Some(true) && run.is_none() {
+            return false;
+        }
+        if let Some(listed) = self.deadline.as_deref() {
+            if same_instant(listed, &request.deadline) == Some(false) {
+                return false;
+            }
+        }
+        if let Some(owners) = &self.owners {
+            let mut listed: Vec<u64> = owners.users.iter().filter_map(member_id).collect();
+            let mut wanted: Vec<u64> = request.owners.users.iter().map(|m| m.0).collect();
+            listed.sort_unstable();
+            wanted.sort_unstable();
+            if listed.len() == owners.users.len() && !listed.is_empty() && listed != wanted {
+                return false;
+            }
+        }
+        true
+    }
+
+    pub fn into_created(self) -> CreatedTask {
+        CreatedTask {
+            id: self.id,
+            title: self.title,
+            status: self.status,
+            run: self.run,
+            run_id: self.run_id,
+        }
+    }
+}
+
+/// An owner as listed: a bare id, or a member object with one.
+fn member_id(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.get("id").and_then(serde_json::Value::as_u64))
+}
+
+/// Whether two deadlines name the same second; `None` when either cannot be read. Tallyfy
+/// is sent `YYYY-MM-DD HH:MM:SS` (UTC) and lists ISO 8601.
+fn same_instant(a: &str, b: &str) -> Option<bool> {
+    fn read(s: &str) -> Option<jiff::Timestamp> {
+        s.parse::<jiff::Timestamp>().ok().or_else(|| {
+            jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", s)
+                .ok()?
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp())
+        })
+    }
+    Some(read(a)?.as_second() == read(b)?.as_second())
 }
 
 /// A run (process) as `GET /organizations/{org}/runs/{id}?with=tasks` answers it.

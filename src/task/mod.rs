@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline;
 use crate::directory::{Assignee, Resolved};
-use crate::jobs::TaskJob;
+use crate::jobs::{Job, TaskJob};
 use crate::modals::{self, Metadata, ModalRequest, Opening};
 use crate::project::ProjectRef;
 use crate::slack::command::SlashCommand;
@@ -192,12 +192,15 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         return SubmitAnswer::Close;
     }
     let origin = modals::origin(&sub, Metadata::decode(&sub.view.private_metadata));
-    state.jobs.spawn(TaskJob {
-        key,
-        origin,
-        draft,
-        owners,
-    });
+    state
+        .jobs
+        .submit(Job::Task(TaskJob {
+            key,
+            origin,
+            draft,
+            owners,
+        }))
+        .await;
     SubmitAnswer::Close
 }
 

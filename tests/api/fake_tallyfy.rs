@@ -45,6 +45,10 @@ pub enum Fault {
     },
     /// Wait this long before answering normally.
     Slow(Duration),
+    /// Create the task, then hold the answer this long (a lost response).
+    CommitThenHang(Duration),
+    /// Create the task, then answer with this 5xx status (a proxy that failed late).
+    CommitThenFail(u16),
 }
 
 #[derive(Default)]
@@ -56,6 +60,8 @@ struct Inner {
     /// Faults for the next create of a task with this title.
     titled_faults: HashMap<String, Fault>,
     list_delay: Duration,
+    /// Every create answers 503 until then.
+    unavailable_until: Option<std::time::Instant>,
     groups: Vec<(String, String)>,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
@@ -72,7 +78,11 @@ impl FakeTallyfy {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
-            .route("/api/organizations/{org}/tasks", post(create_task))
+            .route(
+                "/api/organizations/{org}/tasks",
+                post(create_task).get(list_tasks),
+            )
+            .route("/api/organizations/{org}/runs/{run}/tasks", get(list_run_tasks))
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
@@ -151,6 +161,11 @@ impl FakeTallyfy {
         }
     }
 
+    /// Every create answers 503 (Tallyfy's shape) for the next `period`.
+    pub fn unavailable_for(&self, period: Duration) {
+        self.inner.lock().unwrap().unavailable_until = Some(std::time::Instant::now() + period);
+    }
+
     pub fn give_oneoff_tasks_a_run(&self) {
         self.inner.lock().unwrap().oneoff_has_run = true;
     }
@@ -176,6 +191,18 @@ impl FakeTallyfy {
             .into_iter()
             .filter(|r| r.path.ends_with("/users"))
             .collect()
+    }
+
+    /// Tasks that exist with this title.
+    pub fn tasks_titled(&self, title: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .runs
+            .values()
+            .flatten()
+            .filter(|t| t["title"] == title)
+            .count()
     }
 
     /// Tasks that exist, by run.
@@ -259,9 +286,21 @@ fn hex_id(n: u64, salt: &str) -> String {
     format!("{salt}{n:0>width$x}", width = 32 - salt.len())
 }
 
+/// A create runs to its end even when the client hangs up, as a real server's does.
 async fn create_task(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tokio::spawn(create_task_to_the_end(inner, org, headers, body))
+        .await
+        .unwrap()
+}
+
+async fn create_task_to_the_end(
+    inner: Arc<Mutex<Inner>>,
+    org: String,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -279,6 +318,15 @@ async fn create_task(
     }
     let fault = {
         let mut s = inner.lock().unwrap();
+        if s.unavailable_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": true, "message": "Service Unavailable"})),
+            )
+                .into_response();
+        }
         let title = value
             .get("title")
             .and_then(Value::as_str)
@@ -306,8 +354,9 @@ async fn create_task(
             return response;
         }
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        None => {}
+        Some(Fault::CommitThenHang(_)) | Some(Fault::CommitThenFail(_)) | None => {}
     }
+    let after = fault;
     let Value::Object(task) = value else {
         return invalid(json!({"title": ["The title field is required."]}));
     };
@@ -424,39 +473,147 @@ async fn create_task(
         return invalid(Value::Object(errors));
     }
 
-    let mut s = inner.lock().unwrap();
-    s.next_id += 1;
-    let task_id = hex_id(s.next_id, "7a");
-    let run = match task.get("run_id").and_then(Value::as_str) {
-        Some(run_id) => {
-            if !s.runs.contains_key(run_id) {
-                return (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"}))).into_response();
+    let created = {
+        let mut s = inner.lock().unwrap();
+        s.next_id += 1;
+        let task_id = hex_id(s.next_id, "7a");
+        let run = match task.get("run_id").and_then(Value::as_str) {
+            Some(run_id) => {
+                if !s.runs.contains_key(run_id) {
+                    return (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"}))).into_response();
+                }
+                Some(run_id.to_string())
             }
-            Some(run_id.to_string())
-        }
-        None if task.get("separate_task_for_each_assignee") == Some(&json!(true))
-            || s.oneoff_has_run =>
-        {
-            Some(hex_id(s.next_id, "9c"))
-        }
-        None => None,
+            None if task.get("separate_task_for_each_assignee") == Some(&json!(true))
+                || s.oneoff_has_run =>
+            {
+                Some(hex_id(s.next_id, "9c"))
+            }
+            None => None,
+        };
+        let title = task["title"].clone();
+        let deadline = deadline_ok
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            .to_string();
+        let created = json!({
+            "id": task_id, "title": title, "status": "not-started", "task_type": task["task_type"],
+            "deadline": deadline, "owners": {"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": [], "groups": []},
+            "position": task.get("position").cloned().unwrap_or(json!(1)),
+            "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
+        });
+        s.runs
+            .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))
+            .or_default()
+            .push(created.clone());
+        created
     };
-    let title = task["title"].clone();
-    let deadline = deadline_ok
-        .unwrap()
-        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        .to_string();
-    let created = json!({
-        "id": task_id, "title": title, "status": "not-started", "task_type": task["task_type"],
-        "deadline": deadline, "owners": {"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": [], "groups": []},
-        "position": task.get("position").cloned().unwrap_or(json!(1)),
-        "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
-    });
-    s.runs
-        .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))
-        .or_default()
-        .push(created.clone());
+    match after {
+        Some(Fault::CommitThenHang(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::CommitThenFail(status)) => {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                Json(json!({"error": true, "message": "Bad Gateway"})),
+            )
+                .into_response()
+        }
+        _ => {}
+    }
     (StatusCode::CREATED, Json(json!({ "data": created }))).into_response()
+}
+
+/// One page of `tasks` in Tallyfy's list shape.
+fn page_of(tasks: Vec<Value>, query: &HashMap<String, String>) -> Response {
+    let per_page: usize = query
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(10)
+        .min(100);
+    let page: usize = query
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let total = tasks.len();
+    let total_pages = total.div_ceil(per_page).max(1);
+    let data: Vec<Value> = tasks
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
+    Json(json!({
+        "data": data,
+        "meta": {"pagination": {"total": total, "count": data.len(), "per_page": per_page,
+                  "current_page": page, "total_pages": total_pages, "links": {}}}
+    }))
+    .into_response()
+}
+
+/// `GET /organizations/{org}/tasks?q=&is_oneoff=`: the organization's tasks whose title
+/// contains `q`.
+async fn list_tasks(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &inner,
+        "GET",
+        format!("/organizations/{org}/tasks"),
+        query.clone(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, &org, false) {
+        return r;
+    }
+    let s = inner.lock().unwrap();
+    let q = query.get("q").map(|q| q.to_lowercase()).unwrap_or_default();
+    let oneoff = query.get("is_oneoff").map(|v| v == "true");
+    let tasks: Vec<Value> = s
+        .runs
+        .values()
+        .flatten()
+        .filter(|t| {
+            t["title"]
+                .as_str()
+                .is_some_and(|title| title.to_lowercase().contains(&q))
+        })
+        .filter(|t| oneoff.is_none_or(|o| o == t["run"].is_null()))
+        .cloned()
+        .collect();
+    drop(s);
+    page_of(tasks, &query)
+}
+
+/// `GET /organizations/{org}/runs/{run}/tasks`.
+async fn list_run_tasks(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((org, run)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record(
+        &inner,
+        "GET",
+        format!("/organizations/{org}/runs/{run}/tasks"),
+        query.clone(),
+        &headers,
+        Value::Null,
+    );
+    if let Err(r) = check_auth(&headers, &org, false) {
+        return r;
+    }
+    let tasks = inner.lock().unwrap().runs.get(&run).cloned();
+    match tasks {
+        Some(tasks) => page_of(tasks, &query),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"})),
+        )
+            .into_response(),
+    }
 }
 
 async fn list_users(

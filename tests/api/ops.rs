@@ -13,13 +13,23 @@ async fn health_and_readiness_with_redis() {
 }
 
 #[tokio::test]
-async fn not_ready_while_redis_is_unreachable_but_still_alive() {
+async fn an_unreachable_redis_degrades_a_replica_without_taking_it_out_of_rotation() {
     let app = spawn_app_with(|env| {
         env.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
     })
     .await;
     assert_eq!(app.get("/healthz").await.status(), 200);
-    assert_eq!(app.get("/readyz").await.status(), 503);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tallyfy_slack_store_up") && l.ends_with(" 0")),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -200,11 +200,12 @@ async fn lines_with_unknown_people_or_past_dates_are_named_inline() {
 #[tokio::test]
 async fn missing_tasks_are_reported_and_the_retry_adds_only_them() {
     let app = spawn_app().await;
+    // Refused once (a request Tallyfy turns down is not retried by itself).
     app.tallyfy.fault_create_titled(
         "Collect contract",
         Fault::Status {
-            status: 500,
-            body: json!({"error": true, "message": "Server Error"}),
+            status: 422,
+            body: json!({"error": true, "errors": {"owners": ["The owners are locked for this process."]}}),
             retry_after: None,
         },
     );

@@ -138,20 +138,24 @@ async fn members_are_searched_by_email() {
 }
 
 #[tokio::test]
-async fn a_create_without_an_answer_is_not_sent_twice() {
+async fn a_create_answered_too_late_is_looked_up_not_sent_again() {
     let app = spawn_app().await;
     // Tallyfy takes the task but answers after the client has given up (3 s in tests).
     app.tallyfy
         .fault_next_create(Fault::Slow(std::time::Duration::from_secs(4)));
     create(&app, &TaskValues::new("Maybe created", &[ALICE])).await;
-    let (_, message) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
-    let text = message["text"].as_str().unwrap();
-    assert!(text.contains("may or may not have been created"), "{text}");
-    assert_eq!(
-        app.tallyfy.creates().len(),
-        1,
-        "an unanswered POST is not repeated"
-    );
+    let message = posted_to(&app, CHANNEL).await;
+    assert!(message["text"].as_str().unwrap().contains("Maybe created"));
+    assert_eq!(app.tallyfy.creates().len(), 1, "found, so not sent again");
+    assert_eq!(app.tallyfy.tasks_titled("Maybe created"), 1);
+    let lookups: Vec<_> = app
+        .tallyfy
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/tasks"))
+        .collect();
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(lookups[0].query["q"], "Maybe created");
 }
 
 #[tokio::test]
@@ -348,25 +352,41 @@ async fn tallyfy_refusals_reach_the_user_in_tallyfys_words() {
 }
 
 #[tokio::test]
-async fn a_tallyfy_outage_is_told_not_hidden() {
+async fn a_server_error_after_the_task_was_made_does_not_double_it() {
     let app = spawn_app().await;
-    // A server error that may have taken effect is not sent again: the user is told.
+    // A proxy fails after Tallyfy made the task: the outcome is unknown, so it is looked
+    // up before anything is sent again.
+    app.tallyfy.fault_next_create(Fault::CommitThenFail(502));
+    create(&app, &TaskValues::new("Behind the proxy", &[ALICE])).await;
+    posted_to(&app, CHANNEL).await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+    assert_eq!(app.tallyfy.tasks_titled("Behind the proxy"), 1);
+}
+
+#[tokio::test]
+async fn an_error_that_is_not_transient_is_told_at_once_with_a_retry() {
+    let app = spawn_app().await;
     app.tallyfy.fault_next_create(Fault::Status {
-        status: 500,
-        body: json!({"error": true, "message": "Server Error"}),
+        status: 403,
+        body: json!({"error": true, "message": "Forbidden"}),
         retry_after: None,
     });
-    create(&app, &TaskValues::new("During the outage", &[ALICE])).await;
+    create(&app, &TaskValues::new("Not allowed", &[ALICE])).await;
     let (_, message) = eventually("the failure notice", || {
         app.slack.responses().into_iter().next()
     })
     .await;
     let text = message["text"].as_str().unwrap();
     assert!(
-        text.contains("During the outage") && text.contains("was not created"),
+        text.contains("Not allowed") && text.contains("was not created"),
         "{text}"
     );
-    assert!(text.contains("try again"), "{text}");
+    assert!(text.contains("Tallyfy admin"), "{text}");
+    assert_eq!(message["response_type"], "ephemeral");
+    assert_eq!(
+        message["blocks"][1]["elements"][0]["action_id"],
+        "job_retry"
+    );
     assert_eq!(app.tallyfy.creates().len(), 1);
 }
 
@@ -393,30 +413,41 @@ async fn a_brief_unavailability_is_retried_with_backoff() {
 }
 
 #[tokio::test]
-async fn a_long_unavailability_is_told_after_bounded_retries() {
-    let app = spawn_app().await;
-    for _ in 0..10 {
-        app.tallyfy.fault_next_create(Fault::Status {
-            status: 503,
-            body: json!({"error": true, "message": "Service Unavailable"}),
-            retry_after: None,
-        });
-    }
+async fn a_long_unavailability_is_told_and_the_retry_button_finishes_the_job() {
+    let app = spawn_app_with(|env| {
+        env.insert("TALLYFY_RETRY_FOR_SECS".into(), "2".into());
+    })
+    .await;
+    app.tallyfy
+        .unavailable_for(std::time::Duration::from_secs(600));
     create(&app, &TaskValues::new("Long outage", &[ALICE])).await;
     let (_, message) = eventually("the failure notice", || {
         app.slack.responses().into_iter().next()
     })
     .await;
-    assert!(message["text"]
+    let text = message["text"].as_str().unwrap();
+    assert!(text.contains("was not created"), "{text}");
+    assert!(text.contains("Press Retry"), "{text}");
+    let tries = app.tallyfy.creates().len();
+    assert!((2..=6).contains(&tries), "bounded retries, not {tries}");
+    assert_eq!(app.tallyfy.tasks_created(), 0);
+
+    // Tallyfy is back; the requester presses Retry, twice.
+    app.tallyfy.unavailable_for(std::time::Duration::ZERO);
+    let key = message["blocks"][1]["elements"][0]["value"]
         .as_str()
         .unwrap()
-        .contains("was not created"));
+        .to_string();
+    assert_eq!(app.press("job_retry", &key, "retry-1").await.status(), 200);
+    posted_to(&app, CHANNEL).await;
+    assert_eq!(app.press("job_retry", &key, "retry-2").await.status(), 200);
+    settle().await;
+    assert_eq!(app.tallyfy.tasks_titled("Long outage"), 1);
     assert_eq!(
-        app.tallyfy.creates().len(),
-        4,
-        "the first try and three retries"
+        app.slack.calls("chat.postMessage").len(),
+        1,
+        "announced once"
     );
-    assert_eq!(app.tallyfy.tasks_created(), 0);
 }
 
 #[tokio::test]

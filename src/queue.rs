@@ -1,0 +1,407 @@
+//! The job queue. Work a user submitted is pushed here before Slack is answered, so it
+//! outlives the process that took the request.
+//!
+//! With Redis the queue is a stream read through one consumer group: each job goes to one
+//! replica, stays "pending" until that replica acknowledges it, and is kept claimed by a
+//! heartbeat while it runs. A job whose replica stopped touching it (it crashed or was
+//! killed) for longer than the claim timeout is taken over by another replica. Without
+//! Redis an in-process channel offers the same interface; a crash then loses what was in
+//! flight.
+//!
+//! Payloads are opaque strings; what a job means is the business of [`crate::jobs`].
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamAutoClaimReply, StreamReadReply};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::store::{StoreError, CALL_TIMEOUT};
+
+/// One job handed to this replica.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub payload: String,
+    /// How many times the job has been handed out, this time included.
+    pub deliveries: u32,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    /// Adds a job; once this returns Ok the job is kept until acknowledged.
+    async fn push(&self, payload: &str) -> Result<(), StoreError>;
+    /// The next job for this replica, waiting up to `wait` for one: first a job another
+    /// replica abandoned, then a new one.
+    async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError>;
+    /// Keeps a job claimed while it runs, so no other replica takes it over.
+    async fn touch(&self, id: &str) -> Result<(), StoreError>;
+    /// Gives a job back unfinished, for another replica to take at once.
+    async fn release(&self, id: &str) -> Result<(), StoreError>;
+    /// The job is done: forget it.
+    async fn ack(&self, id: &str) -> Result<(), StoreError>;
+    /// `redis` or `memory`.
+    fn kind(&self) -> &'static str;
+}
+
+/// The in-process queue: one replica, nothing survives the process.
+pub struct LocalQueue {
+    sender: mpsc::UnboundedSender<String>,
+    receiver: Mutex<mpsc::UnboundedReceiver<String>>,
+    next_id: AtomicU64,
+}
+
+impl Default for LocalQueue {
+    fn default() -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        Self {
+            sender,
+            receiver: Mutex::new(receiver),
+            next_id: AtomicU64::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for LocalQueue {
+    async fn push(&self, payload: &str) -> Result<(), StoreError> {
+        self.sender
+            .send(payload.to_string())
+            .map_err(|_| StoreError::Backend("the local queue is closed".into()))
+    }
+
+    async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
+        let mut receiver = self.receiver.lock().await;
+        match tokio::time::timeout(wait, receiver.recv()).await {
+            Ok(Some(payload)) => Ok(Some(Delivery {
+                id: format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
+                payload,
+                deliveries: 1,
+            })),
+            Ok(None) | Err(_) => Ok(None),
+        }
+    }
+
+    async fn touch(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn release(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn ack(&self, _id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// The consumer group every replica reads through.
+const GROUP: &str = "workers";
+/// The field of a stream entry that holds the job.
+const FIELD: &str = "job";
+/// A bound on the stream's length, far above any real backlog, so it cannot grow forever.
+const MAX_LEN: u64 = 100_000;
+
+/// The queue in Redis, shared by every replica.
+pub struct RedisQueue {
+    /// Short commands.
+    conn: ConnectionManager,
+    /// Blocking reads, on a connection of their own so they never hold up other commands.
+    reader: ConnectionManager,
+    stream: String,
+    /// This replica's name in the consumer group.
+    consumer: String,
+    /// How long a job may go untouched before another replica takes it over.
+    claim_after: Duration,
+    group_ready: AtomicBool,
+}
+
+impl RedisQueue {
+    /// Connects lazily, like the store: the service starts while Redis is down.
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        consumer: &str,
+        claim_after: Duration,
+        longest_wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
+        let client = redis::Client::open(url).map_err(backend)?;
+        let config = |response: Duration| {
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CALL_TIMEOUT))
+                .set_response_timeout(Some(response))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(200))
+        };
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config(CALL_TIMEOUT))
+            .map_err(backend)?;
+        let reader =
+            ConnectionManager::new_lazy_with_config(client, config(longest_wait + CALL_TIMEOUT))
+                .map_err(backend)?;
+        Ok(Self {
+            conn,
+            reader,
+            stream: format!("{prefix}:jobs"),
+            consumer: consumer.to_string(),
+            claim_after,
+            group_ready: AtomicBool::new(false),
+        })
+    }
+
+    async fn bounded<T>(
+        &self,
+        limit: Duration,
+        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(limit, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                // Redis lost the group (it restarted without its data): make it again.
+                if e.code() == Some("NOGROUP") {
+                    self.group_ready.store(false, Ordering::Relaxed);
+                }
+                Err(StoreError::Backend(e.to_string()))
+            }
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    async fn ensure_group(&self) -> Result<(), StoreError> {
+        if self.group_ready.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let mut conn = self.conn.clone();
+        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(()) => {}
+            Err(e) if e.code() == Some("BUSYGROUP") => {}
+            Err(e) => return Err(StoreError::Backend(e.to_string())),
+        }
+        self.group_ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A job idle longer than the claim timeout, now claimed by this replica.
+    async fn take_over(&self) -> Result<Option<Delivery>, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: StreamAutoClaimReply = self
+            .bounded(
+                CALL_TIMEOUT,
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg(&self.consumer)
+                    .arg(self.claim_after.as_millis() as u64)
+                    .arg("0-0")
+                    .arg("COUNT")
+                    .arg(1)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        let Some(entry) = reply.claimed.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(payload) = entry.get::<String>(FIELD) else {
+            // Nothing this service wrote: drop it rather than trip over it forever.
+            self.ack(&entry.id).await?;
+            return Ok(None);
+        };
+        let deliveries = self.delivery_count(&entry.id).await.unwrap_or(2);
+        tracing::info!(job = %entry.id, deliveries, "took over a job another replica left unfinished");
+        Ok(Some(Delivery {
+            id: entry.id,
+            payload,
+            deliveries,
+        }))
+    }
+
+    async fn delivery_count(&self, id: &str) -> Result<u32, StoreError> {
+        let mut conn = self.conn.clone();
+        // XPENDING key group start end count -> [[id, consumer, idle ms, deliveries]]
+        let pending: Vec<(String, String, u64, u64)> = self
+            .bounded(
+                CALL_TIMEOUT,
+                redis::cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg(id)
+                    .arg(id)
+                    .arg(1)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok(pending.first().map(|p| p.3 as u32).unwrap_or(1))
+    }
+}
+
+#[async_trait]
+impl Queue for RedisQueue {
+    async fn push(&self, payload: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        self.bounded(
+            CALL_TIMEOUT,
+            redis::cmd("XADD")
+                .arg(&self.stream)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(MAX_LEN)
+                .arg("*")
+                .arg(FIELD)
+                .arg(payload)
+                .query_async::<String>(&mut conn),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
+        self.ensure_group().await?;
+        if let Some(taken) = self.take_over().await? {
+            return Ok(Some(taken));
+        }
+        let mut reader = self.reader.clone();
+        let reply: Option<StreamReadReply> = self
+            .bounded(
+                wait + CALL_TIMEOUT,
+                redis::cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg(GROUP)
+                    .arg(&self.consumer)
+                    .arg("COUNT")
+                    .arg(1)
+                    .arg("BLOCK")
+                    .arg(wait.as_millis().max(1) as u64)
+                    .arg("STREAMS")
+                    .arg(&self.stream)
+                    .arg(">")
+                    .query_async(&mut reader),
+            )
+            .await?;
+        let entry = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .next();
+        let Some(entry) = entry else {
+            return Ok(None);
+        };
+        let Some(payload) = entry.get::<String>(FIELD) else {
+            self.ack(&entry.id).await?;
+            return Ok(None);
+        };
+        Ok(Some(Delivery {
+            id: entry.id,
+            payload,
+            deliveries: 1,
+        }))
+    }
+
+    async fn touch(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        self.bounded(
+            CALL_TIMEOUT,
+            redis::cmd("XCLAIM")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg(0)
+                .arg(id)
+                .arg("JUSTID")
+                .query_async::<Vec<String>>(&mut conn),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        // Marking the job idle for far longer than the claim timeout lets the next replica
+        // that looks take it over at once.
+        let idle = self.claim_after.as_millis() as u64 * 1000;
+        self.bounded(
+            CALL_TIMEOUT,
+            redis::cmd("XCLAIM")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg(0)
+                .arg(id)
+                .arg("IDLE")
+                .arg(idle)
+                .arg("JUSTID")
+                .query_async::<Vec<String>>(&mut conn),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn ack(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        self.bounded(
+            CALL_TIMEOUT,
+            redis::pipe()
+                .atomic()
+                .cmd("XACK")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(id)
+                .ignore()
+                .cmd("XDEL")
+                .arg(&self.stream)
+                .arg(id)
+                .ignore()
+                .query_async::<()>(&mut conn),
+        )
+        .await
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_local_queue_hands_out_jobs_in_order_and_waits_when_empty() {
+        let queue = LocalQueue::default();
+        queue.push("a").await.unwrap();
+        queue.push("b").await.unwrap();
+        let first = queue
+            .next(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .unwrap();
+        let second = queue
+            .next(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first.payload.as_str(), second.payload.as_str()),
+            ("a", "b")
+        );
+        assert_ne!(first.id, second.id);
+        assert!(queue
+            .next(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .is_none());
+    }
+}
