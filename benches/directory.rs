@@ -49,8 +49,15 @@ async fn directory(
     .collect();
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let metrics = Metrics::default();
-    let store: Arc<dyn Store> =
-        Arc::new(RedisStore::new("redis://127.0.0.1:6379", prefix, metrics.clone()).unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        RedisStore::new(
+            "redis://127.0.0.1:6379",
+            prefix,
+            metrics.clone(),
+            Default::default(),
+        )
+        .unwrap(),
+    );
     Directory::new(
         SlackApi::new(&config.slack, metrics.clone()).unwrap(),
         TallyfyClient::new(&config.tallyfy, metrics.clone()),

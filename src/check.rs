@@ -54,8 +54,12 @@ pub async fn run(config: &Config) -> Vec<Check> {
             "redis",
             "REDIS_URL is not set: in-process store, run a single replica",
         ),
-        Some(url) => match RedisStore::new(url.expose(), &config.store.key_prefix, metrics.clone())
-        {
+        Some(url) => match RedisStore::new(
+            url.expose(),
+            &config.store.key_prefix,
+            metrics.clone(),
+            Default::default(),
+        ) {
             Err(e) => Check::fail("redis", format!("REDIS_URL is not usable ({e})")),
             Ok(store) => match store.ping().await {
                 Ok(()) => Check::ok("redis", "PING answered"),

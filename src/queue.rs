@@ -11,6 +11,7 @@
 //! Payloads are opaque strings; what a job means is the business of [`crate::jobs`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,7 +19,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::store::{StoreError, CALL_TIMEOUT};
+use crate::store::{Breaker, StoreError, CALL_TIMEOUT};
 
 /// One job handed to this replica.
 #[derive(Clone, Debug)]
@@ -120,6 +121,7 @@ pub struct RedisQueue {
     /// How long a job may go untouched before another replica takes it over.
     claim_after: Duration,
     group_ready: AtomicBool,
+    breaker: Arc<Breaker>,
 }
 
 impl RedisQueue {
@@ -130,6 +132,7 @@ impl RedisQueue {
         consumer: &str,
         claim_after: Duration,
         longest_wait: Duration,
+        breaker: Arc<Breaker>,
     ) -> Result<Self, StoreError> {
         let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
         let client = redis::Client::open(url).map_err(backend)?;
@@ -152,6 +155,7 @@ impl RedisQueue {
             consumer: consumer.to_string(),
             claim_after,
             group_ready: AtomicBool::new(false),
+            breaker,
         })
     }
 
@@ -160,7 +164,8 @@ impl RedisQueue {
         limit: Duration,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(limit, fut).await {
+        self.breaker.check()?;
+        let result = match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 // Redis lost the group (it restarted without its data): make it again.
@@ -170,7 +175,9 @@ impl RedisQueue {
                 Err(StoreError::Backend(e.to_string()))
             }
             Err(_) => Err(StoreError::Timeout),
-        }
+        };
+        self.breaker.record(&result);
+        result
     }
 
     async fn ensure_group(&self) -> Result<(), StoreError> {
@@ -178,18 +185,22 @@ impl RedisQueue {
             return Ok(());
         }
         let mut conn = self.conn.clone();
-        let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg("0")
-            .arg("MKSTREAM")
-            .query_async(&mut conn)
+        let created = self
+            .bounded(
+                CALL_TIMEOUT,
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .arg("0")
+                    .arg("MKSTREAM")
+                    .query_async::<()>(&mut conn),
+            )
             .await;
         match created {
             Ok(()) => {}
-            Err(e) if e.code() == Some("BUSYGROUP") => {}
-            Err(e) => return Err(StoreError::Backend(e.to_string())),
+            Err(StoreError::Backend(e)) if e.contains("BUSYGROUP") => {}
+            Err(e) => return Err(e),
         }
         self.group_ready.store(true, Ordering::Relaxed);
         Ok(())

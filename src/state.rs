@@ -10,7 +10,7 @@ use crate::jobs::{Jobs, QueueSettings, Worker};
 use crate::queue::{Queue, RedisQueue};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{Breaker, MemoryStore, RedisStore, Store};
 use crate::tallyfy::TallyfyClient;
 use crate::telemetry::Metrics;
 
@@ -40,11 +40,13 @@ impl Deref for AppState {
 impl AppState {
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = Metrics::default();
+        let breaker = Arc::new(Breaker::default());
         let store: Arc<dyn Store> = match &config.store.redis_url {
             Some(url) => Arc::new(RedisStore::new(
                 url.expose(),
                 &config.store.key_prefix,
                 metrics.clone(),
+                breaker.clone(),
             )?),
             None => {
                 tracing::warn!(
@@ -75,6 +77,7 @@ impl AppState {
                 &settings.consumer,
                 settings.claim_after,
                 POLL_LIMIT,
+                breaker,
             )?)),
             None => None,
         };

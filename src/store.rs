@@ -4,7 +4,7 @@
 //! never hold up an answer to Slack.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -16,10 +16,45 @@ use crate::telemetry::Metrics;
 /// The longest any one store call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
 
+/// After a failed call, how long Redis is not asked again: while it is down, callers get
+/// an answer at once instead of each waiting out a timeout.
+const BREAK_FOR: Duration = Duration::from_secs(2);
+
+/// Fails calls fast for a moment after one failed. Shared by everything that talks to the
+/// same Redis (the store and the job queue).
+#[derive(Debug, Default)]
+pub struct Breaker {
+    open_until: Mutex<Option<Instant>>,
+}
+
+impl Breaker {
+    /// Ok when a call may go; else Redis failed moments ago.
+    pub fn check(&self) -> Result<(), StoreError> {
+        match *self.open_until.lock().unwrap() {
+            Some(until) if Instant::now() < until => Err(StoreError::Unavailable),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records how a call went.
+    pub fn record<T>(&self, result: &Result<T, StoreError>) {
+        let mut open = self.open_until.lock().unwrap();
+        match result {
+            Ok(_) => *open = None,
+            Err(StoreError::Timeout) | Err(StoreError::Backend(_)) if open.is_none() => {
+                *open = Some(Instant::now() + BREAK_FOR);
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("store call timed out")]
     Timeout,
+    #[error("Redis failed moments ago; not asked again yet")]
+    Unavailable,
     #[error("store error: {0}")]
     Backend(String),
 }
@@ -174,11 +209,17 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     metrics: Metrics,
+    breaker: Arc<Breaker>,
 }
 
 impl RedisStore {
     /// Connects lazily: the service starts even while Redis is down, and reconnects by itself.
-    pub fn new(url: &str, prefix: &str, metrics: Metrics) -> Result<Self, StoreError> {
+    pub fn new(
+        url: &str,
+        prefix: &str,
+        metrics: Metrics,
+        breaker: Arc<Breaker>,
+    ) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(|e| StoreError::Backend(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))
@@ -191,6 +232,7 @@ impl RedisStore {
             conn,
             prefix: format!("{prefix}:"),
             metrics,
+            breaker,
         })
     }
 
@@ -202,11 +244,13 @@ impl RedisStore {
         &self,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        self.breaker.check()?;
         let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Backend(e.to_string())),
             Err(_) => Err(StoreError::Timeout),
         };
+        self.breaker.record(&result);
         if let Err(e) = &result {
             self.metrics.store_error();
             tracing::warn!(error = %e, "Redis call failed");

@@ -118,8 +118,15 @@ async fn directory() -> (Directory, Arc<CountingStore>, FakeSlack, FakeTallyfy) 
     .collect();
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let metrics = Metrics::default();
-    let redis: Arc<dyn Store> =
-        Arc::new(RedisStore::new(REDIS_URL, &unique_prefix(), metrics.clone()).unwrap());
+    let redis: Arc<dyn Store> = Arc::new(
+        RedisStore::new(
+            REDIS_URL,
+            &unique_prefix(),
+            metrics.clone(),
+            Default::default(),
+        )
+        .unwrap(),
+    );
     let store = Arc::new(CountingStore {
         inner: redis,
         calls: Mutex::default(),

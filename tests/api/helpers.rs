@@ -25,6 +25,8 @@ pub const CAROL: &str = "UCAROL";
 
 pub struct TestApp {
     pub address: String,
+    /// The replica's own process, when it runs as the real binary.
+    process: Option<std::process::Child>,
     pub slack: FakeSlack,
     pub tallyfy: FakeTallyfy,
     pub prefix: String,
@@ -95,6 +97,72 @@ pub async fn spawn_app_in_memory() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let (slack, tallyfy, prefix, env) = prepare(adjust).await;
+    start(slack, tallyfy, prefix, env).await
+}
+
+/// Another replica of `app`: the same fakes, the same Redis and key prefix, the same settings.
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    start(
+        app.slack.clone(),
+        app.tallyfy.clone(),
+        app.prefix.clone(),
+        app.env.clone(),
+    )
+    .await
+}
+
+/// A replica of `app` run as the real binary, in a process of its own that a test can kill.
+pub async fn spawn_binary_instance(app: &TestApp) -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack"));
+    // Run away from the project's own `.env`, which the binary would read.
+    cmd.env_clear()
+        .current_dir(std::env::temp_dir())
+        .envs(&app.env)
+        .env("PORT", port.to_string())
+        .env(
+            "RUST_LOG",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
+        )
+        .stdout(std::process::Stdio::null())
+        .arg("serve");
+    if std::env::var("TEST_LOG").is_err() {
+        cmd.stderr(std::process::Stdio::null());
+    }
+    let child = cmd.spawn().expect("the binary starts");
+    let address = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("{address}/healthz")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the binary did not start serving"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TestApp {
+        address,
+        process: Some(child),
+        slack: app.slack.clone(),
+        tallyfy: app.tallyfy.clone(),
+        prefix: app.prefix.clone(),
+        env: app.env.clone(),
+        http,
+        verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
+        stop: None,
+        finished: None,
+    }
+}
+
+/// The fakes, a key prefix and the environment a test application runs with.
+pub async fn prepare(
+    adjust: impl FnOnce(&mut HashMap<String, String>),
+) -> (FakeSlack, FakeTallyfy, String, HashMap<String, String>) {
     let slack = FakeSlack::start().await;
     let tallyfy = FakeTallyfy::start().await;
     populate(&slack, &tallyfy);
@@ -117,7 +185,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     adjust(&mut env);
-    start(slack, tallyfy, prefix, env).await
+    (slack, tallyfy, prefix, env)
 }
 
 async fn start(
@@ -149,6 +217,7 @@ async fn start(
     });
     TestApp {
         address,
+        process: None,
         slack,
         tallyfy,
         prefix,
@@ -171,6 +240,27 @@ impl TestApp {
             std::mem::take(&mut self.env),
         );
         start(slack, tallyfy, prefix, env).await
+    }
+
+    /// Kills the replica's process at once (SIGKILL): nothing is finished or handed back.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Asks the replica's process to stop (SIGTERM) and waits for it to exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.process.take().expect("a replica run as the binary");
+        let pid = child.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap()
     }
 
     pub async fn stop(&mut self) {
@@ -320,6 +410,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.kill();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -399,13 +490,22 @@ pub fn now() -> i64 {
 }
 
 /// Polls `probe` until it yields a value (up to 10 s).
-pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+pub async fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
+    eventually_within(Duration::from_secs(10), what, probe).await
+}
+
+/// Polls `probe` until it yields a value, for up to `limit`.
+pub async fn eventually_within<T>(
+    limit: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
     let started = Instant::now();
     loop {
         if let Some(v) = probe() {
             return v;
         }
-        if started.elapsed() > Duration::from_secs(10) {
+        if started.elapsed() > limit {
             panic!("timed out waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -485,5 +585,70 @@ impl TestApp {
                           "text": {"type": "plain_text", "text": "Retry"}, "action_ts": "1700000001.000001"}]
         });
         self.interact(&payload).await
+    }
+}
+
+/// A Redis server of a test's own, on a free port, that the test can pause and resume.
+pub struct OwnRedis {
+    pub url: String,
+    process: std::process::Child,
+}
+
+impl OwnRedis {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let url = format!("redis://127.0.0.1:{port}");
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let started = Instant::now();
+        while client.get_multiplexed_async_connection().await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { url, process }
+    }
+
+    fn signal(&self, signal: &str) {
+        std::process::Command::new("kill")
+            .args([signal, &self.process.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Freezes the server: connections stay open and nothing answers, the hardest outage.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.resume();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }

@@ -10,6 +10,7 @@ mod helpers;
 mod manifest;
 mod ops;
 mod project;
+mod reliability;
 mod signing;
 mod socket_mode;
 mod store;

@@ -11,7 +11,15 @@ use crate::helpers::{unique_prefix, REDIS_URL};
 fn stores() -> Vec<Arc<dyn Store>> {
     vec![
         Arc::new(MemoryStore::default()),
-        Arc::new(RedisStore::new(REDIS_URL, &unique_prefix(), Metrics::default()).unwrap()),
+        Arc::new(
+            RedisStore::new(
+                REDIS_URL,
+                &unique_prefix(),
+                Metrics::default(),
+                Default::default(),
+            )
+            .unwrap(),
+        ),
     ]
 }
 
@@ -144,7 +152,8 @@ async fn both_stores_count_and_keep_recent_lists() {
 #[tokio::test]
 async fn redis_keys_carry_the_prefix() {
     let prefix = unique_prefix();
-    let store = RedisStore::new(REDIS_URL, &prefix, Metrics::default()).unwrap();
+    let store =
+        RedisStore::new(REDIS_URL, &prefix, Metrics::default(), Default::default()).unwrap();
     store.set("k", "v", Duration::from_secs(60)).await.unwrap();
     let client = redis::Client::open(REDIS_URL).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
@@ -158,7 +167,13 @@ async fn redis_keys_carry_the_prefix() {
 
 #[tokio::test]
 async fn an_unreachable_redis_answers_errors_quickly() {
-    let store = RedisStore::new("redis://127.0.0.1:1", "x", Metrics::default()).unwrap();
+    let store = RedisStore::new(
+        "redis://127.0.0.1:1",
+        "x",
+        Metrics::default(),
+        Default::default(),
+    )
+    .unwrap();
     let result = tokio::time::timeout(Duration::from_secs(3), store.get("k"))
         .await
         .expect("store calls are bounded");

@@ -1,0 +1,235 @@
+//! A submitted request ends in exactly one creation, or a clear message and a way to retry,
+//! whatever Slack, Tallyfy, Redis or the replicas do in between.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::fake_tallyfy::Fault;
+use crate::helpers::*;
+
+/// Waits for the message posted to `CHANNEL`.
+async fn announced(app: &TestApp, within: Duration) -> Value {
+    eventually_within(within, "the confirmation in the channel", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == CHANNEL)
+            .map(|c| c.body)
+    })
+    .await
+}
+
+fn announcements(app: &TestApp) -> usize {
+    app.slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["channel"] == CHANNEL)
+        .count()
+}
+
+#[tokio::test]
+async fn the_same_submission_three_times_creates_one_task() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("").await;
+    let values = TaskValues::new("Only once", &[ALICE]);
+    // A double click and a redelivery, all at once.
+    let (a, b, c) = tokio::join!(
+        app.submit_task(&view, &values),
+        app.submit_task(&view, &values),
+        app.submit_task(&view, &values)
+    );
+    for answer in [a, b, c] {
+        assert_eq!(answer.status(), 200);
+    }
+    announced(&app, Duration::from_secs(10)).await;
+    settle().await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+    assert_eq!(announcements(&app), 1);
+}
+
+#[tokio::test]
+async fn two_replicas_racing_one_submission_create_one_task() {
+    let first = spawn_app().await;
+    let second = spawn_second_instance(&first).await;
+    let view = first.open_task_modal("").await;
+    let values = TaskValues::new("Raced", &[ALICE, BOB]);
+    let (a, b) = tokio::join!(
+        first.submit_task(&view, &values),
+        second.submit_task(&view, &values)
+    );
+    assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    announced(&first, Duration::from_secs(10)).await;
+    settle().await;
+    assert_eq!(first.tallyfy.creates().len(), 1);
+    assert_eq!(first.tallyfy.tasks_titled("Raced"), 1);
+    assert_eq!(announcements(&first), 1);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_never_comes_is_found_not_doubled() {
+    let app = spawn_app().await;
+    // Tallyfy makes the task, then the answer never arrives (3 s client timeout in tests).
+    app.tallyfy
+        .fault_next_create(Fault::CommitThenHang(Duration::from_secs(60)));
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Lost answer", &[ALICE]))
+        .await;
+    let message = announced(&app, Duration::from_secs(20)).await;
+    assert!(message["text"].as_str().unwrap().contains("Lost answer"));
+    assert_eq!(app.tallyfy.creates().len(), 1, "looked up, not sent again");
+    assert_eq!(app.tallyfy.tasks_titled("Lost answer"), 1);
+}
+
+#[tokio::test]
+async fn tallyfy_unavailable_for_a_minute_is_waited_out_and_the_delay_told() {
+    let app = spawn_app().await;
+    app.tallyfy.unavailable_for(Duration::from_secs(60));
+    let started = Instant::now();
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Patient", &[ALICE]))
+        .await;
+    let (_, notice) = eventually_within(Duration::from_secs(30), "the delay notice", || {
+        app.slack.responses().into_iter().next()
+    })
+    .await;
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("not answering") && text.contains("Patient"),
+        "{text}"
+    );
+    assert_eq!(notice["response_type"], "ephemeral");
+    assert_eq!(app.tallyfy.tasks_created(), 0);
+
+    announced(&app, Duration::from_secs(90)).await;
+    assert!(started.elapsed() >= Duration::from_secs(60));
+    assert_eq!(app.tallyfy.tasks_titled("Patient"), 1);
+    assert_eq!(
+        app.slack.responses().len(),
+        1,
+        "one delay notice, no failure"
+    );
+}
+
+#[tokio::test]
+async fn a_paused_redis_still_gets_answers_in_time_and_loses_nothing() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+    })
+    .await;
+    let during = app.open_task_modal("").await;
+    let after = app.open_task_modal("").await;
+
+    redis.pause();
+    let started = Instant::now();
+    let answer = app
+        .submit_task_within_slack_deadline(
+            &during,
+            &TaskValues::new("While Redis sleeps", &[ALICE]),
+        )
+        .await;
+    assert_eq!(answer.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "degraded");
+    announced(&app, Duration::from_secs(15)).await;
+    assert_eq!(app.tallyfy.tasks_titled("While Redis sleeps"), 1);
+
+    redis.resume();
+    let ready = loop {
+        let body: Value = app.get("/readyz").await.json().await.unwrap();
+        if body["status"] == "ready" || started.elapsed() > Duration::from_secs(20) {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["status"], "ready");
+    let answer = app
+        .submit_task_within_slack_deadline(&after, &TaskValues::new("Redis is back", &[BOB]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    eventually_within(Duration::from_secs(10), "the second task", || {
+        (app.tallyfy.tasks_titled("Redis is back") == 1).then_some(())
+    })
+    .await;
+    settle().await;
+    assert_eq!(app.tallyfy.tasks_titled("While Redis sleeps"), 1);
+    assert_eq!(app.tallyfy.creates().len(), 2);
+}
+
+#[tokio::test]
+async fn a_replica_killed_mid_job_is_replaced_by_another_without_a_duplicate() {
+    let prepared = spawn_app_with(|env| {
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "2".into());
+    })
+    .await;
+    // The in-process application only holds the fakes and settings; it is stopped so that
+    // the replica that takes the job is the binary.
+    let mut holder = prepared;
+    holder.stop().await;
+    let mut doomed = spawn_binary_instance(&holder).await;
+    // Tallyfy makes the task and is slow to answer; the replica dies before it hears back.
+    holder
+        .tallyfy
+        .fault_next_create(Fault::CommitThenHang(Duration::from_secs(60)));
+    let view = doomed.open_task_modal("").await;
+    let answer = doomed
+        .submit_task(&view, &TaskValues::new("Survives a crash", &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    eventually("the replica to send the create", || {
+        (holder.tallyfy.creates().len() == 1).then_some(())
+    })
+    .await;
+    doomed.kill();
+
+    let survivor = spawn_second_instance(&holder).await;
+    announced(&survivor, Duration::from_secs(20)).await;
+    settle().await;
+    assert_eq!(survivor.tallyfy.tasks_titled("Survives a crash"), 1);
+    assert_eq!(survivor.tallyfy.creates().len(), 1, "found, not sent again");
+    assert_eq!(announcements(&survivor), 1);
+}
+
+#[tokio::test]
+async fn shutdown_hands_running_work_back_and_exits_cleanly() {
+    let mut first = spawn_app_with(|env| {
+        env.insert("SHUTDOWN_DRAIN_SECS".into(), "1".into());
+    })
+    .await;
+    first
+        .tallyfy
+        .fault_next_create(Fault::CommitThenHang(Duration::from_secs(60)));
+    let view = first.open_task_modal("").await;
+    first
+        .submit_task(&view, &TaskValues::new("Handed back", &[ALICE]))
+        .await;
+    eventually("the create to be sent", || {
+        (first.tallyfy.creates().len() == 1).then_some(())
+    })
+    .await;
+    let stopping = Instant::now();
+    first.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "shutdown is bounded"
+    );
+
+    // Another replica takes the job at once (the claim timeout is 30 s), and finds the
+    // task instead of making it again.
+    let second = spawn_second_instance(&first).await;
+    announced(&second, Duration::from_secs(15)).await;
+    assert!(stopping.elapsed() < Duration::from_secs(25));
+    assert_eq!(second.tallyfy.tasks_titled("Handed back"), 1);
+    assert_eq!(second.tallyfy.creates().len(), 1);
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_binary_with_exit_code_zero() {
+    let app = spawn_app().await;
+    let mut replica = spawn_binary_instance(&app).await;
+    let status = replica.terminate().await;
+    assert!(status.success(), "{status:?}");
+}
