@@ -165,19 +165,14 @@ impl RedisQueue {
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
         self.breaker.check()?;
-        let result = match tokio::time::timeout(limit, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                // Redis lost the group (it restarted without its data): make it again.
-                if e.code() == Some("NOGROUP") {
-                    self.group_ready.store(false, Ordering::Relaxed);
-                }
-                Err(StoreError::Backend(e.to_string()))
+        let outcome = tokio::time::timeout(limit, fut).await;
+        // Redis lost the group (it restarted without its data): make it again.
+        if let Ok(Err(e)) = &outcome {
+            if e.code() == Some("NOGROUP") {
+                self.group_ready.store(false, Ordering::Relaxed);
             }
-            Err(_) => Err(StoreError::Timeout),
-        };
-        self.breaker.record(&result);
-        result
+        }
+        self.breaker.judge(outcome)
     }
 
     async fn ensure_group(&self) -> Result<(), StoreError> {

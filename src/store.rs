@@ -36,16 +36,36 @@ impl Breaker {
         }
     }
 
-    /// Records how a call went.
-    pub fn record<T>(&self, result: &Result<T, StoreError>) {
+    /// Records how a call went: `reachable` is false when Redis did not answer at all (a
+    /// timeout, a refused or dropped connection); an error Redis itself answered with says
+    /// it is up.
+    pub fn record(&self, reachable: bool) {
         let mut open = self.open_until.lock().unwrap();
-        match result {
-            Ok(_) => *open = None,
-            Err(StoreError::Timeout) | Err(StoreError::Backend(_)) if open.is_none() => {
-                *open = Some(Instant::now() + BREAK_FOR);
-            }
-            Err(_) => {}
+        if reachable {
+            *open = None;
+        } else if open.is_none() {
+            *open = Some(Instant::now() + BREAK_FOR);
         }
+    }
+
+    /// Sorts a call's outcome, recording whether Redis answered.
+    pub fn judge<T>(
+        &self,
+        outcome: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, StoreError> {
+        let (result, reachable) = match outcome {
+            Ok(Ok(v)) => (Ok(v), true),
+            Ok(Err(e)) => {
+                let unreachable = e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout();
+                (Err(StoreError::Backend(e.to_string())), !unreachable)
+            }
+            Err(_) => (Err(StoreError::Timeout), false),
+        };
+        self.record(reachable);
+        result
     }
 }
 
@@ -245,12 +265,9 @@ impl RedisStore {
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
         self.breaker.check()?;
-        let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(StoreError::Backend(e.to_string())),
-            Err(_) => Err(StoreError::Timeout),
-        };
-        self.breaker.record(&result);
+        let result = self
+            .breaker
+            .judge(tokio::time::timeout(CALL_TIMEOUT, fut).await);
         if let Err(e) = &result {
             self.metrics.store_error();
             tracing::warn!(error = %e, "Redis call failed");

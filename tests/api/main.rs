@@ -10,6 +10,7 @@ mod helpers;
 mod manifest;
 mod ops;
 mod project;
+mod queue;
 mod reliability;
 mod signing;
 mod socket_mode;
