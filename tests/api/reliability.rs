@@ -233,3 +233,46 @@ async fn sigterm_stops_the_binary_with_exit_code_zero() {
     let status = replica.terminate().await;
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
+    let mut holder = spawn_app_with(|env| {
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "2".into());
+    })
+    .await;
+    holder.stop().await;
+    let mut doomed = spawn_binary_instance(&holder).await;
+    holder.tallyfy.fault_create_titled(
+        "Sign contract",
+        Fault::CommitThenHang(Duration::from_secs(60)),
+    );
+    let values = ProjectValues::new(
+        "Onboard Umbrella",
+        &[ALICE],
+        "Kickoff call\nSign contract\nSend welcome pack",
+    );
+    let view = doomed.open_project_modal(&values.name).await;
+    assert_eq!(doomed.submit_project(&view, &values).await.status(), 200);
+    // The run and all three lines were sent; one answer never came.
+    eventually("every create to be sent", || {
+        (holder.tallyfy.creates().len() == 4).then_some(())
+    })
+    .await;
+    doomed.kill();
+
+    let survivor = spawn_second_instance(&holder).await;
+    let message = announced(&survivor, Duration::from_secs(20)).await;
+    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(!text.contains(":x:"), "{text}");
+    settle().await;
+    assert_eq!(survivor.tallyfy.creates().len(), 4, "nothing sent twice");
+    for title in [
+        "Onboard Umbrella",
+        "Kickoff call",
+        "Sign contract",
+        "Send welcome pack",
+    ] {
+        assert_eq!(survivor.tallyfy.tasks_titled(title), 1, "{title}");
+    }
+    assert_eq!(announcements(&survivor), 1);
+}
