@@ -41,6 +41,9 @@ pub struct Origin {
     /// The command's `response_url`: a way to answer even where the bot is not a member.
     pub response_url: Option<String>,
     pub thread_ts: Option<String>,
+    /// The request that asked for the work, for the logs.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Create one Tallyfy task from a "New task" submission.
@@ -87,6 +90,15 @@ pub enum Job {
 }
 
 impl Job {
+    /// The request that asked for the work, when known.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Job::Task(job) => job.origin.request_id.as_deref(),
+            Job::Project(job) => job.origin.request_id.as_deref(),
+            Job::Retry { .. } => None,
+        }
+    }
+
     /// What identifies the submission the job serves; a retry shares its job's key.
     pub fn key(&self) -> &str {
         match self {
@@ -289,7 +301,12 @@ impl Jobs {
                 return;
             }
         };
-        let span = tracing::info_span!("job", key = %job.key(), deliveries = delivery.deliveries);
+        let span = tracing::info_span!(
+            "job",
+            key = %job.key(),
+            deliveries = delivery.deliveries,
+            request_id = job.request_id().unwrap_or_default()
+        );
         self.run_job(queue, delivery, job).instrument(span).await
     }
 

@@ -302,6 +302,7 @@ pub fn origin(
         channel_id: metadata.channel_id,
         response_url: metadata.response_url.or(fallback_url),
         thread_ts: metadata.thread_ts,
+        request_id: crate::telemetry::current_request_id(),
     }
 }
 

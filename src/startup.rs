@@ -19,6 +19,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::slack::routes::router())
         .merge(crate::ops::router())
+        // The request id is known to the code the request runs, and so to the jobs it queues.
+        .layer(axum::middleware::from_fn(with_request_id))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let path = req
@@ -41,6 +43,19 @@ pub fn app(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+async fn with_request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    crate::telemetry::REQUEST_ID.scope(id, next.run(req)).await
 }
 
 pub struct Application {

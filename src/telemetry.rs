@@ -14,6 +14,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+tokio::task_local! {
+    /// The id of the request being handled: the `x-request-id` of an HTTP request, or the
+    /// envelope id of a Socket Mode message. Jobs carry it, so their log lines can be
+    /// matched with the request that caused them.
+    pub static REQUEST_ID: String;
+}
+
+/// The id of the request this code runs for, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Installs the global log subscriber. Safe to call more than once (later calls do nothing).
 pub fn init_logging(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));

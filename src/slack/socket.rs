@@ -116,7 +116,21 @@ async fn handle(state: &AppState, envelope: Value, acks: mpsc::Sender<Message>) 
         return;
     };
     let payload = envelope.get("payload").cloned().unwrap_or(Value::Null);
-    let answer = match envelope.get("type").and_then(Value::as_str) {
+    let answer = crate::telemetry::REQUEST_ID
+        .scope(id.clone(), answer(state, &envelope, payload))
+        .await;
+    let ack = match answer {
+        Answer::Empty => json!({ "envelope_id": id }),
+        Answer::Json(body) => json!({ "envelope_id": id, "payload": body }),
+    };
+    if acks.send(Message::text(ack.to_string())).await.is_err() {
+        tracing::warn!("Socket Mode: the connection closed before the acknowledgement went out");
+    }
+}
+
+/// The answer to one envelope's payload.
+async fn answer(state: &AppState, envelope: &Value, payload: Value) -> Answer {
+    match envelope.get("type").and_then(Value::as_str) {
         Some("slash_commands") => match serde_json::from_value::<SlashCommand>(payload) {
             Ok(cmd) => dispatch::command(state, cmd).await,
             Err(e) => {
@@ -143,12 +157,5 @@ async fn handle(state: &AppState, envelope: Value, acks: mpsc::Sender<Message>) 
             );
             Answer::Empty
         }
-    };
-    let ack = match answer {
-        Answer::Empty => json!({ "envelope_id": id }),
-        Answer::Json(body) => json!({ "envelope_id": id, "payload": body }),
-    };
-    if acks.send(Message::text(ack.to_string())).await.is_err() {
-        tracing::warn!("Socket Mode: the connection closed before the acknowledgement went out");
     }
 }

@@ -114,6 +114,15 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
 
 /// A replica of `app` run as the real binary, in a process of its own that a test can kill.
 pub async fn spawn_binary_instance(app: &TestApp) -> TestApp {
+    spawn_binary(app, None).await
+}
+
+/// Like [`spawn_binary_instance`], with JSON logs (`RUST_LOG=info`) written to `logs`.
+pub async fn spawn_binary_instance_logging_to(app: &TestApp, logs: &std::path::Path) -> TestApp {
+    spawn_binary(app, Some(logs)).await
+}
+
+async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -133,6 +142,11 @@ pub async fn spawn_binary_instance(app: &TestApp) -> TestApp {
         .arg("serve");
     if std::env::var("TEST_LOG").is_err() {
         cmd.stderr(std::process::Stdio::null());
+    }
+    if let Some(path) = logs {
+        cmd.env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "json")
+            .stdout(std::fs::File::create(path).unwrap());
     }
     let child = cmd.spawn().expect("the binary starts");
     let address = format!("http://127.0.0.1:{port}");

@@ -87,3 +87,48 @@ async fn every_answer_carries_a_request_id() {
     assert_eq!(id(&a).len(), 36, "a UUID");
     assert_ne!(id(&a), id(&b));
 }
+
+#[tokio::test]
+async fn the_request_id_follows_a_submission_into_its_job_logs() {
+    // Only the binary replica may take the job: the in-process one holds the fakes.
+    let mut app = spawn_app().await;
+    app.stop().await;
+    let logs = std::env::temp_dir().join(format!("{}.log", app.prefix));
+    let mut replica = spawn_binary_instance_logging_to(&app, &logs).await;
+    let view = replica.open_task_modal("").await;
+    let answer = replica
+        .submit_task(&view, &TaskValues::new("Traced", &[ALICE]))
+        .await;
+    let request_id = answer.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    eventually("the task", || {
+        (app.tallyfy.tasks_titled("Traced") == 1).then_some(())
+    })
+    .await;
+    settle().await;
+    replica.kill();
+    let text = std::fs::read_to_string(&logs).unwrap();
+    let _ = std::fs::remove_file(&logs);
+    let created: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["message"] == "task created")
+        .collect();
+    assert_eq!(created.len(), 1, "{text}");
+    assert_eq!(
+        created[0]["span"]["request_id"],
+        request_id.as_str(),
+        "{}",
+        created[0]
+    );
+    assert!(
+        !text.contains(crate::fake_tallyfy::TOKEN),
+        "no secrets in logs"
+    );
+    assert!(
+        !text.contains(crate::fake_slack::BOT_TOKEN),
+        "no secrets in logs"
+    );
+}
