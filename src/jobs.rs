@@ -725,6 +725,9 @@ impl Worker {
     /// A job that kept failing before it could finish: tell the requester, with a retry.
     async fn give_up(&self, job: &Job) {
         self.metrics.job("job", "given_up");
+        if !matches!(job, Job::Retry { .. }) {
+            self.keep(job).await;
+        }
         let reason = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
         match job {
             Job::Task(job) => self.fail(job, reason).await,

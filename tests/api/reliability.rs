@@ -276,3 +276,72 @@ async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
     }
     assert_eq!(announcements(&survivor), 1);
 }
+
+#[tokio::test]
+async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
+    use std::sync::Arc;
+    use tallyfy_slack::queue::{Queue, RedisQueue};
+
+    let mut holder = spawn_app_with(|env| {
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    holder.stop().await;
+    let job = serde_json::json!({
+        "kind": "task",
+        "key": format!("submission:T0TEST:VCURSED:{}", holder.prefix),
+        "origin": {"team_id": "T0TEST", "user_id": REQUESTER, "channel_id": CHANNEL,
+                   "response_url": holder.slack.response_url("cursed-hook"), "thread_ts": null},
+        "draft": {"title": "Cursed", "assignees": [ALICE], "deadline": "2030-01-15T17:00:00Z",
+                  "summary": null, "task_type": "task"},
+        "owners": {"users": [1001], "guests": [], "groups": []}
+    });
+    // A replica that takes the job and dies, five times over.
+    let crashing = RedisQueue::new(
+        REDIS_URL,
+        &holder.prefix,
+        "crashing",
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        Arc::new(Default::default()),
+    )
+    .unwrap();
+    assert!(crashing
+        .next(Duration::from_millis(10))
+        .await
+        .unwrap()
+        .is_none());
+    crashing.push(&job.to_string()).await.unwrap();
+    for delivery in 1..=5 {
+        if delivery > 1 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+        let taken = crashing
+            .next(Duration::from_millis(10))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(taken.deliveries, delivery);
+    }
+
+    let survivor = spawn_second_instance(&holder).await;
+    let (hook, notice) = eventually("the give-up notice", || {
+        survivor.slack.responses().into_iter().next()
+    })
+    .await;
+    assert!(hook.ends_with("cursed-hook"), "{hook}");
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("Cursed") && text.contains("was not created"),
+        "{text}"
+    );
+    assert!(text.contains("Press Retry"), "{text}");
+    assert_eq!(survivor.tallyfy.creates().len(), 0);
+
+    let key = notice["blocks"][1]["elements"][0]["value"]
+        .as_str()
+        .unwrap();
+    survivor.press("job_retry", key, "retry-hook").await;
+    announced(&survivor, Duration::from_secs(10)).await;
+    assert_eq!(survivor.tallyfy.tasks_titled("Cursed"), 1);
+}
