@@ -342,17 +342,22 @@ impl Jobs {
                 let _ = store.set(&lock, &holder, claim).await;
             }
         };
-        tokio::select! {
-            _ = self.worker.perform(job, delivery.deliveries > 1) => {}
-            _ = heartbeat => {}
+        let finished = tokio::select! {
+            finished = self.worker.perform(job, delivery.deliveries > 1) => finished,
+            _ = heartbeat => false,
             _ = self.abort.cancelled() => {
                 let _ = queue.release(&delivery.id).await;
                 let _ = store.delete(&lock).await;
                 tracing::warn!("shutdown: job handed back unfinished");
                 return;
             }
-        }
+        };
         let _ = store.delete(&lock).await;
+        if !finished {
+            tracing::warn!("the outcome could not be told; the job runs again later");
+            queue.retry_later(&delivery, claim).await;
+            return;
+        }
         if let Err(e) = queue.ack(&delivery.id).await {
             tracing::warn!(error = %e, "could not acknowledge a finished job; it may be looked at again");
         }
@@ -373,12 +378,17 @@ struct Creation<'a> {
 }
 
 impl Worker {
-    /// Does a job to its end. Every failure ends in a message to the requester.
-    pub async fn perform(&self, job: Job, resumed: bool) {
+    /// Does a job to its end. Every failure ends in a message to the requester. False when
+    /// the outcome could not be told (Slack is failing): the job is run again later, and
+    /// what it already created is recorded, so that only the telling is repeated.
+    pub async fn perform(&self, job: Job, resumed: bool) -> bool {
         match job {
             Job::Task(job) => self.create_task(job, resumed).await,
             Job::Project(job) => self.create_project(job, Reply::New, resumed).await,
-            Job::Retry { key, response_url } => self.retry(&key, &response_url).await,
+            Job::Retry { key, response_url } => {
+                self.retry(&key, &response_url).await;
+                true
+            }
         }
     }
 
@@ -410,10 +420,10 @@ impl Worker {
     }
 
     /// Creates the task and delivers the outcome.
-    pub async fn create_task(&self, mut job: TaskJob, resumed: bool) {
+    pub async fn create_task(&self, mut job: TaskJob, resumed: bool) -> bool {
         if self.told(&job.key).await {
             tracing::info!("the task was created and announced by an earlier run");
-            return;
+            return true;
         }
         let owners = match &job.owners {
             Some(owners) => owners.clone(),
@@ -495,8 +505,11 @@ impl Worker {
             link: &link,
             project: draft.project.as_ref().map(|p| p.name.as_str()),
         });
-        self.deliver(&job.origin, content).await;
+        if !self.deliver(&job.origin, content).await {
+            return false;
+        }
         self.mark_told(&job.key).await;
+        true
     }
 
     /// Resolves a task's people now; the error is what to tell the requester.
@@ -526,10 +539,10 @@ impl Worker {
     /// Creates a project: the run (unless an earlier attempt made it), then every task not
     /// yet appended, then the message. Progress is kept in the store, so running the same
     /// job again completes only what is missing.
-    pub async fn create_project(&self, mut job: ProjectJob, reply: Reply, resumed: bool) {
+    pub async fn create_project(&self, mut job: ProjectJob, reply: Reply, resumed: bool) -> bool {
         if matches!(reply, Reply::New) && self.told(&job.key).await {
             tracing::info!("the project was created and announced by an earlier run");
-            return;
+            return true;
         }
         let plan = match job.plan.clone() {
             Some(plan) => plan,
@@ -575,13 +588,15 @@ impl Worker {
             Reply::Replace(url) => {
                 let mut body = response_body(&content, "in_channel");
                 body["replace_original"] = true.into();
-                if self.slack.respond(&url, &body).await.is_err() {
-                    self.deliver(&job.origin, content).await;
-                }
+                self.slack.respond(&url, &body).await.is_ok()
+                    || self.deliver(&job.origin, content).await
             }
             Reply::New => {
-                self.deliver(&job.origin, content).await;
+                if !self.deliver(&job.origin, content).await {
+                    return false;
+                }
                 self.mark_told(&job.key).await;
+                true
             }
         }
     }
@@ -702,13 +717,15 @@ impl Worker {
         match job {
             Some(Job::Project(job)) => {
                 self.create_project(job, Reply::Replace(response_url.to_string()), true)
-                    .await
+                    .await;
             }
             Some(Job::Task(job)) if self.told(&job.key).await => {
                 let text = "This task was already created; its message is in the conversation it came from.";
                 let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
             }
-            Some(Job::Task(job)) => self.create_task(job, true).await,
+            Some(Job::Task(job)) => {
+                self.create_task(job, true).await;
+            }
             _ => {
                 let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
                 let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
@@ -730,8 +747,12 @@ impl Worker {
         }
         let reason = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
         match job {
-            Job::Task(job) => self.fail(job, reason).await,
-            Job::Project(job) => self.fail_project(job, reason, true).await,
+            Job::Task(job) => {
+                self.fail(job, reason).await;
+            }
+            Job::Project(job) => {
+                self.fail_project(job, reason, true).await;
+            }
             Job::Retry { response_url, .. } => {
                 let text = format!(":warning: The retry did not finish. {reason}");
                 let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
@@ -739,7 +760,7 @@ impl Worker {
         }
     }
 
-    async fn fail_project(&self, job: &ProjectJob, reason: &str, retry: bool) {
+    async fn fail_project(&self, job: &ProjectJob, reason: &str, retry: bool) -> bool {
         self.metrics.job("create_project", "failed");
         tracing::warn!(key = %job.key, %reason, "project not created");
         let text = format!(
@@ -748,16 +769,16 @@ impl Worker {
             crate::slack::mrkdwn::escape(reason)
         );
         let key = retry.then_some(job.key.as_str());
-        self.notify(&job.origin, message::failure(&text, key)).await;
+        self.notify(&job.origin, message::failure(&text, key)).await
     }
 
-    async fn fail(&self, job: &TaskJob, reason: &str) {
+    async fn fail(&self, job: &TaskJob, reason: &str) -> bool {
         self.metrics.job("create_task", "failed");
         tracing::warn!(key = %job.key, %reason, "task not created");
         // A retry helps only once the people are known: their problems need a new form.
         let key = job.owners.is_some().then_some(job.key.as_str());
         let text = message::not_created(&job.draft.title, reason);
-        self.notify(&job.origin, message::failure(&text, key)).await;
+        self.notify(&job.origin, message::failure(&text, key)).await
     }
 
     /// Sends a creation exactly once, whatever happens on the way: a record in the store
@@ -866,13 +887,13 @@ impl Worker {
 
     /// Posts the confirmation where the request came from: the channel (or its thread);
     /// else through the command's `response_url`; else privately to the requester.
-    async fn deliver(&self, origin: &Origin, content: SlackMessageContent) {
+    async fn deliver(&self, origin: &Origin, content: SlackMessageContent) -> bool {
         if let Some(channel) = &origin.channel_id {
             match self
                 .post(channel, origin.thread_ts.as_deref(), &content)
                 .await
             {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(e) => {
                     tracing::info!(error = %e, "cannot post in the channel; trying the response URL")
                 }
@@ -885,18 +906,22 @@ impl Worker {
                 .await
                 .is_ok()
             {
-                return;
+                return true;
             }
         }
-        if let Err(e) = self.post(&origin.user_id, None, &content).await {
-            self.metrics.job("confirmation", "undelivered");
-            tracing::error!(error = %e, user = %origin.user_id, "confirmation could not be delivered anywhere");
+        match self.post(&origin.user_id, None, &content).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.metrics.job("confirmation", "undelivered");
+                tracing::error!(error = %e, user = %origin.user_id, "confirmation could not be delivered anywhere");
+                false
+            }
         }
     }
 
     /// A private message to the requester: the `response_url` (ephemeral), else an
     /// ephemeral message in the channel, else a direct message.
-    async fn notify(&self, origin: &Origin, content: SlackMessageContent) {
+    async fn notify(&self, origin: &Origin, content: SlackMessageContent) -> bool {
         if let Some(url) = &origin.response_url {
             if self
                 .slack
@@ -904,7 +929,7 @@ impl Worker {
                 .await
                 .is_ok()
             {
-                return;
+                return true;
             }
         }
         if let Some(channel) = &origin.channel_id {
@@ -914,35 +939,41 @@ impl Worker {
                 .await
                 .is_ok()
             {
-                return;
+                return true;
             }
         }
-        if let Err(e) = self.post(&origin.user_id, None, &content).await {
-            tracing::error!(error = %e, user = %origin.user_id, "notice could not be delivered anywhere");
+        match self.post(&origin.user_id, None, &content).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.metrics.job("notice", "undelivered");
+                tracing::error!(error = %e, user = %origin.user_id, "notice could not be delivered anywhere");
+                false
+            }
         }
     }
 
-    /// `chat.postMessage`, waiting out one rate limit: a 429 means nothing was posted, so
-    /// the retry cannot double the message.
+    /// `chat.postMessage`, waiting out rate limits (a few times): a 429 means nothing was
+    /// posted, so the retry cannot double the message.
     async fn post(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         content: &SlackMessageContent,
     ) -> Result<(), SlackCallError> {
-        match self
-            .slack
-            .post_message(channel, thread_ts, content.clone())
-            .await
-        {
-            Err(SlackCallError::RateLimited(after)) => {
-                tokio::time::sleep(after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER))
-                    .await;
-                self.slack
-                    .post_message(channel, thread_ts, content.clone())
-                    .await
+        let mut waits = 0;
+        loop {
+            match self
+                .slack
+                .post_message(channel, thread_ts, content.clone())
+                .await
+            {
+                Err(SlackCallError::RateLimited(after)) if waits < MAX_RATE_LIMIT_WAITS => {
+                    waits += 1;
+                    let wait = after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 }

@@ -43,14 +43,16 @@ pub trait Queue: Send + Sync + 'static {
     async fn release(&self, id: &str) -> Result<(), StoreError>;
     /// The job is done: forget it.
     async fn ack(&self, id: &str) -> Result<(), StoreError>;
+    /// The job could not finish now: hand it out again after `after`.
+    async fn retry_later(&self, delivery: &Delivery, after: Duration);
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
 }
 
 /// The in-process queue: one replica, nothing survives the process.
 pub struct LocalQueue {
-    sender: mpsc::UnboundedSender<String>,
-    receiver: Mutex<mpsc::UnboundedReceiver<String>>,
+    sender: mpsc::UnboundedSender<(String, u32)>,
+    receiver: Mutex<mpsc::UnboundedReceiver<(String, u32)>>,
     next_id: AtomicU64,
 }
 
@@ -69,17 +71,17 @@ impl Default for LocalQueue {
 impl Queue for LocalQueue {
     async fn push(&self, payload: &str) -> Result<(), StoreError> {
         self.sender
-            .send(payload.to_string())
+            .send((payload.to_string(), 1))
             .map_err(|_| StoreError::Backend("the local queue is closed".into()))
     }
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
         let mut receiver = self.receiver.lock().await;
         match tokio::time::timeout(wait, receiver.recv()).await {
-            Ok(Some(payload)) => Ok(Some(Delivery {
+            Ok(Some((payload, deliveries))) => Ok(Some(Delivery {
                 id: format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
                 payload,
-                deliveries: 1,
+                deliveries,
             })),
             Ok(None) | Err(_) => Ok(None),
         }
@@ -95,6 +97,15 @@ impl Queue for LocalQueue {
 
     async fn ack(&self, _id: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn retry_later(&self, delivery: &Delivery, after: Duration) {
+        let sender = self.sender.clone();
+        let again = (delivery.payload.clone(), delivery.deliveries + 1);
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let _ = sender.send(again);
+        });
     }
 
     fn kind(&self) -> &'static str {
@@ -373,6 +384,11 @@ impl Queue for RedisQueue {
                 .query_async::<()>(&mut conn),
         )
         .await
+    }
+
+    async fn retry_later(&self, _delivery: &Delivery, _after: Duration) {
+        // Left unacknowledged and untouched, the job is taken over once the claim timeout
+        // has passed, by whichever replica looks first.
     }
 
     fn kind(&self) -> &'static str {

@@ -66,6 +66,10 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
+    posting_down_until: Option<Instant>,
+    /// Messages chat.postMessage actually posted.
+    posted: Vec<Value>,
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
@@ -141,6 +145,16 @@ impl FakeSlack {
             .entry(method.to_string())
             .or_default()
             .push_back((status, body, retry_after));
+    }
+
+    /// Slack fails every post (503, `service_unavailable`) for the next `period`.
+    pub fn posting_down_for(&self, period: Duration) {
+        self.inner.lock().unwrap().posting_down_until = Some(Instant::now() + period);
+    }
+
+    /// Messages that were really posted (failed attempts are not here).
+    pub fn posted(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().posted.clone()
     }
 
     pub fn break_response_urls(&self) {
@@ -339,6 +353,11 @@ async fn api(
             }
             Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
         }
+        "chat.postMessage" | "chat.postEphemeral" if posting_down(&s) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ok": false, "error": "service_unavailable"})),
+        )
+            .into_response(),
         "chat.postMessage" | "chat.postEphemeral" => {
             let channel = args["channel"].as_str().unwrap_or_default().to_string();
             if args.get("text").is_none() && args.get("blocks").is_none() {
@@ -357,6 +376,7 @@ async fn api(
             if method == "chat.postEphemeral" {
                 return Json(json!({ "ok": true, "message_ts": ts })).into_response();
             }
+            s.posted.push(args.clone());
             Json(json!({
                 "ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
@@ -453,6 +473,11 @@ fn stateful(view: &Value, id: &str, hash: &str) -> Value {
     v
 }
 
+fn posting_down(s: &Inner) -> bool {
+    s.posting_down_until
+        .is_some_and(|until| Instant::now() < until)
+}
+
 async fn hook(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(id): Path<String>,
@@ -461,6 +486,9 @@ async fn hook(
     let mut s = inner.lock().unwrap();
     if s.broken_response_urls {
         return (StatusCode::NOT_FOUND, "expired_url").into_response();
+    }
+    if posting_down(&s) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable").into_response();
     }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();

@@ -345,3 +345,43 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     announced(&survivor, Duration::from_secs(10)).await;
     assert_eq!(survivor.tallyfy.tasks_titled("Cursed"), 1);
 }
+
+#[tokio::test]
+async fn a_confirmation_slack_could_not_take_is_posted_once_slack_is_back() {
+    let app = spawn_app_with(|env| {
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    told_once_slack_is_back(&app).await;
+}
+
+#[tokio::test]
+async fn without_redis_too_a_confirmation_is_posted_once_slack_is_back() {
+    let app = spawn_app_with(|env| {
+        env.remove("REDIS_URL");
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "1".into());
+    })
+    .await;
+    told_once_slack_is_back(&app).await;
+}
+
+async fn told_once_slack_is_back(app: &TestApp) {
+    app.slack.posting_down_for(Duration::from_secs(3));
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Told later", &[ALICE]))
+        .await;
+    let posted = eventually_within(Duration::from_secs(20), "the confirmation", || {
+        app.slack.posted().into_iter().next()
+    })
+    .await;
+    assert_eq!(posted["channel"], CHANNEL);
+    assert!(posted["text"].as_str().unwrap().contains("Told later"));
+    settle().await;
+    assert_eq!(app.slack.posted().len(), 1, "posted once");
+    assert_eq!(
+        app.tallyfy.creates().len(),
+        1,
+        "the task was not made again"
+    );
+    assert_eq!(app.tallyfy.tasks_titled("Told later"), 1);
+}
