@@ -246,6 +246,24 @@ impl RedisQueue {
         }))
     }
 
+    /// Claims a job for this replica, resetting how long it has been idle (or setting it).
+    async fn claim(&self, id: &str, idle: Option<Duration>) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("XCLAIM");
+        cmd.arg(&self.stream)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(0)
+            .arg(id);
+        if let Some(idle) = idle {
+            cmd.arg("IDLE").arg(idle.as_millis() as u64);
+        }
+        cmd.arg("JUSTID");
+        self.bounded(CALL_TIMEOUT, cmd.query_async::<Vec<String>>(&mut conn))
+            .await
+            .map(|_| ())
+    }
+
     async fn delivery_count(&self, id: &str) -> Result<u32, StoreError> {
         let mut conn = self.conn.clone();
         // XPENDING key group start end count -> [[id, consumer, idle ms, deliveries]]
@@ -328,42 +346,13 @@ impl Queue for RedisQueue {
     }
 
     async fn touch(&self, id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        self.bounded(
-            CALL_TIMEOUT,
-            redis::cmd("XCLAIM")
-                .arg(&self.stream)
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg(0)
-                .arg(id)
-                .arg("JUSTID")
-                .query_async::<Vec<String>>(&mut conn),
-        )
-        .await
-        .map(|_| ())
+        self.claim(id, None).await
     }
 
     async fn release(&self, id: &str) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
         // Marking the job idle for far longer than the claim timeout lets the next replica
         // that looks take it over at once.
-        let idle = self.claim_after.as_millis() as u64 * 1000;
-        self.bounded(
-            CALL_TIMEOUT,
-            redis::cmd("XCLAIM")
-                .arg(&self.stream)
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg(0)
-                .arg(id)
-                .arg("IDLE")
-                .arg(idle)
-                .arg("JUSTID")
-                .query_async::<Vec<String>>(&mut conn),
-        )
-        .await
-        .map(|_| ())
+        self.claim(id, Some(self.claim_after * 1000)).await
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {

@@ -211,6 +211,18 @@ impl FakeTallyfy {
     }
 }
 
+/// Records a GET and checks its credentials, as every read endpoint does.
+fn read_request(
+    inner: &Mutex<Inner>,
+    org: &str,
+    path: String,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    record(inner, "GET", path, query.clone(), headers, Value::Null);
+    check_auth(headers, org, false)
+}
+
 fn record(
     inner: &Mutex<Inner>,
     method: &str,
@@ -557,15 +569,13 @@ async fn list_tasks(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Err(r) = read_request(
         &inner,
-        "GET",
+        &org,
         format!("/organizations/{org}/tasks"),
-        query.clone(),
+        &query,
         &headers,
-        Value::Null,
-    );
-    if let Err(r) = check_auth(&headers, &org, false) {
+    ) {
         return r;
     }
     let s = inner.lock().unwrap();
@@ -594,15 +604,13 @@ async fn list_run_tasks(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Err(r) = read_request(
         &inner,
-        "GET",
+        &org,
         format!("/organizations/{org}/runs/{run}/tasks"),
-        query.clone(),
+        &query,
         &headers,
-        Value::Null,
-    );
-    if let Err(r) = check_auth(&headers, &org, false) {
+    ) {
         return r;
     }
     let tasks = inner.lock().unwrap().runs.get(&run).cloned();
@@ -622,15 +630,13 @@ async fn list_users(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Err(r) = read_request(
         &inner,
-        "GET",
+        &org,
         format!("/organizations/{org}/users"),
-        query.clone(),
+        &query,
         &headers,
-        Value::Null,
-    );
-    if let Err(r) = check_auth(&headers, &org, false) {
+    ) {
         return r;
     }
     let delay = inner.lock().unwrap().list_delay;
@@ -701,15 +707,13 @@ async fn get_run(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Err(r) = read_request(
         &inner,
-        "GET",
+        &org,
         format!("/organizations/{org}/runs/{run}"),
-        query.clone(),
+        &query,
         &headers,
-        Value::Null,
-    );
-    if let Err(r) = check_auth(&headers, &org, false) {
+    ) {
         return r;
     }
     let s = inner.lock().unwrap();
@@ -744,15 +748,13 @@ async fn list_groups(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record(
+    if let Err(r) = read_request(
         &inner,
-        "GET",
+        &org,
         format!("/organizations/{org}/groups"),
-        query.clone(),
+        &query,
         &headers,
-        Value::Null,
-    );
-    if let Err(r) = check_auth(&headers, &org, false) {
+    ) {
         return r;
     }
     let s = inner.lock().unwrap();

@@ -526,6 +526,23 @@ pub async fn eventually_within<T>(
     }
 }
 
+/// Waits (up to `within`) for the message posted to `CHANNEL`.
+pub async fn announced(app: &TestApp, within: Duration) -> Value {
+    posted_in(app, CHANNEL, within).await
+}
+
+/// Waits (up to `within`) for a message posted to `channel` (a user id: a direct message).
+pub async fn posted_in(app: &TestApp, channel: &str, within: Duration) -> Value {
+    eventually_within(within, "the message", || {
+        app.slack
+            .calls("chat.postMessage")
+            .into_iter()
+            .find(|c| c.body["channel"] == channel)
+            .map(|c| c.body)
+    })
+    .await
+}
+
 /// Waits long enough for background work to have happened, for asserting that it did not.
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(400)).await;

@@ -25,14 +25,7 @@ async fn start_project(app: &TestApp, values: &ProjectValues) -> Value {
 }
 
 async fn posted(app: &TestApp) -> Value {
-    eventually("the project message", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == CHANNEL)
-            .map(|c| c.body)
-    })
-    .await
+    announced(app, std::time::Duration::from_secs(10)).await
 }
 
 /// The run the project's appends went to.

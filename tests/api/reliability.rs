@@ -8,18 +8,6 @@ use serde_json::Value;
 use crate::fake_tallyfy::Fault;
 use crate::helpers::*;
 
-/// Waits for the message posted to `CHANNEL`.
-async fn announced(app: &TestApp, within: Duration) -> Value {
-    eventually_within(within, "the confirmation in the channel", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == CHANNEL)
-            .map(|c| c.body)
-    })
-    .await
-}
-
 fn announcements(app: &TestApp) -> usize {
     app.slack
         .calls("chat.postMessage")

@@ -25,14 +25,7 @@ async fn create(app: &TestApp, values: &TaskValues) -> (OpenView, Value) {
 
 /// Waits for the message posted to `channel`.
 async fn posted_to(app: &TestApp, channel: &str) -> Value {
-    eventually("the confirmation", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == channel)
-            .map(|c| c.body)
-    })
-    .await
+    posted_in(app, channel, std::time::Duration::from_secs(10)).await
 }
 
 fn section_text(message: &Value) -> String {
