@@ -60,7 +60,7 @@ async fn directory(
     );
     Directory::new(
         SlackApi::new(&config.slack, metrics.clone()).unwrap(),
-        TallyfyClient::new(&config.tallyfy, metrics.clone()),
+        TallyfyClient::new(&config.tallyfy, metrics.clone(), store.clone()),
         store,
         config.directory.clone(),
         metrics,

@@ -93,7 +93,11 @@ pub async fn run(config: &Config) -> Vec<Check> {
         }
     }
 
-    let tallyfy = TallyfyClient::new(&config.tallyfy, metrics);
+    let tallyfy = TallyfyClient::new(
+        &config.tallyfy,
+        metrics,
+        std::sync::Arc::new(crate::store::MemoryStore::default()),
+    );
     checks.push(match tallyfy.me().await {
         Ok(_) => Check::ok("tallyfy", format!("GET /me answered for organization {}", config.tallyfy.org_id)),
         Err(TallyfyError::Unauthorized) => {

@@ -70,8 +70,10 @@ pub struct TallyfyConfig {
     pub web_url: String,
     pub refresh: Option<TallyfyRefresh>,
     pub timeout: Duration,
-    /// Requests a minute this service allows itself (Tallyfy allows 600 per organization).
-    pub rate_per_minute: u32,
+    /// Calls all replicas together allow themselves in any `rate_window` (Tallyfy allows
+    /// 600 a minute per organization).
+    pub rate_limit: u32,
+    pub rate_window: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -194,18 +196,19 @@ impl Config {
             .map(|u| u.as_str().trim_end_matches('/').to_string());
         let refresh = r.refresh();
         let tallyfy_timeout = r.seconds("TALLYFY_TIMEOUT_SECS", 20);
-        let rate_per_minute = match lookup("TALLYFY_RATE_PER_MINUTE") {
+        let rate_limit = match lookup("TALLYFY_RATE_LIMIT") {
             None => Some(600),
             Some(raw) => match raw.trim().parse::<u32>() {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
                     r.errors.push(format!(
-                        "TALLYFY_RATE_PER_MINUTE must be a whole number above 0, not {raw:?}"
+                        "TALLYFY_RATE_LIMIT must be a whole number above 0, not {raw:?}"
                     ));
                     None
                 }
             },
         };
+        let rate_window = r.seconds("TALLYFY_RATE_WINDOW_SECS", 60);
 
         let redis_url = r.optional_secret("REDIS_URL");
         if let Some(url) = &redis_url {
@@ -222,7 +225,7 @@ impl Config {
         let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);
         let retry_for = r.seconds("TALLYFY_RETRY_FOR_SECS", 10 * 60);
         let drain = r.seconds("SHUTDOWN_DRAIN_SECS", 20);
-        let concurrency = match lookup("JOB_CONCURRENCY").map(|v| v.trim().to_string()) {
+        let concurrency = match r.get("JOB_CONCURRENCY") {
             None => Some(16),
             Some(raw) => match raw.parse::<usize>() {
                 Ok(n) if (1..=1000).contains(&n) => Some(n),
@@ -292,7 +295,8 @@ impl Config {
                 web_url: web_url.unwrap(),
                 refresh,
                 timeout: tallyfy_timeout.unwrap(),
-                rate_per_minute: rate_per_minute.unwrap(),
+                rate_limit: rate_limit.unwrap(),
+                rate_window: rate_window.unwrap(),
             },
             store: StoreConfig {
                 redis_url,
@@ -460,6 +464,41 @@ mod tests {
         assert_eq!(config.host.to_string(), "0.0.0.0");
         assert!(config.store.redis_url.is_none());
         assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.tallyfy.rate_limit, 600);
+        assert_eq!(config.tallyfy.rate_window, Duration::from_secs(60));
+        assert_eq!(config.jobs.claim_after, Duration::from_secs(30));
+        assert_eq!(config.jobs.concurrency, 16);
+        assert_eq!(config.jobs.retry_for, Duration::from_secs(600));
+        assert_eq!(config.jobs.drain, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn budget_and_job_settings_must_be_whole_numbers_above_zero() {
+        let mut vars = MINIMAL.to_vec();
+        vars.extend([
+            ("TALLYFY_RATE_LIMIT", "0"),
+            ("TALLYFY_RATE_WINDOW_SECS", "a minute"),
+            ("JOB_CLAIM_TIMEOUT_SECS", "-1"),
+            ("JOB_CONCURRENCY", "0"),
+            ("TALLYFY_RETRY_FOR_SECS", "1.5"),
+            ("SHUTDOWN_DRAIN_SECS", ""),
+        ]);
+        let errors = Config::from_lookup(lookup(&vars)).unwrap_err();
+        let text = errors.to_string();
+        for name in [
+            "TALLYFY_RATE_LIMIT",
+            "TALLYFY_RATE_WINDOW_SECS",
+            "JOB_CLAIM_TIMEOUT_SECS",
+            "JOB_CONCURRENCY",
+            "TALLYFY_RETRY_FOR_SECS",
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(name)),
+                "no line about {name} in:\n{text}"
+            );
+        }
+        // An empty value is no value: the default.
+        assert_eq!(errors.0.len(), 5, "{text}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl AppState {
             }
         };
         let slack = SlackApi::new(&config.slack, metrics.clone())?;
-        let tallyfy = TallyfyClient::new(&config.tallyfy, metrics.clone());
+        let tallyfy = TallyfyClient::new(&config.tallyfy, metrics.clone(), store.clone());
         let directory = Directory::new(
             slack.clone(),
             tallyfy.clone(),
@@ -66,7 +66,7 @@ impl AppState {
             metrics.clone(),
         );
         let settings = QueueSettings {
-            consumer: consumer_name(),
+            consumer: crate::store::instance_name(),
             claim_after: config.jobs.claim_after,
             concurrency: config.jobs.concurrency,
         };
@@ -112,14 +112,3 @@ impl AppState {
 
 /// The longest blocking read of the job queue.
 const POLL_LIMIT: Duration = Duration::from_secs(2);
-
-/// A name for this replica among the queue's consumers: the host (the pod's name under
-/// Kubernetes), the process and its start time, so a restarted replica is a new consumer.
-fn consumer_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
-    let started = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("{host}-{}-{started:x}", std::process::id())
-}

@@ -3,7 +3,7 @@
 //! map for a single replica. Every call is bounded in time, so a slow or absent Redis can
 //! never hold up an answer to Slack.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,9 +106,46 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// The list at `key`, newest first.
     async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError>;
+    /// Books a send time in the rolling-window schedule at `key`: at most `limit` sends in
+    /// any `window`. Answers how long to wait before sending; atomic across replicas.
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Duration, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
+}
+
+/// Send times booked in a rolling window, oldest first: a new send goes at the earliest
+/// moment that is not before the last one booked and leaves at most `limit` sends in any
+/// window of `window` ending at it. One booking per send, no polling.
+#[derive(Debug, Default)]
+pub struct SendSchedule {
+    booked: VecDeque<tokio::time::Instant>,
+}
+
+impl SendSchedule {
+    /// Books a send and answers when it may go.
+    pub fn book(
+        &mut self,
+        now: tokio::time::Instant,
+        limit: u32,
+        window: Duration,
+    ) -> tokio::time::Instant {
+        while self.booked.front().is_some_and(|t| *t + window <= now) {
+            self.booked.pop_front();
+        }
+        let limit = limit.max(1) as usize;
+        let mut at = now.max(self.booked.back().copied().unwrap_or(now));
+        if self.booked.len() >= limit {
+            at = at.max(self.booked[self.booked.len() - limit] + window);
+        }
+        self.booked.push_back(at);
+        at
+    }
 }
 
 /// A store kept in this process: one replica only, and lost on restart.
@@ -116,6 +153,7 @@ pub trait Store: Send + Sync + 'static {
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (String, Instant)>>,
     lists: Mutex<HashMap<String, (Vec<String>, Instant)>>,
+    schedules: Mutex<HashMap<String, SendSchedule>>,
 }
 
 impl MemoryStore {
@@ -214,6 +252,23 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Duration, StoreError> {
+        let now = tokio::time::Instant::now();
+        let at = self
+            .schedules
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .book(now, limit, window);
+        Ok(at - now)
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -230,6 +285,8 @@ pub struct RedisStore {
     prefix: String,
     metrics: Metrics,
     breaker: Arc<Breaker>,
+    /// Tells this process's writes from other replicas' (host, process, start time).
+    instance: String,
 }
 
 impl RedisStore {
@@ -253,6 +310,7 @@ impl RedisStore {
             prefix: format!("{prefix}:"),
             metrics,
             breaker,
+            instance: instance_name(),
         })
     }
 
@@ -274,6 +332,40 @@ impl RedisStore {
         }
         result
     }
+}
+
+/// [`SendSchedule::book`] in Redis, on a sorted set of booked send times (ms), with Redis's
+/// own clock so that replicas' clocks do not matter. Answers the wait in ms.
+const RESERVE_SCRIPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
+local at = now
+if n > 0 then
+  local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+  at = math.max(at, tonumber(last[2]))
+end
+if n >= limit then
+  local e = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  at = math.max(at, tonumber(e[2]) + window)
+end
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], at - now + window)
+return at - now
+";
+
+/// A name for this process among the replicas: the host (the pod's name under
+/// Kubernetes), the process and its start time, so a restarted replica is a new one.
+pub fn instance_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{host}-{}-{started:x}", std::process::id())
 }
 
 fn ttl_ms(ttl: Duration) -> u64 {
@@ -393,6 +485,36 @@ impl Store for RedisStore {
         let key = self.key(key);
         self.bounded(async move { conn.lrange(key, 0, -1).await })
             .await
+    }
+
+    async fn reserve(
+        &self,
+        key: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<Duration, StoreError> {
+        static BOOKINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        // Each booking is its own member of the set, across every replica.
+        let member = format!(
+            "{}-{}",
+            self.instance,
+            BOOKINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let script = redis::Script::new(RESERVE_SCRIPT);
+        let wait_ms: u64 = self
+            .bounded(async move {
+                script
+                    .key(key)
+                    .arg(limit.max(1))
+                    .arg(ttl_ms(window))
+                    .arg(member)
+                    .invoke_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(Duration::from_millis(wait_ms))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,41 +1,59 @@
-//! Tallyfy's rate budget (600 requests a minute for the organization), kept as a GCRA
-//! schedule: requests are spaced evenly, with a small burst allowed, and a request that
-//! would overrun the budget waits for its turn instead of collecting a 429.
+//! Tallyfy's rate budget: 600 requests a minute for the organization, on a rolling window.
+//! Every replica books its calls in one schedule kept in the store, so together they never
+//! send more than the budget in any window; a call that would overrun it waits for its
+//! turn instead of collecting a 429. While the store cannot be reached, each replica keeps
+//! the same schedule in process.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
-use tokio::time::Instant;
+use crate::store::{SendSchedule, Store};
+
+/// Where the schedule lives in the store.
+const KEY: &str = "tallyfy:budget";
+/// Added to the window, so that clock and network jitter between this service and Tallyfy
+/// can never make Tallyfy count more calls in a window than the budget.
+const MARGIN: Duration = Duration::from_millis(100);
 
 pub struct RateBudget {
-    /// Time between requests at the sustained rate.
-    interval: Duration,
-    /// How far ahead of the schedule a burst may run.
-    burst: Duration,
-    /// The theoretical arrival time of the next request.
-    next: Mutex<Option<Instant>>,
+    store: Arc<dyn Store>,
+    limit: u32,
+    window: Duration,
+    /// The schedule used while the store cannot be reached.
+    local: Mutex<SendSchedule>,
+    /// Whether the fall-back to the local schedule has been logged.
+    warned: AtomicBool,
 }
 
 impl RateBudget {
-    /// `per_minute` requests a minute, of which up to `burst` may go at once.
-    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
-        let interval = Duration::from_secs(60) / per_minute.max(1);
+    /// At most `limit` calls in any `window`, shared through `store`.
+    pub fn new(store: Arc<dyn Store>, limit: u32, window: Duration) -> Self {
         Self {
-            interval,
-            burst: interval * burst.saturating_sub(1),
-            next: Mutex::new(None),
+            store,
+            limit,
+            window,
+            local: Mutex::new(SendSchedule::default()),
+            warned: AtomicBool::new(false),
         }
     }
 
-    /// Waits until a request fits in the budget, then counts it; returns how long it waited.
+    /// Waits until a call fits in the budget, then counts it; returns how long it waited.
     pub async fn acquire(&self) -> Duration {
-        let wait = {
-            let mut next = self.next.lock().await;
-            let now = Instant::now();
-            let tat = next.map_or(now, |t| t.max(now));
-            let allowed_at = tat.checked_sub(self.burst).unwrap_or(now);
-            *next = Some(tat + self.interval);
-            allowed_at.saturating_duration_since(now)
+        let window = self.window + MARGIN;
+        let wait = match self.store.reserve(KEY, self.limit, window).await {
+            Ok(wait) => {
+                self.warned.store(false, Ordering::Relaxed);
+                wait
+            }
+            Err(e) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "the shared Tallyfy rate budget is unreachable; keeping it in this process");
+                }
+                let now = tokio::time::Instant::now();
+                let at = self.local.lock().unwrap().book(now, self.limit, window);
+                at - now
+            }
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
@@ -47,38 +65,63 @@ impl RateBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+    use tokio::time::Instant;
 
     #[tokio::test(start_paused = true)]
-    async fn a_burst_goes_at_once_then_requests_are_spaced() {
-        let budget = RateBudget::per_minute(600, 5);
+    async fn a_lone_call_does_not_wait_and_a_burst_is_spread_over_windows() {
+        let budget = RateBudget::new(Arc::new(MemoryStore::default()), 5, Duration::from_secs(1));
         let start = Instant::now();
-        for _ in 0..5 {
+        assert_eq!(budget.acquire().await, Duration::ZERO);
+        for _ in 0..4 {
             budget.acquire().await;
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "the burst needs no wait");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "the budget's worth goes at once"
+        );
         budget.acquire().await;
-        assert_eq!(start.elapsed(), Duration::from_millis(100));
-        for _ in 0..10 {
-            budget.acquire().await;
-        }
-        assert_eq!(start.elapsed(), Duration::from_millis(1100));
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(1100),
+            "the sixth waits a window"
+        );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn no_minute_holds_more_than_the_budget() {
-        let budget = RateBudget::per_minute(60, 10);
+    async fn no_window_holds_more_than_the_limit() {
+        let schedule = Arc::new(RateBudget::new(
+            Arc::new(MemoryStore::default()),
+            20,
+            Duration::from_secs(1),
+        ));
         let start = Instant::now();
-        let mut times = Vec::new();
+        let times = Arc::new(Mutex::new(Vec::new()));
+        let mut calls = Vec::new();
         for _ in 0..200 {
-            budget.acquire().await;
-            times.push(start.elapsed());
+            let (schedule, times) = (schedule.clone(), times.clone());
+            calls.push(tokio::spawn(async move {
+                schedule.acquire().await;
+                times.lock().unwrap().push(start.elapsed());
+            }));
         }
+        for call in calls {
+            call.await.unwrap();
+        }
+        let mut times = times.lock().unwrap().clone();
+        times.sort();
         for (i, t) in times.iter().enumerate() {
             let in_window = times[i..]
                 .iter()
-                .take_while(|u| **u < *t + Duration::from_secs(60))
+                .take_while(|u| **u < *t + Duration::from_secs(1))
                 .count();
-            assert!(in_window <= 60 + 10, "{in_window} requests in one minute");
+            assert!(in_window <= 20, "{in_window} calls in one window");
         }
+        assert!(
+            times.last().unwrap() < &Duration::from_secs(11),
+            "{:?}",
+            times.last()
+        );
     }
 }

@@ -13,12 +13,11 @@ use super::budget::RateBudget;
 use super::model::{CreatedTask, Data, Group, ListedTask, Member, NewTask, Page, Run, RunId};
 use super::TallyfyError;
 use crate::config::{Secret, TallyfyConfig};
+use crate::store::Store;
 use crate::telemetry::Metrics;
 
 /// Members per page when searching the directory; Tallyfy caps pages at 100.
 const PER_PAGE: u32 = 100;
-/// Requests that may go at once before the budget spaces them out.
-const BURST: u32 = 10;
 /// Pages read at most when searching members by email.
 const MAX_PAGES: u32 = 5;
 
@@ -42,7 +41,8 @@ impl std::fmt::Debug for TallyfyClient {
 }
 
 impl TallyfyClient {
-    pub fn new(config: &TallyfyConfig, metrics: Metrics) -> Self {
+    /// A client whose calls share the rate budget kept in `store` with every replica.
+    pub fn new(config: &TallyfyConfig, metrics: Metrics, store: Arc<dyn Store>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -55,7 +55,11 @@ impl TallyfyClient {
             org_id: config.org_id.clone(),
             token: config.access_token.clone(),
             metrics,
-            budget: Arc::new(RateBudget::per_minute(config.rate_per_minute, BURST)),
+            budget: Arc::new(RateBudget::new(
+                store,
+                config.rate_limit,
+                config.rate_window,
+            )),
         }
     }
 

@@ -62,6 +62,10 @@ struct Inner {
     list_delay: Duration,
     /// Every create answers 503 until then.
     unavailable_until: Option<std::time::Instant>,
+    /// Calls allowed in any window, when enforced.
+    rate_limit: Option<(usize, Duration)>,
+    arrivals: Vec<std::time::Instant>,
+    rate_limited: usize,
     groups: Vec<(String, String)>,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
@@ -90,6 +94,10 @@ impl FakeTallyfy {
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
             })
+            .layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                rate_limit,
+            ))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -161,6 +169,22 @@ impl FakeTallyfy {
         }
     }
 
+    /// Enforces Tallyfy's rolling-window limit: over `limit` calls in any `window`, a call
+    /// gets 429 with `Retry-After`, as Tallyfy answers.
+    pub fn limit_rate(&self, limit: usize, window: Duration) {
+        self.inner.lock().unwrap().rate_limit = Some((limit, window));
+    }
+
+    /// When each call that was let through arrived.
+    pub fn arrivals(&self) -> Vec<std::time::Instant> {
+        self.inner.lock().unwrap().arrivals.clone()
+    }
+
+    /// How many calls were turned away with 429 by [`FakeTallyfy::limit_rate`].
+    pub fn rate_limited(&self) -> usize {
+        self.inner.lock().unwrap().rate_limited
+    }
+
     /// Every create answers 503 (Tallyfy's shape) for the next `period`.
     pub fn unavailable_for(&self, period: Duration) {
         self.inner.lock().unwrap().unavailable_until = Some(std::time::Instant::now() + period);
@@ -209,6 +233,44 @@ impl FakeTallyfy {
     pub fn tasks_created(&self) -> usize {
         self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
     }
+}
+
+/// Tallyfy's rate limit: a rolling window over the calls it let through.
+async fn rate_limit(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    {
+        let mut s = inner.lock().unwrap();
+        let now = std::time::Instant::now();
+        if let Some((limit, window)) = s.rate_limit {
+            let recent: Vec<std::time::Instant> = s
+                .arrivals
+                .iter()
+                .copied()
+                .filter(|t| now.duration_since(*t) < window)
+                .collect();
+            if recent.len() >= limit {
+                s.rate_limited += 1;
+                let retry = (recent[recent.len() - limit] + window).duration_since(now);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"})),
+                )
+                    .into_response();
+                let headers = response.headers_mut();
+                headers.insert(
+                    "retry-after",
+                    (retry.as_secs() + 1).to_string().parse().unwrap(),
+                );
+                headers.insert("x-ratelimit-remaining", "0".parse().unwrap());
+                return response;
+            }
+        }
+        s.arrivals.push(now);
+    }
+    next.run(request).await
 }
 
 /// Records a GET and checks its credentials, as every read endpoint does.

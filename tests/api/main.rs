@@ -11,6 +11,7 @@ mod manifest;
 mod ops;
 mod project;
 mod queue;
+mod rate_budget;
 mod reliability;
 mod signing;
 mod socket_mode;

@@ -179,3 +179,28 @@ async fn an_unreachable_redis_answers_errors_quickly() {
         .expect("store calls are bounded");
     assert!(result.is_err());
 }
+
+#[tokio::test]
+async fn both_stores_book_sends_in_one_rolling_window() {
+    for store in stores() {
+        let kind = store.kind();
+        let window = Duration::from_millis(500);
+        for _ in 0..3 {
+            let wait = store.reserve("budget", 3, window).await.unwrap();
+            assert!(wait < Duration::from_millis(50), "{kind}: {wait:?}");
+        }
+        // The fourth goes a window after the first; the fifth no earlier than the fourth.
+        let fourth = store.reserve("budget", 3, window).await.unwrap();
+        assert!(
+            fourth > Duration::from_millis(400) && fourth <= window,
+            "{kind}: {fourth:?}"
+        );
+        let fifth = store.reserve("budget", 3, window).await.unwrap();
+        assert!(
+            fifth >= fourth.saturating_sub(Duration::from_millis(5)),
+            "{kind}: {fifth:?}"
+        );
+        // Another key is another budget.
+        assert!(store.reserve("other", 3, window).await.unwrap() < Duration::from_millis(50));
+    }
+}
