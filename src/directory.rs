@@ -68,6 +68,20 @@ pub enum DirectoryError {
     Tallyfy(#[from] TallyfyError),
 }
 
+impl DirectoryError {
+    /// Plain words for the requester; `whose` is "assignees'" or "people's".
+    pub fn user_message(&self, whose: &str) -> String {
+        match self {
+            DirectoryError::Tallyfy(
+                e @ (TallyfyError::Unauthorized | TallyfyError::Forbidden(_)),
+            ) => e.user_message(),
+            _ => format!(
+                "I couldn't look up the {whose} Tallyfy accounts just now. Press Retry in a few minutes."
+            ),
+        }
+    }
+}
+
 /// The cached form of a mapping.
 #[derive(Serialize, Deserialize)]
 struct Cached {

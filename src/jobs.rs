@@ -429,7 +429,7 @@ impl Worker {
             Some(owners) => owners.clone(),
             None => match self.resolve_owners(&job).await {
                 Ok(owners) => owners,
-                Err(problem) => return self.fail(&job, &problem).await,
+                Err((problem, retry)) => return self.fail(&job, &problem, retry).await,
             },
         };
         job.owners = Some(owners.clone());
@@ -471,7 +471,7 @@ impl Worker {
                         result = self.create_once(&creation, &request).await;
                     }
                     Ok(_) => {}
-                    Err(problem) => return self.fail(&job, &problem).await,
+                    Err((problem, retry)) => return self.fail(&job, &problem, retry).await,
                 }
             }
         }
@@ -486,9 +486,9 @@ impl Worker {
                 let reason = format!(
                     "The project \u{201c}{name}\u{201d} no longer exists in Tallyfy. Run /task again and pick another project or a standalone task."
                 );
-                return self.fail(&job, &reason).await;
+                return self.fail(&job, &reason, false).await;
             }
-            Err(e) => return self.fail(&job, &e.user_message()).await,
+            Err(e) => return self.fail(&job, &e.user_message(), true).await,
         };
         self.metrics.job("create_task", "created");
         let link = self.link(&created, draft.project.as_ref().map(|p| &p.run_id));
@@ -512,17 +512,19 @@ impl Worker {
         true
     }
 
-    /// Resolves a task's people now; the error is what to tell the requester.
-    async fn resolve_owners(&self, job: &TaskJob) -> Result<Owners, String> {
+    /// Resolves a task's people now. The error is what to tell the requester, and whether
+    /// a retry of the same job can help (a lookup that failed) or not (someone who cannot
+    /// be assigned: that needs a new form).
+    async fn resolve_owners(&self, job: &TaskJob) -> Result<Owners, (String, bool)> {
         match self
             .directory
             .resolve_all(&job.origin.team_id, &job.draft.assignees)
             .await
         {
-            Ok(resolved) => task::draft_owners(&job.draft, &resolved),
+            Ok(resolved) => task::draft_owners(&job.draft, &resolved).map_err(|p| (p, false)),
             Err(e) => {
                 tracing::warn!(error = %e, "assignee lookup failed");
-                Err("I couldn't look up the assignees' Tallyfy accounts just now. Please try again in a few minutes.".into())
+                Err((e.user_message("assignees'"), true))
             }
         }
     }
@@ -555,7 +557,7 @@ impl Worker {
                 Err(PlanError::Lookup(e)) => {
                     tracing::warn!(error = %e, "project lookups failed");
                     return self
-                        .fail_project(&job, "I couldn't look up the people's Tallyfy accounts just now. Please try again in a few minutes.", false)
+                        .fail_project(&job, &e.user_message("people's"), true)
                         .await;
                 }
             },
@@ -748,7 +750,7 @@ impl Worker {
         let reason = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
         match job {
             Job::Task(job) => {
-                self.fail(job, reason).await;
+                self.fail(job, reason, true).await;
             }
             Job::Project(job) => {
                 self.fail_project(job, reason, true).await;
@@ -772,11 +774,13 @@ impl Worker {
         self.notify(&job.origin, message::failure(&text, key)).await
     }
 
-    async fn fail(&self, job: &TaskJob, reason: &str) -> bool {
+    async fn fail(&self, job: &TaskJob, reason: &str, retry: bool) -> bool {
         self.metrics.job("create_task", "failed");
         tracing::warn!(key = %job.key, %reason, "task not created");
-        // A retry helps only once the people are known: their problems need a new form.
-        let key = job.owners.is_some().then_some(job.key.as_str());
+        if retry {
+            self.keep(&Job::Task(job.clone())).await;
+        }
+        let key = retry.then_some(job.key.as_str());
         let text = message::not_created(&job.draft.title, reason);
         self.notify(&job.origin, message::failure(&text, key)).await
     }

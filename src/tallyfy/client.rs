@@ -9,10 +9,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
+use super::auth::Credentials;
 use super::budget::RateBudget;
 use super::model::{CreatedTask, Data, Group, ListedTask, Member, NewTask, Page, Run, RunId};
 use super::TallyfyError;
-use crate::config::{Secret, TallyfyConfig};
+use crate::config::TallyfyConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -26,7 +27,7 @@ pub struct TallyfyClient {
     http: reqwest::Client,
     base: Url,
     org_id: String,
-    token: Secret,
+    auth: Arc<Credentials>,
     metrics: Metrics,
     budget: Arc<RateBudget>,
 }
@@ -50,10 +51,15 @@ impl TallyfyClient {
             .build()
             .expect("the TLS backend is compiled in");
         Self {
+            auth: Arc::new(Credentials::new(
+                config.access_token.clone(),
+                config.refresh.clone(),
+                store.clone(),
+                http.clone(),
+            )),
             http,
             base: config.api_url.clone(),
             org_id: config.org_id.clone(),
-            token: config.access_token.clone(),
             metrics,
             budget: Arc::new(RateBudget::new(
                 store,
@@ -172,7 +178,6 @@ impl TallyfyClient {
         let url = self.base.join(path).expect("API paths are relative");
         self.http
             .request(method, url)
-            .bearer_auth(self.token.expose())
             .header("X-Tallyfy-Client", "APIClient")
             .header(header::ACCEPT, "application/json")
             .header(header::CONTENT_TYPE, "application/json")
@@ -188,7 +193,16 @@ impl TallyfyClient {
             self.metrics.rate_wait(waited);
         }
         let started = Instant::now();
-        let result = self.exchange(req).await;
+        let token = self.auth.token().await;
+        let again = req.try_clone();
+        let mut result = self.exchange(req.bearer_auth(token.expose())).await;
+        // A refused token is renewed (when the app can) and the call made once more.
+        if let (Err(TallyfyError::Unauthorized), Some(again)) = (&result, again) {
+            if let Some(renewed) = self.auth.renew(&token).await {
+                self.budget.acquire().await;
+                result = self.exchange(again.bearer_auth(renewed.expose())).await;
+            }
+        }
         let status = match &result {
             Ok(_) => "ok".to_string(),
             Err(e) => e.metric_label(),

@@ -1,5 +1,6 @@
 //! Tallyfy: the API client, its request and response shapes, and its errors.
 
+mod auth;
 pub mod budget;
 mod client;
 pub mod model;
@@ -53,7 +54,7 @@ impl TallyfyError {
                 format!("Tallyfy did not accept it: {}", reasons.join(" "))
             }
             TallyfyError::Unauthorized => {
-                "This app's Tallyfy access token was refused. Ask your Slack admin to renew TALLYFY_ACCESS_TOKEN.".into()
+                "This app's Tallyfy credentials need attention: Tallyfy refused its access token. Ask the admin who runs the app to renew it, then press Retry.".into()
             }
             TallyfyError::Forbidden(_) => {
                 "The Tallyfy account this app uses is not allowed to do that. Ask your Tallyfy admin to check its role.".into()

@@ -17,6 +17,10 @@ use serde_json::{json, Value};
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const TOKEN: &str = "tallyfy-test-token";
+/// The OAuth client and the refresh token the fake's token endpoint accepts first.
+pub const CLIENT_ID: &str = "tallyfy-client-7";
+pub const CLIENT_SECRET: &str = "tallyfy-client-secret";
+pub const REFRESH_TOKEN: &str = "tallyfy-refresh-0";
 
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -62,6 +66,13 @@ struct Inner {
     list_delay: Duration,
     /// Every create answers 503 until then.
     unavailable_until: Option<std::time::Instant>,
+    /// The access token API calls must carry, and the refresh token that renews it.
+    access_token: String,
+    refresh_token: String,
+    refreshes: usize,
+    refresh_delay: Duration,
+    /// API calls turned away for their token.
+    unauthorized: usize,
     /// Calls allowed in any window, when enforced.
     rate_limit: Option<(usize, Duration)>,
     arrivals: Vec<std::time::Instant>,
@@ -80,7 +91,11 @@ pub struct FakeTallyfy {
 
 impl FakeTallyfy {
     pub async fn start() -> Self {
-        let inner = Arc::new(Mutex::new(Inner::default()));
+        let inner = Arc::new(Mutex::new(Inner {
+            access_token: TOKEN.into(),
+            refresh_token: REFRESH_TOKEN.into(),
+            ..Inner::default()
+        }));
         let app = Router::new()
             .route(
                 "/api/organizations/{org}/tasks",
@@ -98,6 +113,11 @@ impl FakeTallyfy {
                 inner.clone(),
                 rate_limit,
             ))
+            .layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                bearer_check,
+            ))
+            .route("/oauth/token", post(token))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -169,6 +189,26 @@ impl FakeTallyfy {
         }
     }
 
+    /// The access token in use stops working, as when it expires or its user logs out.
+    pub fn expire_access_token(&self) {
+        self.inner.lock().unwrap().access_token = "expired".into();
+    }
+
+    /// Token refreshes granted.
+    pub fn refreshes(&self) -> usize {
+        self.inner.lock().unwrap().refreshes
+    }
+
+    /// The token endpoint takes this long to answer.
+    pub fn slow_refreshes(&self, delay: Duration) {
+        self.inner.lock().unwrap().refresh_delay = delay;
+    }
+
+    /// API calls refused with 401.
+    pub fn unauthorized(&self) -> usize {
+        self.inner.lock().unwrap().unauthorized
+    }
+
     /// Enforces Tallyfy's rolling-window limit: over `limit` calls in any `window`, a call
     /// gets 429 with `Retry-After`, as Tallyfy answers.
     pub fn limit_rate(&self, limit: usize, window: Duration) {
@@ -233,6 +273,79 @@ impl FakeTallyfy {
     pub fn tasks_created(&self) -> usize {
         self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
     }
+}
+
+/// API calls must carry the access token in use: any other gets Tallyfy's 401.
+async fn bearer_check(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let sent = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    {
+        let mut s = inner.lock().unwrap();
+        if sent != format!("Bearer {}", s.access_token) {
+            s.unauthorized += 1;
+            return (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({"error": true, "message": "Unauthenticated."})),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// `POST /oauth/token`, `grant_type=refresh_token`: form-encoded only, as Tallyfy's is.
+/// Both tokens are replaced on success.
+async fn token(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let oauth_error = |status: StatusCode, code: &str| {
+        (
+            status,
+            Json(json!({"error": code, "message": format!("OAuth error: {code}")})),
+        )
+            .into_response()
+    };
+    let form_encoded = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form_encoded {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<HashMap<String, String>>(&body) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+    if field("grant_type") != "refresh_token" {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let delay = inner.lock().unwrap().refresh_delay;
+    tokio::time::sleep(delay).await;
+    let mut s = inner.lock().unwrap();
+    if field("refresh_token") != s.refresh_token {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    s.refreshes += 1;
+    s.access_token = format!("tallyfy-access-{}", s.refreshes);
+    s.refresh_token = format!("tallyfy-refresh-{}", s.refreshes);
+    Json(json!({
+        "token_type": "Bearer", "expires_in": 3600,
+        "access_token": s.access_token, "refresh_token": s.refresh_token
+    }))
+    .into_response()
 }
 
 /// Tallyfy's rate limit: a rolling window over the calls it let through.
@@ -322,7 +435,7 @@ fn check_auth(headers: &HeaderMap, org: &str, with_body: bool) -> Result<(), Res
     if header("x-tallyfy-client") != "APIClient" {
         return Err((StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"}))).into_response());
     }
-    if header("authorization") != format!("Bearer {TOKEN}") {
+    if !header("authorization").starts_with("Bearer ") {
         return Err((
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": true, "message": "Unauthenticated."})),

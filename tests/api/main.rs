@@ -18,3 +18,4 @@ mod socket_mode;
 mod store;
 mod task_command;
 mod task_submission;
+mod token_refresh;

@@ -1,0 +1,233 @@
+//! The Tallyfy access token, and renewing it when Tallyfy refuses it (401).
+//!
+//! With `TALLYFY_REFRESH_TOKEN` and the client credentials configured, a refused token is
+//! exchanged at the token endpoint for a new one. One refresh runs at a time: in this
+//! process behind a lock, across replicas behind a lock in the store. The new tokens are
+//! kept in the store, so the other replicas pick them up instead of refreshing again, and
+//! so that a restarted replica starts with them (a refresh token may be good only once).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Secret, TallyfyRefresh};
+use crate::store::Store;
+
+/// Where the current tokens are kept for every replica.
+const TOKENS_KEY: &str = "tallyfy:tokens";
+/// Held by the replica that is refreshing.
+const LOCK_KEY: &str = "tallyfy:refresh-lock";
+const LOCK_TTL: Duration = Duration::from_secs(15);
+/// How long a replica waits for another's refresh before giving up on it.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(10);
+/// Kept long: a refresh token lasts until it is used.
+const TOKENS_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Tokens {
+    access_token: String,
+    refresh_token: Option<String>,
+}
+
+/// The token endpoint's answer.
+#[derive(Deserialize)]
+struct Granted {
+    access_token: String,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+pub struct Credentials {
+    access: RwLock<Secret>,
+    refresh: Option<Refresh>,
+    store: Arc<dyn Store>,
+    http: reqwest::Client,
+    /// One refresh at a time in this process.
+    gate: tokio::sync::Mutex<()>,
+    /// Whether the store's tokens have been read (once, at the first call).
+    loaded: AtomicBool,
+    /// Whether "the token cannot be renewed" has been logged.
+    warned: AtomicBool,
+}
+
+struct Refresh {
+    settings: TallyfyRefresh,
+    /// The refresh token in use: the configured one, until Tallyfy hands out another.
+    token: RwLock<Secret>,
+}
+
+impl Credentials {
+    pub fn new(
+        access: Secret,
+        refresh: Option<TallyfyRefresh>,
+        store: Arc<dyn Store>,
+        http: reqwest::Client,
+    ) -> Self {
+        Self {
+            access: RwLock::new(access),
+            refresh: refresh.map(|settings| Refresh {
+                token: RwLock::new(settings.refresh_token.clone()),
+                settings,
+            }),
+            store,
+            http,
+            gate: tokio::sync::Mutex::new(()),
+            loaded: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// The token to send now.
+    pub async fn token(&self) -> Secret {
+        if self.refresh.is_some() && !self.loaded.load(Ordering::Relaxed) {
+            // Tokens an earlier refresh kept in the store are newer than the configured ones.
+            if let Ok(stored) = self.store.get(TOKENS_KEY).await {
+                self.loaded.store(true, Ordering::Relaxed);
+                if let Some(tokens) = stored.and_then(|raw| serde_json::from_str(&raw).ok()) {
+                    self.adopt(&tokens);
+                }
+            }
+        }
+        self.current()
+    }
+
+    fn current(&self) -> Secret {
+        self.access.read().unwrap().clone()
+    }
+
+    fn adopt(&self, tokens: &Tokens) {
+        *self.access.write().unwrap() = Secret::new(&tokens.access_token);
+        if let (Some(refresh), Some(token)) = (&self.refresh, &tokens.refresh_token) {
+            *refresh.token.write().unwrap() = Secret::new(token);
+        }
+    }
+
+    /// Tallyfy refused `refused`: the token to try instead, if there is one. Logs loudly,
+    /// once, when there is none.
+    pub async fn renew(&self, refused: &Secret) -> Option<Secret> {
+        let renewed = self.try_renew(refused).await;
+        if renewed.is_none() && !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                refresh_configured = self.refresh.is_some(),
+                "Tallyfy refused the access token and it could not be renewed: set a new \
+                 TALLYFY_ACCESS_TOKEN, or TALLYFY_REFRESH_TOKEN with the client credentials"
+            );
+        }
+        if renewed.is_some() {
+            self.warned.store(false, Ordering::Relaxed);
+        }
+        renewed
+    }
+
+    async fn try_renew(&self, refused: &Secret) -> Option<Secret> {
+        let refresh = self.refresh.as_ref()?;
+        let _one_at_a_time = self.gate.lock().await;
+        // Renewed meanwhile, here or by another replica.
+        if let Some(newer) = self.newer_than(refused).await {
+            return Some(newer);
+        }
+        match self.store.set_if_absent(LOCK_KEY, "1", LOCK_TTL).await {
+            Ok(false) => return self.wait_for_another(refused).await,
+            // The lock is ours, or the store is down: refresh from here either way.
+            Ok(true) | Err(_) => {}
+        }
+        let granted = self.exchange(refresh).await;
+        if let Some(tokens) = &granted {
+            self.adopt(tokens);
+            let raw = serde_json::to_string(tokens).expect("plain strings");
+            if let Err(e) = self.store.set(TOKENS_KEY, &raw, TOKENS_TTL).await {
+                tracing::warn!(error = %e, "could not share the renewed Tallyfy token; other replicas will renew their own");
+            }
+        }
+        let _ = self.store.delete(LOCK_KEY).await;
+        granted.map(|_| self.current())
+    }
+
+    /// The current token, here or in the store, when it is not `refused`.
+    async fn newer_than(&self, refused: &Secret) -> Option<Secret> {
+        if self.current().expose() != refused.expose() {
+            return Some(self.current());
+        }
+        let stored: Tokens = self
+            .store
+            .get(TOKENS_KEY)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|raw| serde_json::from_str(&raw).ok())?;
+        if stored.access_token == refused.expose() {
+            return None;
+        }
+        self.adopt(&stored);
+        Some(self.current())
+    }
+
+    /// Another replica holds the refresh lock: wait (bounded) for the token it gets.
+    async fn wait_for_another(&self, refused: &Secret) -> Option<Secret> {
+        let started = tokio::time::Instant::now();
+        while started.elapsed() < WAIT_FOR_OTHERS {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(newer) = self.newer_than(refused).await {
+                return Some(newer);
+            }
+            if let Ok(None) = self.store.get(LOCK_KEY).await {
+                // The other refresh ended without a token to share.
+                return self.newer_than(refused).await;
+            }
+        }
+        None
+    }
+
+    /// `grant_type=refresh_token` at the token endpoint, form-encoded as Tallyfy requires.
+    async fn exchange(&self, refresh: &Refresh) -> Option<Tokens> {
+        let token = refresh.token.read().unwrap().clone();
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token.expose()),
+            ("client_id", refresh.settings.client_id.as_str()),
+            ("client_secret", refresh.settings.client_secret.expose()),
+        ];
+        let response = match self
+            .http
+            .post(refresh.settings.token_url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&form)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "could not reach Tallyfy's token endpoint");
+                return None;
+            }
+        };
+        let status = response.status();
+        if !status.is_success() {
+            // `{"error":"invalid_grant",...}`: the code says why; the body holds no secret.
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            tracing::error!(
+                status = status.as_u16(),
+                error = body.get("error").and_then(|e| e.as_str()).unwrap_or(""),
+                "Tallyfy refused to renew the access token"
+            );
+            return None;
+        }
+        match response.json::<Granted>().await {
+            Ok(granted) => {
+                tracing::info!("Tallyfy access token renewed");
+                Some(Tokens {
+                    access_token: granted.access_token,
+                    refresh_token: granted
+                        .refresh_token
+                        .or_else(|| Some(token.expose().to_string())),
+                })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable answer from Tallyfy's token endpoint");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! A Tallyfy access token that stops working is renewed with the refresh token, once for
+//! every replica, and the work goes on; without a way to renew it, the requester is told.
+
+use std::time::Duration;
+
+use crate::fake_tallyfy::{CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN};
+use crate::helpers::*;
+
+/// The app, with token refresh configured against the fake's token endpoint.
+async fn spawn_app_renewing(refresh_token: &str) -> TestApp {
+    let refresh_token = refresh_token.to_string();
+    spawn_app_with(move |env| {
+        let base = env["TALLYFY_API_URL"].trim_end_matches("/api").to_string();
+        env.insert("TALLYFY_TOKEN_URL".into(), format!("{base}/oauth/token"));
+        env.insert("TALLYFY_CLIENT_ID".into(), CLIENT_ID.into());
+        env.insert("TALLYFY_CLIENT_SECRET".into(), CLIENT_SECRET.into());
+        env.insert("TALLYFY_REFRESH_TOKEN".into(), refresh_token);
+    })
+    .await
+}
+
+async fn submit(app: &TestApp, title: &str) {
+    let view = app.open_task_modal("").await;
+    let answer = app
+        .submit_task(&view, &TaskValues::new(title, &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_and_the_task_created_once() {
+    let app = spawn_app_renewing(REFRESH_TOKEN).await;
+    app.tallyfy.expire_access_token();
+    submit(&app, "After renewal").await;
+    let message = announced(&app, Duration::from_secs(10)).await;
+    assert!(message["text"].as_str().unwrap().contains("After renewal"));
+    assert_eq!(app.tallyfy.refreshes(), 1);
+    assert_eq!(app.tallyfy.tasks_titled("After renewal"), 1);
+    assert!(
+        app.tallyfy.unauthorized() >= 1,
+        "the old token was refused first"
+    );
+}
+
+#[tokio::test]
+async fn replicas_share_one_renewal_and_a_restart_keeps_the_new_tokens() {
+    let first = spawn_app_renewing(REFRESH_TOKEN).await;
+    let second = spawn_second_instance(&first).await;
+    first.tallyfy.slow_refreshes(Duration::from_millis(300));
+    first.tallyfy.expire_access_token();
+    let (a, b) = tokio::join!(submit(&first, "From one"), submit(&second, "From two"));
+    let _ = (a, b);
+    eventually("both tasks", || {
+        (first.tallyfy.tasks_titled("From one") == 1 && first.tallyfy.tasks_titled("From two") == 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        first.tallyfy.refreshes(),
+        1,
+        "one refresh for every replica"
+    );
+
+    // The refresh token in the configuration was used up; a restarted replica goes on
+    // with the tokens the renewal kept in Redis.
+    drop(second);
+    let app = first.restart().await;
+    app.tallyfy.expire_access_token();
+    submit(&app, "After a restart").await;
+    eventually("the task after a restart", || {
+        (app.tallyfy.tasks_titled("After a restart") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(app.tallyfy.refreshes(), 2);
+}
+
+#[tokio::test]
+async fn without_a_refresh_token_the_requester_is_told_the_credentials_need_attention() {
+    let app = spawn_app().await;
+    app.tallyfy.expire_access_token();
+    submit(&app, "Refused").await;
+    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("Refused") && text.contains("was not created"),
+        "{text}"
+    );
+    assert!(text.contains("credentials need attention"), "{text}");
+    assert_eq!(app.tallyfy.tasks_created(), 0);
+    assert_eq!(app.tallyfy.refreshes(), 0);
+}
+
+#[tokio::test]
+async fn a_refused_refresh_token_is_told_the_same_way() {
+    let app = spawn_app_renewing("not-the-refresh-token").await;
+    app.tallyfy.expire_access_token();
+    submit(&app, "Still refused").await;
+    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
+    let text = notice["text"].as_str().unwrap();
+    assert!(text.contains("credentials need attention"), "{text}");
+    assert_eq!(app.tallyfy.refreshes(), 0);
+    assert_eq!(app.tallyfy.tasks_created(), 0);
+    // The app still serves.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
