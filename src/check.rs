@@ -1,9 +1,11 @@
 //! `tallyfy-slack check`: reaches every dependency with the configured credentials and
 //! says, one line each, what works and what to fix.
 
+use std::sync::Arc;
+
 use crate::config::Config;
 use crate::slack::api::{SlackApi, SlackCallError};
-use crate::store::{RedisStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
 
@@ -48,6 +50,9 @@ impl std::fmt::Display for Check {
 pub async fn run(config: &Config) -> Vec<Check> {
     let metrics = Metrics::default();
     let mut checks = Vec::new();
+    // The Tallyfy check shares the service's store: a token it renews must reach the
+    // service, whose refresh token would otherwise be used up.
+    let mut shared: Arc<dyn Store> = Arc::new(MemoryStore::default());
 
     checks.push(match &config.store.redis_url {
         None => Check::ok(
@@ -62,7 +67,10 @@ pub async fn run(config: &Config) -> Vec<Check> {
         ) {
             Err(e) => Check::fail("redis", format!("REDIS_URL is not usable ({e})")),
             Ok(store) => match store.ping().await {
-                Ok(()) => Check::ok("redis", "PING answered"),
+                Ok(()) => {
+                    shared = Arc::new(store);
+                    Check::ok("redis", "PING answered")
+                }
                 Err(e) => Check::fail(
                     "redis",
                     format!("no answer from REDIS_URL ({e}): is Redis running and reachable?"),
@@ -93,11 +101,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
         }
     }
 
-    let tallyfy = TallyfyClient::new(
-        &config.tallyfy,
-        metrics,
-        std::sync::Arc::new(crate::store::MemoryStore::default()),
-    );
+    let tallyfy = TallyfyClient::new(&config.tallyfy, metrics, shared);
     checks.push(match tallyfy.me().await {
         Ok(_) => Check::ok("tallyfy", format!("GET /me answered for organization {}", config.tallyfy.org_id)),
         Err(TallyfyError::Unauthorized) => {
