@@ -158,7 +158,7 @@ impl Default for Metrics {
         let jobs_in_flight = Gauge::default();
         registry.register(
             "jobs_in_flight",
-            "Work items running now in this process (the queue depth)",
+            "Jobs running now in this process",
             jobs_in_flight.clone(),
         );
         let rate_waits = Counter::default();
