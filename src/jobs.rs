@@ -590,8 +590,13 @@ impl Worker {
             Reply::Replace(url) => {
                 let mut body = response_body(&content, "in_channel");
                 body["replace_original"] = true.into();
-                self.slack.respond(&url, &body).await.is_ok()
-                    || self.deliver(&job.origin, content).await
+                let told = self.slack.respond(&url, &body).await.is_ok()
+                    || self.deliver(&job.origin, content).await;
+                if told {
+                    // The job's first run, if it still comes, has nothing left to say.
+                    self.mark_told(&job.key).await;
+                }
+                told
             }
             Reply::New => {
                 if !self.deliver(&job.origin, content).await {

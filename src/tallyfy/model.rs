@@ -175,6 +175,8 @@ pub struct ListedTask {
     pub run_id: Option<RunId>,
     #[serde(default)]
     pub owners: Option<ListedOwners>,
+    #[serde(default)]
+    pub position: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -199,6 +201,12 @@ impl ListedTask {
         }
         if request.separate_task_for_each_assignee == Some(true) && run.is_none() {
             return false;
+        }
+        // Two lines of one project may share a title: their positions tell them apart.
+        if let (Some(listed), Some(wanted)) = (self.position, request.position) {
+            if listed != wanted {
+                return false;
+            }
         }
         if let Some(listed) = self.deadline.as_deref() {
             if same_instant(listed, &request.deadline) == Some(false) {
@@ -442,5 +450,59 @@ mod tests {
         assert!(page.has_next());
         let page: Page<Member> = serde_json::from_value(json!({"data": []})).unwrap();
         assert!(!page.has_next());
+    }
+
+    fn append(title: &str, position: u32) -> NewTask {
+        NewTask {
+            title: title.into(),
+            summary: None,
+            task_type: TaskType::Task,
+            owners: Owners {
+                users: vec![MemberId(1001)],
+                ..Owners::default()
+            },
+            deadline: "2026-12-01 17:00:00".into(),
+            separate_task_for_each_assignee: None,
+            run_id: Some(RunId("run1".into())),
+            position: Some(position),
+        }
+    }
+
+    fn listed(v: serde_json::Value) -> ListedTask {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_listed_task_is_recognised_by_title_deadline_people_run_and_position() {
+        let request = append("Sign contract", 3);
+        let same = json!({"id": "t1", "title": "Sign contract", "deadline": "2026-12-01T17:00:00.000Z",
+                          "run_id": "run1", "position": 3, "owners": {"users": [1001]}});
+        assert!(listed(same.clone()).is_made_by(&request));
+        // What the listing leaves out is not held against it.
+        assert!(listed(json!({"id": "t1", "title": " Sign contract "})).is_made_by(&request));
+        for (field, other) in [
+            ("title", json!("Sign the contract")),
+            ("deadline", json!("2026-12-02T17:00:00Z")),
+            ("run_id", json!("run2")),
+            ("position", json!(4)),
+            ("owners", json!({"users": [1002]})),
+        ] {
+            let mut changed = same.clone();
+            changed[field] = other;
+            assert!(!listed(changed).is_made_by(&request), "{field}");
+        }
+    }
+
+    #[test]
+    fn a_new_project_is_only_recognised_in_a_run_of_its_own() {
+        let mut request = append("Onboard", 1);
+        request.run_id = None;
+        request.position = None;
+        request.separate_task_for_each_assignee = Some(true);
+        assert!(!listed(json!({"id": "t1", "title": "Onboard", "run": null})).is_made_by(&request));
+        assert!(
+            listed(json!({"id": "t1", "title": "Onboard", "run": {"id": "r9"}}))
+                .is_made_by(&request)
+        );
     }
 }
