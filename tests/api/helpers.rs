@@ -622,6 +622,7 @@ impl TestApp {
 /// A Redis server of a test's own, on a free port, that the test can pause and resume.
 pub struct OwnRedis {
     pub url: String,
+    port: u16,
     process: std::process::Child,
 }
 
@@ -632,6 +633,17 @@ impl OwnRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port).await
+    }
+
+    /// Stops the server and starts a new one on the same port: everything it held is gone.
+    pub async fn restart(self) -> Self {
+        let port = self.port;
+        drop(self);
+        Self::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Self {
         let process = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -656,7 +668,7 @@ impl OwnRedis {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { url, process }
+        Self { url, port, process }
     }
 
     fn signal(&self, signal: &str) {

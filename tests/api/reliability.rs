@@ -373,3 +373,55 @@ async fn told_once_slack_is_back(app: &TestApp) {
     );
     assert_eq!(app.tallyfy.tasks_titled("Told later"), 1);
 }
+
+#[tokio::test]
+async fn a_redis_restarted_without_its_data_is_used_again() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+    })
+    .await;
+    let before = app.open_task_modal("").await;
+    let after = app.open_task_modal("").await;
+    app.submit_task(&before, &TaskValues::new("Before the restart", &[ALICE]))
+        .await;
+    eventually("the first task", || {
+        (app.tallyfy.tasks_titled("Before the restart") == 1).then_some(())
+    })
+    .await;
+
+    // The job queue's consumer group goes with the data; it is made again.
+    let _redis = redis.restart().await;
+    let started = Instant::now();
+    let answer = app
+        .submit_task_within_slack_deadline(&after, &TaskValues::new("After the restart", &[BOB]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    eventually("the second task", || {
+        (app.tallyfy.tasks_titled("After the restart") == 1).then_some(())
+    })
+    .await;
+    let ready = loop {
+        let body: Value = app.get("/readyz").await.json().await.unwrap();
+        if body["status"] == "ready" || started.elapsed() > Duration::from_secs(15) {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ready["status"], "ready");
+    // Once Redis answers again, new work goes through the shared queue.
+    let third = app.open_task_modal("").await;
+    app.submit_task(&third, &TaskValues::new("Through the queue", &[ALICE]))
+        .await;
+    eventually("the third task", || {
+        (app.tallyfy.tasks_titled("Through the queue") == 1).then_some(())
+    })
+    .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"tallyfy_slack_jobs_total{kind="queue",outcome="shared"} 2"#),
+        "{metrics}"
+    );
+}
