@@ -258,7 +258,8 @@ pub fn read_deadline(
 }
 
 /// Claims a submission (team, view and hash) so that a repeat of it creates nothing;
-/// true when this is its first delivery. A store outage lets it through, logged.
+/// true when this is its first delivery. While the store is out, the claim is made in this
+/// replica only: a repeat that reaches another replica then goes through.
 pub async fn claim_submission(
     state: &AppState,
     team: &str,
@@ -278,8 +279,12 @@ pub async fn claim_submission(
             (first, key)
         }
         Err(e) => {
-            tracing::warn!(error = %e, "could not record the submission; continuing without a duplicate check");
-            (true, key)
+            tracing::warn!(error = %e, "could not record the submission in the store; checking repeats in this replica only");
+            let first =
+                crate::store::Store::set_if_absent(&state.local_claims, &key, "1", SUBMISSION_TTL)
+                    .await
+                    .unwrap_or(true);
+            (first, key)
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Services {
     pub slack: SlackApi,
     pub tallyfy: TallyfyClient,
     pub store: Arc<dyn Store>,
+    /// Submissions claimed while the store could not be reached: repeats that reach this
+    /// replica during an outage are still caught.
+    pub local_claims: MemoryStore,
     pub directory: Directory,
     pub jobs: Jobs,
     pub metrics: Metrics,
@@ -103,6 +106,7 @@ impl AppState {
             slack,
             tallyfy,
             store,
+            local_claims: MemoryStore::default(),
             directory,
             jobs,
             metrics,
