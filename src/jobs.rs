@@ -194,6 +194,17 @@ impl Jobs {
         self.shared.as_ref().map_or("memory", |q| q.kind())
     }
 
+    /// The shared queue's depth, into the metrics (the in-process queue's, without Redis).
+    pub async fn measure(&self) {
+        let queue: &dyn Queue = match &self.shared {
+            Some(shared) => shared.as_ref(),
+            None => self.local.as_ref(),
+        };
+        if let Ok((waiting, pending)) = queue.depth().await {
+            self.worker.metrics.queue_depth(waiting, pending);
+        }
+    }
+
     /// Queues a job. It is kept before this returns: in Redis when it answers in time, else
     /// in this process, so a Redis outage delays nothing and loses nothing that is running.
     pub async fn submit(&self, job: Job) {

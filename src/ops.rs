@@ -42,6 +42,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.jobs.measure().await;
     (
         [(
             header::CONTENT_TYPE,

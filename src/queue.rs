@@ -45,6 +45,8 @@ pub trait Queue: Send + Sync + 'static {
     async fn ack(&self, id: &str) -> Result<(), StoreError>;
     /// The job could not finish now: hand it out again after `after`.
     async fn retry_later(&self, delivery: &Delivery, after: Duration);
+    /// Jobs not taken yet, and jobs taken and not finished.
+    async fn depth(&self) -> Result<(u64, u64), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
 }
@@ -97,6 +99,11 @@ impl Queue for LocalQueue {
 
     async fn ack(&self, _id: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn depth(&self) -> Result<(u64, u64), StoreError> {
+        // Jobs taken from this queue are counted by `jobs_in_flight`.
+        Ok((self.receiver.lock().await.len() as u64, 0))
     }
 
     async fn retry_later(&self, delivery: &Delivery, after: Duration) {
@@ -373,6 +380,25 @@ impl Queue for RedisQueue {
                 .query_async::<()>(&mut conn),
         )
         .await
+    }
+
+    async fn depth(&self) -> Result<(u64, u64), StoreError> {
+        self.ensure_group().await?;
+        let mut conn = self.conn.clone();
+        // Finished jobs are deleted, so the stream holds the waiting and the pending ones.
+        let (length, pending): (u64, (u64, redis::Value, redis::Value, redis::Value)) = self
+            .bounded(
+                CALL_TIMEOUT,
+                redis::pipe()
+                    .cmd("XLEN")
+                    .arg(&self.stream)
+                    .cmd("XPENDING")
+                    .arg(&self.stream)
+                    .arg(GROUP)
+                    .query_async(&mut conn),
+            )
+            .await?;
+        Ok((length.saturating_sub(pending.0), pending.0))
     }
 
     async fn retry_later(&self, _delivery: &Delivery, _after: Duration) {

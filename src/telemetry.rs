@@ -76,6 +76,8 @@ struct Inner {
     store_errors: Counter,
     store_up: Gauge,
     jobs_in_flight: Gauge,
+    queue_waiting: Gauge,
+    queue_pending: Gauge,
     rate_waits: Counter,
     rate_wait_seconds: Histogram,
 }
@@ -140,7 +142,7 @@ impl Default for Metrics {
         let jobs = Family::<RequestLabels, Counter>::default();
         registry.register(
             "jobs",
-            "Work items (task creations) by kind and outcome",
+            "Jobs and their steps by kind and outcome",
             jobs.clone(),
         );
         let store_errors = Counter::default();
@@ -160,6 +162,18 @@ impl Default for Metrics {
             "jobs_in_flight",
             "Jobs running now in this process",
             jobs_in_flight.clone(),
+        );
+        let queue_waiting = Gauge::default();
+        registry.register(
+            "queue_waiting",
+            "Jobs in the shared queue that no replica has taken yet",
+            queue_waiting.clone(),
+        );
+        let queue_pending = Gauge::default();
+        registry.register(
+            "queue_pending",
+            "Jobs in the shared queue that a replica has taken and not finished",
+            queue_pending.clone(),
         );
         let rate_waits = Counter::default();
         registry.register(
@@ -185,6 +199,8 @@ impl Default for Metrics {
             store_errors,
             store_up,
             jobs_in_flight,
+            queue_waiting,
+            queue_pending,
             rate_waits,
             rate_wait_seconds,
         }))
@@ -270,6 +286,12 @@ impl Metrics {
 
     pub fn store_up(&self, up: bool) {
         self.0.store_up.set(i64::from(up));
+    }
+
+    /// The shared queue's depth: jobs waiting for a replica, and jobs taken and running.
+    pub fn queue_depth(&self, waiting: u64, pending: u64) {
+        self.0.queue_waiting.set(waiting as i64);
+        self.0.queue_pending.set(pending as i64);
     }
 
     /// The Prometheus text exposition of every metric.

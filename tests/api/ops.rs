@@ -132,3 +132,32 @@ async fn the_request_id_follows_a_submission_into_its_job_logs() {
         "no secrets in logs"
     );
 }
+
+#[tokio::test]
+async fn metrics_show_the_shared_queue_s_depth() {
+    let app = spawn_app_with(|env| {
+        env.insert("JOB_CONCURRENCY".into(), "1".into());
+    })
+    .await;
+    // The first job holds the replica's only slot while Tallyfy is slow.
+    app.tallyfy
+        .fault_next_create(crate::fake_tallyfy::Fault::Slow(
+            std::time::Duration::from_secs(2),
+        ));
+    for title in ["Slow one", "Second", "Third", "Fourth"] {
+        let view = app.open_task_modal("").await;
+        app.submit_task(&view, &TaskValues::new(title, &[ALICE]))
+            .await;
+    }
+    eventually("the first create", || {
+        (!app.tallyfy.creates().is_empty()).then_some(())
+    })
+    .await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(text.contains("tallyfy_slack_queue_waiting 3\n"), "{text}");
+    assert!(text.contains("tallyfy_slack_queue_pending 1\n"), "{text}");
+    eventually("every task", || {
+        (app.tallyfy.creates().len() == 4).then_some(())
+    })
+    .await;
+}

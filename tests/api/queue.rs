@@ -32,13 +32,20 @@ async fn each_job_goes_to_one_replica() {
     assert!(a.next(WAIT).await.unwrap().is_none());
     a.push("one").await.unwrap();
     a.push("two").await.unwrap();
+    a.push("three").await.unwrap();
+    assert_eq!(a.depth().await.unwrap(), (3, 0), "three waiting");
     let first = a.next(WAIT).await.unwrap().unwrap();
     let second = b.next(WAIT).await.unwrap().unwrap();
+    assert_eq!(a.depth().await.unwrap(), (1, 2), "one waiting, two taken");
+    a.ack(&first.id).await.unwrap();
+    assert_eq!(b.depth().await.unwrap(), (1, 1));
     assert_eq!(
         (first.payload.as_str(), second.payload.as_str()),
         ("one", "two")
     );
     assert_eq!((first.deliveries, second.deliveries), (1, 1));
+    let third = a.next(WAIT).await.unwrap().unwrap();
+    assert_eq!(third.payload, "three");
     assert!(a.next(WAIT).await.unwrap().is_none());
     assert!(b.next(WAIT).await.unwrap().is_none());
 }
