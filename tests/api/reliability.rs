@@ -8,6 +8,15 @@ use serde_json::Value;
 use crate::fake_tallyfy::Fault;
 use crate::helpers::*;
 
+/// The application with `redis` as its Redis.
+async fn spawn_app_on(redis: &OwnRedis) -> TestApp {
+    let url = redis.url.clone();
+    spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+    })
+    .await
+}
+
 fn announcements(app: &TestApp) -> usize {
     app.slack
         .calls("chat.postMessage")
@@ -102,11 +111,7 @@ async fn tallyfy_unavailable_for_a_minute_is_waited_out_and_the_delay_told() {
 #[tokio::test]
 async fn a_paused_redis_still_gets_answers_in_time_and_loses_nothing() {
     let redis = OwnRedis::start().await;
-    let url = redis.url.clone();
-    let app = spawn_app_with(move |env| {
-        env.insert("REDIS_URL".into(), url);
-    })
-    .await;
+    let app = spawn_app_on(&redis).await;
     let during = app.open_task_modal("").await;
     let after = app.open_task_modal("").await;
 
@@ -380,11 +385,7 @@ async fn told_once_slack_is_back(app: &TestApp) {
 #[tokio::test]
 async fn a_redis_restarted_without_its_data_is_used_again() {
     let redis = OwnRedis::start().await;
-    let url = redis.url.clone();
-    let app = spawn_app_with(move |env| {
-        env.insert("REDIS_URL".into(), url);
-    })
-    .await;
+    let app = spawn_app_on(&redis).await;
     let before = app.open_task_modal("").await;
     let after = app.open_task_modal("").await;
     app.submit_task(&before, &TaskValues::new("Before the restart", &[ALICE]))
