@@ -124,7 +124,7 @@ pub fn parse_phrase(phrase: &str, now: &Zoned) -> Option<Zoned> {
                 Some(when)
             }
         }
-        (Some(Day::MonthDay { month, day }), time) => {
+        (Some(Day::OfMonth { month, day }), time) => {
             let time = time.unwrap_or_else(default_time);
             let this_year = Date::new(now.year(), month, day).ok()?;
             let when = at_day(now, this_year, time);
@@ -155,7 +155,7 @@ enum Day {
     Fixed(Date),
     Weekday(Weekday),
     /// A month and day with no year: this year's, or next year's once it has passed.
-    MonthDay {
+    OfMonth {
         month: i8,
         day: i8,
     },
@@ -201,7 +201,7 @@ fn parse_day(words: &[&str], now: &Zoned) -> Option<(Day, usize)> {
         return Some((Day::Fixed(Date::new(year, month, day).ok()?), 3));
     }
     Date::new(2000, month, day).ok()?; // rejects "feb 31" (2000 is a leap year, so feb 29 passes)
-    Some((Day::MonthDay { month, day }, 2))
+    Some((Day::OfMonth { month, day }, 2))
 }
 
 /// Reads a time of day from the remaining words: `5pm`, `5 pm`, `5:30pm`, `17:00`, `noon`.

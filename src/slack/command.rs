@@ -25,7 +25,7 @@ pub struct SlashCommand {
 pub enum CommandBody {
     /// Slack checking the certificate (`ssl_check=1`): answer 200, do nothing.
     SslCheck,
-    Command(SlashCommand),
+    Command(Box<SlashCommand>),
 }
 
 pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Error> {
@@ -35,7 +35,7 @@ pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Erro
     {
         return Ok(CommandBody::SslCheck);
     }
-    serde_urlencoded::from_bytes(body).map(CommandBody::Command)
+    serde_urlencoded::from_bytes(body).map(|cmd| CommandBody::Command(Box::new(cmd)))
 }
 
 /// The command text, split into the people it mentions and the rest as plain text.

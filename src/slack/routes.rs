@@ -78,7 +78,7 @@ fn respond(answer: Answer) -> Response {
 async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Response {
     match command::parse_body(&body) {
         Ok(CommandBody::SslCheck) => StatusCode::OK.into_response(),
-        Ok(CommandBody::Command(cmd)) => respond(dispatch::command(&state, cmd).await),
+        Ok(CommandBody::Command(cmd)) => respond(dispatch::command(&state, *cmd).await),
         Err(e) => bad_request(&state, "command", e.to_string()),
     }
 }

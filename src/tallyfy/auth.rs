@@ -128,10 +128,10 @@ impl Credentials {
         if let Some(newer) = self.newer_than(refused).await {
             return Some(newer);
         }
-        match self.store.set_if_absent(LOCK_KEY, "1", LOCK_TTL).await {
-            Ok(false) => return self.wait_for_another(refused).await,
-            // The lock is ours, or the store is down: refresh from here either way.
-            Ok(true) | Err(_) => {}
+        // Unless another replica holds the lock, refresh from here: the lock is ours, or
+        // the store is down and cannot say.
+        if let Ok(false) = self.store.set_if_absent(LOCK_KEY, "1", LOCK_TTL).await {
+            return self.wait_for_another(refused).await;
         }
         let granted = self.exchange(refresh).await;
         if let Some(tokens) = &granted {
