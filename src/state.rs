@@ -53,8 +53,9 @@ impl AppState {
             )?),
             None => {
                 tracing::warn!(
-                    "REDIS_URL is not set: using an in-process store. Run a single replica only; \
-                     caches and duplicate checks are lost on restart"
+                    "REDIS_URL is not set: using an in-process store and job queue. Run a single \
+                     replica only; caches and duplicate checks are lost on restart, and work in \
+                     flight is lost if the process dies"
                 );
                 Arc::new(MemoryStore::default())
             }
