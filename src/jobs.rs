@@ -126,6 +126,9 @@ const DELAY_NOTICE_AFTER: Duration = Duration::from_secs(10);
 const MAX_DELIVERIES: u32 = 5;
 /// How long the queue is waited on at a time.
 const POLL: Duration = Duration::from_secs(1);
+/// A write that Redis refused is tried again this often, this many times (two minutes).
+const LATE_WRITE_PAUSE: Duration = Duration::from_millis(500);
+const LATE_WRITE_TRIES: u32 = 240;
 /// The record of a creation that was sent but whose outcome is not known yet.
 const SENDING: &str = "sending";
 
@@ -370,7 +373,19 @@ impl Jobs {
             return;
         }
         if let Err(e) = queue.ack(&delivery.id).await {
-            tracing::warn!(error = %e, "could not acknowledge a finished job; it may be looked at again");
+            tracing::warn!(error = %e, "could not acknowledge a finished job; trying again while Redis is out");
+            let id = delivery.id.clone();
+            tokio::spawn(
+                async move {
+                    for _ in 0..LATE_WRITE_TRIES {
+                        tokio::time::sleep(LATE_WRITE_PAUSE).await;
+                        if queue.ack(&id).await.is_ok() {
+                            return;
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
         }
     }
 }
@@ -424,10 +439,22 @@ impl Worker {
     }
 
     async fn mark_told(&self, key: &str) {
-        let _ = self
-            .store
-            .set(&format!("progress:{key}:told"), "1", JOB_TTL)
-            .await;
+        let (store, key) = (self.store.clone(), format!("progress:{key}:told"));
+        if store.set(&key, "1", JOB_TTL).await.is_err() {
+            // Redis is out: keep trying for a while, so that a replica that takes the job
+            // over once Redis is back finds it told and does not announce it again.
+            tokio::spawn(
+                async move {
+                    for _ in 0..LATE_WRITE_TRIES {
+                        tokio::time::sleep(LATE_WRITE_PAUSE).await;
+                        if store.set(&key, "1", JOB_TTL).await.is_ok() {
+                            return;
+                        }
+                    }
+                }
+                .in_current_span(),
+            );
+        }
     }
 
     /// Creates the task and delivers the outcome.

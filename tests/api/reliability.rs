@@ -429,3 +429,33 @@ async fn a_redis_restarted_without_its_data_is_used_again() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_job_that_finishes_while_redis_is_frozen_is_not_done_again_after() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "2".into());
+    })
+    .await;
+    app.tallyfy
+        .fault_next_create(Fault::Slow(Duration::from_millis(1500)));
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Across the freeze", &[ALICE]))
+        .await;
+    eventually("the create to be sent", || {
+        (app.tallyfy.creates().len() == 1).then_some(())
+    })
+    .await;
+    // Redis freezes while Tallyfy works: the job ends unable to record or acknowledge.
+    redis.pause();
+    announced(&app, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    redis.resume();
+    // Well past the claim timeout: had the job stayed unacknowledged, it would run again.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+    assert_eq!(app.tallyfy.tasks_titled("Across the freeze"), 1);
+    assert_eq!(announcements(&app), 1, "announced once");
+}
