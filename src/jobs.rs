@@ -327,15 +327,6 @@ impl Jobs {
     async fn run_job(&self, queue: Arc<dyn Queue>, delivery: Delivery, job: Job) {
         let _running = self.worker.metrics.job_running();
         let store = &self.worker.store;
-        if delivery.deliveries > MAX_DELIVERIES {
-            tracing::error!(
-                "job handed out {} times without finishing; giving up",
-                delivery.deliveries
-            );
-            self.worker.give_up(&job).await;
-            let _ = queue.ack(&delivery.id).await;
-            return;
-        }
         let claim = self.settings.claim_after;
         let lock = format!("running:{}", job.key());
         let holder = format!("{}/{}", self.settings.consumer, delivery.id);
@@ -345,8 +336,19 @@ impl Jobs {
                 let _ = queue.ack(&delivery.id).await;
             } else {
                 // Another replica is running it; if that one dies, this job comes back.
-                tracing::info!("the job is already running elsewhere; leaving it");
+                tracing::info!("the job is already running elsewhere; looking again later");
+                queue.retry_later(&delivery, claim).await;
             }
+            return;
+        }
+        if delivery.deliveries > MAX_DELIVERIES {
+            tracing::error!(
+                "job handed out {} times without finishing; giving up",
+                delivery.deliveries
+            );
+            self.worker.give_up(&job).await;
+            let _ = store.delete(&lock).await;
+            let _ = queue.ack(&delivery.id).await;
             return;
         }
         let heartbeat = async {
@@ -786,6 +788,10 @@ impl Worker {
 
     /// A job that kept failing before it could finish: tell the requester, with a retry.
     async fn give_up(&self, job: &Job) {
+        if self.told(job.key()).await {
+            // It did finish: the last run only failed to say so to the queue.
+            return;
+        }
         self.metrics.job("job", "given_up");
         if !matches!(job, Job::Retry { .. }) {
             self.keep(job).await;
