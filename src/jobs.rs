@@ -377,17 +377,10 @@ impl Jobs {
         if let Err(e) = queue.ack(&delivery.id).await {
             tracing::warn!(error = %e, "could not acknowledge a finished job; trying again while Redis is out");
             let id = delivery.id.clone();
-            tokio::spawn(
-                async move {
-                    for _ in 0..LATE_WRITE_TRIES {
-                        tokio::time::sleep(LATE_WRITE_PAUSE).await;
-                        if queue.ack(&id).await.is_ok() {
-                            return;
-                        }
-                    }
-                }
-                .in_current_span(),
-            );
+            write_later(move || {
+                let (queue, id) = (queue.clone(), id.clone());
+                async move { queue.ack(&id).await.is_ok() }
+            });
         }
     }
 }
@@ -445,17 +438,10 @@ impl Worker {
         if store.set(&key, "1", JOB_TTL).await.is_err() {
             // Redis is out: keep trying for a while, so that a replica that takes the job
             // over once Redis is back finds it told and does not announce it again.
-            tokio::spawn(
-                async move {
-                    for _ in 0..LATE_WRITE_TRIES {
-                        tokio::time::sleep(LATE_WRITE_PAUSE).await;
-                        if store.set(&key, "1", JOB_TTL).await.is_ok() {
-                            return;
-                        }
-                    }
-                }
-                .in_current_span(),
-            );
+            write_later(move || {
+                let (store, key) = (store.clone(), key.clone());
+                async move { store.set(&key, "1", JOB_TTL).await.is_ok() }
+            });
         }
     }
 
@@ -768,22 +754,28 @@ impl Worker {
             }
             Some(Job::Task(job)) if self.told(&job.key).await => {
                 let text = "This task was already created; its message is in the conversation it came from.";
-                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+                self.reply_privately(response_url, text).await;
             }
             Some(Job::Task(job)) => {
                 self.create_task(job, true).await;
             }
             _ => {
                 let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
-                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+                self.reply_privately(response_url, text).await;
             }
         }
+    }
+
+    /// A private answer to a button press, leaving its message as it is.
+    async fn reply_privately(&self, response_url: &str, text: &str) {
+        let body = serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+        let _ = self.slack.respond(response_url, &body).await;
     }
 
     /// A retry pressed while the job is still running.
     async fn busy(&self, response_url: &str) {
         let text = "This request is still being worked on; its message will come when it is done.";
-        let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+        self.reply_privately(response_url, text).await;
     }
 
     /// A job that kept failing before it could finish: tell the requester, with a retry.
@@ -806,7 +798,7 @@ impl Worker {
             }
             Job::Retry { response_url, .. } => {
                 let text = format!(":warning: The retry did not finish. {reason}");
-                let _ = self.slack.respond(response_url, &serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text})).await;
+                self.reply_privately(response_url, &text).await;
             }
         }
     }
@@ -1029,6 +1021,26 @@ impl Worker {
             }
         }
     }
+}
+
+/// Tries a write Redis refused again in the background, every `LATE_WRITE_PAUSE`, until
+/// `attempt` says it went through or `LATE_WRITE_TRIES` have passed.
+fn write_later<F, Fut>(attempt: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    tokio::spawn(
+        async move {
+            for _ in 0..LATE_WRITE_TRIES {
+                tokio::time::sleep(LATE_WRITE_PAUSE).await;
+                if attempt().await {
+                    return;
+                }
+            }
+        }
+        .in_current_span(),
+    );
 }
 
 /// `base` scaled by a factor between 0.5 and 1.5, so replicas retrying together spread out.
