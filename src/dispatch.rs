@@ -3,7 +3,6 @@
 //! Everything here answers within Slack's 3 s; slow work is handed off.
 
 use serde_json::{json, Value};
-use tracing::Instrument;
 
 use crate::jobs::Job;
 use crate::modals::ModalRequest;
@@ -29,11 +28,6 @@ fn ephemeral(text: String) -> Answer {
     Answer::Json(json!({ "response_type": "ephemeral", "text": text }))
 }
 
-/// Runs `work` after the answer, in the current request's span.
-fn hand_off(work: impl std::future::Future<Output = ()> + Send + 'static) {
-    tokio::spawn(work.in_current_span());
-}
-
 pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
     state
         .metrics
@@ -48,16 +42,20 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         "/task" => {
             // The modal opens in the background: the trigger id is good for 3 s, and the
             // command is acknowledged at once so Slack never shows a timeout.
-            let state = state.clone();
-            hand_off(async move { task::open(&state, ModalRequest::from(&cmd)).await });
+            let app = state.clone();
+            state
+                .jobs
+                .hand_off(async move { task::open(&app, ModalRequest::from(&cmd)).await });
             Answer::Empty
         }
         "/project" if task::is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
         // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
         "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
         "/project" => {
-            let state = state.clone();
-            hand_off(async move { project::open(&state, cmd).await });
+            let app = state.clone();
+            state
+                .jobs
+                .hand_off(async move { project::open(&app, cmd).await });
             Answer::Empty
         }
         other => ephemeral(format!(
@@ -125,8 +123,10 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
         .metrics
         .slack_request("shortcut", &shortcut.callback_id);
     let request = ModalRequest::from(&shortcut);
-    let state = state.clone();
-    hand_off(async move { task::open(&state, request).await });
+    let app = state.clone();
+    state
+        .jobs
+        .hand_off(async move { task::open(&app, request).await });
 }
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {

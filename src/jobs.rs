@@ -171,6 +171,8 @@ pub struct Jobs {
     local: Arc<LocalQueue>,
     settings: QueueSettings,
     tracker: TaskTracker,
+    /// Jobs running and work handed off by request handlers: what `idle` waits for.
+    work: TaskTracker,
     /// Stops taking jobs.
     stop: CancellationToken,
     /// Hands back the jobs still running.
@@ -187,6 +189,7 @@ impl Jobs {
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             tracker: TaskTracker::new(),
+            work: TaskTracker::new(),
             stop: CancellationToken::new(),
             abort: CancellationToken::new(),
         }
@@ -232,6 +235,35 @@ impl Jobs {
         }
     }
 
+    /// Runs `work` in the background after a request was answered (opening a modal, say),
+    /// in the current span, tracked like a job: shutdown waits for it, `idle` counts it.
+    pub fn hand_off(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.work.spawn(work.in_current_span());
+    }
+
+    /// Completes once this replica runs no job and no handed-off work, and the queues it
+    /// reads hold no job, waiting or taken: everything submitted so far has been done.
+    pub async fn idle(&self) {
+        let mut quiet = 0;
+        while quiet < 2 {
+            quiet = if self.work.is_empty() && self.queues_empty().await {
+                quiet + 1
+            } else {
+                0
+            };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn queues_empty(&self) -> bool {
+        let local = matches!(self.local.depth().await, Ok((0, 0)));
+        let shared = match &self.shared {
+            Some(shared) => matches!(shared.depth().await, Ok((0, 0))),
+            None => true,
+        };
+        local && shared
+    }
+
     /// Starts taking jobs: from the shared queue, and from this process's own.
     pub fn start(&self) {
         if let Some(shared) = &self.shared {
@@ -247,14 +279,19 @@ impl Jobs {
     pub async fn drain(&self, within: Duration) -> bool {
         self.stop.cancel();
         self.tracker.close();
-        if tokio::time::timeout(within, self.tracker.wait())
+        self.work.close();
+        let all = async {
+            self.tracker.wait().await;
+            self.work.wait().await;
+        };
+        if tokio::time::timeout(within, all)
             .await
             .is_ok()
         {
             return true;
         }
         self.abort.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.tracker.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
         false
     }
 
@@ -284,7 +321,7 @@ impl Jobs {
                 Ok(Some(delivery)) => {
                     failing = false;
                     let (jobs, queue) = (self.clone(), queue.clone());
-                    self.tracker.spawn(async move {
+                    self.work.spawn(async move {
                         let _permit = permit;
                         jobs.run(queue, delivery).await
                     });

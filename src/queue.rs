@@ -56,6 +56,8 @@ pub struct LocalQueue {
     sender: mpsc::UnboundedSender<(String, u32)>,
     receiver: Mutex<mpsc::UnboundedReceiver<(String, u32)>>,
     next_id: AtomicU64,
+    /// Jobs waiting out a `retry_later` pause before they are handed out again.
+    resting: Arc<AtomicU64>,
 }
 
 impl Default for LocalQueue {
@@ -65,6 +67,7 @@ impl Default for LocalQueue {
             sender,
             receiver: Mutex::new(receiver),
             next_id: AtomicU64::new(0),
+            resting: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -103,15 +106,19 @@ impl Queue for LocalQueue {
 
     async fn depth(&self) -> Result<(u64, u64), StoreError> {
         // Jobs taken from this queue are counted by `jobs_in_flight`.
-        Ok((self.receiver.lock().await.len() as u64, 0))
+        let waiting = self.receiver.lock().await.len() as u64;
+        Ok((waiting + self.resting.load(Ordering::SeqCst), 0))
     }
 
     async fn retry_later(&self, delivery: &Delivery, after: Duration) {
         let sender = self.sender.clone();
         let again = (delivery.payload.clone(), delivery.deliveries + 1);
+        let resting = self.resting.clone();
+        resting.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
             let _ = sender.send(again);
+            resting.fetch_sub(1, Ordering::SeqCst);
         });
     }
 
