@@ -71,10 +71,11 @@ async fn directory(
 async fn main() {
     let slack = fake_slack::FakeSlack::start().await;
     let tallyfy = fake_tallyfy::FakeTallyfy::start().await;
-    let users: Vec<String> = (1..=PEOPLE).map(|i| format!("U{i:02}")).collect();
+    let users: Vec<tallyfy_slack::slack::ids::UserId> =
+        (1..=PEOPLE).map(|i| format!("U{i:02}").into()).collect();
     for (i, id) in users.iter().enumerate() {
         slack.add_person(fake_slack::Person {
-            id: id.clone(),
+            id: id.to_string(),
             name: format!("person{i}"),
             email: Some(format!("person{i}@example.com")),
             tz: "UTC".into(),
@@ -99,7 +100,7 @@ async fn main() {
         let directory = directory(&slack, &tallyfy, &format!("bench-{run}-{i}")).await;
         let started = Instant::now();
         let resolved = directory
-            .resolve_all("TBENCH", &users)
+            .resolve_all(&"TBENCH".into(), &users)
             .await
             .expect("resolution works");
         cold.push(started.elapsed());
@@ -107,7 +108,7 @@ async fn main() {
         if i == 0 {
             for _ in 0..WARM_RUNS {
                 let started = Instant::now();
-                directory.resolve_all("TBENCH", &users).await.unwrap();
+                directory.resolve_all(&"TBENCH".into(), &users).await.unwrap();
                 warm.push(started.elapsed());
             }
         }

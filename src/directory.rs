@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::DirectoryConfig;
 use crate::slack::api::{SlackApi, SlackCallError, SlackPerson};
+use crate::slack::ids::{TeamId, UserId};
 use crate::store::Store;
-use crate::tallyfy::model::{Group, MemberId};
+use crate::tallyfy::model::{Group, MemberId, Owners};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
 
@@ -54,7 +55,7 @@ pub enum Assignee {
 /// One resolved Slack user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resolved {
-    pub slack_user: String,
+    pub slack_user: UserId,
     /// Their Slack display name, when known (for messages that name them).
     pub name: Option<String>,
     pub assignee: Assignee,
@@ -66,20 +67,6 @@ pub enum DirectoryError {
     Slack(#[from] SlackCallError),
     #[error("Tallyfy member search failed: {0}")]
     Tallyfy(#[from] TallyfyError),
-}
-
-impl DirectoryError {
-    /// Plain words for the requester; `whose` is "assignees'" or "people's".
-    pub fn user_message(&self, whose: &str) -> String {
-        match self {
-            DirectoryError::Tallyfy(
-                e @ (TallyfyError::Unauthorized | TallyfyError::Forbidden(_)),
-            ) => e.user_message(),
-            _ => format!(
-                "I couldn't look up the {whose} Tallyfy accounts just now. Press Retry in a few minutes."
-            ),
-        }
-    }
 }
 
 /// The cached form of a mapping.
@@ -149,8 +136,8 @@ impl Directory {
     /// concurrent lookups for those not cached. The answer keeps the order of `users`.
     pub async fn resolve_all(
         &self,
-        team: &str,
-        users: &[String],
+        team: &TeamId,
+        users: &[UserId],
     ) -> Result<Vec<Resolved>, DirectoryError> {
         let keys: Vec<String> = users.iter().map(|u| Self::member_key(team, u)).collect();
         // A store outage degrades to direct lookups rather than failing the request.
@@ -183,10 +170,10 @@ impl Directory {
         &self,
         team: &str,
         handle: &str,
-    ) -> Result<Option<String>, DirectoryError> {
+    ) -> Result<Option<UserId>, DirectoryError> {
         let wanted = handle.trim_start_matches('@').to_lowercase();
         let index = self.handles(team).await?;
-        Ok(index.get(&wanted).cloned())
+        Ok(index.get(&wanted).map(|id| UserId::from(id.as_str())))
     }
 
     async fn handles(&self, team: &str) -> Result<HashMap<String, String>, DirectoryError> {
@@ -235,7 +222,7 @@ impl Directory {
         if let Ok(Some(raw)) = self.store.get(&Self::member_key(team, user)).await {
             if let Ok(entry) = serde_json::from_str::<Cached>(&raw) {
                 let resolved = Resolved {
-                    slack_user: user.to_string(),
+                    slack_user: UserId::from(user),
                     name: entry.name,
                     assignee: entry.assignee,
                 };
@@ -334,9 +321,148 @@ impl Directory {
                 .await;
         }
         Ok(Resolved {
-            slack_user: user.to_string(),
+            slack_user: UserId::from(user),
             name: entry.name,
             assignee: entry.assignee,
         })
+    }
+}
+
+/// Turns resolved people into Tallyfy owners, or says in plain words who cannot be
+/// assigned. With `guests_ok`, people without an account are assigned as guests by email.
+pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> {
+    let mut owners = Owners::default();
+    let mut problems = Vec::new();
+    let mut no_account = false;
+    for r in resolved {
+        let who = r
+            .name
+            .as_deref()
+            .map(|n| format!("@{n}"))
+            .unwrap_or_else(|| "One person".into());
+        match &r.assignee {
+            Assignee::Member { id, .. } => owners.users.push(*id),
+            Assignee::NoAccount { email: Some(email) } if guests_ok => {
+                owners.guests.push(email.clone())
+            }
+            Assignee::NoAccount { email: Some(email) } => {
+                no_account = true;
+                problems.push(format!("{who} ({email}) has no Tallyfy account"))
+            }
+            Assignee::NoAccount { email: None } => {
+                problems.push(format!("{who} has no email visible to this app"))
+            }
+            Assignee::NotAssignable { reason } => {
+                problems.push(format!("{who} can't be assigned: {reason}"))
+            }
+        }
+    }
+    if problems.is_empty() {
+        return Ok(owners);
+    }
+    let advice = if no_account {
+        "Remove them, tick \u{201c}Assign people without a Tallyfy account as guests\u{201d}, or ask a Tallyfy admin to invite them."
+    } else {
+        "Remove them, or ask a Tallyfy admin to invite them."
+    };
+    Err(format!("{}. {advice}", problems.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolved(name: &str, assignee: Assignee) -> Resolved {
+        Resolved {
+            slack_user: format!("U{name}").into(),
+            name: Some(name.into()),
+            assignee,
+        }
+    }
+
+    #[test]
+    fn members_become_integer_owner_ids() {
+        let people = [
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "bob",
+                Assignee::Member {
+                    id: MemberId(1002),
+                    email: "b@x.io".into(),
+                },
+            ),
+        ];
+        assert_eq!(
+            owners(&people, false).unwrap().users,
+            vec![MemberId(1001), MemberId(1002)]
+        );
+    }
+
+    #[test]
+    fn people_without_accounts_are_named_with_their_email() {
+        let people = [
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "carol",
+                Assignee::NoAccount {
+                    email: Some("carol@x.io".into()),
+                },
+            ),
+            resolved(
+                "robot",
+                Assignee::NotAssignable {
+                    reason: "it is a bot".into(),
+                },
+            ),
+        ];
+        let problem = owners(&people, false).unwrap_err();
+        assert!(
+            problem.contains("@carol (carol@x.io) has no Tallyfy account"),
+            "{problem}"
+        );
+        assert!(
+            problem.contains("@robot can't be assigned: it is a bot"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn with_guests_allowed_people_without_accounts_go_by_email() {
+        let people = [
+            resolved(
+                "alice",
+                Assignee::Member {
+                    id: MemberId(1001),
+                    email: "a@x.io".into(),
+                },
+            ),
+            resolved(
+                "carol",
+                Assignee::NoAccount {
+                    email: Some("carol@x.io".into()),
+                },
+            ),
+        ];
+        let problem = owners(&people, false).unwrap_err();
+        assert!(problem.contains("as guests"), "{problem}");
+        let o = owners(&people, true).unwrap();
+        assert_eq!(
+            (o.users, o.guests),
+            (vec![MemberId(1001)], vec!["carol@x.io".to_string()])
+        );
+        let no_email = [resolved("dan", Assignee::NoAccount { email: None })];
+        assert!(owners(&no_email, true).is_err(), "a guest needs an email");
     }
 }

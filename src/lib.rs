@@ -25,15 +25,17 @@
 
 pub mod check;
 pub mod config;
+pub mod courier;
+pub mod creation;
 pub mod deadline;
 pub mod directory;
-pub mod dispatch;
+pub mod inbound;
 pub mod jobs;
 pub mod manifest;
 pub mod modals;
 pub mod ops;
 pub mod project;
-pub mod queue;
+pub mod runs;
 pub mod slack;
 pub mod startup;
 pub mod state;
@@ -41,3 +43,5 @@ pub mod store;
 pub mod tallyfy;
 pub mod task;
 pub mod telemetry;
+pub mod wording;
+pub mod work;

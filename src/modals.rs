@@ -8,11 +8,13 @@ use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
+use crate::courier::Origin;
 use crate::deadline;
-use crate::project::{self, ProjectRef};
+use crate::jobs::ledger::Claim;
+use crate::runs::ProjectRef;
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
-use crate::slack::interaction::Shortcut;
-use crate::slack::interaction::ViewState;
+use crate::slack::ids::{ChannelId, TeamId, UserId};
+use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
 use crate::tallyfy::model::Group;
 
@@ -20,11 +22,20 @@ use crate::tallyfy::model::Group;
 /// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
 const PROFILE_WAIT: Duration = Duration::from_millis(1200);
 
+/// What a modal answers a submission with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SubmitAnswer {
+    /// Close the modal: the work has been handed off (or was already).
+    Close,
+    /// Keep it open and show these messages under these blocks.
+    Errors(std::collections::BTreeMap<String, String>),
+}
+
 /// Where a modal came from, carried through Slack in `private_metadata`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
     #[serde(rename = "c", default, skip_serializing_if = "Option::is_none")]
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub response_url: Option<String>,
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
@@ -48,10 +59,10 @@ impl Metadata {
 /// A request to open a modal: from a slash command, or from a shortcut.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModalRequest {
-    pub team_id: String,
-    pub user_id: String,
+    pub team_id: TeamId,
+    pub user_id: UserId,
     /// Where the answer goes; `None` for a global shortcut (then: a direct message).
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     pub trigger_id: String,
     pub response_url: Option<String>,
     /// Answer in this thread (a message shortcut on a message).
@@ -193,8 +204,7 @@ pub fn read_required_text(
     advice: &str,
     errors: &mut std::collections::BTreeMap<String, String>,
 ) -> String {
-    /// Tallyfy's limit on titles.
-    const MAX_CHARS: usize = 600;
+    const MAX_CHARS: usize = crate::tallyfy::limits::MAX_TITLE_CHARS;
     let text = state
         .text(block_id)
         .map(|t| t.trim().to_string())
@@ -219,7 +229,7 @@ pub fn read_owners(
     block_id: &str,
     missing: &str,
     errors: &mut std::collections::BTreeMap<String, String>,
-) -> (Vec<String>, Vec<Group>) {
+) -> (Vec<UserId>, Vec<Group>) {
     let assignees = state.users(block_id);
     let groups = read_groups(state);
     if assignees.is_empty() && groups.is_empty() {
@@ -257,51 +267,28 @@ pub fn read_deadline(
     }
 }
 
-/// Claims a submission (team, view and hash) so that a repeat of it creates nothing;
-/// true when this is its first delivery. While the store is out, the claim is made in this
-/// replica only: a repeat that reaches another replica then goes through.
-pub async fn claim_submission(
-    state: &AppState,
-    team: &str,
-    view: &crate::slack::interaction::View,
-) -> (bool, String) {
-    const SUBMISSION_TTL: Duration = Duration::from_secs(24 * 3600);
-    let key = format!(
-        "submission:{team}:{}:{}",
-        view.id,
-        view.hash.as_deref().unwrap_or("")
-    );
-    match state.store.set_if_absent(&key, "1", SUBMISSION_TTL).await {
-        Ok(first) => {
-            if !first {
-                tracing::info!(view_id = %view.id, "repeated submission ignored");
-            }
-            (first, key)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "could not record the submission in the store; checking repeats in this replica only");
-            let first =
-                crate::store::Store::set_if_absent(&state.local_claims, &key, "1", SUBMISSION_TTL)
-                    .await
-                    .unwrap_or(true);
-            (first, key)
-        }
+/// Claims a submission (team, view and hash) so that a repeat of it creates nothing.
+pub async fn claim_submission(state: &AppState, team: &TeamId, view: &View) -> Claim {
+    let claim = state
+        .ledger
+        .claim_submission(team, &view.id, view.hash.as_deref().unwrap_or(""))
+        .await;
+    if !claim.first {
+        tracing::info!(view_id = %view.id, "repeated submission ignored");
     }
+    claim
 }
 
 /// Where a submitted modal's answers go: the metadata it was opened with, falling back to
 /// the submission's own response URL.
-pub fn origin(
-    sub: &crate::slack::interaction::ViewSubmission,
-    metadata: Metadata,
-) -> crate::jobs::Origin {
+pub fn origin(sub: &ViewSubmission, metadata: Metadata) -> Origin {
     let fallback_url = sub
         .response_urls
         .iter()
         .chain(&sub.view.response_urls)
         .next()
         .map(|r| r.response_url.clone());
-    crate::jobs::Origin {
+    Origin {
         team_id: sub.team_id(),
         user_id: sub.user.id.clone(),
         channel_id: metadata.channel_id,
@@ -323,17 +310,12 @@ pub fn read_guests_ok(state: &ViewState) -> bool {
 pub async fn open_for_command(
     state: &AppState,
     req: &ModalRequest,
+    projects: Vec<ProjectRef>,
     build: impl Fn(&Opening) -> SlackView,
 ) {
     let person = state.directory.person(&req.team_id, &req.user_id);
     tokio::pin!(person);
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
-    let projects = async {
-        match &req.channel_id {
-            Some(channel) => project::recent(state, &req.team_id, channel).await,
-            None => Vec::new(),
-        }
-    };
     // The groups lookup runs on by itself, so a slow one still warms the cache for next time.
     let directory = state.directory.clone();
     let groups = tokio::spawn(async move { directory.groups().await });
@@ -344,7 +326,7 @@ pub async fn open_for_command(
             .and_then(Result::ok)
             .and_then(Result::ok)
     };
-    let (profile, projects, groups) = tokio::join!(profile, projects, groups);
+    let (profile, groups) = tokio::join!(profile, groups);
     let (tz, pending) = match profile {
         Ok(Ok(p)) => (p.tz, false),
         Ok(Err(e)) => {
@@ -377,7 +359,10 @@ pub async fn open_for_command(
                 e.code(),
                 req.via
             );
-            tell_privately(state, req, &text).await;
+            state
+                .courier
+                .tell_person(&req.user_id, req.response_url.as_deref(), &text)
+                .await;
             return;
         }
     };
@@ -391,19 +376,5 @@ pub async fn open_for_command(
                 let _ = state.slack.update_view(&opened, corrected).await;
             }
         }
-    }
-}
-
-/// A private note to whoever asked: through the response URL, else a direct message.
-async fn tell_privately(state: &AppState, req: &ModalRequest, text: &str) {
-    if let Some(url) = &req.response_url {
-        let reply = serde_json::json!({ "response_type": "ephemeral", "text": text });
-        if state.slack.respond(url, &reply).await.is_ok() {
-            return;
-        }
-    }
-    let content = SlackMessageContent::new().with_text(text.to_string());
-    if let Err(e) = state.slack.post_message(&req.user_id, None, content).await {
-        tracing::error!(error = %e, "could not tell the user the form failed to open");
     }
 }

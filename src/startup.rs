@@ -2,6 +2,7 @@
 //! starts: `Application::build(config)`, `.port()`, `.run_until_stopped(shutdown)`.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::http::HeaderName;
 use axum::Router;
@@ -13,11 +14,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::config::Config;
 use crate::state::AppState;
+use crate::work::Performer;
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(crate::slack::routes::router())
+        .merge(crate::inbound::http::router())
         .merge(crate::ops::router())
         // The request id is known to the code the request runs, and so to the jobs it queues.
         .layer(axum::middleware::from_fn(with_request_id))
@@ -93,11 +95,11 @@ impl Application {
         tracing::info!(port = self.port(), store, "tallyfy-slack is listening");
         let jobs = self.state.jobs.clone();
         let drain = self.state.config.jobs.drain;
-        jobs.start();
+        jobs.start(Arc::new(Performer::new(self.state.clone())));
         let (stopping, stop_watch) = tokio::sync::watch::channel(false);
         let socket = self.state.config.slack.app_token.clone().map(|token| {
             tracing::info!("SLACK_APP_TOKEN is set: connecting over Socket Mode too");
-            tokio::spawn(crate::slack::socket::run(
+            tokio::spawn(crate::inbound::socket::run(
                 self.state.clone(),
                 token,
                 stop_watch,

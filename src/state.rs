@@ -1,17 +1,20 @@
-//! The services every request handler shares, built once from configuration.
+//! The services every request handler and every job shares, built once from configuration.
 
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::courier::Courier;
+use crate::creation::{Creator, RetryPolicy};
 use crate::directory::Directory;
-use crate::jobs::{Jobs, QueueSettings, Worker};
-use crate::queue::{Queue, RedisQueue};
+use crate::jobs::ledger::Ledger;
+use crate::jobs::queue::{Queue, RedisQueue};
+use crate::jobs::{Jobs, QueueSettings};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
 use crate::store::{Breaker, MemoryStore, RedisStore, Store};
-use crate::tallyfy::TallyfyClient;
+use crate::tallyfy::{Links, TallyfyClient};
 use crate::telemetry::Metrics;
 
 pub struct Services {
@@ -20,11 +23,16 @@ pub struct Services {
     pub verifier: Option<Verifier>,
     pub slack: SlackApi,
     pub tallyfy: TallyfyClient,
+    /// Links into Tallyfy's web app.
+    pub links: Links,
     pub store: Arc<dyn Store>,
-    /// Submissions claimed while the store could not be reached: repeats that reach this
-    /// replica during an outage are still caught.
-    pub local_claims: MemoryStore,
+    /// What is stored about each job.
+    pub ledger: Ledger,
     pub directory: Directory,
+    /// Every message posted after Slack was answered goes through it.
+    pub courier: Courier,
+    /// Creates work in Tallyfy exactly once.
+    pub creator: Creator,
     pub jobs: Jobs,
     pub metrics: Metrics,
 }
@@ -62,12 +70,26 @@ impl AppState {
         };
         let slack = SlackApi::new(&config.slack, metrics.clone())?;
         let tallyfy = TallyfyClient::new(&config.tallyfy, metrics.clone(), store.clone());
+        let links = Links::new(&config.tallyfy.web_url, tallyfy.org_id());
         let directory = Directory::new(
             slack.clone(),
             tallyfy.clone(),
             store.clone(),
             config.directory.clone(),
             metrics.clone(),
+        );
+        let ledger = Ledger::new(store.clone());
+        let courier = Courier::new(slack.clone(), metrics.clone());
+        let creator = Creator::new(
+            Arc::new(tallyfy.clone()),
+            ledger.clone(),
+            Arc::new(courier.clone()),
+            metrics.clone(),
+            RetryPolicy {
+                backoff: Duration::from_millis(500),
+                retry_for: config.jobs.retry_for,
+                settle: config.tallyfy.timeout,
+            },
         );
         let settings = QueueSettings {
             consumer: crate::store::instance_name(),
@@ -85,30 +107,19 @@ impl AppState {
             )?)),
             None => None,
         };
-        let jobs = Jobs::new(
-            Worker {
-                slack: slack.clone(),
-                tallyfy: tallyfy.clone(),
-                directory: directory.clone(),
-                web_url: config.tallyfy.web_url.clone(),
-                metrics: metrics.clone(),
-                store: store.clone(),
-                backoff: Duration::from_millis(500),
-                retry_for: config.jobs.retry_for,
-                settle: config.tallyfy.timeout,
-            },
-            shared,
-            settings,
-        );
+        let jobs = Jobs::new(ledger.clone(), metrics.clone(), shared, settings);
         let verifier = config.slack.signing_secret.clone().map(Verifier::new);
         Ok(AppState(Arc::new(Services {
             config,
             verifier,
             slack,
             tallyfy,
+            links,
             store,
-            local_claims: MemoryStore::default(),
+            ledger,
             directory,
+            courier,
+            creator,
             jobs,
             metrics,
         })))

@@ -17,7 +17,7 @@ pub struct Line {
     /// `@names` typed as plain text, without the `@`.
     pub handles: Vec<String>,
     /// `<@U123>` mentions, when the text carried real ones.
-    pub mentions: Vec<String>,
+    pub mentions: Vec<crate::slack::ids::UserId>,
     pub deadline: Option<Zoned>,
 }
 

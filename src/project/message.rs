@@ -6,6 +6,7 @@ use slack_morphism::prelude::*;
 
 use super::PlannedTask;
 use crate::deadline;
+use crate::slack::ids::UserId;
 use crate::slack::mrkdwn;
 
 /// The action id of the "Retry missing tasks" button; its value is the job's key.
@@ -17,7 +18,7 @@ const LISTED: usize = 25;
 pub struct Outcome<'a> {
     pub name: &'a str,
     pub requester: &'a str,
-    pub assignees: &'a [String],
+    pub assignees: &'a [UserId],
     /// Names of Tallyfy groups that own the project.
     pub groups: &'a [String],
     pub deadline: Timestamp,
@@ -28,11 +29,11 @@ pub struct Outcome<'a> {
     pub job_key: &'a str,
 }
 
-fn people(ids: &[String]) -> String {
+fn people(ids: &[UserId]) -> String {
     people_and_groups(ids, &[])
 }
 
-fn people_and_groups(ids: &[String], groups: &[String]) -> String {
+fn people_and_groups(ids: &[UserId], groups: &[String]) -> String {
     let mut mentions: Vec<String> = ids.iter().map(|u| mrkdwn::mention(u)).collect();
     mentions.extend(
         groups

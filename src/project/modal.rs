@@ -8,6 +8,7 @@ use slack_morphism::prelude::*;
 
 use super::lines::{self, Line};
 use crate::modals::{self, Metadata};
+use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
 use crate::tallyfy::model::Group;
 
@@ -19,7 +20,7 @@ pub const DEADLINE: &str = "deadline";
 pub const TASKS: &str = "tasks";
 const VALUE: &str = "value";
 
-pub const MAX_NAME_CHARS: usize = 600;
+pub const MAX_NAME_CHARS: usize = crate::tallyfy::limits::MAX_TITLE_CHARS;
 /// Task lines in one project; more would not fit one confirmation message.
 pub const MAX_LINES: usize = 50;
 /// How many line problems one inline error names.
@@ -29,7 +30,7 @@ const MAX_PROBLEMS_SHOWN: usize = 3;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prefill {
     pub name: String,
-    pub assignees: Vec<String>,
+    pub assignees: Vec<UserId>,
     pub deadline: Zoned,
     /// Tallyfy groups that can own the project.
     pub groups: Vec<Group>,
@@ -40,7 +41,7 @@ pub struct Prefill {
 pub struct ProjectForm {
     pub name: String,
     pub summary: Option<String>,
-    pub assignees: Vec<String>,
+    pub assignees: Vec<UserId>,
     pub deadline: Timestamp,
     pub lines: Vec<Line>,
     #[serde(default)]
@@ -60,7 +61,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_action_id(VALUE.into())
         .with_placeholder("Who owns it?".into());
     if !prefill.assignees.is_empty() {
-        people = people.with_initial_users(prefill.assignees.clone());
+        people = people.with_initial_users(prefill.assignees.iter().map(|u| u.to_string()).collect());
     }
     let deadline = SlackBlockDateTimePickerElement::new()
         .with_action_id(VALUE.into())

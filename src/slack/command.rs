@@ -3,14 +3,16 @@
 
 use serde::Deserialize;
 
+use super::ids::{ChannelId, TeamId, UserId};
+
 /// The form body of a slash command. Unknown fields are ignored.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct SlashCommand {
-    pub team_id: String,
+    pub team_id: TeamId,
     #[serde(default)]
     pub enterprise_id: Option<String>,
-    pub channel_id: String,
-    pub user_id: String,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
     pub command: String,
     #[serde(default)]
     pub text: String,
@@ -42,7 +44,7 @@ pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Erro
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct CommandText {
     /// Slack user ids mentioned, in order, without repeats.
-    pub mentions: Vec<String>,
+    pub mentions: Vec<UserId>,
     /// The text with mentions removed, markup resolved and entities decoded.
     pub text: String,
 }
@@ -65,7 +67,7 @@ pub fn parse_text(raw: &str) -> CommandText {
         };
         if let Some(user) = target.strip_prefix('@') {
             if !out.mentions.iter().any(|m| m == user) {
-                out.mentions.push(user.to_string());
+                out.mentions.push(UserId::from(user));
             }
         } else if let Some(channel) = target.strip_prefix('#') {
             plain.push('#');
@@ -111,6 +113,14 @@ fn decode_entities(s: &str) -> String {
     s.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// Is this command text a request for help?
+pub fn is_help(text: &str) -> bool {
+    matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "help" | "-h" | "--help" | "?"
+    )
 }
 
 #[cfg(test)]
@@ -174,5 +184,11 @@ mod tests {
     #[test]
     fn unclosed_brackets_are_kept() {
         assert_eq!(parse_text("a < b").text, "a < b");
+    }
+
+    #[test]
+    fn help_words() {
+        assert!(is_help(" Help "));
+        assert!(!is_help("help the team"));
     }
 }

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
+use super::ids::{ChannelId, TeamId, UserId};
+
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Interaction {
@@ -19,14 +21,14 @@ pub enum Interaction {
 
 #[derive(Debug, Deserialize)]
 pub struct Team {
-    pub id: String,
+    pub id: TeamId,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     #[serde(default)]
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,7 +43,7 @@ pub struct ViewSubmission {
 }
 
 impl ViewSubmission {
-    pub fn team_id(&self) -> String {
+    pub fn team_id(&self) -> TeamId {
         self.team
             .as_ref()
             .map(|t| t.id.clone())
@@ -54,7 +56,7 @@ impl ViewSubmission {
 #[derive(Debug, Deserialize)]
 pub struct ResponseUrl {
     #[serde(default)]
-    pub channel_id: Option<String>,
+    pub channel_id: Option<ChannelId>,
     pub response_url: String,
 }
 
@@ -62,7 +64,7 @@ pub struct ResponseUrl {
 pub struct View {
     pub id: String,
     #[serde(default)]
-    pub team_id: Option<String>,
+    pub team_id: Option<TeamId>,
     #[serde(default)]
     pub hash: Option<String>,
     #[serde(default)]
@@ -100,7 +102,7 @@ impl ViewState {
     }
 
     /// The users picked in a (multi) users select.
-    pub fn users(&self, block_id: &str) -> Vec<String> {
+    pub fn users(&self, block_id: &str) -> Vec<UserId> {
         let Some(el) = self.element(block_id) else {
             return Vec::new();
         };
@@ -108,12 +110,12 @@ impl ViewState {
             return list
                 .iter()
                 .filter_map(|u| u.as_str())
-                .map(str::to_string)
+                .map(UserId::from)
                 .collect();
         }
         el.get("selected_user")
             .and_then(|u| u.as_str())
-            .map(|u| vec![u.to_string()])
+            .map(|u| vec![UserId::from(u)])
             .unwrap_or_default()
     }
 
@@ -209,7 +211,7 @@ pub struct Shortcut {
 }
 
 impl Shortcut {
-    pub fn team_id(&self) -> String {
+    pub fn team_id(&self) -> TeamId {
         self.team
             .as_ref()
             .map(|t| t.id.clone())
@@ -220,7 +222,7 @@ impl Shortcut {
 
 #[derive(Debug, Deserialize)]
 pub struct Channel {
-    pub id: String,
+    pub id: ChannelId,
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,8 +17,8 @@ use crate::config::TallyfyConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
-/// Members per page when searching the directory; Tallyfy caps pages at 100.
-const PER_PAGE: u32 = 100;
+/// Rows per page when listing: as many as Tallyfy gives.
+const PER_PAGE: u32 = super::limits::MAX_PER_PAGE;
 /// Pages read at most when searching members by email.
 const MAX_PAGES: u32 = 5;
 
@@ -332,11 +332,15 @@ mod tests {
     fn laravel_style_validation_bodies_are_read_too() {
         let body = br#"{"message":"The given data was invalid.","errors":{"deadline":["The deadline must be a date after now."]}}"#;
         let err = TallyfyError::from_status(StatusCode::UNPROCESSABLE_ENTITY, body, None);
-        assert!(
-            err.user_message()
-                .contains("The deadline must be a date after now."),
-            "{}",
-            err.user_message()
+        let TallyfyError::Invalid { fields, .. } = err else {
+            panic!("not Invalid: {err:?}")
+        };
+        assert_eq!(
+            fields,
+            vec![(
+                "deadline".to_string(),
+                "The deadline must be a date after now.".to_string()
+            )]
         );
     }
 

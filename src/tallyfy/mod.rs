@@ -3,9 +3,19 @@
 mod auth;
 pub mod budget;
 mod client;
+pub mod links;
 pub mod model;
 
 pub use client::TallyfyClient;
+pub use links::Links;
+
+/// Tallyfy's own limits, stated once.
+pub mod limits {
+    /// A task's or a process's `title`: at most this many characters.
+    pub const MAX_TITLE_CHARS: usize = 600;
+    /// Rows in one page of a list (`per_page`).
+    pub const MAX_PER_PAGE: u32 = 100;
+}
 
 use std::time::Duration;
 
@@ -43,34 +53,6 @@ pub enum TallyfyError {
 }
 
 impl TallyfyError {
-    /// Plain words for the person in Slack, saying what to do next.
-    pub fn user_message(&self) -> String {
-        match self {
-            TallyfyError::Invalid { message, fields } if fields.is_empty() => {
-                format!("Tallyfy did not accept it: {message}")
-            }
-            TallyfyError::Invalid { fields, .. } => {
-                let reasons: Vec<&str> = fields.iter().map(|(_, m)| m.as_str()).collect();
-                format!("Tallyfy did not accept it: {}", reasons.join(" "))
-            }
-            TallyfyError::Unauthorized => {
-                "This app's Tallyfy credentials need attention: Tallyfy refused its access token. Ask the admin who runs the app to renew it, then press Retry.".into()
-            }
-            TallyfyError::Forbidden(_) => {
-                "The Tallyfy account this app uses is not allowed to do that. Ask your Tallyfy admin to check its role.".into()
-            }
-            TallyfyError::NotFound(_) => "Tallyfy could not find what this refers to; it may have been deleted.".into(),
-            TallyfyError::RateLimited { .. } => "Tallyfy is busy right now (rate limit). Please try again in a minute.".into(),
-            TallyfyError::Server { .. } | TallyfyError::Unreachable(_) | TallyfyError::Unexpected(_) => {
-                "Tallyfy could not be reached or had a problem, and kept failing. Press Retry when it is back; nothing is created twice.".into()
-            }
-            TallyfyError::NoAnswer(_) => {
-                "Tallyfy did not answer in time. Press Retry to try again: it checks Tallyfy first, so nothing is created twice."
-                    .into()
-            }
-        }
-    }
-
     /// Whether trying again later may succeed: Tallyfy unavailable, or no answer.
     pub fn is_transient(&self) -> bool {
         matches!(

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use slack_morphism::prelude::*;
 
 use crate::deadline;
+use crate::slack::ids::UserId;
 use crate::slack::mrkdwn;
 use crate::tallyfy::model::TaskType;
 
@@ -13,7 +14,7 @@ use crate::tallyfy::model::TaskType;
 pub struct Created<'a> {
     pub title: &'a str,
     pub requester: &'a str,
-    pub assignees: &'a [String],
+    pub assignees: &'a [UserId],
     /// Emails assigned as guests.
     pub guests: &'a [String],
     /// Names of Tallyfy groups assigned.

@@ -8,7 +8,8 @@ use slack_morphism::prelude::*;
 
 use super::TaskDraft;
 use crate::modals::{self, Metadata};
-use crate::project::ProjectRef;
+use crate::runs::ProjectRef;
+use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
 use crate::tallyfy::model::{Group, TaskType};
 
@@ -25,14 +26,14 @@ const STANDALONE: &str = "standalone";
 const VALUE: &str = "value";
 
 /// Tallyfy's limit on titles.
-pub const MAX_TITLE_CHARS: usize = 600;
+pub const MAX_TITLE_CHARS: usize = crate::tallyfy::limits::MAX_TITLE_CHARS;
 const MAX_SUMMARY_CHARS: usize = 3000;
 
 /// What the modal opens with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prefill {
     pub title: String,
-    pub assignees: Vec<String>,
+    pub assignees: Vec<UserId>,
     pub deadline: Zoned,
     /// The channel's recent projects, offered under "Add to project".
     pub projects: Vec<ProjectRef>,
@@ -52,7 +53,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_action_id(VALUE.into())
         .with_placeholder("Who should do it?".into());
     if !prefill.assignees.is_empty() {
-        people = people.with_initial_users(prefill.assignees.clone());
+        people = people.with_initial_users(prefill.assignees.iter().map(|u| u.to_string()).collect());
     }
     let deadline = SlackBlockDateTimePickerElement::new()
         .with_action_id(VALUE.into())

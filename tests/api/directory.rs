@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use tallyfy_slack::config::Config;
+use tallyfy_slack::slack::ids::{TeamId, UserId};
 use tallyfy_slack::directory::{Assignee, Directory};
 use tallyfy_slack::slack::api::SlackApi;
 use tallyfy_slack::store::{RedisStore, Store, StoreError};
@@ -151,15 +152,15 @@ async fn directory() -> (Directory, Arc<CountingStore>, FakeSlack, FakeTallyfy) 
     (directory, store, slack, tallyfy)
 }
 
-fn ten() -> Vec<String> {
-    (1..=10).map(|i| format!("U{i:02}")).collect()
+fn ten() -> Vec<UserId> {
+    (1..=10).map(|i| UserId::new(format!("U{i:02}"))).collect()
 }
 
 #[tokio::test]
 async fn ten_cached_people_cost_one_store_round_trip_and_no_lookups() {
     let (directory, store, slack, tallyfy) = directory().await;
     let cold = directory
-        .resolve_all(fake_slack::TEAM, &ten())
+        .resolve_all(&TeamId::from(fake_slack::TEAM), &ten())
         .await
         .unwrap();
     assert_eq!(cold.len(), 10);
@@ -175,7 +176,7 @@ async fn ten_cached_people_cost_one_store_round_trip_and_no_lookups() {
     store.take();
 
     let warm = directory
-        .resolve_all(fake_slack::TEAM, &ten())
+        .resolve_all(&TeamId::from(fake_slack::TEAM), &ten())
         .await
         .unwrap();
     assert_eq!(warm, cold, "the same answer from the cache");
@@ -200,8 +201,8 @@ async fn ten_cached_people_cost_one_store_round_trip_and_no_lookups() {
 async fn concurrent_resolution_of_one_person_makes_one_lookup() {
     let (directory, _, slack, tallyfy) = directory().await;
     slack.set_users_info_delay(Duration::from_millis(300));
-    let team = fake_slack::TEAM;
-    let one = vec!["U01".to_string()];
+    let team = &TeamId::from(fake_slack::TEAM);
+    let one = vec![UserId::from("U01")];
     let (a, b, c) = tokio::join!(
         directory.resolve_all(team, &one),
         directory.resolve_all(team, &one),

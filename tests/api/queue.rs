@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tallyfy_slack::queue::{Queue, RedisQueue};
+use tallyfy_slack::jobs::queue::{Queue, RedisQueue};
 use tallyfy_slack::store::Breaker;
 
 use crate::helpers::{unique_prefix, REDIS_URL};

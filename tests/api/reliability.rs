@@ -276,7 +276,7 @@ async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
 #[tokio::test]
 async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     use std::sync::Arc;
-    use tallyfy_slack::queue::{Queue, RedisQueue};
+    use tallyfy_slack::jobs::queue::{Queue, RedisQueue};
 
     let mut holder = spawn_app_with(|env| {
         env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "1".into());

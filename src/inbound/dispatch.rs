@@ -4,13 +4,14 @@
 
 use serde_json::{json, Value};
 
-use crate::jobs::Job;
-use crate::modals::ModalRequest;
+use crate::courier;
+use crate::modals::{ModalRequest, SubmitAnswer};
 use crate::project;
-use crate::slack::command::SlashCommand;
+use crate::slack::command::{is_help, SlashCommand};
 use crate::slack::interaction::{Interaction, Shortcut};
 use crate::state::AppState;
-use crate::task::{self, SubmitAnswer};
+use crate::task;
+use crate::work::RetryJob;
 
 /// The callback id of the "Create a Tallyfy task" message shortcut.
 pub const MESSAGE_SHORTCUT: &str = "task_from_message";
@@ -33,9 +34,9 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         .metrics
         .slack_request("command", cmd.command.trim_start_matches('/'));
     match cmd.command.as_str() {
-        "/task" if task::is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
-        "/task" if task::is_directory_command(&cmd.text) => ephemeral(
-            task::directory_command(state, &cmd)
+        "/task" if is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
+        "/task" if task::whois::is_whois_or_forget(&cmd.text) => ephemeral(
+            task::whois::answer(state, &cmd)
                 .await
                 .unwrap_or_default(),
         ),
@@ -48,7 +49,7 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
                 .hand_off(async move { task::open(&app, ModalRequest::from(&cmd)).await });
             Answer::Empty
         }
-        "/project" if task::is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
+        "/project" if is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
         // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
         "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
         "/project" => {
@@ -68,8 +69,8 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
     match interaction {
         Interaction::ViewSubmission(sub) => {
             let answer = match sub.view.callback_id.as_str() {
-                task::modal::CALLBACK_ID => task::submit(state, sub).await,
-                project::modal::CALLBACK_ID => project::submit(state, sub).await,
+                task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
+                project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
                 _ => SubmitAnswer::Close,
             };
             match answer {
@@ -86,17 +87,15 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
                 let retry = action.action_id == project::message::RETRY_ACTION
-                    || action.action_id == task::message::RETRY_ACTION;
+                    || action.action_id == courier::RETRY_ACTION;
                 if let (true, Some(key), Some(url)) = (retry, &action.value, &actions.response_url)
                 {
                     state.metrics.slack_request("block_actions", "retry");
-                    state
-                        .jobs
-                        .submit(Job::Retry {
-                            key: key.clone(),
-                            response_url: url.clone(),
-                        })
-                        .await;
+                    let retry = RetryJob {
+                        key: key.clone(),
+                        response_url: url.clone(),
+                    };
+                    state.jobs.submit(retry.stored()).await;
                 }
             }
             Answer::Empty

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 
-use super::command::{self, CommandBody};
-use super::interaction;
-use crate::dispatch::{self, Answer};
+use super::dispatch::{self, Answer};
+use crate::slack::command::{self, CommandBody};
+use crate::slack::interaction;
 use crate::state::AppState;
 
 /// Slack's bodies are small; anything larger than this is refused with 413.

@@ -8,7 +8,7 @@
 //! Redis an in-process channel offers the same interface; a crash then loses what was in
 //! flight.
 //!
-//! Payloads are opaque strings; what a job means is the business of [`crate::jobs`].
+//! Payloads are opaque strings: the queue neither reads nor checks what a job means.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

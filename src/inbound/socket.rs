@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 
 use crate::config::Secret;
-use crate::dispatch::{self, Answer};
+use super::dispatch::{self, Answer};
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::Interaction;
 use crate::state::AppState;

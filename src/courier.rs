@@ -1,0 +1,212 @@
+//! Telling people things: every message the app posts after answering Slack goes through
+//! the [`Courier`]. A confirmation goes where the request came from (the channel or its
+//! thread, else the command's `response_url`, else a direct message); a private notice
+//! goes to the requester alone (the `response_url`, else an ephemeral message, else a
+//! direct message). Slack's rate limits are waited out; a 429 means nothing was posted,
+//! so waiting and posting again cannot double a message.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::*;
+
+use crate::slack::api::{SlackApi, SlackCallError};
+use crate::slack::ids::{ChannelId, TeamId, UserId};
+use crate::telemetry::Metrics;
+
+/// Rate-limit answers are waited out at most this many times per message.
+const MAX_RATE_LIMIT_WAITS: u32 = 5;
+/// The longest single wait a `Retry-After` may impose.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The action id of the "Retry" button on a failure notice; its value is the job's key.
+pub const RETRY_ACTION: &str = "job_retry";
+
+/// Where a request came from, and so where its answers go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub team_id: TeamId,
+    pub user_id: UserId,
+    pub channel_id: Option<ChannelId>,
+    /// The command's `response_url`: a way to answer even where the bot is not a member.
+    pub response_url: Option<String>,
+    pub thread_ts: Option<String>,
+    /// The request that asked for the work, for the logs.
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// No way to reach the person worked: Slack refused every path.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the message could not be delivered anywhere: {0}")]
+pub struct Undelivered(pub SlackCallError);
+
+#[derive(Clone)]
+pub struct Courier {
+    slack: SlackApi,
+    metrics: Metrics,
+}
+
+impl Courier {
+    pub fn new(slack: SlackApi, metrics: Metrics) -> Self {
+        Self { slack, metrics }
+    }
+
+    /// Posts an outcome where the request came from: the channel (or its thread); else
+    /// through the command's `response_url`; else privately to the requester.
+    pub async fn announce(
+        &self,
+        origin: &Origin,
+        content: SlackMessageContent,
+    ) -> Result<(), Undelivered> {
+        if let Some(channel) = &origin.channel_id {
+            match self
+                .post(channel.as_str(), origin.thread_ts.as_deref(), &content)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::info!(error = %e, "cannot post in the channel; trying the response URL")
+                }
+            }
+        }
+        if let Some(url) = &origin.response_url {
+            if self
+                .slack
+                .respond(url, &response_body(&content, "in_channel"))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.direct(&origin.user_id, &content, "confirmation").await
+    }
+
+    /// A private message to the requester: the `response_url` (ephemeral), else an
+    /// ephemeral message in the channel, else a direct message.
+    pub async fn tell(
+        &self,
+        origin: &Origin,
+        content: SlackMessageContent,
+    ) -> Result<(), Undelivered> {
+        if let Some(url) = &origin.response_url {
+            if self
+                .slack
+                .respond(url, &response_body(&content, "ephemeral"))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        if let Some(channel) = &origin.channel_id {
+            if self
+                .slack
+                .post_ephemeral(channel.as_str(), origin.user_id.as_str(), content.clone())
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.direct(&origin.user_id, &content, "notice").await
+    }
+
+    /// Replaces the message whose button was pressed, for everyone in the conversation.
+    pub async fn replace(
+        &self,
+        response_url: &str,
+        content: &SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        let mut body = response_body(content, "in_channel");
+        body["replace_original"] = true.into();
+        self.slack.respond(response_url, &body).await
+    }
+
+    /// A private answer to a button press, leaving its message as it is.
+    pub async fn reply_privately(&self, response_url: &str, text: &str) {
+        let body = serde_json::json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+        let _ = self.slack.respond(response_url, &body).await;
+    }
+
+    /// A private note to someone who asked for something that did not happen (a form that
+    /// would not open): through the `response_url` when there is one, else a direct message.
+    pub async fn tell_person(&self, user: &UserId, response_url: Option<&str>, text: &str) {
+        if let Some(url) = response_url {
+            let reply = serde_json::json!({ "response_type": "ephemeral", "text": text });
+            if self.slack.respond(url, &reply).await.is_ok() {
+                return;
+            }
+        }
+        let _ = self.direct(user, &notice(text), "notice").await;
+    }
+
+    /// A direct message, the last way to reach someone.
+    async fn direct(
+        &self,
+        user: &UserId,
+        content: &SlackMessageContent,
+        what: &str,
+    ) -> Result<(), Undelivered> {
+        self.post(user.as_str(), None, content).await.map_err(|e| {
+            self.metrics.job(what, "undelivered");
+            tracing::error!(error = %e, user = %user, "{what} could not be delivered anywhere");
+            Undelivered(e)
+        })
+    }
+
+    /// `chat.postMessage`, waiting out rate limits (a few times).
+    async fn post(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        content: &SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        let mut waits = 0;
+        loop {
+            match self
+                .slack
+                .post_message(channel, thread_ts, content.clone())
+                .await
+            {
+                Err(SlackCallError::RateLimited(after)) if waits < MAX_RATE_LIMIT_WAITS => {
+                    waits += 1;
+                    let wait = after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
+                    tokio::time::sleep(wait).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A private notice to the requester: something did not happen, and what to do.
+pub fn notice(text: &str) -> SlackMessageContent {
+    SlackMessageContent::new().with_text(text.to_string())
+}
+
+/// A failure notice; with a job key, it carries a "Retry" button that runs the job again.
+pub fn failure(text: &str, retry: Option<&str>) -> SlackMessageContent {
+    let Some(key) = retry else {
+        return notice(text);
+    };
+    let button = SlackBlockButtonElement::new("Retry".into())
+        .with_action_id(RETRY_ACTION.into())
+        .with_value(key.to_string())
+        .with_style(SlackBlockButtonStyle::Primary);
+    SlackMessageContent::new()
+        .with_text(text.to_string())
+        .with_blocks(vec![
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new(text.to_string()).into())
+                .into(),
+            SlackActionsBlock::new(vec![button.into()]).into(),
+        ])
+}
+
+/// A message as a `response_url` body.
+fn response_body(content: &SlackMessageContent, response_type: &str) -> serde_json::Value {
+    let mut body = serde_json::to_value(content).unwrap_or_default();
+    body["response_type"] = response_type.into();
+    body
+}

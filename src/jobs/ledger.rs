@@ -1,0 +1,257 @@
+//! Everything stored about a job, in one place: the submission's claim, the lock of the
+//! replica running it, its data kept for the Retry button, the progress of each creation
+//! it makes, and whether its outcome was told. Every key and value is named here and
+//! nowhere else; the layout is unchanged from earlier releases, so jobs queued or kept
+//! before an upgrade run the same after it.
+//!
+//! | key | value | meaning |
+//! |---|---|---|
+//! | `submission:{team}:{view}:{hash}` | `1` | the submission was taken; it is also the job's key |
+//! | `running:{key}` | `{replica}/{delivery}` | a replica is running the job |
+//! | `job:{key}` | the job's JSON | kept for the Retry button |
+//! | `progress:{key}:{step}` | `sending`, or what was created (JSON) | one creation |
+//! | `progress:{key}:delayed` | `1` | the requester was told of a delay |
+//! | `progress:{key}:told` | `1` | the outcome was told |
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::store::{MemoryStore, Store, StoreError};
+
+/// How long a job's data and progress are kept: its Retry button works this long.
+pub const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The record of a creation that was sent but whose outcome is not known yet.
+const SENDING: &str = "sending";
+/// A write that Redis refused is tried again this often, this many times (two minutes).
+const LATE_WRITE_PAUSE: Duration = Duration::from_millis(500);
+const LATE_WRITE_TRIES: u32 = 240;
+
+/// One creation a job makes, named in its progress record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A one-off task, or a task added to an existing project.
+    Task,
+    /// A project's run.
+    Run,
+    /// A project's line at this position in its run.
+    Line(u32),
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Task => f.write_str("task"),
+            Step::Run => f.write_str("run"),
+            Step::Line(position) => write!(f, "task:{position}"),
+        }
+    }
+}
+
+/// What is known of one creation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress<T> {
+    /// Never sent, as far as the store knows (or the store could not say).
+    NotSent,
+    /// Sent, with no answer recorded: it may or may not exist.
+    Sending,
+    /// Made: this is what was created.
+    Made(T),
+}
+
+/// A submission's claim: whether this is its first delivery, and the job's key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub first: bool,
+    pub key: String,
+}
+
+/// The job records, over the shared store.
+#[derive(Clone)]
+pub struct Ledger {
+    store: Arc<dyn Store>,
+    /// Submissions claimed while the store could not be reached: repeats that reach this
+    /// replica during an outage are still caught.
+    local_claims: Arc<MemoryStore>,
+}
+
+impl Ledger {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            local_claims: Arc::new(MemoryStore::default()),
+        }
+    }
+
+    /// Claims a submission (team, view and hash) so that a repeat of it creates nothing.
+    /// While the store is out, the claim is made in this replica only: a repeat that
+    /// reaches another replica then goes through.
+    pub async fn claim_submission(&self, team: &str, view_id: &str, hash: &str) -> Claim {
+        let key = format!("submission:{team}:{view_id}:{hash}");
+        let first = match self.store.set_if_absent(&key, "1", JOB_TTL).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record the submission in the store; checking repeats in this replica only");
+                self.local_claims
+                    .set_if_absent(&key, "1", JOB_TTL)
+                    .await
+                    .unwrap_or(true)
+            }
+        };
+        Claim { first, key }
+    }
+
+    /// Takes the job's lock for `holder`; false when another run holds it.
+    pub async fn lock(&self, key: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.store
+            .set_if_absent(&format!("running:{key}"), holder, ttl)
+            .await
+    }
+
+    /// Keeps the lock alive for another `ttl`.
+    pub async fn relock(&self, key: &str, holder: &str, ttl: Duration) {
+        let _ = self.store.set(&format!("running:{key}"), holder, ttl).await;
+    }
+
+    pub async fn unlock(&self, key: &str) {
+        let _ = self.store.delete(&format!("running:{key}")).await;
+    }
+
+    /// Keeps a job's data (its stored JSON) for its Retry button.
+    pub async fn keep(&self, key: &str, json: &str) {
+        if let Err(e) = self.store.set(&format!("job:{key}"), json, JOB_TTL).await {
+            tracing::warn!(error = %e, "could not keep the job; its retry button will not work");
+        }
+    }
+
+    /// The data kept for a job, when it is still there.
+    pub async fn kept(&self, key: &str) -> Option<String> {
+        self.store.get(&format!("job:{key}")).await.ok().flatten()
+    }
+
+    /// Whether the outcome of this job was already told (an earlier run got that far).
+    pub async fn told(&self, key: &str) -> bool {
+        matches!(
+            self.store.get(&format!("progress:{key}:told")).await,
+            Ok(Some(_))
+        )
+    }
+
+    /// Records that the outcome was told. While Redis is out this keeps trying for a
+    /// while, so that a replica that takes the job over once Redis is back finds it told
+    /// and does not announce it again.
+    pub async fn mark_told(&self, key: &str) {
+        let (store, key) = (self.store.clone(), format!("progress:{key}:told"));
+        if store.set(&key, "1", JOB_TTL).await.is_err() {
+            write_later(move || {
+                let (store, key) = (store.clone(), key.clone());
+                async move { store.set(&key, "1", JOB_TTL).await.is_ok() }
+            });
+        }
+    }
+
+    /// What is recorded of one creation.
+    pub async fn progress<T: DeserializeOwned>(&self, key: &str, step: Step) -> Progress<T> {
+        match self.store.get(&progress_key(key, step)).await {
+            Ok(Some(raw)) if raw == SENDING => Progress::Sending,
+            Ok(Some(raw)) => match serde_json::from_str(&raw) {
+                Ok(made) => Progress::Made(made),
+                Err(_) => Progress::NotSent,
+            },
+            Ok(None) | Err(_) => Progress::NotSent,
+        }
+    }
+
+    /// Records that a creation is about to be sent.
+    pub async fn sending(&self, key: &str, step: Step) {
+        let _ = self
+            .store
+            .set(&progress_key(key, step), SENDING, JOB_TTL)
+            .await;
+    }
+
+    /// Records what a creation made.
+    pub async fn made<T: Serialize>(&self, key: &str, step: Step, made: &T) {
+        let raw = serde_json::to_string(made).expect("plain data");
+        if let Err(e) = self.store.set(&progress_key(key, step), &raw, JOB_TTL).await {
+            tracing::warn!(error = %e, "could not record a creation; a later run will look it up");
+        }
+    }
+
+    /// True the first time it is asked for a job: the requester is told of a delay once.
+    pub async fn first_delay(&self, key: &str) -> bool {
+        matches!(
+            self.store
+                .set_if_absent(&format!("progress:{key}:delayed"), "1", JOB_TTL)
+                .await,
+            Ok(true)
+        )
+    }
+}
+
+fn progress_key(key: &str, step: Step) -> String {
+    format!("progress:{key}:{step}")
+}
+
+/// Tries a write Redis refused again in the background, every `LATE_WRITE_PAUSE`, until
+/// `attempt` says it went through or `LATE_WRITE_TRIES` have passed.
+pub fn write_later<F, Fut>(attempt: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    tokio::spawn(
+        async move {
+            for _ in 0..LATE_WRITE_TRIES {
+                tokio::time::sleep(LATE_WRITE_PAUSE).await;
+                if attempt().await {
+                    return;
+                }
+            }
+        }
+        .in_current_span(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_keys_keep_their_stored_layout() {
+        assert_eq!(progress_key("k", Step::Task), "progress:k:task");
+        assert_eq!(progress_key("k", Step::Run), "progress:k:run");
+        assert_eq!(progress_key("k", Step::Line(3)), "progress:k:task:3");
+    }
+
+    #[tokio::test]
+    async fn a_creation_moves_from_not_sent_to_sending_to_made() {
+        let ledger = Ledger::new(Arc::new(MemoryStore::default()));
+        let p: Progress<String> = ledger.progress("k", Step::Run).await;
+        assert_eq!(p, Progress::NotSent);
+        ledger.sending("k", Step::Run).await;
+        assert_eq!(ledger.progress::<String>("k", Step::Run).await, Progress::Sending);
+        ledger.made("k", Step::Run, &"run-1".to_string()).await;
+        assert_eq!(
+            ledger.progress::<String>("k", Step::Run).await,
+            Progress::Made("run-1".into())
+        );
+        assert_eq!(ledger.progress::<String>("k", Step::Task).await, Progress::NotSent);
+    }
+
+    #[tokio::test]
+    async fn a_submission_is_claimed_once_and_its_key_is_the_job_key() {
+        let ledger = Ledger::new(Arc::new(MemoryStore::default()));
+        let first = ledger.claim_submission("T1", "V1", "h").await;
+        let again = ledger.claim_submission("T1", "V1", "h").await;
+        assert_eq!(first, Claim { first: true, key: "submission:T1:V1:h".into() });
+        assert!(!again.first);
+        assert!(!ledger.told(&first.key).await);
+        ledger.mark_told(&first.key).await;
+        assert!(ledger.told(&first.key).await);
+    }
+}

@@ -1,0 +1,251 @@
+//! What a "New project" job does after the modal has closed: resolve its people if the
+//! modal could not, create the run, append every line at its position (each exactly
+//! once), and post the confirmation; a Retry press runs the same job again and replaces
+//! the message, so only what is missing gets created.
+
+use futures::future::{BoxFuture, FutureExt};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::message::{self, Outcome as Confirmation};
+use super::modal::ProjectForm;
+use super::{PlanError, PlannedTask, ProjectPlan};
+use crate::courier::{self, Origin};
+use crate::creation::{Creation, Made};
+use crate::jobs::ledger::Step;
+use crate::jobs::{Attempt, Outcome, Stored};
+use crate::runs::{self, ProjectRef};
+use crate::slack::mrkdwn;
+use crate::state::Services;
+use crate::tallyfy::model::{NewTask, RunId, TaskType};
+use crate::tallyfy::TallyfyError;
+use crate::wording;
+
+/// The kind under which a project job is stored.
+pub const KIND: &str = "project";
+/// Appends to one run in flight at once.
+const APPEND_CONCURRENCY: usize = 4;
+
+/// Create a project: its run, then each task appended at its position.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectJob {
+    pub key: String,
+    pub origin: Origin,
+    pub form: ProjectForm,
+    /// People resolved while the modal was open; `None` when that ran out of time.
+    pub plan: Option<ProjectPlan>,
+}
+
+impl ProjectJob {
+    /// The job as it is queued and kept.
+    pub fn stored(&self) -> Stored {
+        Stored::new(KIND, &self.key, self)
+    }
+}
+
+/// Where a project's outcome is told.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A new message where the request came from.
+    New,
+    /// Replace the message whose Retry button was pressed, through its `response_url`.
+    Replace(String),
+}
+
+/// Why a project was not created, as the requester reads it.
+struct Failure {
+    reason: String,
+    /// Whether trying the same job again can help: then the notice has a Retry button.
+    retry: bool,
+}
+
+/// Creates the project (what an earlier run has not) and tells the channel.
+pub async fn create(app: &Services, mut job: ProjectJob, reply: Reply, attempt: Attempt) -> Outcome {
+    if matches!(reply, Reply::New) && app.ledger.told(&job.key).await {
+        tracing::info!("the project was created and announced by an earlier run");
+        return Outcome::Done;
+    }
+    let plan = match job.plan.clone() {
+        Some(plan) => plan,
+        None => match super::submit::plan(&app.directory, &job.origin.team_id, &job.form).await {
+            Ok(plan) => plan,
+            Err(PlanError::Problems(problems)) => {
+                let reason = problems.into_values().collect::<Vec<_>>().join(" ");
+                return fail(app, &job, Failure { reason, retry: false }).await;
+            }
+            Err(PlanError::Lookup(e)) => {
+                tracing::warn!(error = %e, "project lookups failed");
+                let reason = wording::lookup(&e, "people's");
+                return fail(app, &job, Failure { reason, retry: true }).await;
+            }
+        },
+    };
+    job.plan = Some(plan.clone());
+    app.ledger.keep(&job.key, &job.stored().json).await;
+    let run = match ensure_run(app, &job, &plan, attempt).await {
+        Ok(run) => run,
+        Err(e) => {
+            let reason = wording::tallyfy(&e);
+            return fail(app, &job, Failure { reason, retry: true }).await;
+        }
+    };
+    let results = append_all(app, &job, &run, &plan, attempt).await;
+    let missing = results.iter().filter(|r| r.is_err()).count();
+    app.metrics.job(
+        "create_project",
+        if missing == 0 { "complete" } else { "partial" },
+    );
+    let link = app.links.run(&run);
+    let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
+    let content = message::confirmation(&Confirmation {
+        name: &plan.name,
+        requester: &job.origin.user_id,
+        assignees: &plan.assignees,
+        groups: &groups,
+        deadline: plan.deadline,
+        link: &link,
+        tasks: plan.tasks.iter().zip(results).collect(),
+        job_key: &job.key,
+    });
+    let told = match reply {
+        Reply::Replace(url) => {
+            app.courier.replace(&url, &content).await.is_ok()
+                || app.courier.announce(&job.origin, content).await.is_ok()
+        }
+        Reply::New => app.courier.announce(&job.origin, content).await.is_ok(),
+    };
+    if !told {
+        return Outcome::Untold;
+    }
+    // A Retry's job, if its first run still comes, has nothing left to say.
+    app.ledger.mark_told(&job.key).await;
+    Outcome::Done
+}
+
+/// The job kept dying before it could finish: tell the requester, with a Retry button.
+pub async fn give_up(app: &Services, job: &ProjectJob) {
+    if app.ledger.told(&job.key).await {
+        return;
+    }
+    app.metrics.job("job", "given_up");
+    app.ledger.keep(&job.key, &job.stored().json).await;
+    let reason = wording::GIVEN_UP.to_string();
+    fail(app, job, Failure { reason, retry: true }).await;
+}
+
+/// The project's run: the one an earlier attempt created, or a new one.
+async fn ensure_run(
+    app: &Services,
+    job: &ProjectJob,
+    plan: &ProjectPlan,
+    attempt: Attempt,
+) -> Result<RunId, TallyfyError> {
+    let request = NewTask {
+        title: plan.name.clone(),
+        summary: plan.summary.clone(),
+        task_type: TaskType::Task,
+        owners: plan.owners.clone(),
+        deadline: crate::deadline::tallyfy_format(plan.deadline),
+        separate_task_for_each_assignee: Some(true),
+        run_id: None,
+        position: None,
+    };
+    let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
+    let creation = Creation {
+        job: &job.key,
+        step: Step::Run,
+        origin: &job.origin,
+        what: &what,
+        resumed: attempt.resumed,
+    };
+    let made = app.creator.create_once(&creation, &request).await?;
+    let run = made.task().run_id().cloned().ok_or_else(|| {
+        TallyfyError::Unexpected("the created project came back without a run".into())
+    })?;
+    if let Made::Before(_) = made {
+        return Ok(run);
+    }
+    tracing::info!(run_id = %run, "project run created");
+    let last_position = plan.tasks.last().map(|t| t.position).unwrap_or(1);
+    runs::set_last_position(app.store.as_ref(), &run, last_position).await;
+    if let Some(channel) = &job.origin.channel_id {
+        let remembered = ProjectRef {
+            run_id: run.clone(),
+            name: plan.name.clone(),
+        };
+        runs::remember(app.store.as_ref(), &job.origin.team_id, channel, &remembered).await;
+    }
+    Ok(run)
+}
+
+/// Appends every task not yet in the run, a few at a time; positions come from the plan,
+/// so the order holds whatever order the requests finish in. Each result says whether the
+/// line now exists, or why not.
+async fn append_all(
+    app: &Services,
+    job: &ProjectJob,
+    run: &RunId,
+    plan: &ProjectPlan,
+    attempt: Attempt,
+) -> Vec<Result<(), String>> {
+    // Boxed, so the stream's item is one named future type (and provably `Send`).
+    let appends: Vec<BoxFuture<'_, Result<(), String>>> = plan
+        .tasks
+        .iter()
+        .map(|task| append(app, job, run, task, attempt).boxed())
+        .collect();
+    futures::stream::iter(appends)
+        .buffered(APPEND_CONCURRENCY)
+        .collect()
+        .await
+}
+
+async fn append(
+    app: &Services,
+    job: &ProjectJob,
+    run: &RunId,
+    task: &PlannedTask,
+    attempt: Attempt,
+) -> Result<(), String> {
+    let request = NewTask {
+        title: task.title.clone(),
+        summary: None,
+        task_type: TaskType::Task,
+        owners: task.owners.clone(),
+        deadline: crate::deadline::tallyfy_format(task.deadline),
+        separate_task_for_each_assignee: None,
+        run_id: Some(run.clone()),
+        position: Some(task.position),
+    };
+    let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
+    let creation = Creation {
+        job: &job.key,
+        step: Step::Line(task.position),
+        origin: &job.origin,
+        what: &what,
+        resumed: attempt.resumed,
+    };
+    match app.creator.create_once(&creation, &request).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(error = %e, position = task.position, "could not append a task");
+            Err(wording::tallyfy(&e))
+        }
+    }
+}
+
+/// Tells the requester the project was not created, and why.
+async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
+    app.metrics.job("create_project", "failed");
+    tracing::warn!(key = %job.key, reason = %failure.reason, "project not created");
+    let text = format!(
+        ":warning: The project *{}* was not created. {}",
+        mrkdwn::escape(&job.form.name),
+        mrkdwn::escape(&failure.reason)
+    );
+    let key = failure.retry.then_some(job.key.as_str());
+    match app.courier.tell(&job.origin, courier::failure(&text, key)).await {
+        Ok(()) => Outcome::Done,
+        Err(_) => Outcome::Untold,
+    }
+}

@@ -1,0 +1,219 @@
+//! What a "New task" job does after the modal has closed: resolve the assignees if the
+//! modal could not, create the task in Tallyfy exactly once (standalone, or added to a
+//! project), and post the confirmation where the request came from; or tell the requester
+//! why not, with a Retry button when trying again can help.
+
+use serde::{Deserialize, Serialize};
+
+use super::message::{self, Created};
+use super::TaskDraft;
+use crate::courier::{self, Origin};
+use crate::creation::Creation;
+use crate::directory::DirectoryError;
+use crate::jobs::ledger::Step;
+use crate::jobs::{Attempt, Outcome, Stored};
+use crate::state::Services;
+use crate::tallyfy::model::{NewTask, Owners};
+use crate::tallyfy::TallyfyError;
+use crate::wording;
+
+/// The kind under which a task job is stored.
+pub const KIND: &str = "task";
+
+/// Create one Tallyfy task from a "New task" submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskJob {
+    /// What identifies the submission; the same key is never worked twice.
+    pub key: String,
+    pub origin: Origin,
+    pub draft: TaskDraft,
+    /// Owners resolved while the modal was open; `None` when that ran out of time.
+    pub owners: Option<Owners>,
+}
+
+impl TaskJob {
+    /// The job as it is queued and kept.
+    pub fn stored(&self) -> Stored {
+        Stored::new(KIND, &self.key, self)
+    }
+}
+
+/// Why a task's people could not be turned into owners.
+#[derive(Debug)]
+enum OwnersError {
+    /// Someone cannot be assigned; that needs a new form, not a retry.
+    Unassignable(String),
+    /// The lookup failed; a retry can help.
+    Lookup(DirectoryError),
+}
+
+/// Why a task was not created, as the requester reads it.
+struct Failure {
+    reason: String,
+    /// Whether trying the same job again can help: then the notice has a Retry button.
+    retry: bool,
+}
+
+impl From<OwnersError> for Failure {
+    fn from(e: OwnersError) -> Self {
+        match e {
+            OwnersError::Unassignable(reason) => Failure { reason, retry: false },
+            OwnersError::Lookup(e) => Failure {
+                reason: wording::lookup(&e, "assignees'"),
+                retry: true,
+            },
+        }
+    }
+}
+
+/// Creates the task and tells the channel.
+pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outcome {
+    if app.ledger.told(&job.key).await {
+        tracing::info!("the task was created and announced by an earlier run");
+        return Outcome::Done;
+    }
+    let owners = match &job.owners {
+        Some(owners) => owners.clone(),
+        None => match resolve_owners(app, &job).await {
+            Ok(owners) => owners,
+            Err(e) => return fail(app, &job, e.into()).await,
+        },
+    };
+    job.owners = Some(owners.clone());
+    app.ledger.keep(&job.key, &job.stored().json).await;
+    let draft = &job.draft;
+    let position = match &draft.project {
+        Some(p) => crate::runs::next_position(app.store.as_ref(), &p.run_id).await,
+        None => None,
+    };
+    let mut request = NewTask {
+        title: draft.title.clone(),
+        summary: draft.summary.clone(),
+        task_type: draft.task_type,
+        owners,
+        deadline: crate::deadline::tallyfy_format(draft.deadline),
+        separate_task_for_each_assignee: None,
+        run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
+        position,
+    };
+    let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
+    let creation = Creation {
+        job: &job.key,
+        step: Step::Task,
+        origin: &job.origin,
+        what: &what,
+        resumed: attempt.resumed,
+    };
+    let mut result = app.creator.create_once(&creation, &request).await;
+    // A cached member id Tallyfy no longer knows: look the people up afresh, once.
+    if let Err(e) = &result {
+        if rejects_member_ids(e) {
+            tracing::info!("Tallyfy refused a cached member id; resolving the assignees again");
+            for user in &draft.assignees {
+                app.directory.forget(&job.origin.team_id, user).await;
+            }
+            match resolve_owners(app, &job).await {
+                Ok(fresh) if fresh != request.owners => {
+                    request.owners = fresh;
+                    result = app.creator.create_once(&creation, &request).await;
+                }
+                Ok(_) => {}
+                Err(e) => return fail(app, &job, e.into()).await,
+            }
+        }
+    }
+    let created = match result {
+        Ok(made) => made.into_task(),
+        Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
+            let name = draft.project.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
+            let reason = format!(
+                "The project \u{201c}{name}\u{201d} no longer exists in Tallyfy. Run /task again and pick another project or a standalone task."
+            );
+            return fail(app, &job, Failure { reason, retry: false }).await;
+        }
+        Err(e) => {
+            let reason = wording::tallyfy(&e);
+            return fail(app, &job, Failure { reason, retry: true }).await;
+        }
+    };
+    app.metrics.job("create_task", "created");
+    let link = app
+        .links
+        .created(&created, draft.project.as_ref().map(|p| &p.run_id));
+    tracing::info!(task_id = %created.id, run_id = created.run_id().map(|r| r.0.as_str()), "task created");
+    let groups: Vec<String> = draft.groups.iter().map(|g| g.name.clone()).collect();
+    let content = message::confirmation(&Created {
+        title: &draft.title,
+        requester: &job.origin.user_id,
+        assignees: &draft.assignees,
+        guests: &request.owners.guests,
+        groups: &groups,
+        deadline: draft.deadline,
+        task_type: draft.task_type,
+        link: &link,
+        project: draft.project.as_ref().map(|p| p.name.as_str()),
+    });
+    if app.courier.announce(&job.origin, content).await.is_err() {
+        return Outcome::Untold;
+    }
+    app.ledger.mark_told(&job.key).await;
+    Outcome::Done
+}
+
+/// A Retry press on a task's failure notice: run it again, unless it was made after all.
+pub async fn retry(app: &Services, job: TaskJob, response_url: &str) {
+    if app.ledger.told(&job.key).await {
+        let text = "This task was already created; its message is in the conversation it came from.";
+        app.courier.reply_privately(response_url, text).await;
+        return;
+    }
+    create(app, job, Attempt { resumed: true }).await;
+}
+
+/// The job kept dying before it could finish: tell the requester, with a Retry button.
+pub async fn give_up(app: &Services, job: &TaskJob) {
+    if app.ledger.told(&job.key).await {
+        // It did finish: the last run only failed to say so to the queue.
+        return;
+    }
+    app.metrics.job("job", "given_up");
+    let reason = wording::GIVEN_UP.to_string();
+    fail(app, job, Failure { reason, retry: true }).await;
+}
+
+/// Resolves a task's people now.
+async fn resolve_owners(app: &Services, job: &TaskJob) -> Result<Owners, OwnersError> {
+    match app
+        .directory
+        .resolve_all(&job.origin.team_id, &job.draft.assignees)
+        .await
+    {
+        Ok(resolved) => {
+            super::draft_owners(&job.draft, &resolved).map_err(OwnersError::Unassignable)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "assignee lookup failed");
+            Err(OwnersError::Lookup(e))
+        }
+    }
+}
+
+/// Tells the requester the task was not created, and why.
+async fn fail(app: &Services, job: &TaskJob, failure: Failure) -> Outcome {
+    app.metrics.job("create_task", "failed");
+    tracing::warn!(key = %job.key, reason = %failure.reason, "task not created");
+    if failure.retry {
+        app.ledger.keep(&job.key, &job.stored().json).await;
+    }
+    let key = failure.retry.then_some(job.key.as_str());
+    let text = message::not_created(&job.draft.title, &failure.reason);
+    match app.courier.tell(&job.origin, courier::failure(&text, key)).await {
+        Ok(()) => Outcome::Done,
+        Err(_) => Outcome::Untold,
+    }
+}
+
+/// Whether Tallyfy refused the request because of a member id in `owners.users`.
+fn rejects_member_ids(e: &TallyfyError) -> bool {
+    matches!(e, TallyfyError::Invalid { fields, .. } if fields.iter().any(|(f, _)| f.starts_with("owners.users")))
+}

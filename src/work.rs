@@ -1,0 +1,148 @@
+//! The job kinds, and which flow performs each: the engine ([`crate::jobs`]) hands every
+//! job it takes to [`Performer`], which reads it and calls into the flow that owns it, as
+//! mini-redis's `Command` hands `apply` to each command's own file.
+//!
+//! | kind | stored as | performed by |
+//! |---|---|---|
+//! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::work`] |
+//! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::work`] |
+//! | a Retry button press | `{"kind": "retry", "key", "response_url"}` | here: the kept job again |
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
+use crate::project::work::{self as project_work, ProjectJob, Reply};
+use crate::state::{AppState, Services};
+use crate::task::work::{self as task_work, TaskJob};
+use crate::wording;
+
+/// The kind under which a Retry press is stored.
+pub const RETRY: &str = "retry";
+
+/// A unit of work on the queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    Task(TaskJob),
+    Project(ProjectJob),
+    /// A "Retry" button: run the kept job `key` again; only what is missing gets created.
+    Retry(RetryJob),
+}
+
+/// A Retry press: the job it retries, and where to answer the person who pressed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryJob {
+    pub key: String,
+    pub response_url: String,
+}
+
+impl RetryJob {
+    pub fn stored(&self) -> Stored {
+        Stored::new(RETRY, &self.key, self)
+    }
+}
+
+/// Reads jobs for the engine and performs them with the application's services.
+pub struct Performer {
+    app: AppState,
+}
+
+impl Performer {
+    pub fn new(app: AppState) -> Self {
+        Self { app }
+    }
+}
+
+impl jobs::Reader for Performer {
+    fn read(&self, payload: &str) -> Result<Box<dyn Runnable>, String> {
+        let job: Job = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        Ok(Box::new(Running {
+            app: self.app.clone(),
+            job,
+        }))
+    }
+}
+
+/// One job with what it needs to run.
+struct Running {
+    app: AppState,
+    job: Job,
+}
+
+#[async_trait]
+impl Runnable for Running {
+    fn key(&self) -> &str {
+        match &self.job {
+            Job::Task(job) => &job.key,
+            Job::Project(job) => &job.key,
+            Job::Retry(retry) => &retry.key,
+        }
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        match &self.job {
+            Job::Task(job) => job.origin.request_id.as_deref(),
+            Job::Project(job) => job.origin.request_id.as_deref(),
+            Job::Retry(_) => None,
+        }
+    }
+
+    async fn run(&self, attempt: Attempt) -> Outcome {
+        let app = &self.app;
+        match self.job.clone() {
+            Job::Task(job) => task_work::create(app, job, attempt).await,
+            Job::Project(job) => project_work::create(app, job, Reply::New, attempt).await,
+            Job::Retry(retry) => {
+                self::retry(app, &retry).await;
+                Outcome::Done
+            }
+        }
+    }
+
+    async fn held(&self) -> WhenHeld {
+        match &self.job {
+            Job::Retry(retry) => {
+                let text = "This request is still being worked on; its message will come when it is done.";
+                self.app.courier.reply_privately(&retry.response_url, text).await;
+                WhenHeld::Answered
+            }
+            _ => WhenHeld::LookAgainLater,
+        }
+    }
+
+    async fn give_up(&self) {
+        let app = &self.app;
+        match &self.job {
+            Job::Task(job) => task_work::give_up(app, job).await,
+            Job::Project(job) => project_work::give_up(app, job).await,
+            Job::Retry(retry) => {
+                if app.ledger.told(&retry.key).await {
+                    return;
+                }
+                app.metrics.job("job", "given_up");
+                let text = format!(":warning: The retry did not finish. {}", wording::GIVEN_UP);
+                app.courier.reply_privately(&retry.response_url, &text).await;
+            }
+        }
+    }
+}
+
+/// A "Retry" press: runs the kept job again; only what is missing gets created.
+async fn retry(app: &Services, retry: &RetryJob) {
+    let kept = app.ledger.kept(&retry.key).await;
+    match kept.and_then(|raw| serde_json::from_str::<Job>(&raw).ok()) {
+        Some(Job::Project(job)) => {
+            let reply = Reply::Replace(retry.response_url.clone());
+            project_work::create(app, job, reply, Attempt { resumed: true }).await;
+        }
+        Some(Job::Task(job)) => task_work::retry(app, job, &retry.response_url).await,
+        _ => {
+            let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
+            app.courier.reply_privately(&retry.response_url, text).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
