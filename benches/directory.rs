@@ -108,7 +108,10 @@ async fn main() {
         if i == 0 {
             for _ in 0..WARM_RUNS {
                 let started = Instant::now();
-                directory.resolve_all(&"TBENCH".into(), &users).await.unwrap();
+                directory
+                    .resolve_all(&"TBENCH".into(), &users)
+                    .await
+                    .unwrap();
                 warm.push(started.elapsed());
             }
         }

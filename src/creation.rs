@@ -137,7 +137,11 @@ impl Creator {
     }
 
     /// Sends a creation exactly once (see the module's documentation).
-    pub async fn create_once(&self, c: &Creation<'_>, request: &NewTask) -> Result<Made, TallyfyError> {
+    pub async fn create_once(
+        &self,
+        c: &Creation<'_>,
+        request: &NewTask,
+    ) -> Result<Made, TallyfyError> {
         let mut unsure = c.resumed;
         match self.ledger.progress::<CreatedTask>(c.job, c.step).await {
             Progress::Made(created) => return Ok(Made::Before(created)),

@@ -1,27 +1,40 @@
 //! # tallyfy-slack
 //!
-//! A Slack app that turns a conversation into tracked work in Tallyfy. A tour:
+//! A Slack app that turns a conversation into tracked work in Tallyfy. A tour, top to
+//! bottom; each module imports only from the modules below it.
 //!
-//! - [`startup`] builds the application from [`config`] and serves it; `main.rs` only
-//!   parses the command line and calls it.
-//! - [`slack`] is everything Slack: [`slack::signature`] checks every request,
-//!   [`slack::routes`] answers Slack's HTTP calls within its 3 s (through [`dispatch`],
-//!   which the Socket Mode connection shares), [`slack::command`] and
-//!   [`slack::interaction`] parse what Slack sends, [`slack::api`] calls the Web API, and
-//!   [`slack::mrkdwn`] escapes user text before it is posted.
-//! - [`task`] is the `/task` flow and [`project`] the `/project` flow: their modals, their
-//!   validation, their messages. [`modals`] opens either from a command within Slack's 3 s.
-//!   They are transport-free, so HTTP and Socket Mode can share them.
-//! - [`jobs`] does the work after the modal closes: the one place that creates work in
-//!   Tallyfy, exactly once, and reports the outcome to the channel or the requester. Jobs
-//!   travel on the [`queue`] (a Redis stream every replica reads, or an in-process channel).
-//! - [`tallyfy`] is the Tallyfy API client and its typed requests and responses.
-//! - [`directory`] maps Slack users to Tallyfy members, cached in the [`store`] (Redis, or
-//!   an in-process map for a single replica).
-//! - [`deadline`] reads date phrases and writes Tallyfy's deadline format.
-//! - [`check`] and [`manifest`] are the `check` and `manifest` sub-commands.
-//! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`telemetry`] sets up logs and
-//!   metrics.
+//! - `main.rs` parses the command line; [`startup`] builds the application from
+//!   [`config`] ([`state`] makes every service once), hands the job engine the
+//!   [`work::Performer`], and serves. [`check`] and [`manifest`] are the other commands.
+//! - [`inbound`] is how requests arrive: [`inbound::http`] (signature check, body limit,
+//!   routes) and [`inbound::socket`] (Socket Mode) both hand what came to
+//!   [`inbound::dispatch`], which answers within Slack's 3 s. [`ops`] serves `/healthz`,
+//!   `/readyz` and `/metrics`.
+//! - [`work`] names the job kinds and which flow performs each (and the Retry button).
+//! - The flows, each owning its form, its submission, its job and its messages:
+//!   [`task`] (`/task` and the shortcuts: [`task::modal`], [`task::submit`],
+//!   [`task::work`], [`task::message`], [`task::whois`]) and [`project`] (`/project`: the
+//!   same four, and [`project::lines`]). What a job kind does after the modal closes is in
+//!   its flow's `work.rs`. [`modals`] is what both forms share (opening one within the
+//!   trigger id's 3 s, reading common fields, claiming a submission).
+//! - The services the flows use: [`creation`] sends a creation to Tallyfy exactly once
+//!   (record, send, look up before resending, backoff); [`courier`] posts every message
+//!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
+//!   people to Tallyfy members, cached; [`runs`] is the projects a channel remembers;
+//!   [`wording`] turns failures into words people can act on.
+//! - [`jobs`] is the engine, which knows no job kinds: it consumes the [`jobs::queue`]
+//!   (a Redis stream every replica reads, or an in-process channel), claims, heartbeats,
+//!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
+//!   value stored about a job.
+//! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
+//!   ids, signature, mrkdwn), [`tallyfy`] (API client, models, token renewal, rate
+//!   budget, links, limits), [`store`] (Redis, or an in-process map), [`deadline`] (date
+//!   phrases), and [`telemetry`] (logs and metrics).
+//!
+//! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
+//! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->
+//! [`jobs`] takes it -> [`work`] hands it to [`task::work`] -> [`creation`] sends it to
+//! Tallyfy once -> [`courier`] tells the channel -> [`jobs::ledger`] records it was told.
 
 pub mod check;
 pub mod config;

@@ -13,6 +13,7 @@ use tower_http::trace::TraceLayer;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::config::Config;
+use crate::jobs::Drained;
 use crate::state::AppState;
 use crate::work::Performer;
 
@@ -115,7 +116,7 @@ impl Application {
         if let Some(socket) = socket {
             let _ = socket.await;
         }
-        if !jobs.drain(drain).await {
+        if jobs.drain(drain).await == Drained::HandedBack {
             tracing::warn!("shutdown: work still running was handed back for another replica");
         }
         tracing::info!("tallyfy-slack stopped");

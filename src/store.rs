@@ -2,7 +2,7 @@
 //! Tallyfy rate schedule. Two implementations with one interface: Redis, shared by every
 //! replica, and an in-process map for a single replica. Every call is bounded in time, and
 //! a [`Breaker`] fails calls fast while Redis is not answering, so a slow or absent Redis
-//! can never hold up an answer to Slack. (The job queue is in [`crate::queue`].)
+//! can never hold up an answer to Slack. (The job queue is in `jobs::queue`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

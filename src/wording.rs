@@ -58,7 +58,10 @@ mod tests {
     fn a_refusal_is_told_in_tallyfys_own_words() {
         let e = TallyfyError::Invalid {
             message: "The given data was invalid.".into(),
-            fields: vec![("deadline".into(), "The deadline must be a date after now.".into())],
+            fields: vec![(
+                "deadline".into(),
+                "The deadline must be a date after now.".into(),
+            )],
         };
         assert_eq!(
             tallyfy(&e),

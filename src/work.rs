@@ -103,8 +103,12 @@ impl Runnable for Running {
     async fn held(&self) -> WhenHeld {
         match &self.job {
             Job::Retry(retry) => {
-                let text = "This request is still being worked on; its message will come when it is done.";
-                self.app.courier.reply_privately(&retry.response_url, text).await;
+                let text =
+                    "This request is still being worked on; its message will come when it is done.";
+                self.app
+                    .courier
+                    .reply_privately(&retry.response_url, text)
+                    .await;
                 WhenHeld::Answered
             }
             _ => WhenHeld::LookAgainLater,
@@ -122,7 +126,9 @@ impl Runnable for Running {
                 }
                 app.metrics.job("job", "given_up");
                 let text = format!(":warning: The retry did not finish. {}", wording::GIVEN_UP);
-                app.courier.reply_privately(&retry.response_url, &text).await;
+                app.courier
+                    .reply_privately(&retry.response_url, &text)
+                    .await;
             }
         }
     }

@@ -49,7 +49,12 @@ impl ScriptedTallyfy {
 impl TaskSink for ScriptedTallyfy {
     async fn create_task(&self, task: &NewTask) -> Result<CreatedTask, TallyfyError> {
         self.creates.lock().unwrap().push(Instant::now());
-        let answer = self.script.lock().unwrap().pop_front().unwrap_or(Answer::Make);
+        let answer = self
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Answer::Make);
         let make = || {
             let mut made = self.made.lock().unwrap();
             let created = CreatedTask {
@@ -75,7 +80,10 @@ impl TaskSink for ScriptedTallyfy {
     async fn find_task(&self, task: &NewTask) -> Result<Option<CreatedTask>, TallyfyError> {
         *self.finds.lock().unwrap() += 1;
         let made = self.made.lock().unwrap();
-        Ok(made.iter().find(|t| t.title.as_deref() == Some(&task.title)).cloned())
+        Ok(made
+            .iter()
+            .find(|t| t.title.as_deref() == Some(&task.title))
+            .cloned())
     }
 }
 
@@ -170,7 +178,11 @@ async fn a_creation_is_sent_once_and_recorded() {
     let again = create(&f, true).await.unwrap();
     assert_eq!(again, Made::Before(made.task().clone()));
     assert_eq!((f.tallyfy.made(), f.tallyfy.creates().len()), (1, 1));
-    assert_eq!(*f.tallyfy.finds.lock().unwrap(), 0, "a recorded creation needs no lookup");
+    assert_eq!(
+        *f.tallyfy.finds.lock().unwrap(),
+        0,
+        "a recorded creation needs no lookup"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -185,7 +197,10 @@ async fn an_unavailable_tallyfy_is_retried_with_growing_pauses_and_the_delay_tol
     // 0.5 s doubling, each jittered by 0.5x to 1.5x, capped at 10 s (so at most 15 s).
     for (i, pause) in pauses.iter().enumerate() {
         let base = Duration::from_millis(500 * 2u64.pow(i as u32)).min(MAX_BACKOFF);
-        assert!(*pause >= base / 2 && *pause <= base * 3 / 2, "pause {i}: {pause:?}");
+        assert!(
+            *pause >= base / 2 && *pause <= base * 3 / 2,
+            "pause {i}: {pause:?}"
+        );
     }
     assert!(started.elapsed() >= DELAY_NOTICE_AFTER);
     let notices = f.notices.0.lock().unwrap().clone();

@@ -35,11 +35,9 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         .slack_request("command", cmd.command.trim_start_matches('/'));
     match cmd.command.as_str() {
         "/task" if is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
-        "/task" if task::whois::is_whois_or_forget(&cmd.text) => ephemeral(
-            task::whois::answer(state, &cmd)
-                .await
-                .unwrap_or_default(),
-        ),
+        "/task" if task::whois::is_whois_or_forget(&cmd.text) => {
+            ephemeral(task::whois::answer(state, &cmd).await.unwrap_or_default())
+        }
         "/task" => {
             // The modal opens in the background: the trigger id is good for 3 s, and the
             // command is acknowledged at once so Slack never shows a timeout.

@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 
-use crate::config::Secret;
 use super::dispatch::{self, Answer};
+use crate::config::Secret;
 use crate::slack::command::SlashCommand;
 use crate::slack::interaction::Interaction;
 use crate::state::AppState;

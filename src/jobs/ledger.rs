@@ -177,7 +177,11 @@ impl Ledger {
     /// Records what a creation made.
     pub async fn made<T: Serialize>(&self, key: &str, step: Step, made: &T) {
         let raw = serde_json::to_string(made).expect("plain data");
-        if let Err(e) = self.store.set(&progress_key(key, step), &raw, JOB_TTL).await {
+        if let Err(e) = self
+            .store
+            .set(&progress_key(key, step), &raw, JOB_TTL)
+            .await
+        {
             tracing::warn!(error = %e, "could not record a creation; a later run will look it up");
         }
     }
@@ -234,13 +238,19 @@ mod tests {
         let p: Progress<String> = ledger.progress("k", Step::Run).await;
         assert_eq!(p, Progress::NotSent);
         ledger.sending("k", Step::Run).await;
-        assert_eq!(ledger.progress::<String>("k", Step::Run).await, Progress::Sending);
+        assert_eq!(
+            ledger.progress::<String>("k", Step::Run).await,
+            Progress::Sending
+        );
         ledger.made("k", Step::Run, &"run-1".to_string()).await;
         assert_eq!(
             ledger.progress::<String>("k", Step::Run).await,
             Progress::Made("run-1".into())
         );
-        assert_eq!(ledger.progress::<String>("k", Step::Task).await, Progress::NotSent);
+        assert_eq!(
+            ledger.progress::<String>("k", Step::Task).await,
+            Progress::NotSent
+        );
     }
 
     #[tokio::test]
@@ -248,7 +258,13 @@ mod tests {
         let ledger = Ledger::new(Arc::new(MemoryStore::default()));
         let first = ledger.claim_submission("T1", "V1", "h").await;
         let again = ledger.claim_submission("T1", "V1", "h").await;
-        assert_eq!(first, Claim { first: true, key: "submission:T1:V1:h".into() });
+        assert_eq!(
+            first,
+            Claim {
+                first: true,
+                key: "submission:T1:V1:h".into()
+            }
+        );
         assert!(!again.first);
         assert!(!ledger.told(&first.key).await);
         ledger.mark_told(&first.key).await;

@@ -66,6 +66,15 @@ pub enum Outcome {
     Untold,
 }
 
+/// How a shutdown left the jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Drained {
+    /// Every job and handed-off piece of work finished in time.
+    Finished,
+    /// Some were still running: they were stopped and handed back for another replica.
+    HandedBack,
+}
+
 /// What to do with a job whose key another run holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenHeld {
@@ -225,12 +234,13 @@ impl Jobs {
                 .spawn(self.clone().consume(reader.clone(), shared.clone(), false));
         }
         let local: Arc<dyn Queue> = self.local.clone();
-        self.tracker.spawn(self.clone().consume(reader, local, true));
+        self.tracker
+            .spawn(self.clone().consume(reader, local, true));
     }
 
     /// Stops taking jobs and waits up to `within` for those in flight; what is still running
-    /// then is handed back to the shared queue for another replica. True when all ended.
-    pub async fn drain(&self, within: Duration) -> bool {
+    /// then is handed back to the shared queue for another replica.
+    pub async fn drain(&self, within: Duration) -> Drained {
         self.stop.cancel();
         self.tracker.close();
         self.work.close();
@@ -239,11 +249,11 @@ impl Jobs {
             self.work.wait().await;
         };
         if tokio::time::timeout(within, all).await.is_ok() {
-            return true;
+            return Drained::Finished;
         }
         self.abort.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
-        false
+        Drained::HandedBack
     }
 
     /// Takes jobs one at a time while a slot is free. The local queue is emptied even after
@@ -259,7 +269,11 @@ impl Jobs {
                 _ = self.stop.cancelled(), if !finish_backlog => break,
                 permit = self.slots.clone().acquire_owned() => permit.expect("the slots are never closed"),
             };
-            let wait = if stopping { Duration::from_millis(1) } else { POLL };
+            let wait = if stopping {
+                Duration::from_millis(1)
+            } else {
+                POLL
+            };
             let next = tokio::select! {
                 _ = self.stop.cancelled(), if !finish_backlog => break,
                 next = queue.next(wait) => next,
@@ -375,3 +389,6 @@ impl Jobs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -154,4 +154,3 @@ pub async fn plan(
         tasks,
     })
 }
-

@@ -60,7 +60,12 @@ struct Failure {
 }
 
 /// Creates the project (what an earlier run has not) and tells the channel.
-pub async fn create(app: &Services, mut job: ProjectJob, reply: Reply, attempt: Attempt) -> Outcome {
+pub async fn create(
+    app: &Services,
+    mut job: ProjectJob,
+    reply: Reply,
+    attempt: Attempt,
+) -> Outcome {
     if matches!(reply, Reply::New) && app.ledger.told(&job.key).await {
         tracing::info!("the project was created and announced by an earlier run");
         return Outcome::Done;
@@ -71,12 +76,28 @@ pub async fn create(app: &Services, mut job: ProjectJob, reply: Reply, attempt: 
             Ok(plan) => plan,
             Err(PlanError::Problems(problems)) => {
                 let reason = problems.into_values().collect::<Vec<_>>().join(" ");
-                return fail(app, &job, Failure { reason, retry: false }).await;
+                return fail(
+                    app,
+                    &job,
+                    Failure {
+                        reason,
+                        retry: false,
+                    },
+                )
+                .await;
             }
             Err(PlanError::Lookup(e)) => {
                 tracing::warn!(error = %e, "project lookups failed");
                 let reason = wording::lookup(&e, "people's");
-                return fail(app, &job, Failure { reason, retry: true }).await;
+                return fail(
+                    app,
+                    &job,
+                    Failure {
+                        reason,
+                        retry: true,
+                    },
+                )
+                .await;
             }
         },
     };
@@ -86,7 +107,15 @@ pub async fn create(app: &Services, mut job: ProjectJob, reply: Reply, attempt: 
         Ok(run) => run,
         Err(e) => {
             let reason = wording::tallyfy(&e);
-            return fail(app, &job, Failure { reason, retry: true }).await;
+            return fail(
+                app,
+                &job,
+                Failure {
+                    reason,
+                    retry: true,
+                },
+            )
+            .await;
         }
     };
     let results = append_all(app, &job, &run, &plan, attempt).await;
@@ -130,7 +159,15 @@ pub async fn give_up(app: &Services, job: &ProjectJob) {
     app.metrics.job("job", "given_up");
     app.ledger.keep(&job.key, &job.stored().json).await;
     let reason = wording::GIVEN_UP.to_string();
-    fail(app, job, Failure { reason, retry: true }).await;
+    fail(
+        app,
+        job,
+        Failure {
+            reason,
+            retry: true,
+        },
+    )
+    .await;
 }
 
 /// The project's run: the one an earlier attempt created, or a new one.
@@ -173,7 +210,13 @@ async fn ensure_run(
             run_id: run.clone(),
             name: plan.name.clone(),
         };
-        runs::remember(app.store.as_ref(), &job.origin.team_id, channel, &remembered).await;
+        runs::remember(
+            app.store.as_ref(),
+            &job.origin.team_id,
+            channel,
+            &remembered,
+        )
+        .await;
     }
     Ok(run)
 }
@@ -244,7 +287,11 @@ async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
         mrkdwn::escape(&failure.reason)
     );
     let key = failure.retry.then_some(job.key.as_str());
-    match app.courier.tell(&job.origin, courier::failure(&text, key)).await {
+    match app
+        .courier
+        .tell(&job.origin, courier::failure(&text, key))
+        .await
+    {
         Ok(()) => Outcome::Done,
         Err(_) => Outcome::Untold,
     }

@@ -43,7 +43,13 @@ mod tests {
     #[test]
     fn links_name_the_organization_and_the_thing() {
         let links = Links::new("https://go.tallyfy.com/", "org1");
-        assert_eq!(links.run(&RunId("r1".into())), "https://go.tallyfy.com/org1/processes/r1");
-        assert_eq!(links.task(&TaskId("t1".into())), "https://go.tallyfy.com/org1/tasks/t1");
+        assert_eq!(
+            links.run(&RunId("r1".into())),
+            "https://go.tallyfy.com/org1/processes/r1"
+        );
+        assert_eq!(
+            links.task(&TaskId("t1".into())),
+            "https://go.tallyfy.com/org1/tasks/t1"
+        );
     }
 }

@@ -53,7 +53,8 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_action_id(VALUE.into())
         .with_placeholder("Who should do it?".into());
     if !prefill.assignees.is_empty() {
-        people = people.with_initial_users(prefill.assignees.iter().map(|u| u.to_string()).collect());
+        people =
+            people.with_initial_users(prefill.assignees.iter().map(|u| u.to_string()).collect());
     }
     let deadline = SlackBlockDateTimePickerElement::new()
         .with_action_id(VALUE.into())

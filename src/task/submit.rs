@@ -63,4 +63,3 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     state.jobs.submit(job.stored()).await;
     SubmitAnswer::Close
 }
-

@@ -56,16 +56,10 @@ pub async fn answer(state: &AppState, cmd: &SlashCommand) -> Option<String> {
     };
     let what = match &resolved.assignee {
         Assignee::Member { id, email } => {
-            format!(
-                "Tallyfy member {id} ({})",
-                mrkdwn::escape(email)
-            )
+            format!("Tallyfy member {id} ({})", mrkdwn::escape(email))
         }
         Assignee::NoAccount { email: Some(email) } => {
-            format!(
-                "no Tallyfy account for {}",
-                mrkdwn::escape(email)
-            )
+            format!("no Tallyfy account for {}", mrkdwn::escape(email))
         }
         Assignee::NoAccount { email: None } => {
             "no email visible to this app (is the users:read.email scope granted?)".into()

@@ -57,7 +57,10 @@ struct Failure {
 impl From<OwnersError> for Failure {
     fn from(e: OwnersError) -> Self {
         match e {
-            OwnersError::Unassignable(reason) => Failure { reason, retry: false },
+            OwnersError::Unassignable(reason) => Failure {
+                reason,
+                retry: false,
+            },
             OwnersError::Lookup(e) => Failure {
                 reason: wording::lookup(&e, "assignees'"),
                 retry: true,
@@ -125,15 +128,35 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
     let created = match result {
         Ok(made) => made.into_task(),
         Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
-            let name = draft.project.as_ref().map(|p| p.name.as_str()).unwrap_or_default();
+            let name = draft
+                .project
+                .as_ref()
+                .map(|p| p.name.as_str())
+                .unwrap_or_default();
             let reason = format!(
                 "The project \u{201c}{name}\u{201d} no longer exists in Tallyfy. Run /task again and pick another project or a standalone task."
             );
-            return fail(app, &job, Failure { reason, retry: false }).await;
+            return fail(
+                app,
+                &job,
+                Failure {
+                    reason,
+                    retry: false,
+                },
+            )
+            .await;
         }
         Err(e) => {
             let reason = wording::tallyfy(&e);
-            return fail(app, &job, Failure { reason, retry: true }).await;
+            return fail(
+                app,
+                &job,
+                Failure {
+                    reason,
+                    retry: true,
+                },
+            )
+            .await;
         }
     };
     app.metrics.job("create_task", "created");
@@ -163,7 +186,8 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
 /// A Retry press on a task's failure notice: run it again, unless it was made after all.
 pub async fn retry(app: &Services, job: TaskJob, response_url: &str) {
     if app.ledger.told(&job.key).await {
-        let text = "This task was already created; its message is in the conversation it came from.";
+        let text =
+            "This task was already created; its message is in the conversation it came from.";
         app.courier.reply_privately(response_url, text).await;
         return;
     }
@@ -178,7 +202,15 @@ pub async fn give_up(app: &Services, job: &TaskJob) {
     }
     app.metrics.job("job", "given_up");
     let reason = wording::GIVEN_UP.to_string();
-    fail(app, job, Failure { reason, retry: true }).await;
+    fail(
+        app,
+        job,
+        Failure {
+            reason,
+            retry: true,
+        },
+    )
+    .await;
 }
 
 /// Resolves a task's people now.
@@ -207,7 +239,11 @@ async fn fail(app: &Services, job: &TaskJob, failure: Failure) -> Outcome {
     }
     let key = failure.retry.then_some(job.key.as_str());
     let text = message::not_created(&job.draft.title, &failure.reason);
-    match app.courier.tell(&job.origin, courier::failure(&text, key)).await {
+    match app
+        .courier
+        .tell(&job.origin, courier::failure(&text, key))
+        .await
+    {
         Ok(()) => Outcome::Done,
         Err(_) => Outcome::Untold,
     }

@@ -9,8 +9,7 @@ const TASK_JOB: &str = r#"{"kind":"task","key":"submission:T1:V1:h1","origin":{"
 /// A project job exactly as earlier releases wrote it, its people not yet resolved.
 const PROJECT_JOB: &str = r#"{"kind":"project","key":"submission:T1:V2:h2","origin":{"team_id":"T1","user_id":"UREQ","channel_id":"C1","response_url":null,"thread_ts":null},"form":{"name":"Launch","summary":null,"assignees":["UALICE"],"deadline":"2030-01-01T17:00:00Z","lines":[{"number":1,"source":"Book the venue @bob","title":"Book the venue","handles":["bob"],"mentions":[],"deadline":null}],"groups":[],"guests_ok":false},"plan":null}"#;
 
-const RETRY_JOB: &str =
-    r#"{"kind":"retry","key":"submission:T1:V1:h1","response_url":"https://hooks.slack.com/actions/T1/2/y"}"#;
+const RETRY_JOB: &str = r#"{"kind":"retry","key":"submission:T1:V1:h1","response_url":"https://hooks.slack.com/actions/T1/2/y"}"#;
 
 #[test]
 fn jobs_written_by_earlier_releases_still_read() {
@@ -19,7 +18,10 @@ fn jobs_written_by_earlier_releases_still_read() {
     };
     assert_eq!(task.key, "submission:T1:V1:h1");
     assert_eq!(task.origin.request_id.as_deref(), Some("req-1"));
-    assert_eq!(task.draft.assignees, vec!["UALICE".into()] as Vec<crate::slack::ids::UserId>);
+    assert_eq!(
+        task.draft.assignees,
+        vec!["UALICE".into()] as Vec<crate::slack::ids::UserId>
+    );
     let Job::Project(project) = serde_json::from_str::<Job>(PROJECT_JOB).unwrap() else {
         panic!("not a project job")
     };
