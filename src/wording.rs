@@ -4,6 +4,32 @@
 use crate::directory::DirectoryError;
 use crate::tallyfy::TallyfyError;
 
+/// Why some work was not done, as the requester reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: String,
+    /// Whether trying the same job again can help: then the notice has a Retry button.
+    pub retry: bool,
+}
+
+impl Failure {
+    /// A failure that the same request may get past later (an outage, a lookup).
+    pub fn retryable(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            retry: true,
+        }
+    }
+
+    /// A failure only a new request can fix (someone who cannot be assigned, say).
+    pub fn final_(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            retry: false,
+        }
+    }
+}
+
 /// Why a job that kept dying was given up.
 pub const GIVEN_UP: &str = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
 

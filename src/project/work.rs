@@ -19,7 +19,7 @@ use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, RunId, TaskType};
 use crate::tallyfy::TallyfyError;
-use crate::wording;
+use crate::wording::{self, Failure};
 
 /// The kind under which a project job is stored.
 pub const KIND: &str = "project";
@@ -52,13 +52,6 @@ pub enum Reply {
     Replace(String),
 }
 
-/// Why a project was not created, as the requester reads it.
-struct Failure {
-    reason: String,
-    /// Whether trying the same job again can help: then the notice has a Retry button.
-    retry: bool,
-}
-
 /// Creates the project (what an earlier run has not) and tells the channel.
 pub async fn create(
     app: &Services,
@@ -76,28 +69,12 @@ pub async fn create(
             Ok(plan) => plan,
             Err(PlanError::Problems(problems)) => {
                 let reason = problems.into_values().collect::<Vec<_>>().join(" ");
-                return fail(
-                    app,
-                    &job,
-                    Failure {
-                        reason,
-                        retry: false,
-                    },
-                )
-                .await;
+                return fail(app, &job, Failure::final_(reason)).await;
             }
             Err(PlanError::Lookup(e)) => {
                 tracing::warn!(error = %e, "project lookups failed");
                 let reason = wording::lookup(&e, "people's");
-                return fail(
-                    app,
-                    &job,
-                    Failure {
-                        reason,
-                        retry: true,
-                    },
-                )
-                .await;
+                return fail(app, &job, Failure::retryable(reason)).await;
             }
         },
     };
@@ -107,15 +84,7 @@ pub async fn create(
         Ok(run) => run,
         Err(e) => {
             let reason = wording::tallyfy(&e);
-            return fail(
-                app,
-                &job,
-                Failure {
-                    reason,
-                    retry: true,
-                },
-            )
-            .await;
+            return fail(app, &job, Failure::retryable(reason)).await;
         }
     };
     let results = append_all(app, &job, &run, &plan, attempt).await;
@@ -159,15 +128,7 @@ pub async fn give_up(app: &Services, job: &ProjectJob) {
     app.metrics.job("job", "given_up");
     app.ledger.keep(&job.key, &job.stored().json).await;
     let reason = wording::GIVEN_UP.to_string();
-    fail(
-        app,
-        job,
-        Failure {
-            reason,
-            retry: true,
-        },
-    )
-    .await;
+    fail(app, job, Failure::retryable(reason)).await;
 }
 
 /// The project's run: the one an earlier attempt created, or a new one.

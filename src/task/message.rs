@@ -88,33 +88,6 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         ])
 }
 
-/// A private notice to the requester: something did not happen, and what to do.
-pub fn notice(text: &str) -> SlackMessageContent {
-    SlackMessageContent::new().with_text(text.to_string())
-}
-
-/// The action id of the "Retry" button on a failure notice; its value is the job's key.
-pub const RETRY_ACTION: &str = "job_retry";
-
-/// A failure notice; with a job key, it carries a "Retry" button that runs the job again.
-pub fn failure(text: &str, retry: Option<&str>) -> SlackMessageContent {
-    let Some(key) = retry else {
-        return notice(text);
-    };
-    let button = SlackBlockButtonElement::new("Retry".into())
-        .with_action_id(RETRY_ACTION.into())
-        .with_value(key.to_string())
-        .with_style(SlackBlockButtonStyle::Primary);
-    SlackMessageContent::new()
-        .with_text(text.to_string())
-        .with_blocks(vec![
-            SlackSectionBlock::new()
-                .with_text(SlackBlockMarkDownText::new(text.to_string()).into())
-                .into(),
-            SlackActionsBlock::new(vec![button.into()]).into(),
-        ])
-}
-
 /// The words for a task that could not be created.
 pub fn not_created(title: &str, reason: &str) -> String {
     format!(

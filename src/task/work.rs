@@ -15,7 +15,7 @@ use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, Owners};
 use crate::tallyfy::TallyfyError;
-use crate::wording;
+use crate::wording::{self, Failure};
 
 /// The kind under which a task job is stored.
 pub const KIND: &str = "task";
@@ -47,24 +47,11 @@ enum OwnersError {
     Lookup(DirectoryError),
 }
 
-/// Why a task was not created, as the requester reads it.
-struct Failure {
-    reason: String,
-    /// Whether trying the same job again can help: then the notice has a Retry button.
-    retry: bool,
-}
-
 impl From<OwnersError> for Failure {
     fn from(e: OwnersError) -> Self {
         match e {
-            OwnersError::Unassignable(reason) => Failure {
-                reason,
-                retry: false,
-            },
-            OwnersError::Lookup(e) => Failure {
-                reason: wording::lookup(&e, "assignees'"),
-                retry: true,
-            },
+            OwnersError::Unassignable(reason) => Failure::final_(reason),
+            OwnersError::Lookup(e) => Failure::retryable(wording::lookup(&e, "assignees'")),
         }
     }
 }
@@ -136,27 +123,11 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             let reason = format!(
                 "The project \u{201c}{name}\u{201d} no longer exists in Tallyfy. Run /task again and pick another project or a standalone task."
             );
-            return fail(
-                app,
-                &job,
-                Failure {
-                    reason,
-                    retry: false,
-                },
-            )
-            .await;
+            return fail(app, &job, Failure::final_(reason)).await;
         }
         Err(e) => {
             let reason = wording::tallyfy(&e);
-            return fail(
-                app,
-                &job,
-                Failure {
-                    reason,
-                    retry: true,
-                },
-            )
-            .await;
+            return fail(app, &job, Failure::retryable(reason)).await;
         }
     };
     app.metrics.job("create_task", "created");
@@ -202,15 +173,7 @@ pub async fn give_up(app: &Services, job: &TaskJob) {
     }
     app.metrics.job("job", "given_up");
     let reason = wording::GIVEN_UP.to_string();
-    fail(
-        app,
-        job,
-        Failure {
-            reason,
-            retry: true,
-        },
-    )
-    .await;
+    fail(app, job, Failure::retryable(reason)).await;
 }
 
 /// Resolves a task's people now.
