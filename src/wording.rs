@@ -49,6 +49,7 @@ pub fn tallyfy(e: &TallyfyError) -> String {
         TallyfyError::Forbidden(_) => {
             "The Tallyfy account this app uses is not allowed to do that. Ask your Tallyfy admin to check its role.".into()
         }
+        TallyfyError::Refused { message, .. } => format!("Tallyfy refused it: {message}"),
         TallyfyError::NotFound(_) => {
             "Tallyfy could not find what this refers to; it may have been deleted.".into()
         }

@@ -11,7 +11,9 @@ use url::Url;
 
 use super::auth::Credentials;
 use super::budget::RateBudget;
-use super::model::{CreatedTask, Data, Group, ListedTask, Member, NewTask, Page, Run, RunId};
+use super::model::{
+    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId,
+};
 use super::TallyfyError;
 use crate::config::TallyfyConfig;
 use crate::store::Store;
@@ -78,8 +80,11 @@ impl TallyfyClient {
     pub async fn create_task(&self, task: &NewTask) -> Result<CreatedTask, TallyfyError> {
         let path = format!("organizations/{}/tasks", self.org_id);
         let req = self.request(Method::POST, &path).json(task);
-        let created: Data<CreatedTask> = self.send("create_task", req).await?;
-        Ok(created.data)
+        let created: Data<OneOrFirst<CreatedTask>> = self.send("create_task", req).await?;
+        created
+            .data
+            .into_first()
+            .ok_or_else(|| TallyfyError::Unexpected("create_task: an empty data array".into()))
     }
 
     /// The organization's member with exactly this email (case-insensitive), if any.
@@ -226,8 +231,7 @@ impl TallyfyClient {
             .headers()
             .get(header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| retry_after(v, jiff::Timestamp::now()));
         let body = response
             .bytes()
             .await
@@ -241,7 +245,8 @@ impl TallyfyClient {
     }
 }
 
-/// Tallyfy's error bodies: `{"error":true,"message":..,"errors":{field:[..]}}` and kin.
+/// Tallyfy's error bodies: `{"error":true,"message":..,"errors":{field:[..]}}`,
+/// `{"message":..,"errors":{..}}`, and `{"error":{"code":..,"message":..,"details":..}}`.
 #[derive(Debug, Default, Deserialize)]
 struct ErrorBody {
     #[serde(default)]
@@ -250,6 +255,37 @@ struct ErrorBody {
     errors: Option<serde_json::Value>,
     #[serde(default)]
     code: Option<String>,
+    /// `true`, or an object with `code` and `message`.
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl ErrorBody {
+    /// The message and the code, wherever the body put them.
+    fn message_and_code(&self) -> (Option<String>, Option<String>) {
+        let nested = |field: &str| {
+            self.error
+                .as_ref()
+                .and_then(|e| e.get(field))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        (
+            self.message.clone().or_else(|| nested("message")),
+            self.code.clone().or_else(|| nested("code")),
+        )
+    }
+}
+
+/// `Retry-After`: a number of seconds, or an HTTP date (then the time left until it).
+fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let left = at.duration_since(now);
+    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
 }
 
 impl TallyfyError {
@@ -268,10 +304,9 @@ impl TallyfyError {
 
     fn from_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
         let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-        let message = parsed
-            .message
-            .clone()
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+        let (message, code) = parsed.message_and_code();
+        let message =
+            message.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
         match status.as_u16() {
             400 | 422 => TallyfyError::Invalid {
                 message,
@@ -279,10 +314,12 @@ impl TallyfyError {
             },
             401 => TallyfyError::Unauthorized,
             403 => TallyfyError::Forbidden(message),
-            404 => TallyfyError::NotFound(parsed.code.unwrap_or(message)),
+            404 => TallyfyError::NotFound(code.unwrap_or(message)),
             429 => TallyfyError::RateLimited { retry_after },
-            code => TallyfyError::Server {
-                status: code,
+            status @ (408 | 500..=599) => TallyfyError::Server { status, message },
+            status => TallyfyError::Refused {
+                status,
+                code,
                 message,
             },
         }
@@ -362,5 +399,48 @@ mod tests {
             TallyfyError::from_status(StatusCode::BAD_GATEWAY, b"<html>", None),
             TallyfyError::Server { status: 502, .. }
         ));
+        for status in [405, 409, 410, 413] {
+            let e = TallyfyError::from_status(StatusCode::from_u16(status).unwrap(), b"{}", None);
+            assert!(matches!(e, TallyfyError::Refused { .. }), "{status}: {e:?}");
+            assert!(
+                !e.is_transient() && !e.outcome_unknown(),
+                "{status} is not retried"
+            );
+        }
+        let timeout = TallyfyError::from_status(StatusCode::REQUEST_TIMEOUT, b"", None);
+        assert!(timeout.is_transient());
+    }
+
+    #[test]
+    fn the_nested_error_shape_gives_tallyfys_code_and_message() {
+        let body = br#"{"error":{"code":"SEAT_POOL_EXHAUSTED","message":"No seats are left.","details":{}}}"#;
+        let e = TallyfyError::from_status(StatusCode::CONFLICT, body, None);
+        let TallyfyError::Refused {
+            status,
+            code,
+            message,
+        } = e
+        else {
+            panic!("not Refused: {e:?}")
+        };
+        assert_eq!(status, 409);
+        assert_eq!(code.as_deref(), Some("SEAT_POOL_EXHAUSTED"));
+        assert_eq!(message, "No seats are left.");
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now: jiff::Timestamp = "2026-11-29T10:00:00Z".parse().unwrap();
+        assert_eq!(retry_after("12", now), Some(Duration::from_secs(12)));
+        assert_eq!(
+            retry_after("Sun, 29 Nov 2026 10:00:08 GMT", now),
+            Some(Duration::from_secs(8))
+        );
+        assert_eq!(
+            retry_after("Sun, 29 Nov 2026 09:59:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date already past means now"
+        );
+        assert_eq!(retry_after("soon", now), None);
     }
 }

@@ -39,7 +39,15 @@ pub enum TallyfyError {
     /// 429: wait `retry_after`, then try again.
     #[error("Tallyfy's rate limit was reached")]
     RateLimited { retry_after: Option<Duration> },
-    /// 5xx and other statuses.
+    /// Any other 4xx (405, 409, 410, 413...): Tallyfy will not do this as asked;
+    /// retrying will not help. `code` is Tallyfy's own (`SEAT_POOL_EXHAUSTED`, say).
+    #[error("Tallyfy refused the request (HTTP {status}): {message}")]
+    Refused {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// 5xx (and 408): Tallyfy is not serving right now.
     #[error("Tallyfy answered HTTP {status}: {message}")]
     Server { status: u16, message: String },
     /// The request never left: safe to send again.
@@ -83,7 +91,9 @@ impl TallyfyError {
             TallyfyError::Forbidden(_) => "403".into(),
             TallyfyError::NotFound(_) => "404".into(),
             TallyfyError::RateLimited { .. } => "429".into(),
-            TallyfyError::Server { status, .. } => status.to_string(),
+            TallyfyError::Server { status, .. } | TallyfyError::Refused { status, .. } => {
+                status.to_string()
+            }
             TallyfyError::Unreachable(_) => "unreachable".into(),
             TallyfyError::NoAnswer(_) => "no_answer".into(),
             TallyfyError::Unexpected(_) => "unexpected".into(),

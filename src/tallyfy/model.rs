@@ -218,7 +218,16 @@ impl ListedTask {
             let mut wanted: Vec<u64> = request.owners.users.iter().map(|m| m.0).collect();
             listed.sort_unstable();
             wanted.sort_unstable();
-            if listed.len() == owners.users.len() && !listed.is_empty() && listed != wanted {
+            let readable = listed.len() == owners.users.len() && !listed.is_empty();
+            let split = request.separate_task_for_each_assignee == Some(true);
+            if readable && split {
+                // Tallyfy made one task per assignee, each owned by one of them (or by a
+                // member of a requested group, whom this app cannot tell apart).
+                let part = listed.iter().all(|id| wanted.contains(id));
+                if !part && request.owners.groups.is_empty() {
+                    return false;
+                }
+            } else if readable && listed != wanted {
                 return false;
             }
         }
@@ -255,6 +264,57 @@ fn same_instant(a: &str, b: &str) -> Option<bool> {
         })
     }
     Some(read(a)?.as_second() == read(b)?.as_second())
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use super::*;
+
+    fn listed(owner: u64) -> ListedTask {
+        serde_json::from_value(serde_json::json!({
+            "id": "t", "title": "Launch", "deadline": "2030-01-01T17:00:00.000Z",
+            "run": {"id": "r1"}, "owners": {"users": [owner]}
+        }))
+        .unwrap()
+    }
+
+    fn project(users: &[u64]) -> NewTask {
+        NewTask {
+            title: "Launch".into(),
+            summary: None,
+            task_type: TaskType::Task,
+            owners: Owners {
+                users: users.iter().map(|u| MemberId(*u)).collect(),
+                ..Owners::default()
+            },
+            deadline: "2030-01-01 17:00:00".into(),
+            separate_task_for_each_assignee: Some(true),
+            run_id: None,
+            position: None,
+        }
+    }
+
+    #[test]
+    fn a_split_create_is_recognised_by_any_one_of_its_per_person_tasks() {
+        assert!(listed(1001).is_made_by(&project(&[1001, 1002])));
+        assert!(listed(1002).is_made_by(&project(&[1001, 1002])));
+        assert!(!listed(1003).is_made_by(&project(&[1001, 1002])));
+    }
+
+    #[test]
+    fn members_of_every_status_but_disabled_can_be_assigned() {
+        let member = |status: &str, active: bool| Member {
+            id: MemberId(1),
+            email: "a@x.io".into(),
+            full_name: None,
+            status: Some(status.into()),
+            is_active: Some(active),
+        };
+        assert!(member("active", true).is_assignable());
+        assert!(member("invited", false).is_assignable());
+        assert!(!member("disabled", false).is_assignable());
+        assert!(!member("active", false).is_assignable());
+    }
 }
 
 /// A run (process) as `GET /organizations/{org}/runs/{id}?with=tasks` answers it.
@@ -321,13 +381,37 @@ pub struct Member {
 }
 
 impl Member {
-    /// Disabled, suspended or deactivated members cannot be assigned work.
+    /// Active and invited members can be assigned work; disabled (or suspended, or
+    /// deactivated) ones cannot. An invited member is not active yet, whatever
+    /// `is_active` says.
     pub fn is_assignable(&self) -> bool {
-        let status_ok = match self.status.as_deref() {
-            None => true,
-            Some(s) => s.eq_ignore_ascii_case("active"),
-        };
-        status_ok && self.is_active != Some(false)
+        match self
+            .status
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("invited") => true,
+            None | Some("active") => self.is_active != Some(false),
+            Some(_) => false,
+        }
+    }
+}
+
+/// A `data` that is one object, or (as some answers have it) an array of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrFirst<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrFirst<T> {
+    pub fn into_first(self) -> Option<T> {
+        match self {
+            OneOrFirst::One(one) => Some(one),
+            OneOrFirst::Many(many) => many.into_iter().next(),
+        }
     }
 }
 

@@ -2,6 +2,20 @@
 //! `X-Tallyfy-Client` header, JSON bodies, required fields, task types, the deadline
 //! format, known member ids, existing run ids. It answers in Tallyfy's shapes, including
 //! its error shapes, and can be told to fail, rate-limit or hang.
+//!
+//! Where it behaves as Tallyfy does, and the source for it (see shared/docs/tallyfy-api.md):
+//! - A create with `separate_task_for_each_assignee: true` makes a run holding one task per
+//!   assignee (groups expanded to their members), each owned by one person, and answers
+//!   with one of them: Tallyfy's MCP server reads the fan-out back (`_read_back_fanout`),
+//!   and the "launch a process without a template" page describes the split.
+//! - Member statuses are `active`, `invited` and `disabled`; invited members can be
+//!   assigned (MCP `user_management.py`, the docs' member-statuses page).
+//! - Lists page 10 rows by default and at most 100 (CLI `pkg/tallyfy/`, docs).
+//! - Errors come as `{"error": true, "message"}`, `{"message", "errors": {field: [..]}}`
+//!   and `{"error": {"code", "message", "details"}}` (409 `SEAT_POOL_EXHAUSTED`, CLI);
+//!   `Retry-After` is given in seconds or as an HTTP date (CLI parses both); a 2xx `data`
+//!   may be an array (the Python SDK accepts one).
+//! - Listing groups needs an admin: other tokens get 403 (docs, groups endpoint).
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -32,6 +46,8 @@ pub struct Request {
     pub query: HashMap<String, String>,
     pub headers: HashMap<String, String>,
     pub body: Value,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +72,10 @@ pub enum Fault {
     CommitThenHang(Duration),
     /// Create the task, then answer with this 5xx status (a proxy that failed late).
     CommitThenFail(u16),
+    /// 429 with `Retry-After` as an HTTP date this far ahead.
+    RateLimitedUntil(Duration),
+    /// Create the task, and answer with `data` as a one-element array.
+    AnswerWithArray,
 }
 
 #[derive(Default)]
@@ -81,6 +101,10 @@ struct Inner {
     arrivals: Vec<std::time::Instant>,
     rate_limited: usize,
     groups: Vec<(String, String)>,
+    /// Members of each group, by group id.
+    group_members: HashMap<String, Vec<u64>>,
+    /// Whether listing groups is refused (a token without admin rights).
+    groups_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
     next_id: u64,
@@ -147,6 +171,28 @@ impl FakeTallyfy {
             .unwrap()
             .groups
             .push((id.into(), name.into()));
+    }
+
+    /// The group's members: a project the group owns gets one task per member.
+    pub fn add_group_members(&self, id: &str, members: &[u64]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .group_members
+            .insert(id.into(), members.to_vec());
+    }
+
+    /// Listing groups answers 403, as for a token without admin rights.
+    pub fn refuse_groups(&self) {
+        self.inner.lock().unwrap().groups_refused = true;
+    }
+
+    /// Requests to list the groups.
+    pub fn group_lists(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/groups"))
+            .count()
     }
 
     pub fn fault_next_create(&self, fault: Fault) {
@@ -269,6 +315,19 @@ impl FakeTallyfy {
             .values()
             .flatten()
             .filter(|t| t["title"] == title)
+            .count()
+    }
+
+    /// Runs (processes) whose first task has this title: a project made twice shows 2.
+    pub fn runs_titled(&self, title: &str) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .runs
+            .iter()
+            .filter(|(id, tasks)| {
+                !id.starts_with("oneoff-") && tasks.first().is_some_and(|t| t["title"] == title)
+            })
             .count()
     }
 
@@ -424,6 +483,7 @@ fn record(
         query,
         headers,
         body,
+        at: std::time::Instant::now(),
     });
 }
 
@@ -543,8 +603,24 @@ async fn create_task_to_the_end(
             }
             return response;
         }
+        Some(Fault::RateLimitedUntil(ahead)) => {
+            let when = jiff::Timestamp::now() + ahead;
+            let date = when.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("retry-after", date.parse().unwrap());
+            return response;
+        }
         Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(Fault::CommitThenHang(_)) | Some(Fault::CommitThenFail(_)) | None => {}
+        Some(Fault::CommitThenHang(_))
+        | Some(Fault::CommitThenFail(_))
+        | Some(Fault::AnswerWithArray)
+        | None => {}
     }
     let after = fault;
     let Value::Object(task) = value else {
@@ -606,9 +682,11 @@ async fn create_task_to_the_end(
         Some(list) => {
             let s = inner.lock().unwrap();
             for (i, u) in list.iter().enumerate() {
-                let known = u
-                    .as_u64()
-                    .is_some_and(|id| s.members.iter().any(|m| m.id == id && m.status == "active"));
+                let known = u.as_u64().is_some_and(|id| {
+                    s.members
+                        .iter()
+                        .any(|m| m.id == id && (m.status == "active" || m.status == "invited"))
+                });
                 if !known {
                     errors.insert(
                         format!("owners.users.{i}"),
@@ -686,17 +764,36 @@ async fn create_task_to_the_end(
             .unwrap()
             .strftime("%Y-%m-%dT%H:%M:%S.000Z")
             .to_string();
-        let created = json!({
-            "id": task_id, "title": title, "status": "not-started", "task_type": task["task_type"],
-            "deadline": deadline, "owners": {"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": [], "groups": []},
-            "position": task.get("position").cloned().unwrap_or(json!(1)),
-            "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
-        });
+        let split = task.get("run_id").is_none()
+            && task.get("separate_task_for_each_assignee") == Some(&json!(true));
+        // One owner set per task: each assignee alone when the create is split.
+        let owner_sets: Vec<Value> = if split {
+            split_owners(&owners, &s.group_members)
+        } else {
+            vec![
+                json!({"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": owners.get("guests").cloned().unwrap_or(json!([])), "groups": owners.get("groups").cloned().unwrap_or(json!([]))}),
+            ]
+        };
+        let mut made = Vec::new();
+        for (i, owner_set) in owner_sets.into_iter().enumerate() {
+            let id = if i == 0 {
+                task_id.clone()
+            } else {
+                s.next_id += 1;
+                hex_id(s.next_id, "7a")
+            };
+            made.push(json!({
+                "id": id, "title": title, "status": "not-started", "task_type": task["task_type"],
+                "deadline": deadline, "owners": owner_set,
+                "position": task.get("position").cloned().unwrap_or(json!(1)),
+                "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
+            }));
+        }
         s.runs
             .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))
             .or_default()
-            .push(created.clone());
-        created
+            .extend(made.iter().cloned());
+        made.swap_remove(0)
     };
     match after {
         Some(Fault::CommitThenHang(delay)) => tokio::time::sleep(delay).await,
@@ -707,9 +804,45 @@ async fn create_task_to_the_end(
             )
                 .into_response()
         }
+        Some(Fault::AnswerWithArray) => {
+            return (StatusCode::CREATED, Json(json!({ "data": [created] }))).into_response()
+        }
         _ => {}
     }
     (StatusCode::CREATED, Json(json!({ "data": created }))).into_response()
+}
+
+/// The owners of each task of a split create: every member, every member of every group
+/// and every guest alone (each person once); the owners as given when that is nobody.
+fn split_owners(owners: &Value, group_members: &HashMap<String, Vec<u64>>) -> Vec<Value> {
+    let ids = |key: &str| {
+        owners
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut users: Vec<u64> = ids("users").iter().filter_map(Value::as_u64).collect();
+    for group in ids("groups").iter().filter_map(Value::as_str) {
+        for member in group_members.get(group).into_iter().flatten() {
+            if !users.contains(member) {
+                users.push(*member);
+            }
+        }
+    }
+    let mut sets: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"users": [u], "guests": [], "groups": []}))
+        .collect();
+    sets.extend(
+        ids("guests")
+            .into_iter()
+            .map(|g| json!({"users": [], "guests": [g], "groups": []})),
+    );
+    if sets.is_empty() {
+        sets.push(json!({"users": [], "guests": [], "groups": ids("groups")}));
+    }
+    sets
 }
 
 /// One page of `tasks` in Tallyfy's list shape.
@@ -936,6 +1069,13 @@ async fn list_groups(
         return r;
     }
     let s = inner.lock().unwrap();
+    if s.groups_refused {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": true, "message": "You do not have permission to perform this action."})),
+        )
+            .into_response();
+    }
     let data: Vec<Value> = s
         .groups
         .iter()

@@ -16,6 +16,7 @@ mod reliability;
 mod signing;
 mod socket_mode;
 mod store;
+mod tallyfy_rules;
 mod task_command;
 mod task_submission;
 mod token_refresh;

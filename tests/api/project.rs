@@ -418,6 +418,8 @@ async fn a_project_can_be_owned_by_a_group_and_guests() {
     let app = spawn_app().await;
     app.tallyfy
         .add_group("0f1e2d3c4b5a69788796a5b4c3d2e1f0", "Finance");
+    app.tallyfy
+        .add_group_members("0f1e2d3c4b5a69788796a5b4c3d2e1f0", &[1001, 1002]);
     let view = app.open_project_modal("Audit prep").await;
     assert!(block_with(&view, "groups").is_some() && block_with(&view, "guests").is_some());
     let values = ProjectValues::new("Audit prep", &[CAROL], "Gather receipts");
@@ -448,4 +450,7 @@ async fn a_project_can_be_owned_by_a_group_and_guests() {
     );
     let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
     assert!(text.contains("the _Finance_ group"), "{text}");
+    // Tallyfy gave each of the group's members and the guest a task of their own.
+    assert_eq!(app.tallyfy.tasks_titled("Audit prep"), 3);
+    assert_eq!(app.tallyfy.runs_titled("Audit prep"), 1);
 }
