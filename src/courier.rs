@@ -12,6 +12,7 @@ use slack_morphism::prelude::*;
 
 use crate::slack::api::{SlackApi, SlackCallError};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
+use crate::slack::{limits, mrkdwn};
 use crate::telemetry::Metrics;
 
 /// Rate-limit answers are waited out at most this many times per message.
@@ -182,7 +183,7 @@ impl Courier {
 
 /// A private notice to the requester: something did not happen, and what to do.
 pub fn notice(text: &str) -> SlackMessageContent {
-    SlackMessageContent::new().with_text(text.to_string())
+    SlackMessageContent::new().with_text(mrkdwn::clip(text, limits::MESSAGE_TEXT))
 }
 
 /// A failure notice; with a job key, it carries a "Retry" button that runs the job again.
@@ -194,11 +195,12 @@ pub fn failure(text: &str, retry: Option<&str>) -> SlackMessageContent {
         .with_action_id(RETRY_ACTION.into())
         .with_value(key.to_string())
         .with_style(SlackBlockButtonStyle::Primary);
+    let section = mrkdwn::clip(text, limits::SECTION_TEXT);
     SlackMessageContent::new()
-        .with_text(text.to_string())
+        .with_text(mrkdwn::clip(text, limits::MESSAGE_TEXT))
         .with_blocks(vec![
             SlackSectionBlock::new()
-                .with_text(SlackBlockMarkDownText::new(text.to_string()).into())
+                .with_text(SlackBlockMarkDownText::new(section).into())
                 .into(),
             SlackActionsBlock::new(vec![button.into()]).into(),
         ])

@@ -4,7 +4,7 @@
 use jiff::Zoned;
 
 use crate::deadline;
-use crate::slack::command::parse_text;
+use crate::slack::command::parse_typed;
 
 /// One line of the tasks field, as typed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -33,7 +33,7 @@ pub fn parse(text: &str, now: &Zoned) -> Vec<Line> {
 
 fn parse_line(number: usize, raw: &str, now: &Zoned) -> Line {
     let without_bullet = strip_bullet(raw);
-    let parsed = parse_text(without_bullet);
+    let parsed = parse_typed(without_bullet);
     let mut handles = Vec::new();
     let mut words = Vec::new();
     for word in parsed.text.split_whitespace() {

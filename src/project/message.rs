@@ -7,12 +7,10 @@ use slack_morphism::prelude::*;
 use super::PlannedTask;
 use crate::deadline;
 use crate::slack::ids::UserId;
-use crate::slack::mrkdwn;
+use crate::slack::{limits, mrkdwn};
 
 /// The action id of the "Retry missing tasks" button; its value is the job's key.
 pub const RETRY_ACTION: &str = "project_retry";
-/// Task lines listed in one message before the rest are summed up.
-const LISTED: usize = 25;
 
 /// A project as it stands after a creation attempt.
 pub struct Outcome<'a> {
@@ -54,28 +52,50 @@ fn due(ts: Timestamp) -> String {
 pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
     let missing: Vec<&(&PlannedTask, Result<(), String>)> =
         o.tasks.iter().filter(|(_, r)| r.is_err()).collect();
-    let mut body = format!(
+    let head = format!(
         ":file_folder: *{}* (new project)\n{} set it up for {}, due {}",
-        mrkdwn::link(o.link, o.name),
+        mrkdwn::link(o.link, &mrkdwn::shorten(o.name, limits::SHOWN_TITLE)),
         mrkdwn::mention(o.requester),
         people_and_groups(o.assignees, o.groups),
         due(o.deadline)
     );
-    for (task, result) in o.tasks.iter().take(LISTED) {
-        let mark = if result.is_ok() { "•" } else { ":x:" };
-        body.push_str(&format!(
-            "\n{mark} {} - {} by {}",
-            mrkdwn::escape(&task.title),
-            people(&task.assignees),
-            due(task.deadline)
+    let lines: Vec<String> = o
+        .tasks
+        .iter()
+        .map(|(task, result)| {
+            let mark = if result.is_ok() { "•" } else { ":x:" };
+            format!(
+                "{mark} {} - {} by {}",
+                mrkdwn::escape(&mrkdwn::shorten(&task.title, limits::SHOWN_TITLE)),
+                people(&task.assignees),
+                due(task.deadline)
+            )
+        })
+        .collect();
+    // The head, the lines (split across sections), the warning and the buttons: within
+    // the blocks a message may hold. Lines that do not fit are summed up.
+    let mut all = vec![head];
+    all.extend(lines.iter().cloned());
+    let mut texts = mrkdwn::pack(&all, limits::SECTION_TEXT);
+    // Room for the warning and the buttons; lines that do not fit are summed up.
+    let room = limits::MESSAGE_BLOCKS - 2;
+    if texts.len() > room {
+        texts.truncate(room - 1);
+        // The head's two lines are not tasks.
+        let listed = texts.iter().map(|t| t.lines().count()).sum::<usize>() - 2;
+        texts.push(format!(
+            "…and {} more tasks, in Tallyfy",
+            lines.len() - listed
         ));
     }
-    if o.tasks.len() > LISTED {
-        body.push_str(&format!("\n…and {} more", o.tasks.len() - LISTED));
-    }
-    let mut blocks: Vec<SlackBlock> = vec![SlackSectionBlock::new()
-        .with_text(SlackBlockMarkDownText::new(body).into())
-        .into()];
+    let mut blocks: Vec<SlackBlock> = texts
+        .into_iter()
+        .map(|text| {
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new(text).into())
+                .into()
+        })
+        .collect();
     let open = SlackBlockButtonElement::new("Open in Tallyfy".into())
         .with_action_id("open_in_tallyfy".into())
         .with_url(
@@ -94,7 +114,7 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
             ":warning: {} of {} tasks could not be added ({}). Retry adds only the missing ones.",
             missing.len(),
             o.tasks.len(),
-            mrkdwn::escape(&first_reason)
+            mrkdwn::escape(&mrkdwn::shorten(&first_reason, 1000))
         );
         blocks.push(
             SlackSectionBlock::new()
@@ -112,7 +132,7 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
     blocks.push(SlackActionsBlock::new(buttons).into());
     let fallback = format!(
         "New project: {} ({} tasks{}) - {}",
-        mrkdwn::escape(o.name),
+        mrkdwn::escape(&mrkdwn::shorten(o.name, limits::SHOWN_TITLE)),
         o.tasks.len(),
         if missing.is_empty() {
             String::new()
@@ -249,6 +269,53 @@ mod tests {
             text.contains("<https://t/b|B &lt;x&gt;>\n")
                 || text.ends_with("<https://t/b|B &lt;x&gt;>"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_largest_project_fits_one_message() {
+        let long = "&<".repeat(300);
+        let tasks: Vec<PlannedTask> = (0..crate::project::modal::MAX_LINES)
+            .map(|_| task(&long))
+            .collect();
+        let name = "&".repeat(600);
+        let people: Vec<UserId> = (0..50).map(|i| UserId::new(format!("U{i:08}"))).collect();
+        let content = confirmation(&Outcome {
+            name: &name,
+            requester: "UREQ",
+            assignees: &people,
+            groups: &[],
+            deadline: "2026-12-15T22:00:00Z".parse().unwrap(),
+            link: "https://t/org/processes/r1",
+            tasks: tasks
+                .iter()
+                .map(|t| (t, Err("Tallyfy had a problem".into())))
+                .collect(),
+            job_key: "submission:T:V:h",
+        });
+        let json = serde_json::to_value(&content).unwrap();
+        let blocks = json["blocks"].as_array().unwrap();
+        assert!(
+            blocks.len() <= limits::MESSAGE_BLOCKS,
+            "{} blocks",
+            blocks.len()
+        );
+        for block in blocks {
+            let text = block["text"]["text"].as_str().unwrap_or_default();
+            assert!(
+                text.chars().count() <= limits::SECTION_TEXT,
+                "{}",
+                text.len()
+            );
+        }
+        let all: String = blocks
+            .iter()
+            .filter_map(|b| b["text"]["text"].as_str())
+            .collect();
+        let listed = all.matches(":x:").count();
+        assert!(
+            listed == tasks.len() || all.contains("more tasks, in Tallyfy"),
+            "{listed}"
         );
     }
 }

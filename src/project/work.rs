@@ -244,7 +244,10 @@ async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
     tracing::warn!(key = %job.key, reason = %failure.reason, "project not created");
     let text = format!(
         ":warning: The project *{}* was not created. {}",
-        mrkdwn::escape(&job.form.name),
+        mrkdwn::escape(&mrkdwn::shorten(
+            &job.form.name,
+            crate::slack::limits::SHOWN_TITLE
+        )),
         mrkdwn::escape(&failure.reason)
     );
     let key = failure.retry.then_some(job.key.as_str());

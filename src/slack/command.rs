@@ -97,6 +97,39 @@ pub fn parse_text(raw: &str) -> CommandText {
     out
 }
 
+/// Text typed into a form's plain text input. Slack sends it as typed, with no entities
+/// and no markup, so `<`, `>` and `&` are the person's own; only mentions written out as
+/// `<@U…>` are read as people. Whitespace is folded as in [`parse_text`].
+pub fn parse_typed(raw: &str) -> CommandText {
+    let mut out = CommandText::default();
+    let mut plain = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find("<@") {
+        let mention = rest[start + 2..]
+            .find('>')
+            .map(|len| &rest[start + 2..start + 2 + len])
+            .map(|inner| inner.split('|').next().unwrap_or(inner))
+            .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()));
+        match mention {
+            Some(user) => {
+                plain.push_str(&rest[..start]);
+                if !out.mentions.iter().any(|m| m == user) {
+                    out.mentions.push(UserId::from(user));
+                }
+                let end = start + 2 + rest[start + 2..].find('>').unwrap_or(0) + 1;
+                rest = &rest[end..];
+            }
+            None => {
+                plain.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    plain.push_str(rest);
+    out.text = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    out
+}
+
 /// Like [`parse_text`], but keeps line breaks and mentions as `@name` where Slack gave a
 /// name: for a message used as a task's summary.
 pub fn parse_text_keep_lines(raw: &str) -> String {
@@ -190,5 +223,16 @@ mod tests {
     fn help_words() {
         assert!(is_help(" Help "));
         assert!(!is_help("help the team"));
+    }
+
+    #[test]
+    fn typed_text_keeps_its_own_brackets_and_ampersands() {
+        let typed = parse_typed("Check <terms> & R&D &amp; <@U123|ann>  with <@U456>");
+        assert_eq!(typed.text, "Check <terms> & R&D &amp; with");
+        assert_eq!(
+            typed.mentions,
+            vec![UserId::from("U123"), UserId::from("U456")]
+        );
+        assert_eq!(parse_typed("a <@ b").text, "a <@ b");
     }
 }

@@ -8,3 +8,16 @@ pub mod ids;
 pub mod interaction;
 pub mod mrkdwn;
 pub mod signature;
+
+/// Block Kit's limits this app sizes its messages to, stated once (Slack's Block Kit
+/// reference pages).
+pub mod limits {
+    /// A section block's `text`, counted as posted (escaped).
+    pub const SECTION_TEXT: usize = 3000;
+    /// Blocks in one message.
+    pub const MESSAGE_BLOCKS: usize = 50;
+    /// A message's top-level `text`.
+    pub const MESSAGE_TEXT: usize = 40_000;
+    /// How much of a title a message shows; Tallyfy has the whole of it.
+    pub const SHOWN_TITLE: usize = 200;
+}

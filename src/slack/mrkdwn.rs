@@ -35,9 +35,111 @@ pub fn date(unix_seconds: i64, fallback: &str) -> String {
     )
 }
 
+/// Text cut to at most `max` characters before it is escaped, ending in `…` when cut: how
+/// a long title is shown in a message (Tallyfy has the whole of it).
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
+}
+
+/// Escaped mrkdwn cut to at most `max` characters, as Slack counts them, without cutting
+/// an entity (`&amp;`) or a token (`<@U1>`, `<url|label>`, `<!date^…>`) in two; ends in
+/// `…` when cut.
+pub fn clip(mrkdwn: &str, max: usize) -> String {
+    if mrkdwn.chars().count() <= max {
+        return mrkdwn.to_string();
+    }
+    let mut out = String::new();
+    let mut count = 0;
+    let mut chars = mrkdwn.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A whole unit: one character, or an entity or token up to its end.
+        let mut unit = String::from(c);
+        let close = match c {
+            '&' => Some(';'),
+            '<' => Some('>'),
+            _ => None,
+        };
+        if let Some(close) = close {
+            while let Some(&next) = chars.peek() {
+                unit.push(next);
+                chars.next();
+                if next == close {
+                    break;
+                }
+            }
+        }
+        let len = unit.chars().count();
+        if count + len > max - 1 {
+            break;
+        }
+        out.push_str(&unit);
+        count += len;
+    }
+    out.push('…');
+    out
+}
+
+/// Lines joined into as few texts as hold them, each at most `max` characters (a line
+/// longer than that is clipped): one text per section block.
+pub fn pack(lines: &[String], max: usize) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut count = 0;
+    for line in lines {
+        let line = clip(line, max);
+        let len = line.chars().count();
+        if !current.is_empty() && count + 1 + len > max {
+            texts.push(std::mem::take(&mut current));
+            count = 0;
+        }
+        if !current.is_empty() {
+            current.push('\n');
+            count += 1;
+        }
+        current.push_str(&line);
+        count += len;
+    }
+    if !current.is_empty() {
+        texts.push(current);
+    }
+    texts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clipping_never_cuts_an_entity_or_a_token() {
+        let text = format!("{} <@U123> &amp; tail", "a".repeat(10));
+        assert_eq!(clip(&text, 100), text);
+        assert_eq!(clip(&text, 12), "aaaaaaaaaa …");
+        assert_eq!(clip(&text, 19), "aaaaaaaaaa <@U123>…");
+        assert_eq!(clip(&text, 22), "aaaaaaaaaa <@U123> …");
+        assert_eq!(clip(&text, 25), "aaaaaaaaaa <@U123> &amp;…");
+        assert!(clip(&"&amp;".repeat(1000), 3000).chars().count() <= 3000);
+    }
+
+    #[test]
+    fn lines_are_packed_into_texts_that_fit() {
+        let lines: Vec<String> = (0..40)
+            .map(|i| format!("{i:02} {}", "x".repeat(97)))
+            .collect();
+        let texts = pack(&lines, 3000);
+        assert!(texts.iter().all(|t| t.chars().count() <= 3000));
+        assert_eq!(
+            texts.join("\n"),
+            lines.join("\n"),
+            "nothing lost, order kept"
+        );
+        assert_eq!(texts.len(), 2);
+        assert_eq!(shorten("abcdef", 4), "abc…");
+        assert_eq!(shorten("abc", 4), "abc");
+    }
 
     #[test]
     fn control_characters_are_escaped() {

@@ -6,7 +6,7 @@ use slack_morphism::prelude::*;
 
 use crate::deadline;
 use crate::slack::ids::UserId;
-use crate::slack::mrkdwn;
+use crate::slack::{limits, mrkdwn};
 use crate::tallyfy::model::TaskType;
 
 /// A task that now exists in Tallyfy.
@@ -48,11 +48,15 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         other => format!(" ({})", other.label().to_lowercase()),
     };
     if let Some(project) = created.project {
-        kind.push_str(&format!(" in project _{}_", mrkdwn::escape(project)));
+        let project = mrkdwn::shorten(project, limits::SHOWN_TITLE);
+        kind.push_str(&format!(" in project _{}_", mrkdwn::escape(&project)));
     }
     let mut body = format!(
         ":white_check_mark: *{}*{kind}\n{} asked {} to do this by {due}",
-        mrkdwn::link(created.link, created.title),
+        mrkdwn::link(
+            created.link,
+            &mrkdwn::shorten(created.title, limits::SHOWN_TITLE)
+        ),
         mrkdwn::mention(created.requester),
         join_people(&people),
     );
@@ -65,7 +69,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
     }
     let fallback = format!(
         "New task: {} for {}, due {} - {}",
-        mrkdwn::escape(created.title),
+        mrkdwn::escape(&mrkdwn::shorten(created.title, limits::SHOWN_TITLE)),
         join_people(&people),
         deadline::utc_label(created.deadline),
         created.link
@@ -82,7 +86,9 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         .with_text(fallback)
         .with_blocks(vec![
             SlackSectionBlock::new()
-                .with_text(SlackBlockMarkDownText::new(body).into())
+                .with_text(
+                    SlackBlockMarkDownText::new(mrkdwn::clip(&body, limits::SECTION_TEXT)).into(),
+                )
                 .into(),
             SlackActionsBlock::new(vec![button.into()]).into(),
         ])
@@ -92,7 +98,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
 pub fn not_created(title: &str, reason: &str) -> String {
     format!(
         ":warning: The task *{}* was not created. {}",
-        mrkdwn::escape(title),
+        mrkdwn::escape(&mrkdwn::shorten(title, limits::SHOWN_TITLE)),
         mrkdwn::escape(reason)
     )
 }

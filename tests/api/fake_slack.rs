@@ -2,6 +2,17 @@
 //! bearer-token auth, trigger ids that expire after 3 s and work once, view limits,
 //! `not_in_channel` for channels the bot is not in, 429 with `Retry-After`, `users.info`
 //! shapes (with `profile.email` and `tz`), and `response_url` endpoints.
+//!
+//! Block Kit's limits are enforced on every surface (messages, ephemeral messages,
+//! `response_url` posts, views), as Slack's reference pages give them
+//! (api.slack.com/reference/block-kit/blocks, .../block-elements, .../surfaces; see
+//! shared/docs/slack-platform.md, "Message limits"): a message holds at most 50 blocks and
+//! its `text` at most 40,000 characters (`msg_too_long`); a view at most 100 blocks;
+//! a section's `text` at most 3,000 characters and at most 10 `fields` of 2,000; a header
+//! 150; a context at most 10 elements; an actions block at most 25 elements; a button's
+//! text 75, value 2,000 and url 3,000; `block_id` and `action_id` 255. Over a limit, posts
+//! get `invalid_blocks`, `response_url` posts HTTP 400 `invalid_blocks`, and views
+//! `invalid_arguments`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -363,6 +374,9 @@ async fn api(
             if args.get("text").is_none() && args.get("blocks").is_none() {
                 return slack_error("no_text");
             }
+            if let Err(code) = check_message(&args) {
+                return slack_error(code);
+            }
             // Posting to a user id opens the bot's direct message with them.
             let is_dm = channel.starts_with('U') || channel.starts_with('W');
             if is_dm && !s.people.contains_key(&channel) {
@@ -440,6 +454,7 @@ fn check_view(view: &Value) -> Result<(), &'static str> {
     if blocks.len() > 100 || view["private_metadata"].as_str().map(str::len).unwrap_or(0) > 3000 {
         return Err("invalid_arguments");
     }
+    check_blocks(blocks).map_err(|_| "invalid_arguments")?;
     for block in blocks {
         if block["type"] == "input" {
             let element = &block["element"];
@@ -460,6 +475,65 @@ fn check_view(view: &Value) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The checks Slack makes on a message (posted, ephemeral, or through a `response_url`).
+fn check_message(message: &Value) -> Result<(), &'static str> {
+    if chars(&message["text"]) > 40_000 {
+        return Err("msg_too_long");
+    }
+    // Form-encoded posts carry `blocks` as a JSON string.
+    let blocks = match &message["blocks"] {
+        Value::String(raw) => serde_json::from_str(raw).map_err(|_| "invalid_blocks")?,
+        other => other.clone(),
+    };
+    match blocks {
+        Value::Null => Ok(()),
+        Value::Array(blocks) if blocks.len() <= 50 => check_blocks(&blocks),
+        _ => Err("invalid_blocks"),
+    }
+}
+
+fn chars(v: &Value) -> usize {
+    v.as_str().map(|t| t.chars().count()).unwrap_or(0)
+}
+
+/// Block Kit's per-block limits (the module's documentation gives the sources).
+fn check_blocks(blocks: &[Value]) -> Result<(), &'static str> {
+    let over = |v: &Value, max: usize| chars(v) > max;
+    for block in blocks {
+        if over(&block["block_id"], 255) {
+            return Err("invalid_blocks");
+        }
+        let fine = match block["type"].as_str() {
+            Some("section") => {
+                let fields = block["fields"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                !over(&block["text"]["text"], 3000)
+                    && fields.len() <= 10
+                    && fields.iter().all(|f| !over(&f["text"], 2000))
+                    && (block["accessory"].is_null() || check_element(&block["accessory"]))
+            }
+            Some("header") => !over(&block["text"]["text"], 150),
+            Some("context") => block["elements"].as_array().is_some_and(|e| e.len() <= 10),
+            Some("actions") => block["elements"]
+                .as_array()
+                .is_some_and(|e| e.len() <= 25 && e.iter().all(check_element)),
+            _ => true,
+        };
+        if !fine {
+            return Err("invalid_blocks");
+        }
+    }
+    Ok(())
+}
+
+fn check_element(element: &Value) -> bool {
+    let over = |v: &Value, max: usize| chars(v) > max;
+    !over(&element["action_id"], 255)
+        && (element["type"] != "button"
+            || (!over(&element["text"]["text"], 75)
+                && !over(&element["value"], 2000)
+                && !over(&element["url"], 3000)))
 }
 
 fn stateful(view: &Value, id: &str, hash: &str) -> Value {
@@ -495,6 +569,9 @@ async fn hook(
     };
     if value.get("text").is_none() && value.get("blocks").is_none() {
         return (StatusCode::BAD_REQUEST, "no_text").into_response();
+    }
+    if let Err(code) = check_message(&value) {
+        return (StatusCode::BAD_REQUEST, code).into_response();
     }
     s.responses.push((id, value));
     (StatusCode::OK, "ok").into_response()
