@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
+use crate::jobs::ledger::{Ledger, Posting, Telling};
 use crate::slack::api::{SlackApi, SlackCallError};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::{limits, mrkdwn};
@@ -19,6 +20,11 @@ use crate::telemetry::Metrics;
 const MAX_RATE_LIMIT_WAITS: u32 = 5;
 /// The longest single wait a `Retry-After` may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The metadata event type on every message posted for a job; its payload's `job` is the
+/// job's key, so a post whose answer was lost can be found instead of made twice.
+pub const JOB_EVENT: &str = "tallyfy_slack_job";
+/// How far before the recorded moment of a post its message is looked for (clock skew).
+const LOOK_BACK_SECS: i64 = 60;
 /// The action id of the "Retry" button on a failure notice; its value is the job's key.
 pub const RETRY_ACTION: &str = "job_retry";
 
@@ -44,24 +50,44 @@ pub struct Undelivered(pub SlackCallError);
 #[derive(Clone)]
 pub struct Courier {
     slack: SlackApi,
+    ledger: Ledger,
     metrics: Metrics,
 }
 
 impl Courier {
-    pub fn new(slack: SlackApi, metrics: Metrics) -> Self {
-        Self { slack, metrics }
+    pub fn new(slack: SlackApi, ledger: Ledger, metrics: Metrics) -> Self {
+        Self {
+            slack,
+            ledger,
+            metrics,
+        }
     }
 
-    /// Posts an outcome where the request came from: the channel (or its thread); else
-    /// through the command's `response_url`; else privately to the requester.
+    /// Posts job `job`'s outcome where the request came from: the channel (or its
+    /// thread); else through the command's `response_url`; else privately to the
+    /// requester. A channel post is recorded as intended before it is made and carries
+    /// the job's key in its metadata: a run that takes the job over after the post was
+    /// made, but before it was recorded as told, finds the message and does not post again.
     pub async fn announce(
         &self,
+        job: &str,
         origin: &Origin,
         content: SlackMessageContent,
     ) -> Result<(), Undelivered> {
         if let Some(channel) = &origin.channel_id {
+            let thread = origin.thread_ts.as_deref();
+            if self.already_posted(job, channel.as_str(), thread).await {
+                tracing::info!("the outcome was posted by an earlier run; not posting it again");
+                return Ok(());
+            }
+            let posting = Posting {
+                at: jiff::Timestamp::now().as_second(),
+                channel: channel.to_string(),
+                thread_ts: thread.map(str::to_string),
+            };
+            self.ledger.posting(job, &posting).await;
             match self
-                .post(channel.as_str(), origin.thread_ts.as_deref(), &content)
+                .post(channel.as_str(), thread, &tagged(content.clone(), job))
                 .await
             {
                 Ok(()) => return Ok(()),
@@ -81,6 +107,28 @@ impl Courier {
             }
         }
         self.direct(&origin.user_id, &content, "confirmation").await
+    }
+
+    /// Whether an earlier run of `job` may have posted in this conversation, and did.
+    async fn already_posted(&self, job: &str, channel: &str, thread: Option<&str>) -> bool {
+        let Telling::Posting(posting) = self.ledger.telling(job).await else {
+            return false;
+        };
+        if posting.channel != channel {
+            return false;
+        }
+        let since = posting.at - LOOK_BACK_SECS;
+        match self
+            .slack
+            .find_tagged_message(channel, thread, since, JOB_EVENT, ("job", job))
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for an earlier post of this outcome; posting it");
+                false
+            }
+        }
     }
 
     /// A private message to the requester: the `response_url` (ephemeral), else an
@@ -179,6 +227,15 @@ impl Courier {
             }
         }
     }
+}
+
+/// The message with metadata naming the job it tells of.
+fn tagged(mut content: SlackMessageContent, job: &str) -> SlackMessageContent {
+    content.metadata = Some(SlackMessageMetadata {
+        event_type: JOB_EVENT.into(),
+        event_payload: Some([("job".to_string(), job.to_string())].into()),
+    });
+    content
 }
 
 /// A private notice to the requester: something did not happen, and what to do.

@@ -79,7 +79,7 @@ impl AppState {
             metrics.clone(),
         );
         let ledger = Ledger::new(store.clone());
-        let courier = Courier::new(slack.clone(), metrics.clone());
+        let courier = Courier::new(slack.clone(), ledger.clone(), metrics.clone());
         let creator = Creator::new(
             Arc::new(tallyfy.clone()),
             ledger.clone(),

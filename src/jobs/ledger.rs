@@ -11,6 +11,7 @@
 //! | `job:{key}` | the job's JSON | kept for the Retry button |
 //! | `progress:{key}:{step}` | `sending`, or what was created (JSON) | one creation |
 //! | `progress:{key}:delayed` | `1` | the requester was told of a delay |
+//! | `progress:{key}:told` | `posting:{unix secs}:{channel}:{thread ts}` | the outcome is being posted there |
 //! | `progress:{key}:told` | `1` | the outcome was told |
 
 use std::future::Future;
@@ -61,6 +62,47 @@ pub enum Progress<T> {
     Sending,
     /// Made: this is what was created.
     Made(T),
+}
+
+/// How far telling a job's outcome got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Telling {
+    NotYet,
+    /// A post was about to go out; it may or may not have been made.
+    Posting(Posting),
+    Told,
+}
+
+/// A post about to be made: when, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posting {
+    /// Unix seconds, a moment before the post.
+    pub at: i64,
+    pub channel: String,
+    pub thread_ts: Option<String>,
+}
+
+impl Posting {
+    fn encode(&self) -> String {
+        format!(
+            "posting:{}:{}:{}",
+            self.at,
+            self.channel,
+            self.thread_ts.as_deref().unwrap_or("")
+        )
+    }
+
+    fn decode(raw: &str) -> Option<Self> {
+        let mut parts = raw.strip_prefix("posting:")?.splitn(3, ':');
+        let at = parts.next()?.parse().ok()?;
+        let channel = parts.next()?.to_string();
+        let thread_ts = Some(parts.next()?.to_string()).filter(|t| !t.is_empty());
+        Some(Self {
+            at,
+            channel,
+            thread_ts,
+        })
+    }
 }
 
 /// A submission's claim: whether this is its first delivery, and the job's key.
@@ -135,10 +177,27 @@ impl Ledger {
 
     /// Whether the outcome of this job was already told (an earlier run got that far).
     pub async fn told(&self, key: &str) -> bool {
-        matches!(
-            self.store.get(&format!("progress:{key}:told")).await,
-            Ok(Some(_))
-        )
+        self.telling(key).await == Telling::Told
+    }
+
+    /// How far telling the outcome got.
+    pub async fn telling(&self, key: &str) -> Telling {
+        match self.store.get(&format!("progress:{key}:told")).await {
+            Ok(Some(raw)) => match Posting::decode(&raw) {
+                Some(posting) => Telling::Posting(posting),
+                None => Telling::Told,
+            },
+            Ok(None) | Err(_) => Telling::NotYet,
+        }
+    }
+
+    /// Records that the outcome is about to be posted, so a run that takes the job over
+    /// looks for the post before making it again.
+    pub async fn posting(&self, key: &str, posting: &Posting) {
+        let _ = self
+            .store
+            .set(&format!("progress:{key}:told"), &posting.encode(), JOB_TTL)
+            .await;
     }
 
     /// Records that the outcome was told. While Redis is out this keeps trying for a
@@ -224,6 +283,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_post_in_doubt_is_neither_told_nor_forgotten() {
+        let ledger = Ledger::new(Arc::new(MemoryStore::default()));
+        let posting = Posting {
+            at: 1_700_000_000,
+            channel: "C1".into(),
+            thread_ts: Some("1700000000.000100".into()),
+        };
+        ledger.posting("k", &posting).await;
+        assert_eq!(ledger.telling("k").await, Telling::Posting(posting));
+        assert!(!ledger.told("k").await);
+        ledger.mark_told("k").await;
+        assert_eq!(ledger.telling("k").await, Telling::Told);
+    }
 
     #[test]
     fn progress_keys_keep_their_stored_layout() {

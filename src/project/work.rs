@@ -108,9 +108,17 @@ pub async fn create(
     let told = match reply {
         Reply::Replace(url) => {
             app.courier.replace(&url, &content).await.is_ok()
-                || app.courier.announce(&job.origin, content).await.is_ok()
+                || app
+                    .courier
+                    .announce(&job.key, &job.origin, content)
+                    .await
+                    .is_ok()
         }
-        Reply::New => app.courier.announce(&job.origin, content).await.is_ok(),
+        Reply::New => app
+            .courier
+            .announce(&job.key, &job.origin, content)
+            .await
+            .is_ok(),
     };
     if !told {
         return Outcome::Untold;

@@ -336,6 +336,79 @@ impl SlackApi {
         Ok((me.team_id.to_string(), me.user_id.to_string()))
     }
 
+    /// Whether `channel` (or, with `thread_ts`, that thread) holds a message posted since
+    /// `since` (unix seconds) whose metadata is `event_type` with `field` = `value`: how a
+    /// post whose answer was lost is found before it is made again. Reads
+    /// `conversations.history` (or `conversations.replies`) with `include_all_metadata`,
+    /// which needs the `channels:history` / `groups:history` scopes.
+    pub async fn find_tagged_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        since: i64,
+        event_type: &str,
+        (field, value): (&str, &str),
+    ) -> Result<bool, SlackCallError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            ok: bool,
+            #[serde(default)]
+            error: Option<String>,
+            #[serde(default)]
+            messages: Vec<serde_json::Value>,
+        }
+        let method = if thread_ts.is_some() {
+            "conversations.replies"
+        } else {
+            "conversations.history"
+        };
+        let started = Instant::now();
+        let result = async {
+            let url = self
+                .api_url
+                .join(method)
+                .expect("a method name joins a base URL");
+            let mut query = vec![
+                ("channel", channel.to_string()),
+                ("oldest", since.to_string()),
+                ("include_all_metadata", "true".to_string()),
+                ("limit", "200".to_string()),
+            ];
+            if let Some(ts) = thread_ts {
+                query.push(("ts", ts.to_string()));
+            }
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(self.token.token_value.0.as_str())
+                .query(&query)
+                .send()
+                .await
+                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+            if response.status().as_u16() == 429 {
+                return Err(SlackCallError::RateLimited(None));
+            }
+            let page: Page = response
+                .json()
+                .await
+                .map_err(|e| SlackCallError::Unreadable(e.to_string()))?;
+            if !page.ok {
+                return Err(SlackCallError::Api(page.error.unwrap_or_default()));
+            }
+            Ok(page.messages.iter().any(|m| {
+                m["metadata"]["event_type"] == event_type
+                    && m["metadata"]["event_payload"][field] == value
+            }))
+        }
+        .await;
+        let status = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        self.metrics.slack_call(method, status, started.elapsed());
+        result
+    }
+
     /// Posts to a `response_url` (valid 30 minutes, five uses).
     pub async fn respond(
         &self,

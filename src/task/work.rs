@@ -147,7 +147,12 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         link: &link,
         project: draft.project.as_ref().map(|p| p.name.as_str()),
     });
-    if app.courier.announce(&job.origin, content).await.is_err() {
+    if app
+        .courier
+        .announce(&job.key, &job.origin, content)
+        .await
+        .is_err()
+    {
         return Outcome::Untold;
     }
     app.ledger.mark_told(&job.key).await;

@@ -81,6 +81,10 @@ struct Inner {
     posting_down_until: Option<Instant>,
     /// Messages chat.postMessage actually posted.
     posted: Vec<Value>,
+    /// The next chat.postMessage posts, then holds its answer this long (a lost answer).
+    post_then_hang: Option<Duration>,
+    /// The answer being made is held this long first.
+    hang_now: Option<Duration>,
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
@@ -164,6 +168,11 @@ impl FakeSlack {
     }
 
     /// Messages that were really posted (failed attempts are not here).
+    /// The next `chat.postMessage` is posted, but its answer is held for `period`.
+    pub fn post_then_hang(&self, period: Duration) {
+        self.inner.lock().unwrap().post_then_hang = Some(period);
+    }
+
     pub fn posted(&self) -> Vec<Value> {
         self.inner.lock().unwrap().posted.clone()
     }
@@ -273,6 +282,21 @@ async fn api(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(method): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let response = answer(inner.clone(), method, query, headers, body).await;
+    let hang = inner.lock().unwrap().hang_now.take();
+    if let Some(hang) = hang {
+        tokio::time::sleep(hang).await;
+    }
+    response
+}
+
+async fn answer(
+    inner: Arc<Mutex<Inner>>,
+    method: String,
+    query: Option<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -386,17 +410,50 @@ async fn api(
                 return slack_error("not_in_channel");
             }
             s.next_id += 1;
-            let ts = format!("1700000000.{:06}", s.next_id);
+            let ts = format!("{}.{:06}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), s.next_id);
             if method == "chat.postEphemeral" {
                 return Json(json!({ "ok": true, "message_ts": ts })).into_response();
             }
-            s.posted.push(args.clone());
+            let mut message = args.clone();
+            message["ts"] = json!(ts);
+            s.posted.push(message);
+            s.hang_now = s.post_then_hang.take();
             Json(json!({
                 "ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
                             "bot_id": "B0TEST", "username": "Tallyfy", "blocks": args.get("blocks").cloned().unwrap_or(json!([]))}
             }))
             .into_response()
+        }
+        // Messages the bot posted, newest first; metadata only when asked for
+        // (api.slack.com/methods/conversations.history, .../conversations.replies).
+        "conversations.history" | "conversations.replies" => {
+            let channel = args["channel"].as_str().unwrap_or_default();
+            if !s.member_of.contains(channel) {
+                return slack_error("not_in_channel");
+            }
+            let oldest: f64 = args["oldest"].as_str().and_then(|o| o.parse().ok()).unwrap_or(0.0);
+            let thread = args["ts"].as_str();
+            let with_metadata = args["include_all_metadata"] == "true";
+            let messages: Vec<Value> = s
+                .posted
+                .iter()
+                .rev()
+                .filter(|m| m["channel"] == channel)
+                .filter(|m| m["ts"].as_str().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0) >= oldest)
+                .filter(|m| match thread {
+                    Some(ts) => m["thread_ts"] == ts,
+                    None => m["thread_ts"].is_null(),
+                })
+                .map(|m| {
+                    let mut out = json!({"type": "message", "subtype": "bot_message", "ts": m["ts"], "text": m["text"], "bot_id": "B0TEST", "app_id": "A0TEST"});
+                    if with_metadata && !m["metadata"].is_null() {
+                        out["metadata"] = m["metadata"].clone();
+                    }
+                    out
+                })
+                .collect();
+            Json(json!({"ok": true, "messages": messages, "has_more": false})).into_response()
         }
         "users.info" => {
             let user = args["user"].as_str().unwrap_or_default();

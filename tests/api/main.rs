@@ -9,6 +9,7 @@ mod fake_tallyfy;
 mod helpers;
 
 mod manifest;
+mod messages_once;
 mod ops;
 mod project;
 mod queue;

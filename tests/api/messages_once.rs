@@ -1,0 +1,47 @@
+//! A confirmation is posted once, even when the replica that posted it dies before it
+//! could record that it did: the post carries the job's key in its metadata, and the
+//! replica that takes the job over looks for it before posting again.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+fn in_channel(app: &TestApp) -> usize {
+    app.slack
+        .posted()
+        .iter()
+        .filter(|m| m["channel"] == CHANNEL)
+        .count()
+}
+
+#[tokio::test]
+async fn a_replica_killed_between_its_post_and_its_record_is_not_posted_twice() {
+    let mut holder = spawn_app_with(|env| {
+        env.insert("JOB_CLAIM_TIMEOUT_SECS".into(), "2".into());
+    })
+    .await;
+    holder.stop().await;
+    let mut doomed = spawn_binary_instance(&holder).await;
+    // Slack takes the post, but its answer never reaches the replica.
+    holder.slack.post_then_hang(Duration::from_secs(60));
+    let view = doomed.open_task_modal("").await;
+    let answer = doomed
+        .submit_task(&view, &TaskValues::new("Posted once", &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    eventually("the post", || (in_channel(&holder) == 1).then_some(())).await;
+    doomed.kill();
+
+    let survivor = spawn_second_instance(&holder).await;
+    eventually_within(
+        Duration::from_secs(20),
+        "the survivor to look for the post",
+        || (!survivor.slack.calls("conversations.history").is_empty()).then_some(()),
+    )
+    .await;
+    settle().await;
+    assert_eq!(in_channel(&survivor), 1, "posted once");
+    let posted = &survivor.slack.posted()[0];
+    assert_eq!(posted["metadata"]["event_type"], "tallyfy_slack_job");
+    assert_eq!(survivor.tallyfy.tasks_titled("Posted once"), 1);
+}
