@@ -283,7 +283,7 @@ async fn deactivated_members_bots_and_departed_people_are_named() {
         let text = answer["errors"]["assignees"].as_str().unwrap_or_default();
         assert!(text.contains(words), "{user}: {answer}");
     }
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 
@@ -432,7 +432,7 @@ async fn whois_and_forget_show_and_reset_a_mapping() {
     assert!(forgot.contains("<@UALICE>"), "{forgot}");
     let again = ask("whois <@UALICE>").await;
     assert!(again.contains("just looked up"), "{again}");
-    settle().await;
+    app.idle().await;
     assert!(
         app.slack.calls("views.open").is_empty(),
         "admin commands open no modal"

@@ -186,7 +186,7 @@ async fn lines_with_unknown_people_or_past_dates_are_named_inline() {
         "{text}"
     );
 
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 

@@ -40,7 +40,7 @@ async fn the_same_submission_three_times_creates_one_task() {
         assert_eq!(answer.status(), 200);
     }
     announced(&app, Duration::from_secs(10)).await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1);
     assert_eq!(announcements(&app), 1);
 }
@@ -57,7 +57,7 @@ async fn two_replicas_racing_one_submission_create_one_task() {
     );
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     announced(&first, Duration::from_secs(10)).await;
-    settle().await;
+    all_idle(&[&first, &second]).await;
     assert_eq!(first.tallyfy.creates().len(), 1);
     assert_eq!(first.tallyfy.tasks_titled("Raced"), 1);
     assert_eq!(announcements(&first), 1);
@@ -150,7 +150,7 @@ async fn a_paused_redis_still_gets_answers_in_time_and_loses_nothing() {
         (app.tallyfy.tasks_titled("Redis is back") == 1).then_some(())
     })
     .await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("While Redis sleeps"), 1);
     assert_eq!(app.tallyfy.creates().len(), 2);
 }
@@ -183,7 +183,7 @@ async fn a_replica_killed_mid_job_is_replaced_by_another_without_a_duplicate() {
 
     let survivor = spawn_second_instance(&holder).await;
     announced(&survivor, Duration::from_secs(20)).await;
-    settle().await;
+    survivor.idle().await;
     assert_eq!(survivor.tallyfy.tasks_titled("Survives a crash"), 1);
     assert_eq!(survivor.tallyfy.creates().len(), 1, "found, not sent again");
     assert_eq!(announcements(&survivor), 1);
@@ -260,7 +260,7 @@ async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
     let message = announced(&survivor, Duration::from_secs(20)).await;
     let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
     assert!(!text.contains(":x:"), "{text}");
-    settle().await;
+    survivor.idle().await;
     assert_eq!(survivor.tallyfy.creates().len(), 4, "nothing sent twice");
     for title in [
         "Onboard Umbrella",
@@ -372,7 +372,7 @@ async fn told_once_slack_is_back(app: &TestApp) {
     .await;
     assert_eq!(posted["channel"], CHANNEL);
     assert!(posted["text"].as_str().unwrap().contains("Told later"));
-    settle().await;
+    app.idle().await;
     assert_eq!(app.slack.posted().len(), 1, "posted once");
     assert_eq!(
         app.tallyfy.creates().len(),

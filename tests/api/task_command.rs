@@ -30,7 +30,7 @@ async fn help_explains_with_examples_and_opens_nothing() {
         "{text}"
     );
     assert!(text.contains("tomorrow 5pm"), "{text}");
-    settle().await;
+    app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
 
@@ -163,7 +163,7 @@ async fn unknown_commands_get_a_plain_answer() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["response_type"], "ephemeral");
     assert!(body["text"].as_str().unwrap().contains("/task help"));
-    settle().await;
+    app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
 

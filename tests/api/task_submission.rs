@@ -85,7 +85,7 @@ async fn a_submission_creates_one_task_and_tells_the_channel() {
     );
     assert!(text.contains(&format!("<{link}|")), "{text}");
 
-    settle().await;
+    app.idle().await;
     assert_eq!(app.slack.calls("chat.postMessage").len(), 1, "posted once");
     assert!(
         app.slack.responses().is_empty(),
@@ -178,7 +178,7 @@ async fn mistakes_come_back_inline_and_create_nothing() {
     );
     assert!(body["errors"].get("assignees").is_none());
 
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
     assert!(app.slack.calls("chat.postMessage").is_empty());
 
@@ -201,7 +201,7 @@ async fn people_without_a_tallyfy_account_are_named_on_the_field() {
         "{message}"
     );
     assert!(!message.contains("alice"), "{message}");
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 
@@ -336,7 +336,7 @@ async fn tallyfy_refusals_reach_the_user_in_tallyfys_words() {
         "{text}"
     );
     assert!(text.contains("The deadline must be a weekday."), "{text}");
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1, "a 422 is not retried");
     assert!(
         app.slack.calls("chat.postMessage").is_empty(),
@@ -434,7 +434,7 @@ async fn a_long_unavailability_is_told_and_the_retry_button_finishes_the_job() {
     assert_eq!(app.press("job_retry", &key, "retry-1").await.status(), 200);
     posted_to(&app, CHANNEL).await;
     assert_eq!(app.press("job_retry", &key, "retry-2").await.status(), 200);
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("Long outage"), 1);
     assert_eq!(
         app.slack.calls("chat.postMessage").len(),
@@ -472,7 +472,7 @@ async fn a_slack_rate_limit_on_the_confirmation_is_retried_once_without_doubling
         (app.slack.calls("chat.postMessage").len() == 2).then_some(())
     })
     .await;
-    settle().await;
+    app.idle().await;
     let posts = app.slack.calls("chat.postMessage");
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().all(|p| p.body["channel"] == CHANNEL));
@@ -491,7 +491,7 @@ async fn the_same_submission_twice_creates_one_task() {
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     app.submit_task(&view, &values).await;
     posted_to(&app, CHANNEL).await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1);
     assert_eq!(app.slack.calls("chat.postMessage").len(), 1);
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tallyfy_slack::config::{Config, Secret};
+// The one place the helpers name the job engine's module.
+use tallyfy_slack::jobs::Jobs;
 use tallyfy_slack::slack::signature::Verifier;
 use tallyfy_slack::startup::Application;
 use tokio::sync::oneshot;
@@ -38,6 +40,8 @@ pub struct TestApp {
     verifier: Verifier,
     stop: Option<oneshot::Sender<()>>,
     finished: Option<tokio::task::JoinHandle<()>>,
+    /// The replica's job engine, when it runs in this process: what [`TestApp::idle`] asks.
+    pub(super) jobs: Option<Jobs>,
 }
 
 /// The people every test workspace has.
@@ -159,6 +163,7 @@ async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp 
         verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
         stop: None,
         finished: None,
+        jobs: None,
     }
 }
 
@@ -210,6 +215,7 @@ async fn start(
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let jobs = app.state().jobs.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let finished = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -229,6 +235,7 @@ async fn start(
         verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
         stop: Some(stop),
         finished: Some(finished),
+        jobs: Some(jobs),
     }
 }
 

@@ -5,7 +5,8 @@
 //!   would.
 //! - [`payloads`]: what Slack sends: modal submissions, slash-command bodies, button presses.
 //! - [`waiting`]: waiting for something to happen (`eventually`, `announced`) rather than
-//!   for a length of time.
+//!   for a length of time; `TestApp::idle` waits until a replica has done everything it was
+//!   asked, before a test checks that nothing else happened.
 //! - [`redis`]: the shared Redis every test uses under a key prefix of its own, and
 //!   [`OwnRedis`], a Redis process a test can pause and restart.
 //!

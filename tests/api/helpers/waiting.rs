@@ -47,7 +47,36 @@ pub async fn posted_in(app: &TestApp, channel: &str, within: Duration) -> Value 
     .await
 }
 
-/// Waits long enough for background work to have happened, for asserting that it did not.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
+/// How long a replica may take to finish what it was asked before a test fails.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
+impl TestApp {
+    /// Waits (up to 30 s) until this replica runs no job and no background work handed off
+    /// by a request, and the queues it reads hold no job: everything asked of it so far has
+    /// been done, so a test can go on to check that nothing else happened.
+    ///
+    /// Only for a replica run in this process; one run as the binary has no engine to ask.
+    pub async fn idle(&self) {
+        let jobs = self.jobs.as_ref().unwrap_or_else(|| {
+            panic!(
+                "idle() asks the job engine of a replica run in this process; {} runs as the \
+                 binary, so wait for what it does instead (a message, a log line)",
+                self.address
+            )
+        });
+        if tokio::time::timeout(IDLE_LIMIT, jobs.idle()).await.is_err() {
+            panic!(
+                "{} was still busy after {IDLE_LIMIT:?}: a job or a request's background work \
+                 never finished, or a job is still waiting in its queue",
+                self.address
+            );
+        }
+    }
+}
+
+/// Waits until every replica in `replicas` is idle. Waiting for each on its own is enough:
+/// work moves between replicas only through the shared queue, and a job waiting or taken
+/// there keeps every replica from being idle.
+pub async fn all_idle(replicas: &[&TestApp]) {
+    futures::future::join_all(replicas.iter().map(|replica| replica.idle())).await;
 }
