@@ -257,16 +257,9 @@ async fn submit(app: &TestApp, values: &TaskValues, adjust: impl FnOnce(&mut Val
 }
 
 async fn confirmation(app: &TestApp) -> String {
-    eventually("the confirmation", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == CHANNEL)
-            .map(|c| c.body)
-    })
-    .await["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
+    announced(app, Duration::from_secs(10))
+        .await
+        .body()
         .to_string()
 }
 

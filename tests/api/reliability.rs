@@ -73,7 +73,7 @@ async fn a_create_whose_answer_never_comes_is_found_not_doubled() {
     app.submit_task(&view, &TaskValues::new("Lost answer", &[ALICE]))
         .await;
     let message = announced(&app, Duration::from_secs(20)).await;
-    assert!(message["text"].as_str().unwrap().contains("Lost answer"));
+    assert!(message.text().contains("Lost answer"));
     assert_eq!(app.tallyfy.creates().len(), 1, "looked up, not sent again");
     assert_eq!(app.tallyfy.tasks_titled("Lost answer"), 1);
 }
@@ -258,7 +258,7 @@ async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
 
     let survivor = spawn_second_instance(&holder).await;
     let message = announced(&survivor, Duration::from_secs(20)).await;
-    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = message.body();
     assert!(!text.contains(":x:"), "{text}");
     survivor.idle().await;
     assert_eq!(survivor.tallyfy.creates().len(), 4, "nothing sent twice");
@@ -321,12 +321,9 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     }
 
     let survivor = spawn_second_instance(&holder).await;
-    let (hook, notice) = eventually("the give-up notice", || {
-        survivor.slack.responses().into_iter().next()
-    })
-    .await;
+    let (hook, notice) = first_reply(&survivor, "the give-up notice").await;
     assert!(hook.ends_with("cursed-hook"), "{hook}");
-    let text = notice["text"].as_str().unwrap();
+    let text = notice.text();
     assert!(
         text.contains("Cursed") && text.contains("was not created"),
         "{text}"
@@ -334,10 +331,9 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     assert!(text.contains("Press Retry"), "{text}");
     assert_eq!(survivor.tallyfy.creates().len(), 0);
 
-    let key = notice["blocks"][1]["elements"][0]["value"]
-        .as_str()
-        .unwrap();
-    survivor.press("job_retry", key, "retry-hook").await;
+    survivor
+        .press("job_retry", notice.retry_key(), "retry-hook")
+        .await;
     announced(&survivor, Duration::from_secs(10)).await;
     assert_eq!(survivor.tallyfy.tasks_titled("Cursed"), 1);
 }

@@ -443,14 +443,3 @@ impl Drop for TestApp {
         }
     }
 }
-
-/// The block `block_id` of a view.
-pub fn block(view: &OpenView, block_id: &str) -> Value {
-    view.view["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["block_id"] == block_id)
-        .unwrap_or_else(|| panic!("no block {block_id}"))
-        .clone()
-}

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::app::{TestApp, CHANNEL};
+use super::messages::Message;
 
 /// Polls `probe` until it yields a value (up to 10 s).
 pub async fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
@@ -31,18 +30,40 @@ pub async fn eventually_within<T>(
 }
 
 /// Waits (up to `within`) for the message posted to `CHANNEL`.
-pub async fn announced(app: &TestApp, within: Duration) -> Value {
+pub async fn announced(app: &TestApp, within: Duration) -> Message {
     posted_in(app, CHANNEL, within).await
 }
 
 /// Waits (up to `within`) for a message posted to `channel` (a user id: a direct message).
-pub async fn posted_in(app: &TestApp, channel: &str, within: Duration) -> Value {
-    eventually_within(within, "the message", || {
+pub async fn posted_in(app: &TestApp, channel: &str, within: Duration) -> Message {
+    eventually_within(within, &format!("a message posted to {channel}"), || {
         app.slack
             .calls("chat.postMessage")
             .into_iter()
             .find(|c| c.body["channel"] == channel)
-            .map(|c| c.body)
+            .map(|c| Message::new(c.body))
+    })
+    .await
+}
+
+/// Waits (up to 10 s) for the first post to any response URL; returns the response URL's
+/// hook and the message. `what` names it if it never comes.
+pub async fn first_reply(app: &TestApp, what: &str) -> (String, Message) {
+    eventually(what, || {
+        let (hook, json) = app.slack.responses().into_iter().next()?;
+        Some((hook, Message::new(json)))
+    })
+    .await
+}
+
+/// Waits (up to 10 s) for a post to the response URL Slack gave under `hook`.
+pub async fn reply_through(app: &TestApp, hook: &str) -> Message {
+    eventually(&format!("a reply through the response URL {hook}"), || {
+        app.slack
+            .responses()
+            .into_iter()
+            .find(|(h, _)| h == hook)
+            .map(|(_, json)| Message::new(json))
     })
     .await
 }
