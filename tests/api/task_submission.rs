@@ -408,9 +408,20 @@ async fn a_long_unavailability_is_told_and_the_retry_button_finishes_the_job() {
     let key = message.retry_key();
     assert_eq!(app.press("job_retry", key, "retry-1").await.status(), 200);
     posted_to(&app, CHANNEL).await;
+    // The first retry has finished (a press while it runs is told to wait instead).
+    app.idle().await;
     assert_eq!(app.press("job_retry", key, "retry-2").await.status(), 200);
+    let answer = reply_through(&app, "retry-2").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert_eq!(
+        answer["replace_original"], false,
+        "the failure notice stays as it is"
+    );
+    let text = answer.text();
+    assert!(text.contains("already created"), "{text}");
     app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("Long outage"), 1);
+    assert_eq!(app.tallyfy.tasks_created(), 1);
     assert_eq!(
         app.slack.calls("chat.postMessage").len(),
         1,
