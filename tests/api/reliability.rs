@@ -17,14 +17,6 @@ async fn spawn_app_on(redis: &OwnRedis) -> TestApp {
     .await
 }
 
-fn announcements(app: &TestApp) -> usize {
-    app.slack
-        .calls("chat.postMessage")
-        .into_iter()
-        .filter(|c| c.body["channel"] == CHANNEL)
-        .count()
-}
-
 #[tokio::test]
 async fn the_same_submission_three_times_creates_one_task() {
     let app = spawn_app().await;

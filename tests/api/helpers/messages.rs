@@ -5,6 +5,7 @@ use std::ops::Deref;
 
 use serde_json::Value;
 
+use super::app::{TestApp, CHANNEL};
 use crate::fake_slack::OpenView;
 
 /// A message the app sent: posted with `chat.postMessage`, or through a response URL.
@@ -93,6 +94,15 @@ impl Deref for Message {
     fn deref(&self) -> &Value {
         &self.0
     }
+}
+
+/// How many messages the app has posted to `CHANNEL` so far.
+pub fn announcements(app: &TestApp) -> usize {
+    app.slack
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["channel"] == CHANNEL)
+        .count()
 }
 
 /// The block `block_id` of a view.
