@@ -67,7 +67,7 @@ async fn a_forty_line_project_with_long_titles_is_confirmed_in_the_channel() {
     let view = app.open_project_modal(&values.name).await;
     assert_eq!(app.submit_project(&view, &values).await.status(), 200);
     let message = taken_in_channel(&app).await;
-    settle().await;
+    app.idle().await;
     let text = block_text(&message);
     for title in &titles {
         let escaped = title

@@ -258,16 +258,9 @@ async fn submit(app: &TestApp, values: &TaskValues, adjust: impl FnOnce(&mut Val
 }
 
 async fn confirmation(app: &TestApp) -> String {
-    eventually("the confirmation", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == CHANNEL)
-            .map(|c| c.body)
-    })
-    .await["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
+    announced(app, Duration::from_secs(10))
+        .await
+        .body()
         .to_string()
 }
 
@@ -284,7 +277,7 @@ async fn deactivated_members_bots_and_departed_people_are_named() {
         let text = answer["errors"]["assignees"].as_str().unwrap_or_default();
         assert!(text.contains(words), "{user}: {answer}");
     }
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 
@@ -433,7 +426,7 @@ async fn whois_and_forget_show_and_reset_a_mapping() {
     assert!(forgot.contains("<@UALICE>"), "{forgot}");
     let again = ask("whois <@UALICE>").await;
     assert!(again.contains("just looked up"), "{again}");
-    settle().await;
+    app.idle().await;
     assert!(
         app.slack.calls("views.open").is_empty(),
         "admin commands open no modal"

@@ -39,7 +39,7 @@ async fn a_replica_killed_between_its_post_and_its_record_is_not_posted_twice() 
         || (!survivor.slack.calls("conversations.history").is_empty()).then_some(()),
     )
     .await;
-    settle().await;
+    survivor.idle().await;
     assert_eq!(in_channel(&survivor), 1, "posted once");
     let posted = &survivor.slack.posted()[0];
     assert_eq!(posted["metadata"]["event_type"], "tallyfy_slack_job");

@@ -107,15 +107,23 @@ async fn the_request_id_follows_a_submission_into_its_job_logs() {
         (app.tallyfy.tasks_titled("Traced") == 1).then_some(())
     })
     .await;
-    settle().await;
+    // The replica runs as the binary, so it cannot be asked whether it is idle: wait for
+    // the job's own log line instead.
+    let created_lines = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["message"] == "task created")
+            .collect()
+    };
+    eventually("the job to log the task it created", || {
+        let text = std::fs::read_to_string(&logs).ok()?;
+        (!created_lines(&text).is_empty()).then_some(())
+    })
+    .await;
     replica.kill();
     let text = std::fs::read_to_string(&logs).unwrap();
     let _ = std::fs::remove_file(&logs);
-    let created: Vec<serde_json::Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|l| l["message"] == "task created")
-        .collect();
+    let created = created_lines(&text);
     assert_eq!(created.len(), 1, "{text}");
     assert_eq!(
         created[0]["span"]["request_id"],

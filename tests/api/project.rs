@@ -24,7 +24,7 @@ async fn start_project(app: &TestApp, values: &ProjectValues) -> Value {
     }
 }
 
-async fn posted(app: &TestApp) -> Value {
+async fn posted(app: &TestApp) -> Message {
     announced(app, std::time::Duration::from_secs(10)).await
 }
 
@@ -134,7 +134,7 @@ async fn a_project_is_a_run_with_its_tasks_appended_in_order() {
     assert_eq!(by_title("Kickoff call")["deadline"], first["deadline"]);
 
     assert_eq!(app.tallyfy.run_tasks(&run).len(), 4);
-    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = message.body();
     let link = format!("https://go.tallyfy.test/{ORG}/processes/{run}");
     assert!(text.contains(&format!("<{link}|Onboard Globex>")), "{text}");
     for line in [
@@ -144,12 +144,12 @@ async fn a_project_is_a_run_with_its_tasks_appended_in_order() {
     ] {
         assert!(text.contains(line), "{line} missing from {text}");
     }
-    let buttons = message["blocks"].as_array().unwrap().last().unwrap()["elements"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(buttons.len(), 1, "no retry button when nothing is missing");
-    assert_eq!(buttons[0]["url"], link.as_str());
+    assert_eq!(
+        message.buttons().len(),
+        1,
+        "no retry button when nothing is missing"
+    );
+    assert_eq!(message.link(), link);
 }
 
 #[tokio::test]
@@ -186,7 +186,7 @@ async fn lines_with_unknown_people_or_past_dates_are_named_inline() {
         "{text}"
     );
 
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 
@@ -216,33 +216,21 @@ async fn missing_tasks_are_reported_and_the_retry_adds_only_them() {
         "the run and two of three lines"
     );
 
-    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = message.body();
     assert!(text.contains(":x: Collect contract"), "{text}");
-    let warning = message["blocks"][1]["text"]["text"].as_str().unwrap();
+    let warning = message.sections()[1];
     assert!(
         warning.contains("1 of 3 tasks could not be added"),
         "{warning}"
     );
-    let retry = message["blocks"][2]["elements"][1].clone();
-    assert_eq!(retry["action_id"], "project_retry");
+    assert_eq!(message.retry_button()["action_id"], "project_retry");
+    let key = message.retry_key();
 
-    let pressed = app
-        .press(
-            "project_retry",
-            retry["value"].as_str().unwrap(),
-            "retry-hook",
-        )
-        .await;
+    let pressed = app.press("project_retry", key, "retry-hook").await;
     assert_eq!(pressed.status(), 200);
-    let (_, replaced) = eventually("the updated message", || {
-        app.slack
-            .responses()
-            .into_iter()
-            .find(|(h, _)| h == "retry-hook")
-    })
-    .await;
+    let replaced = reply_through(&app, "retry-hook").await;
     assert_eq!(replaced["replace_original"], true);
-    let text = replaced["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = replaced.body();
     assert!(text.contains("• Collect contract"), "{text}");
     assert_eq!(
         replaced["blocks"].as_array().unwrap().len(),
@@ -270,19 +258,8 @@ async fn missing_tasks_are_reported_and_the_retry_adds_only_them() {
 
     // A second press finds nothing missing and creates nothing.
     let before = app.tallyfy.creates().len();
-    app.press(
-        "project_retry",
-        retry["value"].as_str().unwrap(),
-        "retry-hook-2",
-    )
-    .await;
-    eventually("the second update", || {
-        app.slack
-            .responses()
-            .into_iter()
-            .find(|(h, _)| h == "retry-hook-2")
-    })
-    .await;
+    app.press("project_retry", key, "retry-hook-2").await;
+    reply_through(&app, "retry-hook-2").await;
     assert_eq!(app.tallyfy.creates().len(), before);
 }
 
@@ -319,7 +296,7 @@ async fn a_task_can_be_added_to_the_channels_project() {
             .into_iter()
             .filter(|c| c.body["channel"] == CHANNEL)
             .nth(1)
-            .map(|c| c.body)
+            .map(|c| Message::new(c.body))
     })
     .await;
     let added = app.tallyfy.creates().last().unwrap().body.clone();
@@ -329,7 +306,7 @@ async fn a_task_can_be_added_to_the_channels_project() {
         added["position"], 5,
         "after the run's own task and its three lines"
     );
-    let text = confirmation["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = confirmation.body();
     assert!(
         text.contains(&format!(
             "<https://go.tallyfy.test/{ORG}/processes/{run}|Write launch post>"
@@ -357,8 +334,8 @@ async fn adding_to_a_project_deleted_in_tallyfy_is_explained() {
     );
     payload["view"]["state"]["values"]["project"] = json!({"value": {"type": "static_select", "selected_option": {"text": {"type": "plain_text", "text": "Old plan"}, "value": run}}});
     app.interact(&payload).await;
-    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
-    let text = notice["text"].as_str().unwrap();
+    let (_, notice) = first_reply(&app, "the notice").await;
+    let text = notice.text();
     assert!(
         text.contains("Old plan") && text.contains("no longer exists"),
         "{text}"
@@ -448,7 +425,7 @@ async fn a_project_can_be_owned_by_a_group_and_guests() {
         first["owners"]["groups"],
         json!(["0f1e2d3c4b5a69788796a5b4c3d2e1f0"])
     );
-    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = message.body();
     assert!(text.contains("the _Finance_ group"), "{text}");
     // Tallyfy gave each of the group's members and the guest a task of their own.
     assert_eq!(app.tallyfy.tasks_titled("Audit prep"), 3);

@@ -1,13 +1,19 @@
-//! The shared job queue against a real Redis: each job goes to one replica, and a job its
-//! replica stopped touching is taken over by another.
+//! The shared job queue against a real Redis: each job goes to one replica, a job its
+//! replica stopped touching is taken over by another, and a job stored in today's format
+//! still runs, so jobs waiting in Redis survive an upgrade.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use serde_json::json;
 use tallyfy_slack::jobs::queue::{Queue, RedisQueue};
 use tallyfy_slack::store::Breaker;
 
-use crate::helpers::{unique_prefix, REDIS_URL};
+use crate::fake_tallyfy::ORG;
+use crate::helpers::*;
 
 const CLAIM: Duration = Duration::from_millis(600);
 const WAIT: Duration = Duration::from_millis(100);
@@ -94,4 +100,156 @@ async fn a_touched_job_stays_with_its_replica_and_a_released_one_moves_at_once()
         .unwrap()
         .expect("released jobs move at once");
     assert_eq!(moved.id, running.id);
+}
+
+/// A job as the app writes it on its stream today (a fixture under `tests/fixtures/stored_jobs/`,
+/// captured from a real submission), with this test's values where it has `{{placeholders}}`.
+fn stored_job(fixture: &str, fills: &[(&str, String)]) -> String {
+    let mut job = fixture.to_string();
+    for (name, value) in fills {
+        job = job.replace(&format!("{{{{{name}}}}}"), value);
+    }
+    assert!(
+        !job.contains("{{"),
+        "a placeholder was left unfilled: {job}"
+    );
+    job
+}
+
+/// Puts `job` on the app's stream the way the app queues one: `XADD {prefix}:jobs * job <json>`.
+async fn queue_stored(app: &TestApp, job: &str) {
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}:jobs", app.prefix))
+        .arg("*")
+        .arg("job")
+        .arg(job)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// The date and time Tallyfy is sent a deadline in.
+fn tallyfy_deadline(at: Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+#[tokio::test]
+async fn a_stored_task_job_creates_its_task_once_and_announces_it() {
+    let app = spawn_app().await;
+    let deadline = Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
+    let job = stored_job(
+        include_str!("../fixtures/stored_jobs/task.json"),
+        &[
+            ("response_url", app.slack.response_url("stored-hook")),
+            ("deadline", deadline.to_string()),
+        ],
+    );
+    queue_stored(&app, &job).await;
+
+    let message = announced(&app, Duration::from_secs(10)).await;
+    let text = message.body();
+    assert!(text.contains("Review the Q4 report"), "{text}");
+    assert!(
+        text.contains(&format!("<@{REQUESTER}> asked <@{ALICE}> and <@{BOB}>")),
+        "{text}"
+    );
+    app.idle().await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 1, "created once");
+    let sent = &creates[0].body;
+    assert_eq!(sent["title"], "Review the Q4 report");
+    assert_eq!(sent["summary"], "Numbers in the shared drive");
+    assert_eq!(sent["task_type"], "approval");
+    assert_eq!(sent["owners"]["users"], json!([1001, 1002]));
+    assert_eq!(sent["deadline"], tallyfy_deadline(deadline));
+    assert_eq!(app.tallyfy.tasks_titled("Review the Q4 report"), 1);
+    assert_eq!(announcements(&app), 1, "announced once");
+    assert!(app.slack.responses().is_empty(), "no failure notice");
+}
+
+#[tokio::test]
+async fn a_stored_project_job_creates_its_run_and_lines_once_and_announces_them() {
+    let app = spawn_app().await;
+    let deadline = Timestamp::from_second(now() + 10 * 24 * 3600).unwrap();
+    // Line 2 carries a day of its own, as "friday" does, at 17:00 where the requester is.
+    let line_deadline = Timestamp::from_second(now() + 5 * 24 * 3600)
+        .unwrap()
+        .to_zoned(TimeZone::get("America/New_York").unwrap())
+        .with()
+        .hour(17)
+        .minute(0)
+        .second(0)
+        .subsec_nanosecond(0)
+        .build()
+        .unwrap();
+    let job = stored_job(
+        include_str!("../fixtures/stored_jobs/project.json"),
+        &[
+            ("response_url", app.slack.response_url("stored-hook")),
+            ("deadline", deadline.to_string()),
+            ("line_deadline", line_deadline.to_string()),
+            ("line_deadline_utc", line_deadline.timestamp().to_string()),
+        ],
+    );
+    queue_stored(&app, &job).await;
+
+    let message = announced(&app, Duration::from_secs(10)).await;
+    app.idle().await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(
+        creates.len(),
+        4,
+        "the run, then one append per line, once each"
+    );
+    let run_request = &creates[0].body;
+    assert_eq!(run_request["title"], "Onboard Globex");
+    assert_eq!(run_request["owners"]["users"], json!([1001]));
+    assert_eq!(run_request["deadline"], tallyfy_deadline(deadline));
+    let run = creates[1].body["run_id"]
+        .as_str()
+        .expect("an append")
+        .to_string();
+    let appends: Vec<&serde_json::Value> = creates[1..].iter().map(|c| &c.body).collect();
+    assert!(appends.iter().all(|a| a["run_id"] == run.as_str()));
+    let positions: BTreeSet<u64> = appends
+        .iter()
+        .map(|a| a["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, BTreeSet::from([2, 3, 4]));
+    let welcome = appends
+        .iter()
+        .find(|a| a["title"] == "Send welcome pack")
+        .unwrap();
+    assert_eq!(welcome["owners"]["users"], json!([1002]));
+    assert_eq!(
+        welcome["deadline"],
+        tallyfy_deadline(line_deadline.timestamp())
+    );
+    for title in [
+        "Onboard Globex",
+        "Kickoff call",
+        "Send welcome pack",
+        "Collect contract",
+    ] {
+        assert_eq!(app.tallyfy.tasks_titled(title), 1, "{title}");
+    }
+    assert_eq!(app.tallyfy.run_tasks(&run).len(), 4);
+
+    let text = message.body();
+    let link = format!("https://go.tallyfy.test/{ORG}/processes/{run}");
+    assert!(text.contains(&format!("<{link}|Onboard Globex>")), "{text}");
+    for line in [
+        "• Kickoff call - <@UALICE>",
+        "• Send welcome pack - <@UBOB>",
+        "• Collect contract - <@UALICE>",
+    ] {
+        assert!(text.contains(line), "{line} missing from {text}");
+    }
+    assert!(
+        message.button("project_retry").is_none(),
+        "nothing is missing"
+    );
+    assert_eq!(announcements(&app), 1, "announced once");
 }

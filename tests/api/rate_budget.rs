@@ -41,7 +41,7 @@ async fn a_burst_across_two_replicas_stays_inside_one_budget() {
     })
     .await;
     let took = started.elapsed();
-    settle().await;
+    all_idle(&[&first, &second]).await;
     assert_eq!(first.tallyfy.creates().len(), BURST, "each created once");
     assert_eq!(
         first.tallyfy.rate_limited(),

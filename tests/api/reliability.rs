@@ -17,14 +17,6 @@ async fn spawn_app_on(redis: &OwnRedis) -> TestApp {
     .await
 }
 
-fn announcements(app: &TestApp) -> usize {
-    app.slack
-        .calls("chat.postMessage")
-        .into_iter()
-        .filter(|c| c.body["channel"] == CHANNEL)
-        .count()
-}
-
 #[tokio::test]
 async fn the_same_submission_three_times_creates_one_task() {
     let app = spawn_app().await;
@@ -40,7 +32,7 @@ async fn the_same_submission_three_times_creates_one_task() {
         assert_eq!(answer.status(), 200);
     }
     announced(&app, Duration::from_secs(10)).await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1);
     assert_eq!(announcements(&app), 1);
 }
@@ -57,7 +49,7 @@ async fn two_replicas_racing_one_submission_create_one_task() {
     );
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     announced(&first, Duration::from_secs(10)).await;
-    settle().await;
+    all_idle(&[&first, &second]).await;
     assert_eq!(first.tallyfy.creates().len(), 1);
     assert_eq!(first.tallyfy.tasks_titled("Raced"), 1);
     assert_eq!(announcements(&first), 1);
@@ -73,7 +65,7 @@ async fn a_create_whose_answer_never_comes_is_found_not_doubled() {
     app.submit_task(&view, &TaskValues::new("Lost answer", &[ALICE]))
         .await;
     let message = announced(&app, Duration::from_secs(20)).await;
-    assert!(message["text"].as_str().unwrap().contains("Lost answer"));
+    assert!(message.text().contains("Lost answer"));
     assert_eq!(app.tallyfy.creates().len(), 1, "looked up, not sent again");
     assert_eq!(app.tallyfy.tasks_titled("Lost answer"), 1);
 }
@@ -150,7 +142,7 @@ async fn a_paused_redis_still_gets_answers_in_time_and_loses_nothing() {
         (app.tallyfy.tasks_titled("Redis is back") == 1).then_some(())
     })
     .await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("While Redis sleeps"), 1);
     assert_eq!(app.tallyfy.creates().len(), 2);
 }
@@ -183,7 +175,7 @@ async fn a_replica_killed_mid_job_is_replaced_by_another_without_a_duplicate() {
 
     let survivor = spawn_second_instance(&holder).await;
     announced(&survivor, Duration::from_secs(20)).await;
-    settle().await;
+    survivor.idle().await;
     assert_eq!(survivor.tallyfy.tasks_titled("Survives a crash"), 1);
     assert_eq!(survivor.tallyfy.creates().len(), 1, "found, not sent again");
     assert_eq!(announcements(&survivor), 1);
@@ -258,9 +250,9 @@ async fn a_project_resumed_by_another_replica_adds_only_what_is_missing() {
 
     let survivor = spawn_second_instance(&holder).await;
     let message = announced(&survivor, Duration::from_secs(20)).await;
-    let text = message["blocks"][0]["text"]["text"].as_str().unwrap();
+    let text = message.body();
     assert!(!text.contains(":x:"), "{text}");
-    settle().await;
+    survivor.idle().await;
     assert_eq!(survivor.tallyfy.creates().len(), 4, "nothing sent twice");
     for title in [
         "Onboard Umbrella",
@@ -321,12 +313,9 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     }
 
     let survivor = spawn_second_instance(&holder).await;
-    let (hook, notice) = eventually("the give-up notice", || {
-        survivor.slack.responses().into_iter().next()
-    })
-    .await;
+    let (hook, notice) = first_reply(&survivor, "the give-up notice").await;
     assert!(hook.ends_with("cursed-hook"), "{hook}");
-    let text = notice["text"].as_str().unwrap();
+    let text = notice.text();
     assert!(
         text.contains("Cursed") && text.contains("was not created"),
         "{text}"
@@ -334,10 +323,9 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
     assert!(text.contains("Press Retry"), "{text}");
     assert_eq!(survivor.tallyfy.creates().len(), 0);
 
-    let key = notice["blocks"][1]["elements"][0]["value"]
-        .as_str()
-        .unwrap();
-    survivor.press("job_retry", key, "retry-hook").await;
+    survivor
+        .press("job_retry", notice.retry_key(), "retry-hook")
+        .await;
     announced(&survivor, Duration::from_secs(10)).await;
     assert_eq!(survivor.tallyfy.tasks_titled("Cursed"), 1);
 }
@@ -372,7 +360,7 @@ async fn told_once_slack_is_back(app: &TestApp) {
     .await;
     assert_eq!(posted["channel"], CHANNEL);
     assert!(posted["text"].as_str().unwrap().contains("Told later"));
-    settle().await;
+    app.idle().await;
     assert_eq!(app.slack.posted().len(), 1, "posted once");
     assert_eq!(
         app.tallyfy.creates().len(),

@@ -21,7 +21,7 @@ async fn unsigned_requests_get_401_and_cause_nothing() {
             .unwrap();
         assert_eq!(response.status(), 401, "{path}");
     }
-    settle().await;
+    app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
     assert!(app.slack.calls("users.info").is_empty());
     assert!(app.tallyfy.requests().is_empty());
@@ -56,7 +56,7 @@ async fn wrongly_signed_stale_and_future_requests_get_401() {
         .await;
     assert_eq!(future.status(), 401);
 
-    settle().await;
+    app.idle().await;
     assert!(
         app.slack.calls("views.open").is_empty(),
         "a refused request opened a modal"

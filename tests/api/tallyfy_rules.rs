@@ -85,7 +85,7 @@ async fn a_conflict_is_told_at_once_in_tallyfys_words_and_not_retried() {
         "{text}"
     );
     assert!(text.contains("No seats are left on your plan."), "{text}");
-    settle().await;
+    app.idle().await;
     assert_eq!(
         app.tallyfy.creates().len(),
         1,
@@ -119,7 +119,7 @@ async fn an_answer_whose_data_is_an_array_is_read_as_the_created_task() {
     app.tallyfy.fault_next_create(Fault::AnswerWithArray);
     submit(&app, &TaskValues::new("Array answer", &[ALICE])).await;
     announced(&app, Duration::from_secs(10)).await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1);
     let lookups = app
         .tallyfy
@@ -145,6 +145,6 @@ async fn groups_tallyfy_refuses_are_not_asked_for_at_every_form() {
             "no groups to offer"
         );
     }
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.group_lists(), 1);
 }

@@ -30,7 +30,7 @@ async fn help_explains_with_examples_and_opens_nothing() {
         "{text}"
     );
     assert!(text.contains("tomorrow 5pm"), "{text}");
-    settle().await;
+    app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
 
@@ -143,13 +143,10 @@ async fn a_modal_that_cannot_open_is_reported_to_the_user() {
     );
     let (response, _) = app.command("/task", "Something").await;
     assert_eq!(response.status(), 200);
-    let (hook, message) = eventually("a reply through the response URL", || {
-        app.slack.responses().into_iter().next()
-    })
-    .await;
+    let (hook, message) = first_reply(&app, "a reply through the response URL").await;
     assert_eq!(hook, "cmd-hook");
     assert_eq!(message["response_type"], "ephemeral");
-    let text = message["text"].as_str().unwrap();
+    let text = message.text();
     assert!(
         text.contains("expired_trigger_id") && text.contains("/task"),
         "{text}"
@@ -163,7 +160,7 @@ async fn unknown_commands_get_a_plain_answer() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["response_type"], "ephemeral");
     assert!(body["text"].as_str().unwrap().contains("/task help"));
-    settle().await;
+    app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
 
@@ -201,14 +198,7 @@ async fn a_message_shortcut_turns_the_message_into_a_task_answered_in_its_thread
 
     app.submit_task(&view, &TaskValues::new("Update the pricing page", &[BOB]))
         .await;
-    let post = eventually("the confirmation", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == CHANNEL)
-            .map(|c| c.body)
-    })
-    .await;
+    let post = announced(&app, Duration::from_secs(10)).await;
     assert_eq!(
         post["thread_ts"], "1700000000.000100",
         "the answer goes in the message's thread"
@@ -227,16 +217,6 @@ async fn the_global_shortcut_answers_in_a_direct_message() {
     let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
     app.submit_task(&view, &TaskValues::new("From anywhere", &[ALICE]))
         .await;
-    let dm = eventually("the direct message", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == REQUESTER)
-            .map(|c| c.body)
-    })
-    .await;
-    assert!(dm["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
-        .contains("From anywhere"));
+    let dm = posted_in(&app, REQUESTER, Duration::from_secs(10)).await;
+    assert!(dm.body().contains("From anywhere"));
 }

@@ -24,15 +24,8 @@ async fn create(app: &TestApp, values: &TaskValues) -> (OpenView, Value) {
 }
 
 /// Waits for the message posted to `channel`.
-async fn posted_to(app: &TestApp, channel: &str) -> Value {
+async fn posted_to(app: &TestApp, channel: &str) -> Message {
     posted_in(app, channel, std::time::Duration::from_secs(10)).await
-}
-
-fn section_text(message: &Value) -> String {
-    message["blocks"][0]["text"]["text"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 #[tokio::test]
@@ -71,21 +64,21 @@ async fn a_submission_creates_one_task_and_tells_the_channel() {
         "a one-off task, not a process"
     );
 
-    let text = section_text(&message);
+    let text = message.body();
     assert!(text.contains("Review the Q4 report"), "{text}");
     assert!(
         text.contains(&format!("<@{REQUESTER}> asked <@{ALICE}> and <@{BOB}>")),
         "{text}"
     );
     assert!(text.contains(&format!("<!date^{deadline}^")), "{text}");
-    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    let link = message.link();
     assert!(
         link.starts_with(&format!("https://go.tallyfy.test/{ORG}/")),
         "{link}"
     );
     assert!(text.contains(&format!("<{link}|")), "{text}");
 
-    settle().await;
+    app.idle().await;
     assert_eq!(app.slack.calls("chat.postMessage").len(), 1, "posted once");
     assert!(
         app.slack.responses().is_empty(),
@@ -99,7 +92,7 @@ async fn the_link_points_at_the_run_when_tallyfy_gives_one() {
     app.tallyfy.give_oneoff_tasks_a_run();
     create(&app, &TaskValues::new("Ship", &[ALICE])).await;
     let message = posted_to(&app, CHANNEL).await;
-    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    let link = message.link();
     assert!(
         link.starts_with(&format!("https://go.tallyfy.test/{ORG}/processes/9c")),
         "{link}"
@@ -111,7 +104,7 @@ async fn without_a_run_the_link_names_the_task() {
     let app = spawn_app().await;
     create(&app, &TaskValues::new("Ship", &[ALICE])).await;
     let message = posted_to(&app, CHANNEL).await;
-    let link = message["blocks"][1]["elements"][0]["url"].as_str().unwrap();
+    let link = message.link();
     assert!(
         link.starts_with(&format!("https://go.tallyfy.test/{ORG}/tasks/7a")),
         "{link}"
@@ -138,7 +131,7 @@ async fn a_create_answered_too_late_is_looked_up_not_sent_again() {
         .fault_next_create(Fault::Slow(std::time::Duration::from_secs(4)));
     create(&app, &TaskValues::new("Maybe created", &[ALICE])).await;
     let message = posted_to(&app, CHANNEL).await;
-    assert!(message["text"].as_str().unwrap().contains("Maybe created"));
+    assert!(message.text().contains("Maybe created"));
     assert_eq!(app.tallyfy.creates().len(), 1, "found, so not sent again");
     assert_eq!(app.tallyfy.tasks_titled("Maybe created"), 1);
     let lookups: Vec<_> = app
@@ -178,7 +171,7 @@ async fn mistakes_come_back_inline_and_create_nothing() {
     );
     assert!(body["errors"].get("assignees").is_none());
 
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
     assert!(app.slack.calls("chat.postMessage").is_empty());
 
@@ -201,7 +194,7 @@ async fn people_without_a_tallyfy_account_are_named_on_the_field() {
         "{message}"
     );
     assert!(!message.contains("alice"), "{message}");
-    settle().await;
+    app.idle().await;
     assert!(app.tallyfy.creates().is_empty());
 }
 
@@ -265,7 +258,7 @@ async fn user_text_is_posted_literally() {
         title,
         "Tallyfy gets the title as typed"
     );
-    let text = section_text(&message);
+    let text = message.body();
     assert!(
         text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|click me&gt;"),
         "{text}"
@@ -273,7 +266,7 @@ async fn user_text_is_posted_literally() {
     for forbidden in ["<!channel>", "<https://evil.example"] {
         assert!(!text.contains(forbidden), "{forbidden} in {text}");
         assert!(
-            !message["text"].as_str().unwrap().contains(forbidden),
+            !message.text().contains(forbidden),
             "{forbidden} in the fallback text"
         );
     }
@@ -288,13 +281,10 @@ async fn where_the_bot_cannot_post_the_response_url_carries_the_confirmation() {
     app.submit_task(&view, &TaskValues::new("Private work", &[ALICE]))
         .await;
 
-    let (hook, message) = eventually("the response_url post", || {
-        app.slack.responses().into_iter().next()
-    })
-    .await;
+    let (hook, message) = first_reply(&app, "the response_url post").await;
     assert_eq!(hook, "cmd-hook");
     assert_eq!(message["response_type"], "in_channel");
-    assert!(section_text(&message).contains("Private work"));
+    assert!(message.body().contains("Private work"));
     let attempts = app.slack.calls("chat.postMessage");
     assert_eq!(
         attempts.len(),
@@ -313,7 +303,7 @@ async fn when_the_response_url_fails_too_the_requester_gets_a_direct_message() {
     app.submit_task(&view, &TaskValues::new("Secret plan", &[ALICE]))
         .await;
     let dm = posted_to(&app, REQUESTER).await;
-    assert!(section_text(&dm).contains("Secret plan"));
+    assert!(dm.body().contains("Secret plan"));
 }
 
 #[tokio::test]
@@ -325,18 +315,15 @@ async fn tallyfy_refusals_reach_the_user_in_tallyfys_words() {
         retry_after: None,
     });
     create(&app, &TaskValues::new("Weekend work", &[ALICE])).await;
-    let (_, message) = eventually("the failure notice", || {
-        app.slack.responses().into_iter().next()
-    })
-    .await;
+    let (_, message) = first_reply(&app, "the failure notice").await;
     assert_eq!(message["response_type"], "ephemeral");
-    let text = message["text"].as_str().unwrap();
+    let text = message.text();
     assert!(
         text.contains("Weekend work") && text.contains("was not created"),
         "{text}"
     );
     assert!(text.contains("The deadline must be a weekday."), "{text}");
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1, "a 422 is not retried");
     assert!(
         app.slack.calls("chat.postMessage").is_empty(),
@@ -365,21 +352,15 @@ async fn an_error_that_is_not_transient_is_told_at_once_with_a_retry() {
         retry_after: None,
     });
     create(&app, &TaskValues::new("Not allowed", &[ALICE])).await;
-    let (_, message) = eventually("the failure notice", || {
-        app.slack.responses().into_iter().next()
-    })
-    .await;
-    let text = message["text"].as_str().unwrap();
+    let (_, message) = first_reply(&app, "the failure notice").await;
+    let text = message.text();
     assert!(
         text.contains("Not allowed") && text.contains("was not created"),
         "{text}"
     );
     assert!(text.contains("Tallyfy admin"), "{text}");
     assert_eq!(message["response_type"], "ephemeral");
-    assert_eq!(
-        message["blocks"][1]["elements"][0]["action_id"],
-        "job_retry"
-    );
+    assert_eq!(message.retry_button()["action_id"], "job_retry");
     assert_eq!(app.tallyfy.creates().len(), 1);
 }
 
@@ -395,7 +376,7 @@ async fn a_brief_unavailability_is_retried_with_backoff() {
     }
     create(&app, &TaskValues::new("Through the blip", &[ALICE])).await;
     let message = posted_to(&app, CHANNEL).await;
-    assert!(section_text(&message).contains("Through the blip"));
+    assert!(message.body().contains("Through the blip"));
     assert_eq!(
         app.tallyfy.creates().len(),
         3,
@@ -414,11 +395,8 @@ async fn a_long_unavailability_is_told_and_the_retry_button_finishes_the_job() {
     app.tallyfy
         .unavailable_for(std::time::Duration::from_secs(600));
     create(&app, &TaskValues::new("Long outage", &[ALICE])).await;
-    let (_, message) = eventually("the failure notice", || {
-        app.slack.responses().into_iter().next()
-    })
-    .await;
-    let text = message["text"].as_str().unwrap();
+    let (_, message) = first_reply(&app, "the failure notice").await;
+    let text = message.text();
     assert!(text.contains("was not created"), "{text}");
     assert!(text.contains("Press Retry"), "{text}");
     let tries = app.tallyfy.creates().len();
@@ -427,15 +405,23 @@ async fn a_long_unavailability_is_told_and_the_retry_button_finishes_the_job() {
 
     // Tallyfy is back; the requester presses Retry, twice.
     app.tallyfy.unavailable_for(std::time::Duration::ZERO);
-    let key = message["blocks"][1]["elements"][0]["value"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(app.press("job_retry", &key, "retry-1").await.status(), 200);
+    let key = message.retry_key();
+    assert_eq!(app.press("job_retry", key, "retry-1").await.status(), 200);
     posted_to(&app, CHANNEL).await;
-    assert_eq!(app.press("job_retry", &key, "retry-2").await.status(), 200);
-    settle().await;
+    // The first retry has finished (a press while it runs is told to wait instead).
+    app.idle().await;
+    assert_eq!(app.press("job_retry", key, "retry-2").await.status(), 200);
+    let answer = reply_through(&app, "retry-2").await;
+    assert_eq!(answer["response_type"], "ephemeral");
+    assert_eq!(
+        answer["replace_original"], false,
+        "the failure notice stays as it is"
+    );
+    let text = answer.text();
+    assert!(text.contains("already created"), "{text}");
+    app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("Long outage"), 1);
+    assert_eq!(app.tallyfy.tasks_created(), 1);
     assert_eq!(
         app.slack.calls("chat.postMessage").len(),
         1,
@@ -472,7 +458,7 @@ async fn a_slack_rate_limit_on_the_confirmation_is_retried_once_without_doubling
         (app.slack.calls("chat.postMessage").len() == 2).then_some(())
     })
     .await;
-    settle().await;
+    app.idle().await;
     let posts = app.slack.calls("chat.postMessage");
     assert_eq!(posts.len(), 2);
     assert!(posts.iter().all(|p| p.body["channel"] == CHANNEL));
@@ -491,7 +477,7 @@ async fn the_same_submission_twice_creates_one_task() {
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
     app.submit_task(&view, &values).await;
     posted_to(&app, CHANNEL).await;
-    settle().await;
+    app.idle().await;
     assert_eq!(app.tallyfy.creates().len(), 1);
     assert_eq!(app.slack.calls("chat.postMessage").len(), 1);
 }
@@ -501,7 +487,7 @@ async fn the_in_process_store_runs_the_same_flow() {
     let app = spawn_app_in_memory().await;
     create(&app, &TaskValues::new("No Redis here", &[BOB])).await;
     let message = posted_to(&app, CHANNEL).await;
-    assert!(section_text(&message).contains("No Redis here"));
+    assert!(message.body().contains("No Redis here"));
     assert_eq!(
         app.tallyfy.creates()[0].body["owners"]["users"],
         json!([1002])

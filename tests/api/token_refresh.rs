@@ -33,7 +33,7 @@ async fn an_expired_token_is_renewed_and_the_task_created_once() {
     app.tallyfy.expire_access_token();
     submit(&app, "After renewal").await;
     let message = announced(&app, Duration::from_secs(10)).await;
-    assert!(message["text"].as_str().unwrap().contains("After renewal"));
+    assert!(message.text().contains("After renewal"));
     assert_eq!(app.tallyfy.refreshes(), 1);
     assert_eq!(app.tallyfy.tasks_titled("After renewal"), 1);
     assert!(
@@ -79,8 +79,8 @@ async fn without_a_refresh_token_the_requester_is_told_the_credentials_need_atte
     let app = spawn_app().await;
     app.tallyfy.expire_access_token();
     submit(&app, "Refused").await;
-    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
-    let text = notice["text"].as_str().unwrap();
+    let (_, notice) = first_reply(&app, "the notice").await;
+    let text = notice.text();
     assert!(
         text.contains("Refused") && text.contains("was not created"),
         "{text}"
@@ -95,8 +95,8 @@ async fn a_refused_refresh_token_is_told_the_same_way() {
     let app = spawn_app_renewing("not-the-refresh-token").await;
     app.tallyfy.expire_access_token();
     submit(&app, "Still refused").await;
-    let (_, notice) = eventually("the notice", || app.slack.responses().into_iter().next()).await;
-    let text = notice["text"].as_str().unwrap();
+    let (_, notice) = first_reply(&app, "the notice").await;
+    let text = notice.text();
     assert!(text.contains("credentials need attention"), "{text}");
     assert_eq!(app.tallyfy.refreshes(), 0);
     assert_eq!(app.tallyfy.tasks_created(), 0);

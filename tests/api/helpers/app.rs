@@ -2,20 +2,25 @@
 //! Redis key prefix, and typed helpers to talk to it as Slack would.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tallyfy_slack::config::{Config, Secret};
+// The one place the helpers name the job engine's module.
+use tallyfy_slack::jobs::Jobs;
 use tallyfy_slack::slack::signature::Verifier;
 use tallyfy_slack::startup::Application;
 use tokio::sync::oneshot;
 
+use super::payloads::{
+    button_press, command_body, now, project_submission, submission, ProjectValues, TaskValues,
+};
+use super::redis::{unique_prefix, REDIS_URL};
+use super::waiting::eventually;
 use crate::fake_slack::{self, FakeSlack, OpenView, Person};
 use crate::fake_tallyfy::{self, FakeTallyfy};
 
 pub const SIGNING_SECRET: &str = "test-signing-secret-0123456789";
-pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 pub const CHANNEL: &str = "C0PROJECTS";
 pub const REQUESTER: &str = "UREQUESTER";
 pub const ALICE: &str = "UALICE";
@@ -35,20 +40,8 @@ pub struct TestApp {
     verifier: Verifier,
     stop: Option<oneshot::Sender<()>>,
     finished: Option<tokio::task::JoinHandle<()>>,
-}
-
-pub fn unique_prefix() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "test-{}-{}-{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+    /// The replica's job engine, when it runs in this process: what [`TestApp::idle`] asks.
+    pub(super) jobs: Option<Jobs>,
 }
 
 /// The people every test workspace has.
@@ -170,6 +163,7 @@ async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp 
         verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
         stop: None,
         finished: None,
+        jobs: None,
     }
 }
 
@@ -221,6 +215,7 @@ async fn start(
         .await
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let jobs = app.state().jobs.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let finished = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -240,6 +235,7 @@ async fn start(
         verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
         stop: Some(stop),
         finished: Some(finished),
+        jobs: Some(jobs),
     }
 }
 
@@ -324,7 +320,8 @@ impl TestApp {
         self.post_signed_at(path, content_type, body, now()).await
     }
 
-    /// The form body Slack sends for `command text`.
+    /// The form body Slack sends for `command text`, its response URL at this app's fake
+    /// Slack under `hook`.
     pub fn command_body(
         &self,
         command: &str,
@@ -333,21 +330,13 @@ impl TestApp {
         trigger_id: &str,
         hook: &str,
     ) -> String {
-        serde_urlencoded::to_string([
-            ("token", "deprecated-verification-token"),
-            ("team_id", fake_slack::TEAM),
-            ("team_domain", "test"),
-            ("channel_id", channel),
-            ("channel_name", "projects"),
-            ("user_id", REQUESTER),
-            ("user_name", "rita"),
-            ("command", command),
-            ("text", text),
-            ("response_url", &self.slack.response_url(hook)),
-            ("trigger_id", trigger_id),
-            ("api_app_id", "A0TEST"),
-        ])
-        .unwrap()
+        command_body(
+            command,
+            text,
+            channel,
+            trigger_id,
+            &self.slack.response_url(hook),
+        )
     }
 
     /// Runs a slash command in `CHANNEL` as the requester. Returns the response and the
@@ -420,155 +409,7 @@ impl TestApp {
         self.interact(&submission(&view.id, &view.hash, metadata, values))
             .await
     }
-}
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.kill();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// The block `block_id` of a view.
-pub fn block(view: &OpenView, block_id: &str) -> Value {
-    view.view["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["block_id"] == block_id)
-        .unwrap_or_else(|| panic!("no block {block_id}"))
-        .clone()
-}
-
-/// What a person fills in on the "New task" modal.
-#[derive(Clone, Debug)]
-pub struct TaskValues {
-    pub title: Option<String>,
-    pub assignees: Vec<String>,
-    pub deadline: Option<i64>,
-    pub summary: Option<String>,
-    pub task_type: &'static str,
-}
-
-impl TaskValues {
-    pub fn new(title: &str, assignees: &[&str]) -> Self {
-        Self {
-            title: Some(title.into()),
-            assignees: assignees.iter().map(|a| a.to_string()).collect(),
-            deadline: Some(now() + 3 * 24 * 3600),
-            summary: None,
-            task_type: "task",
-        }
-    }
-}
-
-/// A `view_submission` payload as Slack sends it.
-pub fn submission(view_id: &str, hash: &str, metadata: &str, v: &TaskValues) -> Value {
-    json!({
-        "type": "view_submission",
-        "team": {"id": fake_slack::TEAM, "domain": "test"},
-        "user": {"id": REQUESTER, "username": "rita", "name": "rita", "team_id": fake_slack::TEAM},
-        "api_app_id": "A0TEST",
-        "token": "deprecated",
-        "trigger_id": "123.456.abc",
-        "view": {
-            "id": view_id,
-            "team_id": fake_slack::TEAM,
-            "type": "modal",
-            "callback_id": "task_create",
-            "private_metadata": metadata,
-            "hash": hash,
-            "title": {"type": "plain_text", "text": "New task"},
-            "blocks": [],
-            "state": {"values": {
-                "title": {"value": {"type": "plain_text_input", "value": v.title}},
-                "assignees": {"value": {"type": "multi_users_select", "selected_users": v.assignees}},
-                "deadline": {"value": {"type": "datetimepicker", "selected_date_time": v.deadline}},
-                "summary": {"value": {"type": "plain_text_input", "value": v.summary}},
-                "task_type": {"value": {"type": "static_select", "selected_option": {
-                    "text": {"type": "plain_text", "text": v.task_type}, "value": v.task_type}}}
-            }}
-        },
-        "response_urls": [],
-        "is_enterprise_install": false
-    })
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// Polls `probe` until it yields a value (up to 10 s).
-pub async fn eventually<T>(what: &str, probe: impl FnMut() -> Option<T>) -> T {
-    eventually_within(Duration::from_secs(10), what, probe).await
-}
-
-/// Polls `probe` until it yields a value, for up to `limit`.
-pub async fn eventually_within<T>(
-    limit: Duration,
-    what: &str,
-    mut probe: impl FnMut() -> Option<T>,
-) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        if started.elapsed() > limit {
-            panic!("timed out waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Waits (up to `within`) for the message posted to `CHANNEL`.
-pub async fn announced(app: &TestApp, within: Duration) -> Value {
-    posted_in(app, CHANNEL, within).await
-}
-
-/// Waits (up to `within`) for a message posted to `channel` (a user id: a direct message).
-pub async fn posted_in(app: &TestApp, channel: &str, within: Duration) -> Value {
-    eventually_within(within, "the message", || {
-        app.slack
-            .calls("chat.postMessage")
-            .into_iter()
-            .find(|c| c.body["channel"] == channel)
-            .map(|c| c.body)
-    })
-    .await
-}
-
-/// Waits long enough for background work to have happened, for asserting that it did not.
-pub async fn settle() {
-    tokio::time::sleep(Duration::from_millis(400)).await;
-}
-
-/// What a person fills in on the "New project" modal.
-#[derive(Clone, Debug)]
-pub struct ProjectValues {
-    pub name: String,
-    pub assignees: Vec<String>,
-    pub deadline: i64,
-    pub tasks: String,
-}
-
-impl ProjectValues {
-    pub fn new(name: &str, assignees: &[&str], tasks: &str) -> Self {
-        Self {
-            name: name.into(),
-            assignees: assignees.iter().map(|a| a.to_string()).collect(),
-            deadline: now() + 10 * 24 * 3600,
-            tasks: tasks.into(),
-        }
-    }
-}
-
-impl TestApp {
     /// Runs `/project text` and waits for the modal Slack opened for it.
     pub async fn open_project_modal(&self, text: &str) -> OpenView {
         let (response, trigger) = self.command("/project", text).await;
@@ -579,119 +420,26 @@ impl TestApp {
         .await
     }
 
+    /// Submits an open "New project" modal with these values.
     pub async fn submit_project(&self, view: &OpenView, v: &ProjectValues) -> reqwest::Response {
         let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
-        let payload = json!({
-            "type": "view_submission",
-            "team": {"id": fake_slack::TEAM, "domain": "test"},
-            "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
-            "view": {
-                "id": view.id, "team_id": fake_slack::TEAM, "type": "modal", "callback_id": "project_create",
-                "private_metadata": metadata, "hash": view.hash, "blocks": [],
-                "state": {"values": {
-                    "name": {"value": {"type": "plain_text_input", "value": v.name}},
-                    "summary": {"value": {"type": "plain_text_input", "value": null}},
-                    "assignees": {"value": {"type": "multi_users_select", "selected_users": v.assignees}},
-                    "deadline": {"value": {"type": "datetimepicker", "selected_date_time": v.deadline}},
-                    "tasks": {"value": {"type": "plain_text_input", "value": v.tasks}}
-                }}
-            }
-        });
-        self.interact(&payload).await
+        self.interact(&project_submission(&view.id, &view.hash, metadata, v))
+            .await
     }
 
-    /// Presses a button on a message, as Slack reports it.
+    /// Presses a button on a message, as Slack reports it; Slack's response URL for the
+    /// press is this app's fake Slack under `hook`.
     pub async fn press(&self, action_id: &str, value: &str, hook: &str) -> reqwest::Response {
-        let payload = json!({
-            "type": "block_actions",
-            "team": {"id": fake_slack::TEAM, "domain": "test"},
-            "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
-            "api_app_id": "A0TEST",
-            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL},
-            "channel": {"id": CHANNEL, "name": "projects"},
-            "message": {"type": "message", "ts": "1700000000.000001", "blocks": [{"type": "rich_text", "elements": []}]},
-            "response_url": self.slack.response_url(hook),
-            "trigger_id": "1.2.3",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
-                          "text": {"type": "plain_text", "text": "Retry"}, "action_ts": "1700000001.000001"}]
-        });
+        let payload = button_press(action_id, value, &self.slack.response_url(hook));
         self.interact(&payload).await
     }
 }
 
-/// A Redis server of a test's own, on a free port, that the test can pause and resume.
-pub struct OwnRedis {
-    pub url: String,
-    port: u16,
-    process: std::process::Child,
-}
-
-impl OwnRedis {
-    pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port).await
-    }
-
-    /// Stops the server and starts a new one on the same port: everything it held is gone.
-    pub async fn restart(self) -> Self {
-        let port = self.port;
-        drop(self);
-        Self::start_on(port).await
-    }
-
-    async fn start_on(port: u16) -> Self {
-        let process = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test installs it)");
-        let url = format!("redis://127.0.0.1:{port}");
-        let client = redis::Client::open(url.as_str()).unwrap();
-        let started = Instant::now();
-        while client.get_multiplexed_async_connection().await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { url, port, process }
-    }
-
-    fn signal(&self, signal: &str) {
-        std::process::Command::new("kill")
-            .args([signal, &self.process.id().to_string()])
-            .status()
-            .unwrap();
-    }
-
-    /// Freezes the server: connections stay open and nothing answers, the hardest outage.
-    pub fn pause(&self) {
-        self.signal("-STOP");
-    }
-
-    pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-}
-
-impl Drop for OwnRedis {
+impl Drop for TestApp {
     fn drop(&mut self) {
-        self.resume();
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+        self.kill();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }

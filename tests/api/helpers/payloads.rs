@@ -1,0 +1,152 @@
+//! What Slack sends the app: modal submissions, slash-command bodies and button presses,
+//! shaped as Slack shapes them.
+
+use serde_json::{json, Value};
+
+use super::app::{CHANNEL, REQUESTER};
+use crate::fake_slack;
+
+/// What a person fills in on the "New task" modal.
+#[derive(Clone, Debug)]
+pub struct TaskValues {
+    pub title: Option<String>,
+    pub assignees: Vec<String>,
+    pub deadline: Option<i64>,
+    pub summary: Option<String>,
+    pub task_type: &'static str,
+}
+
+impl TaskValues {
+    pub fn new(title: &str, assignees: &[&str]) -> Self {
+        Self {
+            title: Some(title.into()),
+            assignees: assignees.iter().map(|a| a.to_string()).collect(),
+            deadline: Some(now() + 3 * 24 * 3600),
+            summary: None,
+            task_type: "task",
+        }
+    }
+}
+
+/// What a person fills in on the "New project" modal.
+#[derive(Clone, Debug)]
+pub struct ProjectValues {
+    pub name: String,
+    pub assignees: Vec<String>,
+    pub deadline: i64,
+    pub tasks: String,
+}
+
+impl ProjectValues {
+    pub fn new(name: &str, assignees: &[&str], tasks: &str) -> Self {
+        Self {
+            name: name.into(),
+            assignees: assignees.iter().map(|a| a.to_string()).collect(),
+            deadline: now() + 10 * 24 * 3600,
+            tasks: tasks.into(),
+        }
+    }
+}
+
+/// A `view_submission` payload of the "New task" modal, as Slack sends it.
+pub fn submission(view_id: &str, hash: &str, metadata: &str, v: &TaskValues) -> Value {
+    json!({
+        "type": "view_submission",
+        "team": {"id": fake_slack::TEAM, "domain": "test"},
+        "user": {"id": REQUESTER, "username": "rita", "name": "rita", "team_id": fake_slack::TEAM},
+        "api_app_id": "A0TEST",
+        "token": "deprecated",
+        "trigger_id": "123.456.abc",
+        "view": {
+            "id": view_id,
+            "team_id": fake_slack::TEAM,
+            "type": "modal",
+            "callback_id": "task_create",
+            "private_metadata": metadata,
+            "hash": hash,
+            "title": {"type": "plain_text", "text": "New task"},
+            "blocks": [],
+            "state": {"values": {
+                "title": {"value": {"type": "plain_text_input", "value": v.title}},
+                "assignees": {"value": {"type": "multi_users_select", "selected_users": v.assignees}},
+                "deadline": {"value": {"type": "datetimepicker", "selected_date_time": v.deadline}},
+                "summary": {"value": {"type": "plain_text_input", "value": v.summary}},
+                "task_type": {"value": {"type": "static_select", "selected_option": {
+                    "text": {"type": "plain_text", "text": v.task_type}, "value": v.task_type}}}
+            }}
+        },
+        "response_urls": [],
+        "is_enterprise_install": false
+    })
+}
+
+/// A `view_submission` payload of the "New project" modal, as Slack sends it.
+pub fn project_submission(view_id: &str, hash: &str, metadata: &str, v: &ProjectValues) -> Value {
+    json!({
+        "type": "view_submission",
+        "team": {"id": fake_slack::TEAM, "domain": "test"},
+        "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
+        "view": {
+            "id": view_id, "team_id": fake_slack::TEAM, "type": "modal", "callback_id": "project_create",
+            "private_metadata": metadata, "hash": hash, "blocks": [],
+            "state": {"values": {
+                "name": {"value": {"type": "plain_text_input", "value": v.name}},
+                "summary": {"value": {"type": "plain_text_input", "value": null}},
+                "assignees": {"value": {"type": "multi_users_select", "selected_users": v.assignees}},
+                "deadline": {"value": {"type": "datetimepicker", "selected_date_time": v.deadline}},
+                "tasks": {"value": {"type": "plain_text_input", "value": v.tasks}}
+            }}
+        }
+    })
+}
+
+/// The form body Slack sends for `command text`, run by the requester in `channel`.
+pub fn command_body(
+    command: &str,
+    text: &str,
+    channel: &str,
+    trigger_id: &str,
+    response_url: &str,
+) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated-verification-token"),
+        ("team_id", fake_slack::TEAM),
+        ("team_domain", "test"),
+        ("channel_id", channel),
+        ("channel_name", "projects"),
+        ("user_id", REQUESTER),
+        ("user_name", "rita"),
+        ("command", command),
+        ("text", text),
+        ("response_url", response_url),
+        ("trigger_id", trigger_id),
+        ("api_app_id", "A0TEST"),
+    ])
+    .unwrap()
+}
+
+/// A `block_actions` payload: the requester pressed the button `action_id` (carrying
+/// `value`) on a message in `CHANNEL`.
+pub fn button_press(action_id: &str, value: &str, response_url: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": fake_slack::TEAM, "domain": "test"},
+        "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
+        "api_app_id": "A0TEST",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL},
+        "channel": {"id": CHANNEL, "name": "projects"},
+        "message": {"type": "message", "ts": "1700000000.000001", "blocks": [{"type": "rich_text", "elements": []}]},
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b1", "value": value,
+                      "text": {"type": "plain_text", "text": "Retry"}, "action_ts": "1700000001.000001"}]
+    })
+}
+
+/// Unix time in seconds, as Slack writes timestamps and deadlines.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
