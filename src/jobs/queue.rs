@@ -56,8 +56,11 @@ pub struct LocalQueue {
     sender: mpsc::UnboundedSender<(String, u32)>,
     receiver: Mutex<mpsc::UnboundedReceiver<(String, u32)>>,
     next_id: AtomicU64,
-    /// Jobs waiting out a `retry_later` pause before they are handed out again.
-    resting: Arc<AtomicU64>,
+    /// Jobs not handed out yet: in the channel, or waiting out a `retry_later` pause.
+    /// Counted apart from the channel so `depth` never waits for the reader's lock.
+    waiting: Arc<AtomicU64>,
+    /// Jobs handed out and not yet acknowledged, released or put back.
+    taken: AtomicU64,
 }
 
 impl Default for LocalQueue {
@@ -67,7 +70,8 @@ impl Default for LocalQueue {
             sender,
             receiver: Mutex::new(receiver),
             next_id: AtomicU64::new(0),
-            resting: Arc::new(AtomicU64::new(0)),
+            waiting: Arc::new(AtomicU64::new(0)),
+            taken: AtomicU64::new(0),
         }
     }
 }
@@ -75,19 +79,25 @@ impl Default for LocalQueue {
 #[async_trait]
 impl Queue for LocalQueue {
     async fn push(&self, payload: &str) -> Result<(), StoreError> {
-        self.sender
-            .send((payload.to_string(), 1))
-            .map_err(|_| StoreError::Backend("the local queue is closed".into()))
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.sender.send((payload.to_string(), 1)).map_err(|_| {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            StoreError::Backend("the local queue is closed".into())
+        })
     }
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
         let mut receiver = self.receiver.lock().await;
         match tokio::time::timeout(wait, receiver.recv()).await {
-            Ok(Some((payload, deliveries))) => Ok(Some(Delivery {
-                id: format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
-                payload,
-                deliveries,
-            })),
+            Ok(Some((payload, deliveries))) => {
+                self.taken.fetch_add(1, Ordering::SeqCst);
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                Ok(Some(Delivery {
+                    id: format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
+                    payload,
+                    deliveries,
+                }))
+            }
             Ok(None) | Err(_) => Ok(None),
         }
     }
@@ -97,28 +107,33 @@ impl Queue for LocalQueue {
     }
 
     async fn release(&self, _id: &str) -> Result<(), StoreError> {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 
     async fn ack(&self, _id: &str) -> Result<(), StoreError> {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
         Ok(())
     }
 
     async fn depth(&self) -> Result<(u64, u64), StoreError> {
-        // Jobs taken from this queue are counted by `jobs_in_flight`.
-        let waiting = self.receiver.lock().await.len() as u64;
-        Ok((waiting + self.resting.load(Ordering::SeqCst), 0))
+        Ok((
+            self.waiting.load(Ordering::SeqCst),
+            self.taken.load(Ordering::SeqCst),
+        ))
     }
 
     async fn retry_later(&self, delivery: &Delivery, after: Duration) {
         let sender = self.sender.clone();
         let again = (delivery.payload.clone(), delivery.deliveries + 1);
-        let resting = self.resting.clone();
-        resting.fetch_add(1, Ordering::SeqCst);
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        self.taken.fetch_sub(1, Ordering::SeqCst);
+        let waiting = self.waiting.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = sender.send(again);
-            resting.fetch_sub(1, Ordering::SeqCst);
+            if sender.send(again).is_err() {
+                waiting.fetch_sub(1, Ordering::SeqCst);
+            }
         });
     }
 
