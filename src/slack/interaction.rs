@@ -234,13 +234,9 @@ pub struct Message {
     pub thread_ts: Option<String>,
 }
 
-pub fn parse_form(body: &[u8]) -> Result<Interaction, String> {
-    #[derive(Deserialize)]
-    struct Form {
-        payload: String,
-    }
-    let form: Form = serde_urlencoded::from_bytes(body).map_err(|e| format!("form: {e}"))?;
-    serde_json::from_str(&form.payload).map_err(|e| format!("payload: {e}"))
+/// The JSON of an interaction form's `payload` field.
+pub fn parse_payload(payload: &str) -> Result<Interaction, serde_json::Error> {
+    serde_json::from_str(payload)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod fake_tallyfy;
 mod helpers;
 
 mod manifest;
+mod one_url;
 mod ops;
 mod project;
 mod queue;
