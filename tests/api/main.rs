@@ -15,6 +15,7 @@ mod project;
 mod queue;
 mod rate_budget;
 mod reliability;
+mod replay;
 mod signing;
 mod socket_mode;
 mod store;
