@@ -116,7 +116,8 @@ impl From<&Shortcut> for ModalRequest {
             thread_ts: s
                 .message
                 .as_ref()
-                .map(|m| m.thread_ts.clone().unwrap_or_else(|| m.ts.clone())),
+                .map(|m| m.thread_ts.clone().unwrap_or_else(|| m.ts.clone()))
+                .filter(|ts| !ts.is_empty()),
             text: first_line,
             summary: Some(summary).filter(|s| !s.is_empty()),
             via: "the Create a Tallyfy task shortcut".into(),
@@ -286,8 +287,8 @@ pub fn origin(sub: &ViewSubmission, metadata: Metadata) -> Origin {
         .response_urls
         .iter()
         .chain(&sub.view.response_urls)
-        .next()
-        .map(|r| r.response_url.clone());
+        .map(|r| r.response_url.clone())
+        .find(|url| !url.is_empty());
     Origin {
         team_id: sub.team_id(),
         user_id: sub.user.id.clone(),

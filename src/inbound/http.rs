@@ -1,5 +1,10 @@
 //! The routes Slack calls. Each one verifies the signature before anything else, parses,
 //! answers within Slack's 3 s and hands the work off.
+//!
+//! What a request is (a slash command, an interaction, an Events API callback) is read
+//! from its body, not from its route, so every route takes all three: an app set up with
+//! one request URL (`/slack/events`, as Bolt apps are) works as well as one set up with a
+//! URL for each.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -10,17 +15,19 @@ use axum::{Json, Router};
 
 use super::dispatch::{self, Answer};
 use crate::slack::command::{self, CommandBody};
-use crate::slack::interaction;
+use crate::slack::interaction::{self, Interaction};
 use crate::state::AppState;
 
-/// Slack's bodies are small; anything larger than this is refused with 413.
-pub const BODY_LIMIT: usize = 64 * 1024;
+/// The largest body read; anything larger is refused with 413. Slack's largest requests
+/// are message shortcuts: a message of up to 40,000 characters arrives twice (its text and
+/// its rich_text blocks), form-encoded: a few hundred kilobytes, well over 64 KiB.
+pub const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/slack/commands", post(commands))
-        .route("/slack/interactions", post(interactions))
-        .route("/slack/events", post(events))
+        .route("/slack/commands", post(slack))
+        .route("/slack/interactions", post(slack))
+        .route("/slack/events", post(slack))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
@@ -75,28 +82,107 @@ fn respond(answer: Answer) -> Response {
     }
 }
 
-async fn commands(State(state): State<AppState>, Verified(body): Verified) -> Response {
-    match command::parse_body(&body) {
-        Ok(CommandBody::SslCheck) => StatusCode::OK.into_response(),
-        Ok(CommandBody::Command(cmd)) => respond(dispatch::command(&state, *cmd).await),
-        Err(e) => bad_request(&state, "command", e.to_string()),
+/// What a signed body holds, told apart by its content: a JSON document is an Events API
+/// callback; a form with `command` (or `ssl_check`) is a slash command; a form with
+/// `payload` is an interaction.
+enum Delivery {
+    Command(CommandBody),
+    Interaction(Box<Interaction>),
+    Event(serde_json::Value),
+}
+
+/// A body that is none of them, or does not parse as the one it claims to be.
+struct Malformed {
+    kind: &'static str,
+    why: String,
+}
+
+impl Malformed {
+    fn new(kind: &'static str, why: impl ToString) -> Self {
+        Self {
+            kind,
+            why: why.to_string(),
+        }
     }
 }
 
-async fn interactions(State(state): State<AppState>, Verified(body): Verified) -> Response {
-    match interaction::parse_form(&body) {
-        Ok(interaction) => respond(dispatch::interaction(&state, interaction).await),
-        Err(e) => bad_request(&state, "interaction", e),
+fn read(body: &[u8]) -> Result<Delivery, Malformed> {
+    if body.trim_ascii_start().starts_with(b"{") {
+        return serde_json::from_slice(body)
+            .map(Delivery::Event)
+            .map_err(|e| Malformed::new("event", e));
+    }
+    let mut fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| Malformed::new("form", e))?;
+    if fields
+        .iter()
+        .any(|(k, _)| k == "command" || k == "ssl_check")
+    {
+        return command::parse_body(body)
+            .map(Delivery::Command)
+            .map_err(|e| Malformed::new("command", e));
+    }
+    match fields.iter().position(|(k, _)| k == "payload") {
+        Some(at) => interaction::parse_payload(&fields.swap_remove(at).1)
+            .map(|interaction| Delivery::Interaction(Box::new(interaction)))
+            .map_err(|e| Malformed::new("interaction", e)),
+        None => Err(Malformed::new(
+            "form",
+            "neither a command nor an interaction",
+        )),
     }
 }
 
-async fn events(State(state): State<AppState>, Verified(body): Verified) -> Response {
-    let event: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return bad_request(&state, "event", e.to_string()),
-    };
-    match dispatch::event(&state, &event) {
-        Some(answer) => respond(answer),
-        None => bad_request(&state, "event", "no type".into()),
+async fn slack(State(state): State<AppState>, Verified(body): Verified) -> Response {
+    match read(&body) {
+        Ok(Delivery::Command(CommandBody::SslCheck)) => StatusCode::OK.into_response(),
+        Ok(Delivery::Command(CommandBody::Command(cmd))) => {
+            respond(dispatch::command(&state, *cmd).await)
+        }
+        Ok(Delivery::Interaction(interaction)) => {
+            respond(dispatch::interaction(&state, *interaction).await)
+        }
+        Ok(Delivery::Event(event)) => match dispatch::event(&state, &event) {
+            Some(answer) => respond(answer),
+            None => bad_request(&state, "event", "no type".into()),
+        },
+        Err(Malformed { kind, why }) => bad_request(&state, kind, why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_told_apart_by_what_they_hold() {
+        assert!(matches!(
+            read(b" {\"type\":\"url_verification\",\"challenge\":\"c\"}"),
+            Ok(Delivery::Event(_))
+        ));
+        assert!(matches!(
+            read(b"ssl_check=1&token=x"),
+            Ok(Delivery::Command(CommandBody::SslCheck))
+        ));
+        // An ssl check is one whatever else the form carries, as Bolt has it.
+        assert!(matches!(
+            read(b"ssl_check=1&payload=%7B%22type%22%3A%22event_callback%22%7D"),
+            Ok(Delivery::Command(CommandBody::SslCheck))
+        ));
+        assert!(matches!(
+            read(b"payload=%7B%22type%22%3A%22view_closed%22%7D"),
+            Ok(Delivery::Interaction(_))
+        ));
+        assert!(matches!(
+            read(b"payload=%7Bnot-json"),
+            Err(Malformed {
+                kind: "interaction",
+                ..
+            })
+        ));
+        assert!(matches!(
+            read(b"nothing=here"),
+            Err(Malformed { kind: "form", .. })
+        ));
     }
 }

@@ -1,10 +1,12 @@
 //! Interaction payloads (`payload=<json>` forms): view submissions, block actions and
 //! shortcuts. Parsed with local types that read only what this app uses, so new fields,
-//! blocks and element types that Slack adds can never break parsing.
+//! blocks and element types that Slack adds can never break parsing. A field the app reads
+//! that is missing or `null` reads as empty: whether it matters is for the flow that uses
+//! it to say (a submission of someone else's modal, say, needs no view id at all).
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::ids::{ChannelId, TeamId, UserId};
 
@@ -21,24 +23,37 @@ pub enum Interaction {
 
 #[derive(Debug, Deserialize)]
 pub struct Team {
+    #[serde(default, deserialize_with = "or_default")]
     pub id: TeamId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct User {
+    #[serde(default, deserialize_with = "or_default")]
     pub id: UserId,
     #[serde(default)]
     pub team_id: Option<TeamId>,
+}
+
+/// A field that is missing or `null` reads as its default.
+fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ViewSubmission {
     #[serde(default)]
     pub team: Option<Team>,
+    #[serde(default, deserialize_with = "or_default")]
     pub user: User,
+    #[serde(default, deserialize_with = "or_default")]
     pub view: View,
     /// Present at the top level in some payloads, inside `view` in others.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub response_urls: Vec<ResponseUrl>,
 }
 
@@ -57,30 +72,32 @@ impl ViewSubmission {
 pub struct ResponseUrl {
     #[serde(default)]
     pub channel_id: Option<ChannelId>,
+    #[serde(default, deserialize_with = "or_default")]
     pub response_url: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct View {
+    #[serde(default, deserialize_with = "or_default")]
     pub id: String,
     #[serde(default)]
     pub team_id: Option<TeamId>,
     #[serde(default)]
     pub hash: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub callback_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub private_metadata: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub state: ViewState,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub response_urls: Vec<ResponseUrl>,
 }
 
 /// `state.values[block_id][action_id]`: each element's value, whatever its type.
 #[derive(Debug, Default, Deserialize)]
 pub struct ViewState {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub values: HashMap<String, HashMap<String, serde_json::Value>>,
 }
 
@@ -174,19 +191,20 @@ impl ViewState {
 pub struct BlockActions {
     #[serde(default)]
     pub team: Option<Team>,
+    #[serde(default, deserialize_with = "or_default")]
     pub user: User,
     #[serde(default)]
     pub view: Option<serde_json::Value>,
     /// Present when the action came from a message.
     #[serde(default)]
     pub response_url: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Action {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub action_id: String,
     #[serde(default)]
     pub value: Option<String>,
@@ -195,12 +213,13 @@ pub struct Action {
 /// A global shortcut, or a message shortcut (with `channel`, `message` and `response_url`).
 #[derive(Debug, Deserialize)]
 pub struct Shortcut {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub callback_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub trigger_id: String,
     #[serde(default)]
     pub team: Option<Team>,
+    #[serde(default, deserialize_with = "or_default")]
     pub user: User,
     #[serde(default)]
     pub channel: Option<Channel>,
@@ -222,25 +241,23 @@ impl Shortcut {
 
 #[derive(Debug, Deserialize)]
 pub struct Channel {
+    #[serde(default, deserialize_with = "or_default")]
     pub id: ChannelId,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Message {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub text: String,
+    #[serde(default, deserialize_with = "or_default")]
     pub ts: String,
     #[serde(default)]
     pub thread_ts: Option<String>,
 }
 
-pub fn parse_form(body: &[u8]) -> Result<Interaction, String> {
-    #[derive(Deserialize)]
-    struct Form {
-        payload: String,
-    }
-    let form: Form = serde_urlencoded::from_bytes(body).map_err(|e| format!("form: {e}"))?;
-    serde_json::from_str(&form.payload).map_err(|e| format!("payload: {e}"))
+/// The JSON of an interaction form's `payload` field.
+pub fn parse_payload(payload: &str) -> Result<Interaction, serde_json::Error> {
+    serde_json::from_str(payload)
 }
 
 #[cfg(test)]
@@ -248,6 +265,12 @@ mod tests {
     use super::*;
 
     const SLACK_EXAMPLE: &str = include_str!("../../tests/fixtures/view_submission_example.json");
+
+    /// The payload of a recorded request under `tests/fixtures/slack/`.
+    fn recorded(doc: &str) -> Interaction {
+        let doc: serde_json::Value = serde_json::from_str(doc).unwrap();
+        serde_json::from_value(doc["body"].clone()).unwrap()
+    }
 
     #[test]
     fn reads_slacks_own_example_submission() {
@@ -298,5 +321,33 @@ mod tests {
         assert_eq!(state.selected("kind").as_deref(), Some("approval"));
         assert_eq!(state.text("empty"), None);
         assert!(state.users("missing").is_empty());
+    }
+
+    #[test]
+    fn submissions_without_a_view_id_or_a_user_id_are_read() {
+        // slack-go's example has no view id; Bolt's tests send `"user": {}` and a bare view.
+        for doc in [
+            include_str!("../../tests/fixtures/slack/slack-go/slack/interaction-view_submission-01.json"),
+            include_str!("../../tests/fixtures/slack/slackapi/bolt-js/interaction-view_submission-01.json"),
+            include_str!("../../tests/fixtures/slack/slackapi/java-slack-sdk/interaction-view_submission-05.json"),
+        ] {
+            let Interaction::ViewSubmission(sub) = recorded(doc) else {
+                panic!("not a view_submission: {doc}")
+            };
+            assert!(sub.view.id.is_empty() || sub.user.id.is_empty(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn null_and_empty_objects_read_as_empty() {
+        let payload = r#"{"type":"message_action","callback_id":null,"team":{},"user":null,
+            "channel":{},"message":{"text":null,"ts":null}}"#;
+        let Interaction::MessageAction(shortcut) = serde_json::from_str(payload).unwrap() else {
+            panic!()
+        };
+        assert_eq!(shortcut.callback_id, "");
+        assert_eq!(shortcut.team_id(), "");
+        assert_eq!(shortcut.user.id, "");
+        assert_eq!(shortcut.message.unwrap().ts, "");
     }
 }

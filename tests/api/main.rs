@@ -2,6 +2,7 @@
 //! Tallyfy and a real Redis on 127.0.0.1:6379.
 
 mod block_limits;
+mod body_limit;
 mod cli;
 mod directory;
 mod fake_slack;
@@ -10,11 +11,13 @@ mod helpers;
 
 mod manifest;
 mod messages_once;
+mod one_url;
 mod ops;
 mod project;
 mod queue;
 mod rate_budget;
 mod reliability;
+mod replay;
 mod signing;
 mod socket_mode;
 mod store;

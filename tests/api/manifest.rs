@@ -1,5 +1,6 @@
 //! The Slack app manifest matches the service: every URL in it is a route this service
-//! serves, and it asks for every scope the code uses.
+//! serves, it asks for every scope the code uses, and it subscribes to no event the app
+//! would ignore.
 
 use crate::helpers::*;
 
@@ -18,7 +19,8 @@ fn urls() -> Vec<String> {
 async fn every_url_in_the_manifest_is_a_route_that_checks_signatures() {
     let app = spawn_app().await;
     let paths = urls();
-    assert!(paths.len() >= 4, "{paths:?}");
+    // The two slash commands and interactivity.
+    assert!(paths.len() >= 3, "{paths:?}");
     for path in paths {
         let response = reqwest::Client::new()
             .post(app.url(&path))
@@ -34,13 +36,17 @@ async fn every_url_in_the_manifest_is_a_route_that_checks_signatures() {
 #[test]
 fn the_manifest_asks_for_every_scope_the_code_uses() {
     // chat.postMessage and chat.postEphemeral: chat:write; users.info and users.list:
-    // users:read; profile.email: users:read.email; slash commands: commands.
+    // users:read; profile.email: users:read.email; slash commands: commands;
+    // conversations.history and .replies (finding a post whose answer was lost):
+    // channels:history and groups:history.
     for scope in [
         "commands",
         "chat:write",
         "chat:write.public",
         "users:read",
         "users:read.email",
+        "channels:history",
+        "groups:history",
     ] {
         assert!(
             MANIFEST.lines().any(|l| l.trim() == format!("- {scope}")),
@@ -54,4 +60,19 @@ fn the_manifest_asks_for_every_scope_the_code_uses() {
         );
     }
     assert_eq!(MANIFEST.matches("should_escape: true").count(), 2);
+}
+
+#[test]
+fn the_manifest_subscribes_to_no_events() {
+    // The app acts on no Events API event, so it subscribes to none: each subscription is
+    // a signed request per occurrence (`app_home_opened` fires on every App Home visit),
+    // and an events URL is one more that Slack must verify before the app can be saved.
+    for line in MANIFEST.lines() {
+        let key = line.trim().trim_end_matches(':');
+        assert!(
+            !["event_subscriptions", "bot_events", "user_events"].contains(&key),
+            "{line:?}"
+        );
+        assert!(!line.contains("app_home_opened"), "{line:?}");
+    }
 }

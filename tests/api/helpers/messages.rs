@@ -15,6 +15,12 @@ use crate::fake_slack::OpenView;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message(Value);
 
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl Message {
     pub fn new(json: Value) -> Self {
         Self(json)
