@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::DirectoryConfig;
@@ -21,6 +22,8 @@ use crate::telemetry::Metrics;
 
 /// How long the organization's groups are kept.
 const GROUPS_TTL: Duration = Duration::from_secs(600);
+/// People looked up at once for one request.
+const LOOKUP_CONCURRENCY: usize = 8;
 /// After Tallyfy refused or failed to list the groups, it is not asked again for this long:
 /// the forms open without groups meanwhile.
 const GROUPS_FAILURE_TTL: Duration = Duration::from_secs(60);
@@ -149,19 +152,33 @@ impl Directory {
             .get_many(&keys)
             .await
             .unwrap_or_else(|_| vec![None; keys.len()]);
-        let lookups = users.iter().zip(cached).map(|(user, hit)| async move {
-            if let Some(entry) = hit.and_then(|raw| serde_json::from_str::<Cached>(&raw).ok()) {
-                self.metrics.directory("cache_hit");
-                return Ok(Resolved {
-                    slack_user: user.clone(),
-                    name: entry.name,
-                    assignee: entry.assignee,
-                });
-            }
-            self.metrics.directory("cache_miss");
-            self.lookup_once(team, user).await
-        });
-        futures::future::join_all(lookups)
+        // Boxed, so the stream's item is one named future type (and provably `Send`).
+        let lookups: Vec<BoxFuture<'_, Result<Resolved, DirectoryError>>> = users
+            .iter()
+            .zip(cached)
+            .map(|(user, hit)| {
+                async move {
+                    if let Some(entry) =
+                        hit.and_then(|raw| serde_json::from_str::<Cached>(&raw).ok())
+                    {
+                        self.metrics.directory("cache_hit");
+                        return Ok(Resolved {
+                            slack_user: user.clone(),
+                            name: entry.name,
+                            assignee: entry.assignee,
+                        });
+                    }
+                    self.metrics.directory("cache_miss");
+                    self.lookup_once(team, user).await
+                }
+                .boxed()
+            })
+            .collect();
+        // A few lookups at a time: one request must not take all of Slack's and Tallyfy's
+        // budgets. `buffered` keeps the answers in the order of `users`.
+        futures::stream::iter(lookups)
+            .buffered(LOOKUP_CONCURRENCY)
+            .collect::<Vec<_>>()
             .await
             .into_iter()
             .collect()

@@ -224,6 +224,17 @@ pub fn read_required_text(
     text
 }
 
+/// The most people one task or project may name: each is looked up in Slack and Tallyfy,
+/// and the budget for those calls is shared by everyone.
+pub const MAX_PEOPLE: usize = 50;
+
+/// What the form says when a request names too many people.
+pub fn too_many_people(named: usize) -> String {
+    format!(
+        "At most {MAX_PEOPLE} people can be assigned at once; this names {named}. Assign a Tallyfy group for larger teams."
+    )
+}
+
 /// The people and Tallyfy groups chosen; at least one of either, or `missing` is recorded.
 pub fn read_owners(
     state: &ViewState,
@@ -235,6 +246,8 @@ pub fn read_owners(
     let groups = read_groups(state);
     if assignees.is_empty() && groups.is_empty() {
         errors.insert(block_id.into(), missing.into());
+    } else if assignees.len() > MAX_PEOPLE {
+        errors.insert(block_id.into(), too_many_people(assignees.len()));
     }
     (assignees, groups)
 }

@@ -1,7 +1,8 @@
 //! The projects (Tallyfy runs) a channel remembers, so a later `/task` can be added to one
-//! and `/project list` can show them, and the last position used in each run, so tasks
-//! added later go after the project's own lines. Both flows read and write these; neither
-//! owns them.
+//! and `/project list` can show them (with their progress, cached for a minute so a busy
+//! channel does not spend Tallyfy's shared rate budget), and the last position used in
+//! each run, so tasks added later go after the project's own lines. Both flows read and
+//! write these; neither owns them.
 
 use std::time::Duration;
 
@@ -10,11 +11,49 @@ use serde::{Deserialize, Serialize};
 use crate::slack::ids::{ChannelId, TeamId};
 use crate::store::Store;
 use crate::tallyfy::model::RunId;
+use crate::tallyfy::TallyfyClient;
 
 /// How many projects a channel remembers.
 const REMEMBERED: usize = 10;
 /// How long a channel remembers a project, and a run its last position.
 const REMEMBER_FOR: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// How long a run's progress is reused before Tallyfy is asked again.
+const PROGRESS_FOR: Duration = Duration::from_secs(60);
+
+/// How far along a run is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProgress {
+    /// (completed, total) tasks.
+    pub done: Option<(usize, usize)>,
+    pub status: Option<String>,
+}
+
+/// A run's progress: from the cache, else from Tallyfy if it answers within `within`.
+pub async fn progress(
+    store: &dyn Store,
+    tallyfy: &TallyfyClient,
+    run: &RunId,
+    within: Duration,
+) -> Option<RunProgress> {
+    let key = format!("run-progress:{run}");
+    if let Ok(Some(raw)) = store.get(&key).await {
+        if let Ok(cached) = serde_json::from_str(&raw) {
+            return Some(cached);
+        }
+    }
+    let run = tokio::time::timeout(within, tallyfy.get_run(run))
+        .await
+        .ok()?
+        .ok()?;
+    let progress = RunProgress {
+        done: run.progress(),
+        status: run.status,
+    };
+    let raw = serde_json::to_string(&progress).expect("plain data");
+    let _ = store.set(&key, &raw, PROGRESS_FOR).await;
+    Some(progress)
+}
 
 /// A project a channel remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -108,16 +108,29 @@ pub trait Store: Send + Sync + 'static {
     /// The list at `key`, newest first.
     async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError>;
     /// Books a send time in the rolling-window schedule at `key`: at most `limit` sends in
-    /// any `window`. Answers how long to wait before sending; atomic across replicas.
+    /// any `window`, atomic across replicas. A time further off than `within` is not
+    /// booked: the answer says how far off it is.
     async fn reserve(
         &self,
         key: &str,
         limit: u32,
         window: Duration,
-    ) -> Result<Duration, StoreError>;
+        within: Duration,
+    ) -> Result<Reservation, StoreError>;
+    /// Gives back a booking that will not be used (its call was cancelled).
+    async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
+}
+
+/// A booking in a send schedule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// Booked: send after `wait`; `id` gives the booking back if the send is called off.
+    Booked { wait: Duration, id: String },
+    /// Not booked: the earliest free time is `wait` away, further than was acceptable.
+    Full { wait: Duration },
 }
 
 /// Send times booked in a rolling window, oldest first: a new send goes at the earliest
@@ -125,27 +138,39 @@ pub trait Store: Send + Sync + 'static {
 /// window of `window` ending at it. One booking per send, no polling.
 #[derive(Debug, Default)]
 pub struct SendSchedule {
-    booked: VecDeque<tokio::time::Instant>,
+    booked: VecDeque<(tokio::time::Instant, u64)>,
+    next_id: u64,
 }
 
 impl SendSchedule {
-    /// Books a send and answers when it may go.
+    /// Books a send no later than `within` from `now`: when it may go, and the booking's
+    /// id; or, unbooked, the earliest time there would have been.
     pub fn book(
         &mut self,
         now: tokio::time::Instant,
         limit: u32,
         window: Duration,
-    ) -> tokio::time::Instant {
-        while self.booked.front().is_some_and(|t| *t + window <= now) {
+        within: Duration,
+    ) -> Result<(tokio::time::Instant, u64), tokio::time::Instant> {
+        while self.booked.front().is_some_and(|(t, _)| *t + window <= now) {
             self.booked.pop_front();
         }
         let limit = limit.max(1) as usize;
-        let mut at = now.max(self.booked.back().copied().unwrap_or(now));
+        let mut at = now.max(self.booked.back().map(|(t, _)| *t).unwrap_or(now));
         if self.booked.len() >= limit {
-            at = at.max(self.booked[self.booked.len() - limit] + window);
+            at = at.max(self.booked[self.booked.len() - limit].0 + window);
         }
-        self.booked.push_back(at);
-        at
+        if at - now > within {
+            return Err(at);
+        }
+        self.next_id += 1;
+        self.booked.push_back((at, self.next_id));
+        Ok((at, self.next_id))
+    }
+
+    /// Gives back the booking `id`.
+    pub fn unbook(&mut self, id: u64) {
+        self.booked.retain(|(_, booked)| *booked != id);
     }
 }
 
@@ -258,16 +283,31 @@ impl Store for MemoryStore {
         key: &str,
         limit: u32,
         window: Duration,
-    ) -> Result<Duration, StoreError> {
+        within: Duration,
+    ) -> Result<Reservation, StoreError> {
         let now = tokio::time::Instant::now();
-        let at = self
+        let booked = self
             .schedules
             .lock()
             .unwrap()
             .entry(key.to_string())
             .or_default()
-            .book(now, limit, window);
-        Ok(at - now)
+            .book(now, limit, window, within);
+        Ok(match booked {
+            Ok((at, id)) => Reservation::Booked {
+                wait: at - now,
+                id: id.to_string(),
+            },
+            Err(at) => Reservation::Full { wait: at - now },
+        })
+    }
+
+    async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError> {
+        if let (Some(schedule), Ok(id)) = (self.schedules.lock().unwrap().get_mut(key), id.parse())
+        {
+            schedule.unbook(id);
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -353,9 +393,12 @@ if n >= limit then
   local e = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
   at = math.max(at, tonumber(e[2]) + window)
 end
+if at - now > tonumber(ARGV[4]) then
+  return {0, at - now}
+end
 redis.call('ZADD', KEYS[1], at, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], at - now + window)
-return at - now
+return {1, at - now}
 ";
 
 /// A name for this process among the replicas: the host (the pod's name under
@@ -493,7 +536,8 @@ impl Store for RedisStore {
         key: &str,
         limit: u32,
         window: Duration,
-    ) -> Result<Duration, StoreError> {
+        within: Duration,
+    ) -> Result<Reservation, StoreError> {
         static BOOKINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut conn = self.conn.clone();
         let key = self.key(key);
@@ -504,18 +548,33 @@ impl Store for RedisStore {
             BOOKINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
         let script = redis::Script::new(RESERVE_SCRIPT);
-        let wait_ms: u64 = self
+        let id = member.clone();
+        let (booked, wait_ms): (u8, u64) = self
             .bounded(async move {
                 script
                     .key(key)
                     .arg(limit.max(1))
                     .arg(ttl_ms(window))
                     .arg(member)
+                    .arg(within.as_millis() as u64)
                     .invoke_async(&mut conn)
                     .await
             })
             .await?;
-        Ok(Duration::from_millis(wait_ms))
+        let wait = Duration::from_millis(wait_ms);
+        Ok(if booked == 1 {
+            Reservation::Booked { wait, id }
+        } else {
+            Reservation::Full { wait }
+        })
+    }
+
+    async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let id = id.to_string();
+        self.bounded(async move { conn.zrem::<_, _, ()>(key, id).await })
+            .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

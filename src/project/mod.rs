@@ -87,11 +87,13 @@ pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
     if projects.is_empty() {
         return json!({"response_type": "ephemeral", "text": "No projects have been started in this channel yet. Start one with `/project Name`."});
     }
-    let lookups = projects.iter().map(|p| async {
-        tokio::time::timeout(PROGRESS_BUDGET, state.tallyfy.get_run(&p.run_id))
-            .await
-            .ok()
-            .and_then(Result::ok)
+    let lookups = projects.iter().map(|p| {
+        crate::runs::progress(
+            state.store.as_ref(),
+            &state.tallyfy,
+            &p.run_id,
+            PROGRESS_BUDGET,
+        )
     });
     let runs = futures::future::join_all(lookups).await;
     let entries: Vec<message::ListEntry> = projects
@@ -100,7 +102,7 @@ pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
         .map(|(p, run)| message::ListEntry {
             name: p.name.clone(),
             link: state.links.run(&p.run_id),
-            progress: run.as_ref().and_then(|r| r.progress()),
+            progress: run.as_ref().and_then(|r| r.done),
             status: run.and_then(|r| r.status),
         })
         .collect();

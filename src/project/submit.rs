@@ -89,6 +89,13 @@ pub async fn plan(
             everyone.push(id.clone());
         }
     }
+    if everyone.len() > modals::MAX_PEOPLE {
+        let errors = BTreeMap::from([(
+            modal::TASKS.to_string(),
+            modals::too_many_people(everyone.len()),
+        )]);
+        return Err(PlanError::Problems(errors));
+    }
     let resolved = directory
         .resolve_all(team, &everyone)
         .await

@@ -3,27 +3,50 @@
 //! send more than the budget in any window; a call that would overrun it waits for its
 //! turn instead of collecting a 429. While the store cannot be reached, each replica keeps
 //! the same schedule in process.
+//!
+//! The budget is shared fairly: no call waits longer than [`MAX_WAIT`] for its turn (past
+//! that it is refused as Tallyfy would refuse it, with the time to wait), and a call that
+//! is called off before its turn gives its booking back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::store::{SendSchedule, Store};
+use crate::store::{Reservation, SendSchedule, Store};
 
 /// Where the schedule lives in the store.
 const KEY: &str = "tallyfy:budget";
 /// Added to the window, so that clock and network jitter between this service and Tallyfy
 /// can never make Tallyfy count more calls in a window than the budget.
 const MARGIN: Duration = Duration::from_millis(100);
+/// The longest a call waits for its turn; one that would wait longer is refused at once.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 pub struct RateBudget {
     store: Arc<dyn Store>,
     limit: u32,
     window: Duration,
     /// The schedule used while the store cannot be reached.
-    local: Mutex<SendSchedule>,
+    local: Arc<Mutex<SendSchedule>>,
     /// Whether the fall-back to the local schedule has been logged.
     warned: AtomicBool,
+}
+
+/// The budget has no room within [`MAX_WAIT`]: the earliest turn is `0` away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full(pub Duration);
+
+/// A booking not yet used; given back if dropped before its turn came.
+struct Pending {
+    give_back: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(give_back) = self.give_back.take() {
+            give_back();
+        }
+    }
 }
 
 impl RateBudget {
@@ -33,32 +56,64 @@ impl RateBudget {
             store,
             limit,
             window,
-            local: Mutex::new(SendSchedule::default()),
+            local: Arc::new(Mutex::new(SendSchedule::default())),
             warned: AtomicBool::new(false),
         }
     }
 
-    /// Waits until a call fits in the budget, then counts it; returns how long it waited.
-    pub async fn acquire(&self) -> Duration {
+    /// Waits until a call fits in the budget, then counts it; answers how long it waited,
+    /// or, when its turn is more than [`MAX_WAIT`] away, that it was not booked.
+    pub async fn acquire(&self) -> Result<Duration, Full> {
         let window = self.window + MARGIN;
-        let wait = match self.store.reserve(KEY, self.limit, window).await {
-            Ok(wait) => {
+        let (wait, mut pending) = match self.store.reserve(KEY, self.limit, window, MAX_WAIT).await
+        {
+            Ok(Reservation::Booked { wait, id }) => {
                 self.warned.store(false, Ordering::Relaxed);
-                wait
+                let store = self.store.clone();
+                let give_back = move || {
+                    tokio::spawn(async move {
+                        let _ = store.unbook(KEY, &id).await;
+                    });
+                };
+                (
+                    wait,
+                    Pending {
+                        give_back: Some(Box::new(give_back)),
+                    },
+                )
             }
+            Ok(Reservation::Full { wait }) => return Err(Full(wait)),
             Err(e) => {
                 if !self.warned.swap(true, Ordering::Relaxed) {
                     tracing::warn!(error = %e, "the shared Tallyfy rate budget is unreachable; keeping it in this process");
                 }
                 let now = tokio::time::Instant::now();
-                let at = self.local.lock().unwrap().book(now, self.limit, window);
-                at - now
+                let booked = self
+                    .local
+                    .lock()
+                    .unwrap()
+                    .book(now, self.limit, window, MAX_WAIT);
+                match booked {
+                    Ok((at, id)) => {
+                        let local = self.local.clone();
+                        let give_back = move || local.lock().unwrap().unbook(id);
+                        (
+                            at - now,
+                            Pending {
+                                give_back: Some(Box::new(give_back)),
+                            },
+                        )
+                    }
+                    Err(at) => return Err(Full(at - now)),
+                }
             }
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        wait
+        // The turn came: the booking is used.
+        pending.give_back = None;
+        Ok(wait)
     }
 }
 
@@ -72,16 +127,16 @@ mod tests {
     async fn a_lone_call_does_not_wait_and_a_burst_is_spread_over_windows() {
         let budget = RateBudget::new(Arc::new(MemoryStore::default()), 5, Duration::from_secs(1));
         let start = Instant::now();
-        assert_eq!(budget.acquire().await, Duration::ZERO);
+        assert_eq!(budget.acquire().await, Ok(Duration::ZERO));
         for _ in 0..4 {
-            budget.acquire().await;
+            budget.acquire().await.unwrap();
         }
         assert_eq!(
             start.elapsed(),
             Duration::ZERO,
             "the budget's worth goes at once"
         );
-        budget.acquire().await;
+        budget.acquire().await.unwrap();
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(1100),
@@ -102,7 +157,7 @@ mod tests {
         for _ in 0..200 {
             let (schedule, times) = (schedule.clone(), times.clone());
             calls.push(tokio::spawn(async move {
-                schedule.acquire().await;
+                schedule.acquire().await.unwrap();
                 times.lock().unwrap().push(start.elapsed());
             }));
         }
@@ -122,6 +177,47 @@ mod tests {
             times.last().unwrap() < &Duration::from_secs(11),
             "{:?}",
             times.last()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_turn_further_off_than_the_cap_is_refused_unbooked() {
+        let budget = RateBudget::new(Arc::new(MemoryStore::default()), 1, Duration::from_secs(40));
+        assert_eq!(budget.acquire().await, Ok(Duration::ZERO));
+        let Err(Full(wait)) = budget.acquire().await else {
+            panic!("booked past the cap")
+        };
+        assert!(wait > MAX_WAIT, "{wait:?}");
+        // Nothing was booked: after the window, one call goes at once again.
+        tokio::time::sleep(Duration::from_secs(41)).await;
+        assert_eq!(budget.acquire().await, Ok(Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_given_up_before_its_turn_gives_its_turn_back() {
+        let budget = Arc::new(RateBudget::new(
+            Arc::new(MemoryStore::default()),
+            2,
+            Duration::from_secs(10),
+        ));
+        budget.acquire().await.unwrap();
+        budget.acquire().await.unwrap();
+        // The third waits for the next window; it is called off after a second.
+        let waiting = budget.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            async move { waiting.acquire().await },
+        )
+        .await;
+        tokio::task::yield_now().await;
+        // Its turn is free again: the next window holds two more calls, not one.
+        let start = Instant::now();
+        budget.acquire().await.unwrap();
+        budget.acquire().await.unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
         );
     }
 }

@@ -193,7 +193,17 @@ impl TallyfyClient {
         endpoint: &'static str,
         req: RequestBuilder,
     ) -> Result<T, TallyfyError> {
-        let waited = self.budget.acquire().await;
+        let waited = match self.budget.acquire().await {
+            Ok(waited) => waited,
+            // No turn soon: refused here as Tallyfy would refuse it, without sending.
+            Err(super::budget::Full(wait)) => {
+                self.metrics
+                    .tallyfy_call(endpoint, "budget_full", Duration::ZERO);
+                return Err(TallyfyError::RateLimited {
+                    retry_after: Some(wait),
+                });
+            }
+        };
         if !waited.is_zero() {
             self.metrics.rate_wait(waited);
         }
@@ -204,7 +214,11 @@ impl TallyfyClient {
         // A refused token is renewed (when the app can) and the call made once more.
         if let (Err(TallyfyError::Unauthorized), Some(again)) = (&result, again) {
             if let Some(renewed) = self.auth.renew(&token).await {
-                self.budget.acquire().await;
+                if let Err(super::budget::Full(wait)) = self.budget.acquire().await {
+                    return Err(TallyfyError::RateLimited {
+                        retry_after: Some(wait),
+                    });
+                }
                 result = self.exchange(again.bearer_auth(renewed.expose())).await;
             }
         }

@@ -10,7 +10,7 @@ use tallyfy_slack::config::Config;
 use tallyfy_slack::directory::{Assignee, Directory};
 use tallyfy_slack::slack::api::SlackApi;
 use tallyfy_slack::slack::ids::{TeamId, UserId};
-use tallyfy_slack::store::{RedisStore, Store, StoreError};
+use tallyfy_slack::store::{RedisStore, Reservation, Store, StoreError};
 use tallyfy_slack::tallyfy::model::MemberId;
 use tallyfy_slack::tallyfy::TallyfyClient;
 use tallyfy_slack::telemetry::Metrics;
@@ -84,9 +84,13 @@ impl Store for CountingStore {
         key: &str,
         limit: u32,
         window: Duration,
-    ) -> Result<Duration, StoreError> {
+        within: Duration,
+    ) -> Result<Reservation, StoreError> {
         self.count("reserve");
-        self.inner.reserve(key, limit, window).await
+        self.inner.reserve(key, limit, window, within).await
+    }
+    async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError> {
+        self.inner.unbook(key, id).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         self.inner.ping().await

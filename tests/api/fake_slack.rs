@@ -72,6 +72,9 @@ struct Inner {
     /// Channels the bot is a member of.
     member_of: HashSet<String>,
     users_info_delay: Duration,
+    /// `users.info` calls being answered now, and the most there ever were at once.
+    users_info_now: usize,
+    users_info_most: usize,
     /// Scripted failures per method, used before normal handling: (status, body, retry-after).
     failures: HashMap<String, VecDeque<(u16, Value, Option<u64>)>>,
     /// response_url posts by hook id.
@@ -149,6 +152,11 @@ impl FakeSlack {
 
     pub fn set_users_info_delay(&self, delay: Duration) {
         self.inner.lock().unwrap().users_info_delay = delay;
+    }
+
+    /// The most `users.info` calls that were ever in flight at once.
+    pub fn users_info_at_once(&self) -> usize {
+        self.inner.lock().unwrap().users_info_most
     }
 
     /// The next call of `method` answers `status` with `body` (and `Retry-After`).
@@ -333,7 +341,15 @@ async fn answer(
     if auth != format!("Bearer {BOT_TOKEN}") {
         return slack_error("invalid_auth");
     }
+    if method == "users.info" {
+        let mut s = inner.lock().unwrap();
+        s.users_info_now += 1;
+        s.users_info_most = s.users_info_most.max(s.users_info_now);
+    }
     tokio::time::sleep(delay).await;
+    if method == "users.info" {
+        inner.lock().unwrap().users_info_now -= 1;
+    }
     let mut s = inner.lock().unwrap();
     if let Some((status, body, retry_after)) =
         s.failures.get_mut(&method).and_then(|q| q.pop_front())

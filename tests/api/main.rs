@@ -5,6 +5,7 @@ mod block_limits;
 mod body_limit;
 mod cli;
 mod directory;
+mod fair_use;
 mod fake_slack;
 mod fake_tallyfy;
 mod helpers;

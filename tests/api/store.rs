@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tallyfy_slack::store::{MemoryStore, RedisStore, Store};
+use tallyfy_slack::store::{MemoryStore, RedisStore, Reservation, Store};
 use tallyfy_slack::telemetry::Metrics;
 
 use crate::helpers::{unique_prefix, REDIS_URL};
@@ -180,27 +180,64 @@ async fn an_unreachable_redis_answers_errors_quickly() {
     assert!(result.is_err());
 }
 
+/// Books a send with no cap on the wait; answers the wait.
+async fn book(store: &dyn Store, key: &str, limit: u32, window: Duration) -> Duration {
+    match store
+        .reserve(key, limit, window, Duration::from_secs(3600))
+        .await
+        .unwrap()
+    {
+        Reservation::Booked { wait, .. } => wait,
+        Reservation::Full { wait } => panic!("not booked: {wait:?}"),
+    }
+}
+
 #[tokio::test]
 async fn both_stores_book_sends_in_one_rolling_window() {
     for store in stores() {
         let kind = store.kind();
         let window = Duration::from_millis(500);
         for _ in 0..3 {
-            let wait = store.reserve("budget", 3, window).await.unwrap();
+            let wait = book(store.as_ref(), "budget", 3, window).await;
             assert!(wait < Duration::from_millis(50), "{kind}: {wait:?}");
         }
         // The fourth goes a window after the first; the fifth no earlier than the fourth.
-        let fourth = store.reserve("budget", 3, window).await.unwrap();
+        let fourth = book(store.as_ref(), "budget", 3, window).await;
         assert!(
             fourth > Duration::from_millis(400) && fourth <= window,
             "{kind}: {fourth:?}"
         );
-        let fifth = store.reserve("budget", 3, window).await.unwrap();
+        let fifth = book(store.as_ref(), "budget", 3, window).await;
         assert!(
             fifth >= fourth.saturating_sub(Duration::from_millis(5)),
             "{kind}: {fifth:?}"
         );
         // Another key is another budget.
-        assert!(store.reserve("other", 3, window).await.unwrap() < Duration::from_millis(50));
+        assert!(book(store.as_ref(), "other", 3, window).await < Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn both_stores_refuse_a_turn_past_the_cap_and_take_back_a_booking() {
+    for store in stores() {
+        let kind = store.kind();
+        let window = Duration::from_secs(60);
+        let cap = Duration::from_secs(5);
+        let first = store.reserve("fair", 1, window, cap).await.unwrap();
+        let Reservation::Booked { id, .. } = first else {
+            panic!("{kind}: the first send is booked")
+        };
+        let second = store.reserve("fair", 1, window, cap).await.unwrap();
+        assert!(
+            matches!(second, Reservation::Full { wait } if wait > cap),
+            "{kind}: {second:?}"
+        );
+        // The first call is called off: its turn is free again.
+        store.unbook("fair", &id).await.unwrap();
+        let again = store.reserve("fair", 1, window, cap).await.unwrap();
+        assert!(
+            matches!(again, Reservation::Booked { wait, .. } if wait < Duration::from_millis(50)),
+            "{kind}: {again:?}"
+        );
     }
 }
