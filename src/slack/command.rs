@@ -113,6 +113,8 @@ pub fn parse_typed(raw: &str) -> CommandText {
         match mention {
             Some(user) => {
                 plain.push_str(&rest[..start]);
+                // The mention leaves a space: the words on either side stay apart.
+                plain.push(' ');
                 if !out.mentions.iter().any(|m| m == user) {
                     out.mentions.push(UserId::from(user));
                 }
