@@ -249,7 +249,8 @@ async fn append(
 /// Tells the requester the project was not created, and why.
 async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
     app.metrics.job("create_project", "failed");
-    tracing::warn!(key = %job.key, reason = %failure.reason, "project not created");
+    // The reason names people and titles: the log says only whether a retry can help.
+    tracing::warn!(key = %job.key, retryable = failure.retry, "project not created");
     let text = format!(
         ":warning: The project *{}* was not created. {}",
         mrkdwn::escape(&mrkdwn::shorten(

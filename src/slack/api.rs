@@ -48,8 +48,26 @@ impl From<SlackClientError> for SlackCallError {
             SlackClientError::RateLimitError(limit) => {
                 SlackCallError::RateLimited(limit.retry_after)
             }
-            SlackClientError::ProtocolError(e) => SlackCallError::Unreadable(e.to_string()),
-            other => SlackCallError::Transport(other.to_string()),
+            // Slack's bodies carry people's profiles and messages: an error keeps where the
+            // answer went wrong, never what it said.
+            SlackClientError::ProtocolError(e) => SlackCallError::Unreadable(format!(
+                "{:?} error at line {} column {}",
+                e.json_error.classify(),
+                e.json_error.line(),
+                e.json_error.column()
+            )),
+            SlackClientError::HttpError(e) => {
+                SlackCallError::Transport(format!("HTTP {}", e.status_code.as_u16()))
+            }
+            SlackClientError::HttpProtocolError(_) => {
+                SlackCallError::Transport("an HTTP protocol error".into())
+            }
+            SlackClientError::EndOfStream(_) => {
+                SlackCallError::Transport("the connection closed early".into())
+            }
+            SlackClientError::SystemError(_) | SlackClientError::SocketModeProtocolError(_) => {
+                SlackCallError::Transport("the request could not be made".into())
+            }
         }
     }
 }
@@ -141,7 +159,7 @@ impl SlackApi {
                 .bearer_auth(app_token.expose())
                 .send()
                 .await
-                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+                .map_err(|e| SlackCallError::Transport(e.without_url().to_string()))?;
             if response.status().as_u16() == 429 {
                 let after = response
                     .headers()
@@ -384,7 +402,7 @@ impl SlackApi {
                 .query(&query)
                 .send()
                 .await
-                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+                .map_err(|e| SlackCallError::Transport(e.without_url().to_string()))?;
             if response.status().as_u16() == 429 {
                 return Err(SlackCallError::RateLimited(None));
             }
@@ -423,7 +441,7 @@ impl SlackApi {
                 .json(body)
                 .send()
                 .await
-                .map_err(|e| SlackCallError::Transport(e.to_string()))?;
+                .map_err(|e| SlackCallError::Transport(e.without_url().to_string()))?;
             if response.status().is_success() {
                 Ok(())
             } else {

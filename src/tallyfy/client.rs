@@ -229,8 +229,16 @@ impl TallyfyClient {
         self.metrics
             .tallyfy_call(endpoint, &status, started.elapsed());
         let body = result?;
-        serde_json::from_slice(&body)
-            .map_err(|e| TallyfyError::Unexpected(format!("{endpoint}: {e}")))
+        // Tallyfy's answers carry people's names, emails and titles: an error keeps where
+        // the answer went wrong, never what it said.
+        serde_json::from_slice(&body).map_err(|e| {
+            TallyfyError::Unexpected(format!(
+                "{endpoint}: {:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     async fn exchange(&self, req: RequestBuilder) -> Result<bytes::Bytes, TallyfyError> {
@@ -304,6 +312,8 @@ fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
 
 impl TallyfyError {
     fn from_transport(e: reqwest::Error) -> Self {
+        // A request's URL may carry an email (`users?q=`): errors never keep it.
+        let e = e.without_url();
         if e.is_connect() {
             TallyfyError::Unreachable(e.to_string())
         } else {

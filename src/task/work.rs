@@ -201,7 +201,8 @@ async fn resolve_owners(app: &Services, job: &TaskJob) -> Result<Owners, OwnersE
 /// Tells the requester the task was not created, and why.
 async fn fail(app: &Services, job: &TaskJob, failure: Failure) -> Outcome {
     app.metrics.job("create_task", "failed");
-    tracing::warn!(key = %job.key, reason = %failure.reason, "task not created");
+    // The reason names people and titles: the log says only whether a retry can help.
+    tracing::warn!(key = %job.key, retryable = failure.retry, "task not created");
     if failure.retry {
         app.ledger.keep(&job.key, &job.stored().json).await;
     }

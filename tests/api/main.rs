@@ -10,6 +10,7 @@ mod fake_slack;
 mod fake_tallyfy;
 mod helpers;
 
+mod log_privacy;
 mod manifest;
 mod messages_once;
 mod one_url;

@@ -110,7 +110,8 @@ pub async fn spawn_binary_instance(app: &TestApp) -> TestApp {
     spawn_binary(app, None).await
 }
 
-/// Like [`spawn_binary_instance`], with JSON logs (`RUST_LOG=info`) written to `logs`.
+/// Like [`spawn_binary_instance`], with JSON logs written to `logs` (`RUST_LOG=info`, or
+/// the app's own `RUST_LOG` setting).
 pub async fn spawn_binary_instance_logging_to(app: &TestApp, logs: &std::path::Path) -> TestApp {
     spawn_binary(app, Some(logs)).await
 }
@@ -137,7 +138,9 @@ async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp 
         cmd.stderr(std::process::Stdio::null());
     }
     if let Some(path) = logs {
-        cmd.env("RUST_LOG", "info")
+        // The app's own RUST_LOG (when a test sets one) decides how much is written.
+        let filter = app.env.get("RUST_LOG").map_or("info", String::as_str);
+        cmd.env("RUST_LOG", filter)
             .env("LOG_FORMAT", "json")
             .stdout(std::fs::File::create(path).unwrap());
     }
