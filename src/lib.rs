@@ -28,8 +28,9 @@
 //!   value stored about a job.
 //! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
 //!   ids, signature, mrkdwn), [`tallyfy`] (API client, models, token renewal, rate
-//!   budget, links, limits), [`store`] (Redis, or an in-process map), [`deadline`] (date
-//!   phrases), and [`telemetry`] (logs and metrics).
+//!   budget, links, limits), [`store`] (Redis, or an in-process map) with [`schedule`]
+//!   (the rate budget's rolling window), [`deadline`] (date phrases), [`telemetry`] (logs
+//!   and metrics) and [`tls`] (one TLS policy for every outbound connection).
 //!
 //! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
 //! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->
@@ -49,6 +50,7 @@ pub mod modals;
 pub mod ops;
 pub mod project;
 pub mod runs;
+pub mod schedule;
 pub mod slack;
 pub mod startup;
 pub mod state;
@@ -56,5 +58,6 @@ pub mod store;
 pub mod tallyfy;
 pub mod task;
 pub mod telemetry;
+pub mod tls;
 pub mod wording;
 pub mod work;

@@ -4,7 +4,7 @@
 //! a [`Breaker`] fails calls fast while Redis is not answering, so a slow or absent Redis
 //! can never hold up an answer to Slack. (The job queue is in `jobs::queue`.)
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
 use crate::telemetry::Metrics;
+
+pub use crate::schedule::{Reservation, SendSchedule};
 
 /// The longest any one store call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
@@ -122,56 +124,6 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
-}
-
-/// A booking in a send schedule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reservation {
-    /// Booked: send after `wait`; `id` gives the booking back if the send is called off.
-    Booked { wait: Duration, id: String },
-    /// Not booked: the earliest free time is `wait` away, further than was acceptable.
-    Full { wait: Duration },
-}
-
-/// Send times booked in a rolling window, oldest first: a new send goes at the earliest
-/// moment that is not before the last one booked and leaves at most `limit` sends in any
-/// window of `window` ending at it. One booking per send, no polling.
-#[derive(Debug, Default)]
-pub struct SendSchedule {
-    booked: VecDeque<(tokio::time::Instant, u64)>,
-    next_id: u64,
-}
-
-impl SendSchedule {
-    /// Books a send no later than `within` from `now`: when it may go, and the booking's
-    /// id; or, unbooked, the earliest time there would have been.
-    pub fn book(
-        &mut self,
-        now: tokio::time::Instant,
-        limit: u32,
-        window: Duration,
-        within: Duration,
-    ) -> Result<(tokio::time::Instant, u64), tokio::time::Instant> {
-        while self.booked.front().is_some_and(|(t, _)| *t + window <= now) {
-            self.booked.pop_front();
-        }
-        let limit = limit.max(1) as usize;
-        let mut at = now.max(self.booked.back().map(|(t, _)| *t).unwrap_or(now));
-        if self.booked.len() >= limit {
-            at = at.max(self.booked[self.booked.len() - limit].0 + window);
-        }
-        if at - now > within {
-            return Err(at);
-        }
-        self.next_id += 1;
-        self.booked.push_back((at, self.next_id));
-        Ok((at, self.next_id))
-    }
-
-    /// Gives back the booking `id`.
-    pub fn unbook(&mut self, id: u64) {
-        self.booked.retain(|(_, booked)| *booked != id);
-    }
 }
 
 /// A store kept in this process: one replica only, and lost on restart.

@@ -108,6 +108,7 @@ impl std::fmt::Debug for SlackApi {
 
 impl SlackApi {
     pub fn new(config: &SlackConfig, metrics: Metrics) -> std::io::Result<Self> {
+        crate::tls::init();
         // slack-morphism's own constructor is HTTPS-only; `https_or_http` lets the base URL
         // be a plain-HTTP local server as well.
         let https = hyper_rustls::HttpsConnectorBuilder::new()

@@ -1,7 +1,7 @@
 //! Slack request signing (v0): `v0=` + hex(HMAC-SHA256(secret, "v0:{timestamp}:{body}")),
 //! compared in constant time, with a five-minute window against replays.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use crate::config::Secret;

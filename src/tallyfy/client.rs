@@ -46,6 +46,7 @@ impl std::fmt::Debug for TallyfyClient {
 impl TallyfyClient {
     /// A client whose calls share the rate budget kept in `store` with every replica.
     pub fn new(config: &TallyfyConfig, metrics: Metrics, store: Arc<dyn Store>) -> Self {
+        crate::tls::init();
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(5))
