@@ -115,6 +115,26 @@ pub async fn spawn_binary_instance_logging_to(app: &TestApp, logs: &std::path::P
     spawn_binary(app, Some(logs)).await
 }
 
+/// The application run as the real binary, in a process of its own, with its own fakes and
+/// settings (for a setting that acts on the whole process, such as `SSL_CERT_FILE`).
+pub async fn spawn_binary_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let (slack, tallyfy, prefix, env) = prepare(adjust).await;
+    let template = TestApp {
+        address: String::new(),
+        process: None,
+        slack,
+        tallyfy,
+        prefix,
+        env,
+        http: reqwest::Client::new(),
+        verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
+        stop: None,
+        finished: None,
+        jobs: None,
+    };
+    spawn_binary(&template, None).await
+}
+
 async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
