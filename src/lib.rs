@@ -28,8 +28,9 @@
 //!   value stored about a job.
 //! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
 //!   ids, signature, mrkdwn), [`tallyfy`] (API client, models, token renewal, rate
-//!   budget, links, limits), [`store`] (Redis, or an in-process map), [`deadline`] (date
-//!   phrases), and [`telemetry`] (logs and metrics).
+//!   budget, links, limits), [`store`] (Redis, or an in-process map), [`seal`] (what goes
+//!   to Redis protected: tokens encrypted, jobs signed), [`deadline`] (date phrases), and
+//!   [`telemetry`] (logs and metrics).
 //!
 //! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
 //! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->
@@ -49,6 +50,7 @@ pub mod modals;
 pub mod ops;
 pub mod project;
 pub mod runs;
+pub mod seal;
 pub mod slack;
 pub mod startup;
 pub mod state;

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 /// The shared Redis every test may use.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// The key every test replica encrypts stored tokens with (`STORE_ENCRYPTION_KEY`).
+pub const STORE_ENCRYPTION_KEY: &str =
+    "73746f72652d656e6372797074696f6e2d6b65792d666f722d74657374732d31";
+
 /// A key prefix no other test (or run) uses, so tests sharing a Redis never meet.
 pub fn unique_prefix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
