@@ -85,6 +85,9 @@ pub struct TallyfyConfig {
 pub struct StoreConfig {
     pub redis_url: Option<Secret>,
     pub key_prefix: String,
+    /// Signs the jobs on the shared stream (`JOB_SIGNING_KEY`); present whenever
+    /// `redis_url` is.
+    pub job_signing_key: Option<Key>,
 }
 
 #[derive(Clone, Debug)]
@@ -237,6 +240,14 @@ impl Config {
                     .into(),
             );
         }
+        let job_signing_key = r.key("JOB_SIGNING_KEY");
+        if redis_url.is_some() && job_signing_key.is_none() && r.get("JOB_SIGNING_KEY").is_none() {
+            r.errors.push(
+                "JOB_SIGNING_KEY is not set: with REDIS_URL, every job on the shared queue is signed \
+                 with it (make one with `openssl rand -hex 32`; every replica needs the same)"
+                    .into(),
+            );
+        }
         let hit_ttl = r.seconds("DIRECTORY_CACHE_TTL_SECS", 24 * 3600);
         let miss_ttl = r.seconds("DIRECTORY_MISS_TTL_SECS", 10 * 60);
         let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);
@@ -319,6 +330,7 @@ impl Config {
             store: StoreConfig {
                 redis_url,
                 key_prefix,
+                job_signing_key,
             },
             directory: DirectoryConfig {
                 hit_ttl: hit_ttl.unwrap(),

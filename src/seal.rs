@@ -1,9 +1,13 @@
 //! Values that leave the process for Redis, protected: [`Sealer`] encrypts a value at rest
-//! (the Tallyfy tokens) with an AEAD, under a 32-byte [`Key`] from configuration.
+//! (the Tallyfy tokens) with an AEAD, and [`JobMac`] signs a job on the shared stream so
+//! that a replica runs only jobs written by a holder of the key. Both take a 32-byte
+//! [`Key`] from configuration.
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// 32 secret bytes, given as 64 hex digits or in base64. `Debug` never prints them.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,6 +108,41 @@ impl Sealer {
     }
 }
 
+/// Signs and checks the jobs on the shared stream: HMAC-SHA256 of the job's JSON, in hex.
+/// An operator's tool signs a job the same way:
+/// `printf '%s' "$JOB" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$JOB_SIGNING_KEY`.
+#[derive(Clone)]
+pub struct JobMac {
+    key: Key,
+}
+
+impl JobMac {
+    pub fn new(key: &Key) -> Self {
+        Self { key: key.clone() }
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.key.0).expect("HMAC takes a key of any length")
+    }
+
+    /// The MAC of `job`, in lowercase hex.
+    pub fn sign(&self, job: &str) -> String {
+        let mut mac = self.mac();
+        mac.update(job.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether `tag` (hex) is the MAC of `job`; compared in constant time.
+    pub fn verify(&self, job: &str, tag: &str) -> bool {
+        let Ok(tag) = hex::decode(tag.trim()) else {
+            return false;
+        };
+        let mut mac = self.mac();
+        mac.update(job.as_bytes());
+        mac.verify_slice(&tag).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +177,16 @@ mod tests {
         altered.pop();
         altered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(sealer.open("tokens", &altered), None);
+    }
+
+    #[test]
+    fn a_job_mac_checks_the_job_and_the_key() {
+        let mac = JobMac::new(&Key::from_bytes([1; 32]));
+        let tag = mac.sign("{\"kind\":\"task\"}");
+        assert_eq!(tag.len(), 64);
+        assert!(mac.verify("{\"kind\":\"task\"}", &tag));
+        assert!(!mac.verify("{\"kind\":\"project\"}", &tag));
+        assert!(!mac.verify("{\"kind\":\"task\"}", "not hex"));
+        assert!(!JobMac::new(&Key::from_bytes([2; 32])).verify("{\"kind\":\"task\"}", &tag));
     }
 }

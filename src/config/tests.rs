@@ -93,6 +93,7 @@ fn every_problem_is_reported_on_its_own_line() {
 fn secrets_never_appear_in_debug_output() {
     let mut vars = MINIMAL.to_vec();
     vars.push(("REDIS_URL", "redis://:hunter2@localhost:6379"));
+    vars.push(("JOB_SIGNING_KEY", JOB_KEY));
     vars.push(("STORE_ENCRYPTION_KEY", STORE_KEY));
     let config = Config::from_lookup(lookup(&vars)).unwrap();
     assert!(config.tallyfy.token_key.is_some());
@@ -102,16 +103,19 @@ fn secrets_never_appear_in_debug_output() {
         "xoxb-bot-token-value",
         "tallyfy-token-value",
         "hunter2",
+        JOB_KEY,
         STORE_KEY,
+        "a1b2",
     ] {
         assert!(!debug.contains(secret), "{secret} leaked into {debug}");
     }
 }
 
+const JOB_KEY: &str = "a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2";
 const STORE_KEY: &str = "c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4";
 
 #[test]
-fn stored_tokens_need_an_encryption_key_with_redis() {
+fn redis_needs_a_job_signing_key_and_stored_tokens_an_encryption_key() {
     let mut vars = MINIMAL.to_vec();
     vars.extend([
         ("REDIS_URL", "redis://localhost:6379"),
@@ -121,15 +125,16 @@ fn stored_tokens_need_an_encryption_key_with_redis() {
         ("TALLYFY_REFRESH_TOKEN", "r"),
     ]);
     let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
+    assert!(text.contains("JOB_SIGNING_KEY is not set"), "{text}");
     assert!(text.contains("STORE_ENCRYPTION_KEY is not set"), "{text}");
-    vars.push(("STORE_ENCRYPTION_KEY", "x"));
+    vars.extend([("JOB_SIGNING_KEY", "short"), ("STORE_ENCRYPTION_KEY", "x")]);
     let errors = Config::from_lookup(lookup(&vars)).unwrap_err();
-    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert_eq!(errors.0.len(), 2, "{errors}");
     assert!(
         errors.0.iter().all(|l| l.contains("must be 32 bytes")),
         "{errors}"
     );
-    // Without Redis it is not needed: the tokens never leave the process.
+    // Without Redis neither is needed: nothing leaves the process.
     let mut alone = MINIMAL.to_vec();
     alone.push(("TALLYFY_REFRESH_TOKEN", "r"));
     alone.extend([

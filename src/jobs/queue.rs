@@ -8,7 +8,10 @@
 //! Redis an in-process channel offers the same interface; a crash then loses what was in
 //! flight.
 //!
-//! Payloads are opaque strings: the queue neither reads nor checks what a job means.
+//! Payloads are opaque strings: the queue does not read what a job means. It does check
+//! who wrote it: each stream entry carries, beside the job, an HMAC-SHA256 of it under
+//! `JOB_SIGNING_KEY`, and an entry without a valid one is acknowledged and dropped unrun,
+//! so that someone who can write to Redis cannot make the replicas act.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use tokio::sync::{mpsc, Mutex};
 
+use crate::seal::JobMac;
 use crate::store::{Breaker, StoreError, CALL_TIMEOUT};
 
 /// One job handed to this replica.
@@ -146,6 +150,8 @@ impl Queue for LocalQueue {
 const GROUP: &str = "workers";
 /// The field of a stream entry that holds the job.
 const FIELD: &str = "job";
+/// The field that holds the job's MAC, in hex.
+const MAC_FIELD: &str = "mac";
 /// A bound on the stream's length, far above any real backlog, so it cannot grow forever.
 const MAX_LEN: u64 = 100_000;
 
@@ -162,6 +168,8 @@ pub struct RedisQueue {
     claim_after: Duration,
     group_ready: AtomicBool,
     breaker: Arc<Breaker>,
+    /// Signs the jobs pushed and checks the jobs read.
+    mac: JobMac,
 }
 
 impl RedisQueue {
@@ -173,6 +181,7 @@ impl RedisQueue {
         claim_after: Duration,
         longest_wait: Duration,
         breaker: Arc<Breaker>,
+        mac: JobMac,
     ) -> Result<Self, StoreError> {
         let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
         let client = redis::Client::open(url).map_err(backend)?;
@@ -196,7 +205,28 @@ impl RedisQueue {
             claim_after,
             group_ready: AtomicBool::new(false),
             breaker,
+            mac,
         })
+    }
+
+    /// The job in `entry` when its MAC is valid. An entry that is not a job this service
+    /// signed is acknowledged and dropped, and logged by its id only.
+    async fn accept(&self, entry: &redis::streams::StreamId) -> Result<Option<String>, StoreError> {
+        let payload = entry.get::<String>(FIELD);
+        let signed = match (&payload, entry.get::<String>(MAC_FIELD)) {
+            (Some(payload), Some(tag)) => self.mac.verify(payload, &tag),
+            _ => false,
+        };
+        if signed {
+            return Ok(payload);
+        }
+        tracing::error!(
+            id = %entry.id,
+            "a job on the stream without a valid signature was dropped unrun (check that every \
+             replica has the same JOB_SIGNING_KEY)"
+        );
+        self.ack(&entry.id).await?;
+        Ok(None)
     }
 
     async fn bounded<T>(
@@ -261,9 +291,8 @@ impl RedisQueue {
         let Some(entry) = reply.claimed.into_iter().next() else {
             return Ok(None);
         };
-        let Some(payload) = entry.get::<String>(FIELD) else {
-            // Nothing this service wrote: drop it rather than trip over it forever.
-            self.ack(&entry.id).await?;
+        // Nothing this service wrote is dropped rather than tripped over forever.
+        let Some(payload) = self.accept(&entry).await? else {
             return Ok(None);
         };
         let deliveries = self.delivery_count(&entry.id).await.unwrap_or(2);
@@ -326,6 +355,8 @@ impl Queue for RedisQueue {
                 .arg("*")
                 .arg(FIELD)
                 .arg(payload)
+                .arg(MAC_FIELD)
+                .arg(self.mac.sign(payload))
                 .query_async::<String>(&mut conn),
         )
         .await
@@ -363,8 +394,7 @@ impl Queue for RedisQueue {
         let Some(entry) = entry else {
             return Ok(None);
         };
-        let Some(payload) = entry.get::<String>(FIELD) else {
-            self.ack(&entry.id).await?;
+        let Some(payload) = self.accept(&entry).await? else {
             return Ok(None);
         };
         Ok(Some(Delivery {

@@ -1,6 +1,7 @@
 //! The shared job queue against a real Redis: each job goes to one replica, a job its
 //! replica stopped touching is taken over by another, and a job stored in today's format
-//! still runs, so jobs waiting in Redis survive an upgrade.
+//! still runs, so jobs waiting in Redis survive an upgrade. A job is run only when its
+//! entry carries a valid MAC under `JOB_SIGNING_KEY`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,8 +27,17 @@ fn replica(prefix: &str, name: &str) -> RedisQueue {
         CLAIM,
         Duration::from_secs(1),
         Arc::new(Breaker::default()),
+        job_mac(),
     )
     .unwrap()
+}
+
+async fn redis_conn() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(REDIS_URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -116,18 +126,47 @@ fn stored_job(fixture: &str, fills: &[(&str, String)]) -> String {
     job
 }
 
-/// Puts `job` on the app's stream the way the app queues one: `XADD {prefix}:jobs * job <json>`.
+/// The MAC of `job` as an operator's tool makes it, with openssl:
+/// `printf '%s' "$JOB" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$JOB_SIGNING_KEY`.
+fn operator_mac(job: &str) -> String {
+    use std::io::Write;
+    let mut openssl = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt"])
+        .arg(format!("hexkey:{JOB_SIGNING_KEY}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    openssl
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.as_bytes())
+        .unwrap();
+    let out = openssl.wait_with_output().unwrap();
+    // `HMAC-SHA2-256(stdin)= 3f…`
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().last().unwrap().to_string()
+}
+
+/// Puts `job` on the app's stream the way the app queues one:
+/// `XADD {prefix}:jobs * job <json> mac <hmac>`.
 async fn queue_stored(app: &TestApp, job: &str) {
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: String = redis::cmd("XADD")
-        .arg(format!("{}:jobs", app.prefix))
+    queue_with_mac(app, job, Some(&operator_mac(job))).await;
+}
+
+/// Puts `job` on the app's stream with `mac` (or none).
+async fn queue_with_mac(app: &TestApp, job: &str, mac: Option<&str>) {
+    let mut conn = redis_conn().await;
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(format!("{}:jobs", app.prefix))
         .arg("*")
         .arg("job")
-        .arg(job)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+        .arg(job);
+    if let Some(mac) = mac {
+        xadd.arg("mac").arg(mac);
+    }
+    let _: String = xadd.query_async(&mut conn).await.unwrap();
 }
 
 /// The date and time Tallyfy is sent a deadline in.
@@ -252,4 +291,46 @@ async fn a_stored_project_job_creates_its_run_and_lines_once_and_announces_them(
         "nothing is missing"
     );
     assert_eq!(announcements(&app), 1, "announced once");
+}
+
+#[tokio::test]
+async fn a_job_without_a_valid_mac_is_dropped_unrun() {
+    let app = spawn_app().await;
+    let deadline = Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
+    let fills = [
+        ("response_url", app.slack.response_url("stored-hook")),
+        ("deadline", deadline.to_string()),
+    ];
+    let fixture = include_str!("../fixtures/stored_jobs/task.json");
+    let forged = |title: &str, view: &str| {
+        stored_job(
+            &fixture
+                .replace("Review the Q4 report", title)
+                .replace("V00000002", view),
+            &fills,
+        )
+    };
+    let unsigned = forged("Forged without a MAC", "V00000097");
+    let wrongly_signed = forged("Forged with a wrong MAC", "V00000098");
+    let signed_elsewhere = forged("Signed for another job", "V00000099");
+    queue_with_mac(&app, &unsigned, None).await;
+    queue_with_mac(&app, &wrongly_signed, Some(&"0".repeat(64))).await;
+    queue_with_mac(&app, &signed_elsewhere, Some(&operator_mac(&unsigned))).await;
+    // A signed job queued after them runs: the forged ones did not stop the queue.
+    queue_stored(&app, &stored_job(fixture, &fills)).await;
+
+    let message = announced(&app, Duration::from_secs(10)).await;
+    assert!(message.body().contains("Review the Q4 report"));
+    app.idle().await;
+    assert_eq!(app.tallyfy.tasks_created(), 1, "only the signed job ran");
+    assert_eq!(announcements(&app), 1);
+    let length: u64 = redis::cmd("XLEN")
+        .arg(format!("{}:jobs", app.prefix))
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        length, 0,
+        "the forged entries were acknowledged and removed"
+    );
 }

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::payloads::{
     button_press, command_body, now, project_submission, submission, ProjectValues, TaskValues,
 };
-use super::redis::{unique_prefix, REDIS_URL, STORE_ENCRYPTION_KEY};
+use super::redis::{unique_prefix, JOB_SIGNING_KEY, REDIS_URL, STORE_ENCRYPTION_KEY};
 use super::waiting::eventually;
 use crate::fake_slack::{self, FakeSlack, OpenView, Person};
 use crate::fake_tallyfy::{self, FakeTallyfy};
@@ -206,6 +206,7 @@ pub async fn prepare(
         ("TALLYFY_TIMEOUT_SECS", "3".to_string()),
         ("REDIS_URL", REDIS_URL.to_string()),
         ("REDIS_KEY_PREFIX", prefix.clone()),
+        ("JOB_SIGNING_KEY", JOB_SIGNING_KEY.to_string()),
         ("STORE_ENCRYPTION_KEY", STORE_ENCRYPTION_KEY.to_string()),
         ("HOST", "127.0.0.1".to_string()),
         ("PORT", "0".to_string()),

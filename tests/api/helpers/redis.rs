@@ -7,9 +7,17 @@ use std::time::{Duration, Instant};
 /// The shared Redis every test may use.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// The key every test replica signs its jobs with (`JOB_SIGNING_KEY`).
+pub const JOB_SIGNING_KEY: &str =
+    "6a6f622d7369676e696e672d6b65792d666f722d74657374732d303132333435";
 /// The key every test replica encrypts stored tokens with (`STORE_ENCRYPTION_KEY`).
 pub const STORE_ENCRYPTION_KEY: &str =
     "73746f72652d656e6372797074696f6e2d6b65792d666f722d74657374732d31";
+
+/// Signs and checks jobs as the test replicas do.
+pub fn job_mac() -> tallyfy_slack::seal::JobMac {
+    tallyfy_slack::seal::JobMac::new(&tallyfy_slack::seal::Key::parse(JOB_SIGNING_KEY).unwrap())
+}
 
 /// A key prefix no other test (or run) uses, so tests sharing a Redis never meet.
 pub fn unique_prefix() -> String {
