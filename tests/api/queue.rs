@@ -1,7 +1,8 @@
 //! The shared job queue against a real Redis: each job goes to one replica, a job its
 //! replica stopped touching is taken over by another, and a job stored in today's format
 //! still runs, so jobs waiting in Redis survive an upgrade. A job is run only when its
-//! entry carries a valid MAC under `JOB_SIGNING_KEY`.
+//! entry carries a valid MAC under `JOB_SIGNING_KEY`; the stream refuses jobs past its
+//! bound rather than trim any, expires, and forgets a replica that leaves.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -333,4 +334,84 @@ async fn a_job_without_a_valid_mac_is_dropped_unrun() {
         length, 0,
         "the forged entries were acknowledged and removed"
     );
+}
+
+#[tokio::test]
+async fn a_full_stream_refuses_a_job_and_trims_none() {
+    let prefix = unique_prefix();
+    let queue = replica(&prefix, "a").with_max_len(3);
+    assert!(queue.next(WAIT).await.unwrap().is_none());
+    for job in ["one", "two", "three"] {
+        queue.push(job).await.unwrap();
+    }
+    assert!(queue.push("four").await.is_err(), "refused when full");
+    let mut taken = Vec::new();
+    while let Some(delivery) = queue.next(WAIT).await.unwrap() {
+        taken.push(delivery.payload.clone());
+        queue.ack(&delivery.id).await.unwrap();
+    }
+    assert_eq!(taken, ["one", "two", "three"], "none was trimmed");
+    queue.push("four").await.unwrap();
+    // Everything the queue writes expires.
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}:jobs"))
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the stream has a time to live: {ttl}");
+}
+
+#[tokio::test]
+async fn a_replica_that_leaves_hands_its_jobs_on_and_is_forgotten() {
+    let prefix = unique_prefix();
+    let (leaving, staying) = (replica(&prefix, "leaving"), replica(&prefix, "staying"));
+    assert!(leaving.next(WAIT).await.unwrap().is_none());
+    leaving.push("held").await.unwrap();
+    let held = leaving.next(WAIT).await.unwrap().unwrap();
+    leaving.leave().await.unwrap();
+    let names = consumers(&prefix).await;
+    assert!(!names.contains(&"leaving".to_string()), "{names:?}");
+    // Its job kept its claim time: another replica takes it once that has passed.
+    tokio::time::sleep(CLAIM + Duration::from_millis(100)).await;
+    let moved = staying
+        .next(WAIT)
+        .await
+        .unwrap()
+        .expect("the held job moved");
+    assert_eq!((moved.id, moved.payload), (held.id, "held".to_string()));
+}
+
+/// The names of the stream's consumers.
+async fn consumers(prefix: &str) -> Vec<String> {
+    let reply: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("{prefix}:jobs"))
+        .arg("workers")
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    reply.consumers.into_iter().map(|c| c.name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_that_shut_down_are_no_longer_consumers_of_the_stream() {
+    let mut app = spawn_app().await;
+    let mut binary = spawn_binary_instance(&app).await;
+    // A replica becomes a consumer of the stream when it takes its first job.
+    for title in ["First", "Second", "Third", "Fourth"] {
+        let view = app.open_task_modal("").await;
+        let answer = app
+            .submit_task(&view, &TaskValues::new(title, &[ALICE]))
+            .await;
+        assert_eq!(answer.status(), 200);
+    }
+    eventually("four announcements", || {
+        (announcements(&app) == 4).then_some(())
+    })
+    .await;
+    assert!(!consumers(&app.prefix).await.is_empty());
+    app.stop().await;
+    assert!(binary.terminate().await.success());
+    let left = consumers(&app.prefix).await;
+    assert!(left.is_empty(), "still consumers: {left:?}");
 }
