@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::seal::Key;
+
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -74,12 +76,18 @@ pub struct TallyfyConfig {
     /// 600 a minute per organization).
     pub rate_limit: u32,
     pub rate_window: Duration,
+    /// Encrypts the tokens kept in the store (`STORE_ENCRYPTION_KEY`); without it renewed
+    /// tokens are never written to the store.
+    pub token_key: Option<Key>,
 }
 
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
     pub redis_url: Option<Secret>,
     pub key_prefix: String,
+    /// Signs the jobs on the shared stream (`JOB_SIGNING_KEY`); present whenever
+    /// `redis_url` is.
+    pub job_signing_key: Option<Key>,
 }
 
 #[derive(Clone, Debug)]
@@ -220,6 +228,26 @@ impl Config {
             }
         }
         let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
+        let token_key = r.key("STORE_ENCRYPTION_KEY");
+        if redis_url.is_some()
+            && refresh.is_some()
+            && token_key.is_none()
+            && r.get("STORE_ENCRYPTION_KEY").is_none()
+        {
+            r.errors.push(
+                "STORE_ENCRYPTION_KEY is not set: with REDIS_URL and token refresh, the renewed Tallyfy \
+                 tokens are kept in Redis encrypted under it (make one with `openssl rand -hex 32`)"
+                    .into(),
+            );
+        }
+        let job_signing_key = r.key("JOB_SIGNING_KEY");
+        if redis_url.is_some() && job_signing_key.is_none() && r.get("JOB_SIGNING_KEY").is_none() {
+            r.errors.push(
+                "JOB_SIGNING_KEY is not set: with REDIS_URL, every job on the shared queue is signed \
+                 with it (make one with `openssl rand -hex 32`; every replica needs the same)"
+                    .into(),
+            );
+        }
         let hit_ttl = r.seconds("DIRECTORY_CACHE_TTL_SECS", 24 * 3600);
         let miss_ttl = r.seconds("DIRECTORY_MISS_TTL_SECS", 10 * 60);
         let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);
@@ -297,10 +325,12 @@ impl Config {
                 timeout: tallyfy_timeout.unwrap(),
                 rate_limit: rate_limit.unwrap(),
                 rate_window: rate_window.unwrap(),
+                token_key,
             },
             store: StoreConfig {
                 redis_url,
                 key_prefix,
+                job_signing_key,
             },
             directory: DirectoryConfig {
                 hit_ttl: hit_ttl.unwrap(),
@@ -347,6 +377,18 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 
     fn optional_secret(&mut self, name: &str) -> Option<Secret> {
         self.get(name).map(Secret)
+    }
+
+    /// A 32-byte key, as 64 hex digits or base64; reported when malformed.
+    fn key(&mut self, name: &str) -> Option<Key> {
+        let raw = self.get(name)?;
+        let key = Key::parse(&raw);
+        if key.is_none() {
+            self.errors.push(format!(
+                "{name} must be 32 bytes, as 64 hex digits or in base64 (`openssl rand -hex 32` makes one)"
+            ));
+        }
+        key
     }
 
     fn optional_url(&mut self, name: &str) -> Option<Url> {
@@ -432,133 +474,4 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    const MINIMAL: &[(&str, &str)] = &[
-        ("SLACK_SIGNING_SECRET", "signing-secret-value"),
-        ("SLACK_BOT_TOKEN", "xoxb-bot-token-value"),
-        ("TALLYFY_ORG_ID", "abc123"),
-        ("TALLYFY_ACCESS_TOKEN", "tallyfy-token-value"),
-    ];
-
-    #[test]
-    fn minimal_configuration_takes_the_documented_defaults() {
-        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
-        assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
-        assert_eq!(
-            config.tallyfy.api_url.as_str(),
-            "https://go.tallyfy.com/api/"
-        );
-        assert_eq!(config.tallyfy.web_url, "https://go.tallyfy.com");
-        assert_eq!(config.port, 3000);
-        assert_eq!(config.host.to_string(), "0.0.0.0");
-        assert!(config.store.redis_url.is_none());
-        assert_eq!(config.log_format, LogFormat::Text);
-        assert_eq!(config.tallyfy.rate_limit, 600);
-        assert_eq!(config.tallyfy.rate_window, Duration::from_secs(60));
-        assert_eq!(config.jobs.claim_after, Duration::from_secs(30));
-        assert_eq!(config.jobs.concurrency, 16);
-        assert_eq!(config.jobs.retry_for, Duration::from_secs(600));
-        assert_eq!(config.jobs.drain, Duration::from_secs(20));
-    }
-
-    #[test]
-    fn budget_and_job_settings_must_be_whole_numbers_above_zero() {
-        let mut vars = MINIMAL.to_vec();
-        vars.extend([
-            ("TALLYFY_RATE_LIMIT", "0"),
-            ("TALLYFY_RATE_WINDOW_SECS", "a minute"),
-            ("JOB_CLAIM_TIMEOUT_SECS", "-1"),
-            ("JOB_CONCURRENCY", "0"),
-            ("TALLYFY_RETRY_FOR_SECS", "1.5"),
-            ("SHUTDOWN_DRAIN_SECS", ""),
-        ]);
-        let errors = Config::from_lookup(lookup(&vars)).unwrap_err();
-        let text = errors.to_string();
-        for name in [
-            "TALLYFY_RATE_LIMIT",
-            "TALLYFY_RATE_WINDOW_SECS",
-            "JOB_CLAIM_TIMEOUT_SECS",
-            "JOB_CONCURRENCY",
-            "TALLYFY_RETRY_FOR_SECS",
-        ] {
-            assert!(
-                text.lines().any(|l| l.starts_with(name)),
-                "no line about {name} in:\n{text}"
-            );
-        }
-        // An empty value is no value: the default.
-        assert_eq!(errors.0.len(), 5, "{text}");
-    }
-
-    #[test]
-    fn every_problem_is_reported_on_its_own_line() {
-        let errors = Config::from_lookup(lookup(&[
-            ("PORT", "eighty"),
-            ("SLACK_BOT_TOKEN", "xoxp-user"),
-        ]))
-        .unwrap_err();
-        let text = errors.to_string();
-        for needle in [
-            "SLACK_SIGNING_SECRET",
-            "SLACK_BOT_TOKEN must be a bot token",
-            "TALLYFY_ORG_ID",
-            "TALLYFY_ACCESS_TOKEN",
-            "PORT",
-        ] {
-            assert!(
-                text.lines().any(|l| l.contains(needle)),
-                "no line about {needle} in:\n{text}"
-            );
-        }
-        assert_eq!(errors.0.len(), 5, "{text}");
-    }
-
-    #[test]
-    fn secrets_never_appear_in_debug_output() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("REDIS_URL", "redis://:hunter2@localhost:6379"));
-        let config = Config::from_lookup(lookup(&vars)).unwrap();
-        let debug = format!("{config:?}");
-        for secret in [
-            "signing-secret-value",
-            "xoxb-bot-token-value",
-            "tallyfy-token-value",
-            "hunter2",
-        ] {
-            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
-        }
-    }
-
-    #[test]
-    fn partial_refresh_settings_are_an_error() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("TALLYFY_REFRESH_TOKEN", "r"));
-        let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
-        assert!(
-            text.contains("missing: TALLYFY_TOKEN_URL, TALLYFY_CLIENT_ID, TALLYFY_CLIENT_SECRET"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn base_urls_gain_a_trailing_slash() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("SLACK_API_URL", "http://127.0.0.1:9000/api"));
-        let config = Config::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(
-            config.slack.api_url.join("views.open").unwrap().as_str(),
-            "http://127.0.0.1:9000/api/views.open"
-        );
-    }
-}
+mod tests;

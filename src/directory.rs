@@ -35,7 +35,68 @@ pub enum Source {
     Lookup,
 }
 
-type Flight = Shared<BoxFuture<'static, Result<Resolved, DirectoryError>>>;
+/// Work in progress, shared by everyone who asks for the same key while it runs. An entry
+/// leaves the map when a waiter has its answer or stops waiting (a caller that timed out),
+/// so the map never holds work nobody waits for.
+struct Flights<T> {
+    map: Arc<std::sync::Mutex<HashMap<String, Shared<BoxFuture<'static, T>>>>>,
+}
+
+impl<T> Default for Flights<T> {
+    fn default() -> Self {
+        Self {
+            map: Arc::default(),
+        }
+    }
+}
+
+impl<T> Clone for Flights<T> {
+    fn clone(&self) -> Self {
+        Self {
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Flights<T> {
+    /// The answer of the work in progress for `key`, or of `start()` when there is none.
+    async fn join(&self, key: &str, start: impl FnOnce() -> BoxFuture<'static, T>) -> T {
+        let flight = {
+            let mut map = self.map.lock().unwrap();
+            map.entry(key.to_string())
+                .or_insert_with(|| start().shared())
+                .clone()
+        };
+        let _leave = Leave {
+            map: self.map.clone(),
+            key: key.to_string(),
+            flight: flight.clone(),
+        };
+        flight.await
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.lock().unwrap().len()
+    }
+}
+
+/// Takes a flight out of the map once one of its waiters is done with it, answered or not;
+/// the other waiters keep their share of it.
+struct Leave<T> {
+    map: Arc<std::sync::Mutex<HashMap<String, Shared<BoxFuture<'static, T>>>>>,
+    key: String,
+    flight: Shared<BoxFuture<'static, T>>,
+}
+
+impl<T> Drop for Leave<T> {
+    fn drop(&mut self) {
+        let mut map = self.map.lock().unwrap();
+        if map.get(&self.key).is_some_and(|f| f.ptr_eq(&self.flight)) {
+            map.remove(&self.key);
+        }
+    }
+}
 
 /// How long the workspace's `@handle` index is kept.
 const HANDLES_TTL: Duration = Duration::from_secs(3600);
@@ -93,7 +154,7 @@ pub struct Directory {
     /// One `users.list` sweep at a time in this process.
     handles_lock: Arc<tokio::sync::Mutex<()>>,
     /// Lookups in progress, by cache key.
-    inflight: Arc<std::sync::Mutex<HashMap<String, Flight>>>,
+    inflight: Flights<Result<Resolved, DirectoryError>>,
 }
 
 impl Directory {
@@ -111,7 +172,7 @@ impl Directory {
             config,
             metrics,
             handles_lock: Arc::default(),
-            inflight: Arc::default(),
+            inflight: Flights::default(),
         }
     }
 
@@ -256,23 +317,12 @@ impl Directory {
     /// person share the first one's answer.
     async fn lookup_once(&self, team: &str, user: &str) -> Result<Resolved, DirectoryError> {
         let key = Self::member_key(team, user);
-        let flight = {
-            let mut inflight = self.inflight.lock().unwrap();
-            match inflight.get(&key) {
-                Some(flight) => flight.clone(),
-                None => {
-                    let (this, team, user) = (self.clone(), team.to_string(), user.to_string());
-                    let flight = async move { this.lookup(&team, &user).await }
-                        .boxed()
-                        .shared();
-                    inflight.insert(key.clone(), flight.clone());
-                    flight
-                }
-            }
-        };
-        let result = flight.await;
-        self.inflight.lock().unwrap().remove(&key);
-        result
+        let (this, team, user) = (self.clone(), team.to_string(), user.to_string());
+        self.inflight
+            .join(&key, move || {
+                async move { this.lookup(&team, &user).await }.boxed()
+            })
+            .await
     }
 
     /// The organization's Tallyfy groups, cached for ten minutes.
@@ -402,6 +452,30 @@ pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_lookup_nobody_waits_for_any_more_leaves_the_in_flight_map() {
+        let flights: Flights<u32> = Flights::default();
+        let started = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let start = || {
+            let started = started.clone();
+            move || {
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                futures::future::pending::<u32>().boxed()
+            }
+        };
+        // Two callers share one lookup; both give up waiting.
+        let (a, b) = tokio::join!(
+            tokio::time::timeout(Duration::from_millis(20), flights.join("k", start())),
+            tokio::time::timeout(Duration::from_millis(20), flights.join("k", start())),
+        );
+        assert!(a.is_err() && b.is_err());
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(flights.len(), 0, "nothing left behind after the timeout");
+        // An answered lookup leaves too.
+        let answer = flights.join("k", || async { 7 }.boxed()).await;
+        assert_eq!((answer, flights.len()), (7, 0));
+    }
 
     fn resolved(name: &str, assignee: Assignee) -> Resolved {
         Resolved {

@@ -29,8 +29,9 @@
 //! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
 //!   ids, signature, mrkdwn), [`tallyfy`] (API client, models, token renewal, rate
 //!   budget, links, limits), [`store`] (Redis, or an in-process map) with [`schedule`]
-//!   (the rate budget's rolling window), [`deadline`] (date phrases), [`telemetry`] (logs
-//!   and metrics) and [`tls`] (one TLS policy for every outbound connection).
+//!   (the rate budget's rolling window), [`seal`] (what goes to Redis protected: tokens
+//!   encrypted, jobs signed), [`deadline`] (date phrases), [`telemetry`] (logs and
+//!   metrics) and [`tls`] (one TLS policy for every outbound connection).
 //!
 //! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
 //! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->
@@ -51,6 +52,7 @@ pub mod ops;
 pub mod project;
 pub mod runs;
 pub mod schedule;
+pub mod seal;
 pub mod slack;
 pub mod startup;
 pub mod state;

@@ -49,6 +49,11 @@ impl SendSchedule {
         Ok((at, self.next_id))
     }
 
+    /// The last send booked, if any.
+    pub fn last(&self) -> Option<tokio::time::Instant> {
+        self.booked.back().map(|(t, _)| *t)
+    }
+
     /// Gives back the booking `id`.
     pub fn unbook(&mut self, id: u64) {
         self.booked.retain(|(_, booked)| *booked != id);

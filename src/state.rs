@@ -11,6 +11,7 @@ use crate::directory::Directory;
 use crate::jobs::ledger::Ledger;
 use crate::jobs::queue::{Queue, RedisQueue};
 use crate::jobs::{Jobs, QueueSettings};
+use crate::seal::JobMac;
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
 use crate::store::{Breaker, MemoryStore, RedisStore, Store};
@@ -96,17 +97,20 @@ impl AppState {
             claim_after: config.jobs.claim_after,
             concurrency: config.jobs.concurrency,
         };
-        let shared: Option<Arc<dyn Queue>> = match &config.store.redis_url {
-            Some(url) => Some(Arc::new(RedisQueue::new(
-                url.expose(),
-                &config.store.key_prefix,
-                &settings.consumer,
-                settings.claim_after,
-                POLL_LIMIT,
-                breaker,
-            )?)),
-            None => None,
-        };
+        let shared: Option<Arc<dyn Queue>> =
+            match (&config.store.redis_url, &config.store.job_signing_key) {
+                (Some(url), Some(key)) => Some(Arc::new(RedisQueue::new(
+                    url.expose(),
+                    &config.store.key_prefix,
+                    &settings.consumer,
+                    settings.claim_after,
+                    POLL_LIMIT,
+                    breaker,
+                    JobMac::new(key),
+                )?)),
+                // Configuration requires the key with Redis.
+                _ => None,
+            };
         let jobs = Jobs::new(ledger.clone(), metrics.clone(), shared, settings);
         let verifier = config.slack.signing_secret.clone().map(Verifier::new);
         Ok(AppState(Arc::new(Services {

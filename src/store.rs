@@ -4,7 +4,6 @@
 //! a [`Breaker`] fails calls fast while Redis is not answering, so a slow or absent Redis
 //! can never hold up an answer to Slack. (The job queue is in `jobs::queue`.)
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,9 @@ use redis::AsyncCommands;
 
 use crate::telemetry::Metrics;
 
+mod memory;
 pub use crate::schedule::{Reservation, SendSchedule};
+pub use memory::{MemoryStore, MEMORY_CAPACITY};
 
 /// The longest any one store call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
@@ -124,151 +125,6 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
-}
-
-/// A store kept in this process: one replica only, and lost on restart.
-#[derive(Default)]
-pub struct MemoryStore {
-    entries: Mutex<HashMap<String, (String, Instant)>>,
-    lists: Mutex<HashMap<String, (Vec<String>, Instant)>>,
-    schedules: Mutex<HashMap<String, SendSchedule>>,
-}
-
-impl MemoryStore {
-    fn live(entries: &HashMap<String, (String, Instant)>, key: &str) -> Option<String> {
-        entries
-            .get(key)
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(v, _)| v.clone())
-    }
-}
-
-#[async_trait]
-impl Store for MemoryStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(Self::live(&self.entries.lock().unwrap(), key))
-    }
-
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StoreError> {
-        let entries = self.entries.lock().unwrap();
-        Ok(keys.iter().map(|k| Self::live(&entries, k)).collect())
-    }
-
-    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        let mut entries = self.entries.lock().unwrap();
-        // Dropping expired entries on write keeps the map from growing without bound.
-        if entries.len() > 10_000 {
-            let now = Instant::now();
-            entries.retain(|_, (_, expires)| *expires > now);
-        }
-        entries.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
-        Ok(())
-    }
-
-    async fn set_if_absent(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        let mut entries = self.entries.lock().unwrap();
-        if Self::live(&entries, key).is_some() {
-            return Ok(false);
-        }
-        entries.insert(key.to_string(), (value.to_string(), Instant::now() + ttl));
-        Ok(true)
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.entries.lock().unwrap().remove(key);
-        self.lists.lock().unwrap().remove(key);
-        Ok(())
-    }
-
-    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
-        let mut entries = self.entries.lock().unwrap();
-        let current = match Self::live(&entries, key) {
-            None => 0,
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| StoreError::Backend("value is not an integer".into()))?,
-        };
-        entries.insert(
-            key.to_string(),
-            ((current + 1).to_string(), Instant::now() + ttl),
-        );
-        Ok(current + 1)
-    }
-
-    async fn push_recent(
-        &self,
-        key: &str,
-        value: &str,
-        keep: usize,
-        ttl: Duration,
-    ) -> Result<(), StoreError> {
-        let mut lists = self.lists.lock().unwrap();
-        let now = Instant::now();
-        let entry = lists
-            .entry(key.to_string())
-            .or_insert_with(|| (Vec::new(), now));
-        if entry.1 <= now {
-            entry.0.clear();
-        }
-        entry.0.insert(0, value.to_string());
-        entry.0.truncate(keep);
-        entry.1 = now + ttl;
-        Ok(())
-    }
-
-    async fn recent(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        let lists = self.lists.lock().unwrap();
-        Ok(lists
-            .get(key)
-            .filter(|(_, expires)| *expires > Instant::now())
-            .map(|(l, _)| l.clone())
-            .unwrap_or_default())
-    }
-
-    async fn reserve(
-        &self,
-        key: &str,
-        limit: u32,
-        window: Duration,
-        within: Duration,
-    ) -> Result<Reservation, StoreError> {
-        let now = tokio::time::Instant::now();
-        let booked = self
-            .schedules
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default()
-            .book(now, limit, window, within);
-        Ok(match booked {
-            Ok((at, id)) => Reservation::Booked {
-                wait: at - now,
-                id: id.to_string(),
-            },
-            Err(at) => Reservation::Full { wait: at - now },
-        })
-    }
-
-    async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError> {
-        if let (Some(schedule), Ok(id)) = (self.schedules.lock().unwrap().get_mut(key), id.parse())
-        {
-            schedule.unbook(id);
-        }
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn kind(&self) -> &'static str {
-        "memory"
-    }
 }
 
 /// Redis, shared by every replica. Keys are namespaced by a prefix, so several
@@ -540,41 +396,5 @@ impl Store for RedisStore {
 
     fn kind(&self) -> &'static str {
         "redis"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_store_expires_entries_and_claims_once() {
-        let store = MemoryStore::default();
-        assert!(store
-            .set_if_absent("k", "1", Duration::from_millis(40))
-            .await
-            .unwrap());
-        assert!(!store
-            .set_if_absent("k", "2", Duration::from_secs(1))
-            .await
-            .unwrap());
-        assert_eq!(store.get("k").await.unwrap().as_deref(), Some("1"));
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        assert_eq!(store.get("k").await.unwrap(), None);
-        assert!(store
-            .set_if_absent("k", "3", Duration::from_secs(1))
-            .await
-            .unwrap());
-        store
-            .set("other", "x", Duration::from_secs(1))
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .get_many(&["k".into(), "missing".into(), "other".into()])
-                .await
-                .unwrap(),
-            vec![Some("3".into()), None, Some("x".into())]
-        );
     }
 }

@@ -192,8 +192,8 @@ impl Jobs {
                 }
             }
         }
-        if self.local.push(&job.json).await.is_err() {
-            tracing::error!(key = %job.key, "the local queue is closed; the job is dropped");
+        if let Err(e) = self.local.push(&job.json).await {
+            tracing::error!(error = %e, key = %job.key, "the job is dropped");
         }
     }
 
@@ -248,12 +248,20 @@ impl Jobs {
             self.tracker.wait().await;
             self.work.wait().await;
         };
-        if tokio::time::timeout(within, all).await.is_ok() {
-            return Drained::Finished;
+        let drained = if tokio::time::timeout(within, all).await.is_ok() {
+            Drained::Finished
+        } else {
+            self.abort.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
+            Drained::HandedBack
+        };
+        // Once its jobs are handed back, this replica is no longer one of the stream's readers.
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.leave().await {
+                tracing::warn!(error = %e, "could not leave the shared queue; its jobs are taken over after the claim timeout");
+            }
         }
-        self.abort.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.work.wait()).await;
-        Drained::HandedBack
+        drained
     }
 
     /// Takes jobs one at a time while a slot is free. The local queue is emptied even after

@@ -8,7 +8,14 @@
 //! Redis an in-process channel offers the same interface; a crash then loses what was in
 //! flight.
 //!
-//! Payloads are opaque strings: the queue neither reads nor checks what a job means.
+//! Payloads are opaque strings: the queue does not read what a job means. It does check
+//! who wrote it: each stream entry carries, beside the job, an HMAC-SHA256 of it under
+//! `JOB_SIGNING_KEY`, and an entry without a valid one is acknowledged and dropped unrun,
+//! so that someone who can write to Redis cannot make the replicas act.
+//!
+//! Both queues are bounded: the in-process one holds at most [`LOCAL_CAPACITY`] waiting
+//! jobs, and the stream refuses a job once it holds [`MAX_LEN`] (it never trims one that
+//! was not acknowledged); a refused job is reported to the caller.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +26,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use tokio::sync::{mpsc, Mutex};
 
+use crate::seal::JobMac;
 use crate::store::{Breaker, StoreError, CALL_TIMEOUT};
 
 /// One job handed to this replica.
@@ -47,12 +55,22 @@ pub trait Queue: Send + Sync + 'static {
     async fn retry_later(&self, delivery: &Delivery, after: Duration);
     /// Jobs not taken yet, and jobs taken and not finished.
     async fn depth(&self) -> Result<(u64, u64), StoreError>;
+    /// This replica stops reading for good: the jobs it still holds are handed to the
+    /// others, and it is forgotten as a reader.
+    async fn leave(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
 }
 
+/// The most jobs the in-process queue keeps waiting; far above any real backlog of one
+/// replica, it keeps a flood of submissions from taking all memory.
+pub const LOCAL_CAPACITY: u64 = 10_000;
+
 /// The in-process queue: one replica, nothing survives the process.
 pub struct LocalQueue {
+    capacity: u64,
     sender: mpsc::UnboundedSender<(String, u32)>,
     receiver: Mutex<mpsc::UnboundedReceiver<(String, u32)>>,
     next_id: AtomicU64,
@@ -65,8 +83,16 @@ pub struct LocalQueue {
 
 impl Default for LocalQueue {
     fn default() -> Self {
+        Self::with_capacity(LOCAL_CAPACITY)
+    }
+}
+
+impl LocalQueue {
+    /// A queue that refuses a job while `capacity` are waiting.
+    pub fn with_capacity(capacity: u64) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         Self {
+            capacity,
             sender,
             receiver: Mutex::new(receiver),
             next_id: AtomicU64::new(0),
@@ -79,7 +105,12 @@ impl Default for LocalQueue {
 #[async_trait]
 impl Queue for LocalQueue {
     async fn push(&self, payload: &str) -> Result<(), StoreError> {
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let capacity = self.capacity;
+        self.waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < capacity).then_some(n + 1)
+            })
+            .map_err(|_| StoreError::Backend("the local queue is full".into()))?;
         self.sender.send((payload.to_string(), 1)).map_err(|_| {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
             StoreError::Backend("the local queue is closed".into())
@@ -146,8 +177,27 @@ impl Queue for LocalQueue {
 const GROUP: &str = "workers";
 /// The field of a stream entry that holds the job.
 const FIELD: &str = "job";
-/// A bound on the stream's length, far above any real backlog, so it cannot grow forever.
-const MAX_LEN: u64 = 100_000;
+/// The field that holds the job's MAC, in hex.
+const MAC_FIELD: &str = "mac";
+/// The most jobs the stream holds, far above any real backlog: past it a new job is
+/// refused (and runs in the replica that took it), and none already queued is trimmed.
+pub const MAX_LEN: u64 = 100_000;
+/// The stream (and its consumer group) expire after this long without a new job: every
+/// key the service writes has a time to live. A job is given up long before.
+const STREAM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The consumer jobs are handed to when their replica gives them back or leaves: it never
+/// reads, so another replica takes them over.
+const HANDED_BACK: &str = "handed-back";
+
+/// Adds a job unless the stream is full, and keeps the stream's time to live fresh.
+const PUSH_SCRIPT: &str = r"
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return redis.error_reply('FULL the job queue is full')
+end
+local id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return id
+";
 
 /// The queue in Redis, shared by every replica.
 pub struct RedisQueue {
@@ -162,6 +212,9 @@ pub struct RedisQueue {
     claim_after: Duration,
     group_ready: AtomicBool,
     breaker: Arc<Breaker>,
+    /// Signs the jobs pushed and checks the jobs read.
+    mac: JobMac,
+    max_len: u64,
 }
 
 impl RedisQueue {
@@ -173,6 +226,7 @@ impl RedisQueue {
         claim_after: Duration,
         longest_wait: Duration,
         breaker: Arc<Breaker>,
+        mac: JobMac,
     ) -> Result<Self, StoreError> {
         let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
         let client = redis::Client::open(url).map_err(backend)?;
@@ -196,7 +250,35 @@ impl RedisQueue {
             claim_after,
             group_ready: AtomicBool::new(false),
             breaker,
+            mac,
+            max_len: MAX_LEN,
         })
+    }
+
+    /// The same queue holding at most `max_len` jobs.
+    pub fn with_max_len(mut self, max_len: u64) -> Self {
+        self.max_len = max_len;
+        self
+    }
+
+    /// The job in `entry` when its MAC is valid. An entry that is not a job this service
+    /// signed is acknowledged and dropped, and logged by its id only.
+    async fn accept(&self, entry: &redis::streams::StreamId) -> Result<Option<String>, StoreError> {
+        let payload = entry.get::<String>(FIELD);
+        let signed = match (&payload, entry.get::<String>(MAC_FIELD)) {
+            (Some(payload), Some(tag)) => self.mac.verify(payload, &tag),
+            _ => false,
+        };
+        if signed {
+            return Ok(payload);
+        }
+        tracing::error!(
+            id = %entry.id,
+            "a job on the stream without a valid signature was dropped unrun (check that every \
+             replica has the same JOB_SIGNING_KEY)"
+        );
+        self.ack(&entry.id).await?;
+        Ok(None)
     }
 
     async fn bounded<T>(
@@ -233,7 +315,18 @@ impl RedisQueue {
             )
             .await;
         match created {
-            Ok(()) => {}
+            Ok(()) => {
+                let mut conn = self.conn.clone();
+                let _ = self
+                    .bounded(
+                        CALL_TIMEOUT,
+                        redis::cmd("PEXPIRE")
+                            .arg(&self.stream)
+                            .arg(STREAM_TTL.as_millis() as u64)
+                            .query_async::<()>(&mut conn),
+                    )
+                    .await;
+            }
             Err(StoreError::Backend(e)) if e.contains("BUSYGROUP") => {}
             Err(e) => return Err(e),
         }
@@ -261,9 +354,8 @@ impl RedisQueue {
         let Some(entry) = reply.claimed.into_iter().next() else {
             return Ok(None);
         };
-        let Some(payload) = entry.get::<String>(FIELD) else {
-            // Nothing this service wrote: drop it rather than trip over it forever.
-            self.ack(&entry.id).await?;
+        // Nothing this service wrote is dropped rather than tripped over forever.
+        let Some(payload) = self.accept(&entry).await? else {
             return Ok(None);
         };
         let deliveries = self.delivery_count(&entry.id).await.unwrap_or(2);
@@ -275,15 +367,20 @@ impl RedisQueue {
         }))
     }
 
-    /// Claims a job for this replica, resetting how long it has been idle (or setting it).
-    async fn claim(&self, id: &str, idle: Option<Duration>) -> Result<(), StoreError> {
+    /// Claims jobs for `consumer`, resetting how long they have been idle (or setting it).
+    async fn claim(
+        &self,
+        consumer: &str,
+        ids: &[&str],
+        idle: Option<Duration>,
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("XCLAIM");
         cmd.arg(&self.stream)
             .arg(GROUP)
-            .arg(&self.consumer)
+            .arg(consumer)
             .arg(0)
-            .arg(id);
+            .arg(ids);
         if let Some(idle) = idle {
             cmd.arg("IDLE").arg(idle.as_millis() as u64);
         }
@@ -316,20 +413,18 @@ impl RedisQueue {
 impl Queue for RedisQueue {
     async fn push(&self, payload: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        self.bounded(
-            CALL_TIMEOUT,
-            redis::cmd("XADD")
-                .arg(&self.stream)
-                .arg("MAXLEN")
-                .arg("~")
-                .arg(MAX_LEN)
-                .arg("*")
-                .arg(FIELD)
-                .arg(payload)
-                .query_async::<String>(&mut conn),
-        )
-        .await
-        .map(|_| ())
+        let script = redis::Script::new(PUSH_SCRIPT);
+        let mut invocation = script.key(&self.stream);
+        invocation
+            .arg(self.max_len)
+            .arg(FIELD)
+            .arg(payload)
+            .arg(MAC_FIELD)
+            .arg(self.mac.sign(payload))
+            .arg(STREAM_TTL.as_millis() as u64);
+        self.bounded(CALL_TIMEOUT, invocation.invoke_async::<String>(&mut conn))
+            .await
+            .map(|_| ())
     }
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
@@ -363,8 +458,7 @@ impl Queue for RedisQueue {
         let Some(entry) = entry else {
             return Ok(None);
         };
-        let Some(payload) = entry.get::<String>(FIELD) else {
-            self.ack(&entry.id).await?;
+        let Some(payload) = self.accept(&entry).await? else {
             return Ok(None);
         };
         Ok(Some(Delivery {
@@ -375,13 +469,60 @@ impl Queue for RedisQueue {
     }
 
     async fn touch(&self, id: &str) -> Result<(), StoreError> {
-        self.claim(id, None).await
+        self.claim(&self.consumer, &[id], None).await
     }
 
     async fn release(&self, id: &str) -> Result<(), StoreError> {
         // Marking the job idle for far longer than the claim timeout lets the next replica
         // that looks take it over at once.
-        self.claim(id, Some(self.claim_after * 1000)).await
+        self.claim(HANDED_BACK, &[id], Some(self.claim_after * 1000))
+            .await
+    }
+
+    async fn leave(&self) -> Result<(), StoreError> {
+        // Deleting a consumer deletes the record of the jobs it holds, which would then never
+        // be handed out again: first they go to the consumer that never reads, each keeping
+        // the claim timeout it had (one waiting to run again later still waits).
+        loop {
+            let mut conn = self.conn.clone();
+            // XPENDING key group - + count consumer -> [[id, consumer, idle ms, deliveries]]
+            let pending: Vec<(String, String, u64, u64)> = self
+                .bounded(
+                    CALL_TIMEOUT,
+                    redis::cmd("XPENDING")
+                        .arg(&self.stream)
+                        .arg(GROUP)
+                        .arg("-")
+                        .arg("+")
+                        .arg(100)
+                        .arg(&self.consumer)
+                        .query_async(&mut conn),
+                )
+                .await?;
+            if pending.is_empty() {
+                break;
+            }
+            for (id, _, idle, _) in &pending {
+                self.claim(
+                    HANDED_BACK,
+                    &[id.as_str()],
+                    Some(Duration::from_millis(*idle)),
+                )
+                .await?;
+            }
+        }
+        let mut conn = self.conn.clone();
+        self.bounded(
+            CALL_TIMEOUT,
+            redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .query_async::<u64>(&mut conn),
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn ack(&self, id: &str) -> Result<(), StoreError> {
@@ -434,33 +575,4 @@ impl Queue for RedisQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn the_local_queue_hands_out_jobs_in_order_and_waits_when_empty() {
-        let queue = LocalQueue::default();
-        queue.push("a").await.unwrap();
-        queue.push("b").await.unwrap();
-        let first = queue
-            .next(Duration::from_millis(10))
-            .await
-            .unwrap()
-            .unwrap();
-        let second = queue
-            .next(Duration::from_millis(10))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (first.payload.as_str(), second.payload.as_str()),
-            ("a", "b")
-        );
-        assert_ne!(first.id, second.id);
-        assert!(queue
-            .next(Duration::from_millis(10))
-            .await
-            .unwrap()
-            .is_none());
-    }
-}
+mod tests;

@@ -5,6 +5,11 @@
 //! process behind a lock, across replicas behind a lock in the store. The new tokens are
 //! kept in the store, so the other replicas pick them up instead of refreshing again, and
 //! so that a restarted replica starts with them (a refresh token may be good only once).
+//!
+//! The stored tokens are encrypted under `STORE_ENCRYPTION_KEY` ([`Sealer`]): Redis never
+//! holds them in the clear. A stored value that does not open under the key (written
+//! under another key, or altered) is treated as absent, and the configured tokens are
+//! used. Without the key, renewed tokens stay in this process and are not shared.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -13,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Secret, TallyfyRefresh};
+use crate::seal::{Key, Sealer};
 use crate::store::Store;
 
 /// Where the current tokens are kept for every replica.
@@ -43,6 +49,8 @@ pub struct Credentials {
     access: RwLock<Secret>,
     refresh: Option<Refresh>,
     store: Arc<dyn Store>,
+    /// Encrypts the tokens kept in the store; without it they are not kept there.
+    sealer: Option<Sealer>,
     http: reqwest::Client,
     /// One refresh at a time in this process.
     gate: tokio::sync::Mutex<()>,
@@ -63,6 +71,7 @@ impl Credentials {
         access: Secret,
         refresh: Option<TallyfyRefresh>,
         store: Arc<dyn Store>,
+        key: Option<&Key>,
         http: reqwest::Client,
     ) -> Self {
         Self {
@@ -72,6 +81,7 @@ impl Credentials {
                 settings,
             }),
             store,
+            sealer: key.map(Sealer::new),
             http,
             gate: tokio::sync::Mutex::new(()),
             loaded: AtomicBool::new(false),
@@ -83,14 +93,37 @@ impl Credentials {
     pub async fn token(&self) -> Secret {
         if self.refresh.is_some() && !self.loaded.load(Ordering::Relaxed) {
             // Tokens an earlier refresh kept in the store are newer than the configured ones.
-            if let Ok(stored) = self.store.get(TOKENS_KEY).await {
+            if let Ok(stored) = self.stored().await {
                 self.loaded.store(true, Ordering::Relaxed);
-                if let Some(tokens) = stored.and_then(|raw| serde_json::from_str(&raw).ok()) {
+                if let Some(tokens) = stored {
                     self.adopt(&tokens);
                 }
             }
         }
         self.current()
+    }
+
+    /// The tokens kept in the store, when there are any this replica can open.
+    async fn stored(&self) -> Result<Option<Tokens>, crate::store::StoreError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        let raw = self.store.get(TOKENS_KEY).await?;
+        Ok(raw
+            .and_then(|raw| sealer.open(TOKENS_KEY, &raw))
+            .and_then(|plain| serde_json::from_str(&plain).ok()))
+    }
+
+    /// Keeps `tokens` in the store, encrypted, for the other replicas and the next start.
+    async fn share(&self, tokens: &Tokens) {
+        let Some(sealer) = &self.sealer else {
+            return;
+        };
+        let plain = serde_json::to_string(tokens).expect("plain strings");
+        let sealed = sealer.seal(TOKENS_KEY, &plain);
+        if let Err(e) = self.store.set(TOKENS_KEY, &sealed, TOKENS_TTL).await {
+            tracing::warn!(error = %e, "could not share the renewed Tallyfy token; other replicas will renew their own");
+        }
     }
 
     fn current(&self) -> Secret {
@@ -136,10 +169,7 @@ impl Credentials {
         let granted = self.exchange(refresh).await;
         if let Some(tokens) = &granted {
             self.adopt(tokens);
-            let raw = serde_json::to_string(tokens).expect("plain strings");
-            if let Err(e) = self.store.set(TOKENS_KEY, &raw, TOKENS_TTL).await {
-                tracing::warn!(error = %e, "could not share the renewed Tallyfy token; other replicas will renew their own");
-            }
+            self.share(tokens).await;
         }
         let _ = self.store.delete(LOCK_KEY).await;
         granted.map(|_| self.current())
@@ -150,13 +180,7 @@ impl Credentials {
         if self.current().expose() != refused.expose() {
             return Some(self.current());
         }
-        let stored: Tokens = self
-            .store
-            .get(TOKENS_KEY)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|raw| serde_json::from_str(&raw).ok())?;
+        let stored: Tokens = self.stored().await.ok().flatten()?;
         if stored.access_token == refused.expose() {
             return None;
         }

@@ -58,6 +58,7 @@ impl TallyfyClient {
                 config.access_token.clone(),
                 config.refresh.clone(),
                 store.clone(),
+                config.token_key.as_ref(),
                 http.clone(),
             )),
             http,

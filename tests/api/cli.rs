@@ -22,6 +22,7 @@ fn configured(slack: &FakeSlack, tallyfy: &FakeTallyfy, tallyfy_token: &str) -> 
         ("TALLYFY_ACCESS_TOKEN", tallyfy_token),
         ("TALLYFY_API_URL", &tallyfy.api_url()),
         ("REDIS_URL", crate::helpers::REDIS_URL),
+        ("JOB_SIGNING_KEY", crate::helpers::JOB_SIGNING_KEY),
     ]);
     cmd
 }

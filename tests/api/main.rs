@@ -20,6 +20,7 @@ mod queue;
 mod rate_budget;
 mod reliability;
 mod replay;
+mod secured_redis;
 mod signing;
 mod socket_mode;
 mod store;

@@ -1,6 +1,8 @@
 //! The shared job queue against a real Redis: each job goes to one replica, a job its
 //! replica stopped touching is taken over by another, and a job stored in today's format
-//! still runs, so jobs waiting in Redis survive an upgrade.
+//! still runs, so jobs waiting in Redis survive an upgrade. A job is run only when its
+//! entry carries a valid MAC under `JOB_SIGNING_KEY`; the stream refuses jobs past its
+//! bound rather than trim any, expires, and forgets a replica that leaves.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -26,8 +28,17 @@ fn replica(prefix: &str, name: &str) -> RedisQueue {
         CLAIM,
         Duration::from_secs(1),
         Arc::new(Breaker::default()),
+        job_mac(),
     )
     .unwrap()
+}
+
+async fn redis_conn() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(REDIS_URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -116,18 +127,47 @@ fn stored_job(fixture: &str, fills: &[(&str, String)]) -> String {
     job
 }
 
-/// Puts `job` on the app's stream the way the app queues one: `XADD {prefix}:jobs * job <json>`.
+/// The MAC of `job` as an operator's tool makes it, with openssl:
+/// `printf '%s' "$JOB" | openssl dgst -sha256 -mac HMAC -macopt hexkey:$JOB_SIGNING_KEY`.
+fn operator_mac(job: &str) -> String {
+    use std::io::Write;
+    let mut openssl = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-mac", "HMAC", "-macopt"])
+        .arg(format!("hexkey:{JOB_SIGNING_KEY}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    openssl
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.as_bytes())
+        .unwrap();
+    let out = openssl.wait_with_output().unwrap();
+    // `HMAC-SHA2-256(stdin)= 3f…`
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().last().unwrap().to_string()
+}
+
+/// Puts `job` on the app's stream the way the app queues one:
+/// `XADD {prefix}:jobs * job <json> mac <hmac>`.
 async fn queue_stored(app: &TestApp, job: &str) {
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: String = redis::cmd("XADD")
-        .arg(format!("{}:jobs", app.prefix))
+    queue_with_mac(app, job, Some(&operator_mac(job))).await;
+}
+
+/// Puts `job` on the app's stream with `mac` (or none).
+async fn queue_with_mac(app: &TestApp, job: &str, mac: Option<&str>) {
+    let mut conn = redis_conn().await;
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(format!("{}:jobs", app.prefix))
         .arg("*")
         .arg("job")
-        .arg(job)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+        .arg(job);
+    if let Some(mac) = mac {
+        xadd.arg("mac").arg(mac);
+    }
+    let _: String = xadd.query_async(&mut conn).await.unwrap();
 }
 
 /// The date and time Tallyfy is sent a deadline in.
@@ -252,4 +292,126 @@ async fn a_stored_project_job_creates_its_run_and_lines_once_and_announces_them(
         "nothing is missing"
     );
     assert_eq!(announcements(&app), 1, "announced once");
+}
+
+#[tokio::test]
+async fn a_job_without_a_valid_mac_is_dropped_unrun() {
+    let app = spawn_app().await;
+    let deadline = Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
+    let fills = [
+        ("response_url", app.slack.response_url("stored-hook")),
+        ("deadline", deadline.to_string()),
+    ];
+    let fixture = include_str!("../fixtures/stored_jobs/task.json");
+    let forged = |title: &str, view: &str| {
+        stored_job(
+            &fixture
+                .replace("Review the Q4 report", title)
+                .replace("V00000002", view),
+            &fills,
+        )
+    };
+    let unsigned = forged("Forged without a MAC", "V00000097");
+    let wrongly_signed = forged("Forged with a wrong MAC", "V00000098");
+    let signed_elsewhere = forged("Signed for another job", "V00000099");
+    queue_with_mac(&app, &unsigned, None).await;
+    queue_with_mac(&app, &wrongly_signed, Some(&"0".repeat(64))).await;
+    queue_with_mac(&app, &signed_elsewhere, Some(&operator_mac(&unsigned))).await;
+    // A signed job queued after them runs: the forged ones did not stop the queue.
+    queue_stored(&app, &stored_job(fixture, &fills)).await;
+
+    let message = announced(&app, Duration::from_secs(10)).await;
+    assert!(message.body().contains("Review the Q4 report"));
+    app.idle().await;
+    assert_eq!(app.tallyfy.tasks_created(), 1, "only the signed job ran");
+    assert_eq!(announcements(&app), 1);
+    let length: u64 = redis::cmd("XLEN")
+        .arg(format!("{}:jobs", app.prefix))
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        length, 0,
+        "the forged entries were acknowledged and removed"
+    );
+}
+
+#[tokio::test]
+async fn a_full_stream_refuses_a_job_and_trims_none() {
+    let prefix = unique_prefix();
+    let queue = replica(&prefix, "a").with_max_len(3);
+    assert!(queue.next(WAIT).await.unwrap().is_none());
+    for job in ["one", "two", "three"] {
+        queue.push(job).await.unwrap();
+    }
+    assert!(queue.push("four").await.is_err(), "refused when full");
+    let mut taken = Vec::new();
+    while let Some(delivery) = queue.next(WAIT).await.unwrap() {
+        taken.push(delivery.payload.clone());
+        queue.ack(&delivery.id).await.unwrap();
+    }
+    assert_eq!(taken, ["one", "two", "three"], "none was trimmed");
+    queue.push("four").await.unwrap();
+    // Everything the queue writes expires.
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}:jobs"))
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    assert!(ttl > 0, "the stream has a time to live: {ttl}");
+}
+
+#[tokio::test]
+async fn a_replica_that_leaves_hands_its_jobs_on_and_is_forgotten() {
+    let prefix = unique_prefix();
+    let (leaving, staying) = (replica(&prefix, "leaving"), replica(&prefix, "staying"));
+    assert!(leaving.next(WAIT).await.unwrap().is_none());
+    leaving.push("held").await.unwrap();
+    let held = leaving.next(WAIT).await.unwrap().unwrap();
+    leaving.leave().await.unwrap();
+    let names = consumers(&prefix).await;
+    assert!(!names.contains(&"leaving".to_string()), "{names:?}");
+    // Its job kept its claim time: another replica takes it once that has passed.
+    tokio::time::sleep(CLAIM + Duration::from_millis(100)).await;
+    let moved = staying
+        .next(WAIT)
+        .await
+        .unwrap()
+        .expect("the held job moved");
+    assert_eq!((moved.id, moved.payload), (held.id, "held".to_string()));
+}
+
+/// The names of the stream's consumers.
+async fn consumers(prefix: &str) -> Vec<String> {
+    let reply: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("{prefix}:jobs"))
+        .arg("workers")
+        .query_async(&mut redis_conn().await)
+        .await
+        .unwrap();
+    reply.consumers.into_iter().map(|c| c.name).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_that_shut_down_are_no_longer_consumers_of_the_stream() {
+    let mut app = spawn_app().await;
+    let mut binary = spawn_binary_instance(&app).await;
+    // A replica becomes a consumer of the stream when it takes its first job.
+    for title in ["First", "Second", "Third", "Fourth"] {
+        let view = app.open_task_modal("").await;
+        let answer = app
+            .submit_task(&view, &TaskValues::new(title, &[ALICE]))
+            .await;
+        assert_eq!(answer.status(), 200);
+    }
+    eventually("four announcements", || {
+        (announcements(&app) == 4).then_some(())
+    })
+    .await;
+    assert!(!consumers(&app.prefix).await.is_empty());
+    app.stop().await;
+    assert!(binary.terminate().await.success());
+    let left = consumers(&app.prefix).await;
+    assert!(left.is_empty(), "still consumers: {left:?}");
 }

@@ -292,6 +292,7 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
         Duration::from_secs(1),
         Duration::from_secs(1),
         Arc::new(Default::default()),
+        job_mac(),
     )
     .unwrap();
     assert!(crashing

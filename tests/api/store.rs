@@ -241,3 +241,42 @@ async fn both_stores_refuse_a_turn_past_the_cap_and_take_back_a_booking() {
         );
     }
 }
+
+/// Every key the service writes while it works (claims, job data and progress, caches,
+/// the channel's projects, the rate schedule, the job stream) expires.
+#[tokio::test]
+async fn every_key_the_service_writes_to_redis_expires() {
+    use crate::helpers::*;
+    let app = spawn_app().await;
+    let view = app.open_task_modal("").await;
+    let answer = app
+        .submit_task(&view, &TaskValues::new("Expiring", &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    let project = ProjectValues::new("Expiring project", &[ALICE], "First\nSecond");
+    let view = app.open_project_modal(&project.name).await;
+    assert_eq!(app.submit_project(&view, &project).await.status(), 200);
+    eventually("both announced", || {
+        (announcements(&app) == 2).then_some(())
+    })
+    .await;
+    app.idle().await;
+
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.len() > 5, "the service wrote its keys: {keys:?}");
+    assert!(keys.iter().any(|k| k.ends_with(":jobs")), "{keys:?}");
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0, "{key} never expires (PTTL {ttl})");
+    }
+}

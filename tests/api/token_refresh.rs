@@ -103,3 +103,67 @@ async fn a_refused_refresh_token_is_told_the_same_way() {
     // The app still serves.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+/// The raw value the app keeps its tokens under.
+async fn raw_tokens(app: &TestApp) -> Option<String> {
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("GET")
+        .arg(format!("{}:tallyfy:tokens", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn renewed_tokens_are_kept_in_redis_encrypted() {
+    let app = spawn_app_renewing(REFRESH_TOKEN).await;
+    app.tallyfy.expire_access_token();
+    submit(&app, "Sealed tokens").await;
+    announced(&app, Duration::from_secs(10)).await;
+    assert_eq!(app.tallyfy.refreshes(), 1);
+    let raw = raw_tokens(&app).await.expect("the renewed tokens are kept");
+    for token in ["tallyfy-access-1", "tallyfy-refresh-1", "access_token"] {
+        assert!(!raw.contains(token), "{token} is readable in {raw}");
+    }
+    // Another replica opens them: it uses the renewed token without renewing again.
+    let second = spawn_second_instance(&app).await;
+    submit(&second, "Opened by another replica").await;
+    eventually("the second task", || {
+        (app.tallyfy.tasks_titled("Opened by another replica") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(app.tallyfy.refreshes(), 1);
+}
+
+#[tokio::test]
+async fn stored_tokens_that_do_not_open_under_the_key_are_treated_as_absent() {
+    let other_key = tallyfy_slack::seal::Key::from_bytes([9; 32]);
+    let planted = r#"{"access_token":"planted-access","refresh_token":"planted-refresh"}"#;
+    let values = [
+        // Sealed under another key, as a replica with another STORE_ENCRYPTION_KEY would.
+        tallyfy_slack::seal::Sealer::new(&other_key).seal("tallyfy:tokens", planted),
+        // In the clear, as someone with access to Redis could write them.
+        planted.to_string(),
+    ];
+    for value in values {
+        let app = spawn_app_renewing(REFRESH_TOKEN).await;
+        let client = redis::Client::open(REDIS_URL).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("{}:tallyfy:tokens", app.prefix))
+            .arg(&value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        submit(&app, "With the configured token").await;
+        announced(&app, Duration::from_secs(10)).await;
+        assert_eq!(app.tallyfy.tasks_titled("With the configured token"), 1);
+        assert_eq!(
+            app.tallyfy.unauthorized(),
+            0,
+            "the stored value was not used: {value}"
+        );
+        assert_eq!(app.tallyfy.refreshes(), 0);
+    }
+}

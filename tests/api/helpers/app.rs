@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use super::payloads::{
     button_press, command_body, now, project_submission, submission, ProjectValues, TaskValues,
 };
-use super::redis::{unique_prefix, REDIS_URL};
+use super::redis::{unique_prefix, JOB_SIGNING_KEY, REDIS_URL, STORE_ENCRYPTION_KEY};
 use super::waiting::eventually;
 use crate::fake_slack::{self, FakeSlack, OpenView, Person};
 use crate::fake_tallyfy::{self, FakeTallyfy};
@@ -116,6 +116,26 @@ pub async fn spawn_binary_instance_logging_to(app: &TestApp, logs: &std::path::P
     spawn_binary(app, Some(logs)).await
 }
 
+/// The application run as the real binary, in a process of its own, with its own fakes and
+/// settings (for a setting that acts on the whole process, such as `SSL_CERT_FILE`).
+pub async fn spawn_binary_app_with(adjust: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    let (slack, tallyfy, prefix, env) = prepare(adjust).await;
+    let template = TestApp {
+        address: String::new(),
+        process: None,
+        slack,
+        tallyfy,
+        prefix,
+        env,
+        http: reqwest::Client::new(),
+        verifier: Verifier::new(Secret::new(SIGNING_SECRET)),
+        stop: None,
+        finished: None,
+        jobs: None,
+    };
+    spawn_binary(&template, None).await
+}
+
 async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -189,6 +209,8 @@ pub async fn prepare(
         ("TALLYFY_TIMEOUT_SECS", "3".to_string()),
         ("REDIS_URL", REDIS_URL.to_string()),
         ("REDIS_KEY_PREFIX", prefix.clone()),
+        ("JOB_SIGNING_KEY", JOB_SIGNING_KEY.to_string()),
+        ("STORE_ENCRYPTION_KEY", STORE_ENCRYPTION_KEY.to_string()),
         ("HOST", "127.0.0.1".to_string()),
         ("PORT", "0".to_string()),
     ]

@@ -7,6 +7,18 @@ use std::time::{Duration, Instant};
 /// The shared Redis every test may use.
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
+/// The key every test replica signs its jobs with (`JOB_SIGNING_KEY`).
+pub const JOB_SIGNING_KEY: &str =
+    "6a6f622d7369676e696e672d6b65792d666f722d74657374732d303132333435";
+/// The key every test replica encrypts stored tokens with (`STORE_ENCRYPTION_KEY`).
+pub const STORE_ENCRYPTION_KEY: &str =
+    "73746f72652d656e6372797074696f6e2d6b65792d666f722d74657374732d31";
+
+/// Signs and checks jobs as the test replicas do.
+pub fn job_mac() -> tallyfy_slack::seal::JobMac {
+    tallyfy_slack::seal::JobMac::new(&tallyfy_slack::seal::Key::parse(JOB_SIGNING_KEY).unwrap())
+}
+
 /// A key prefix no other test (or run) uses, so tests sharing a Redis never meet.
 pub fn unique_prefix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -24,45 +36,176 @@ pub fn unique_prefix() -> String {
 
 /// A Redis server of a test's own, on a free port, that the test can pause and resume.
 pub struct OwnRedis {
+    /// Where the application reaches it (with the password, over TLS when asked for).
     pub url: String,
+    /// The plain port without a password is not there when one is required: this URL
+    /// reaches the server as an administrator.
+    pub admin_url: String,
     port: u16,
+    security: Security,
     process: std::process::Child,
+}
+
+/// How a test's own Redis is protected.
+#[derive(Clone, Default)]
+pub struct Security {
+    /// `--requirepass`.
+    pub password: Option<String>,
+    /// TLS on a port of its own, with a certificate made for the test.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it, made with
+/// openssl in a directory of the test's own.
+#[derive(Clone)]
+pub struct TlsFiles {
+    pub dir: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    pub fn make() -> Self {
+        let dir = std::env::temp_dir().join(format!("redis-tls-{}", unique_prefix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |name: &str| dir.join(name);
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("openssl is installed");
+            assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        };
+        std::fs::write(
+            path("server.ext"),
+            "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n\
+             keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=test redis CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "server.ext",
+        ]);
+        Self {
+            ca: path("ca.pem"),
+            cert: path("server.pem"),
+            key: path("server.key"),
+            dir,
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl OwnRedis {
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port).await
+        Self::start_secured(Security::default()).await
+    }
+
+    /// A server that requires a password, or TLS, or both.
+    pub async fn start_secured(security: Security) -> Self {
+        Self::start_on(free_port(), security).await
     }
 
     /// Stops the server and starts a new one on the same port: everything it held is gone.
     pub async fn restart(self) -> Self {
-        let port = self.port;
+        let (port, security) = (self.port, self.security.clone());
         drop(self);
-        Self::start_on(port).await
+        Self::start_on(port, security).await
     }
 
-    async fn start_on(port: u16) -> Self {
+    async fn start_on(port: u16, security: Security) -> Self {
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let auth = match &security.password {
+            Some(password) => {
+                args.extend(["--requirepass".into(), password.clone()]);
+                format!(":{password}@")
+            }
+            None => String::new(),
+        };
+        let admin_url = format!("redis://{auth}127.0.0.1:{port}");
+        let url = match &security.tls {
+            Some(tls) => {
+                let tls_port = free_port();
+                for (flag, value) in [
+                    ("--tls-port", tls_port.to_string()),
+                    ("--tls-cert-file", tls.cert.display().to_string()),
+                    ("--tls-key-file", tls.key.display().to_string()),
+                    ("--tls-ca-cert-file", tls.ca.display().to_string()),
+                    ("--tls-auth-clients", "no".to_string()),
+                ] {
+                    args.extend([flag.to_string(), value]);
+                }
+                format!("rediss://{auth}127.0.0.1:{tls_port}")
+            }
+            None => admin_url.clone(),
+        };
         let process = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server is installed (scripts/test installs it)");
-        let url = format!("redis://127.0.0.1:{port}");
-        let client = redis::Client::open(url.as_str()).unwrap();
+        let client = redis::Client::open(admin_url.as_str()).unwrap();
         let started = Instant::now();
         while client.get_multiplexed_async_connection().await.is_err() {
             assert!(
@@ -71,7 +214,13 @@ impl OwnRedis {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { url, port, process }
+        Self {
+            url,
+            admin_url,
+            port,
+            security,
+            process,
+        }
     }
 
     fn signal(&self, signal: &str) {
