@@ -103,6 +103,20 @@ pub struct JobsConfig {
     pub drain: Duration,
 }
 
+/// How the HTTP server treats clients: what it waits for, and how many it serves at once.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// A connection whose request headers have not all arrived this long after it began
+    /// sending them is closed.
+    pub header_timeout: Duration,
+    /// A request whose body has not all arrived this long after its headers gets 408.
+    pub body_timeout: Duration,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Slack requests being served at once; one more gets 503 at once.
+    pub max_in_flight: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub slack: SlackConfig,
@@ -110,6 +124,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
     pub jobs: JobsConfig,
+    pub http: HttpConfig,
     pub host: IpAddr,
     pub port: u16,
     pub public_url: Option<Url>,
@@ -238,6 +253,11 @@ impl Config {
             },
         };
 
+        let header_timeout = r.seconds("HTTP_HEADER_TIMEOUT_SECS", 10);
+        let body_timeout = r.seconds("HTTP_BODY_TIMEOUT_SECS", 10);
+        let max_connections = r.count("HTTP_MAX_CONNECTIONS", 1024);
+        let max_in_flight = r.count("HTTP_MAX_IN_FLIGHT", 256);
+
         let host = match lookup("HOST") {
             None => Some(IpAddr::from([0, 0, 0, 0])),
             Some(h) => match h.parse() {
@@ -311,6 +331,12 @@ impl Config {
                 concurrency: concurrency.unwrap(),
                 retry_for: retry_for.unwrap(),
                 drain: drain.unwrap(),
+            },
+            http: HttpConfig {
+                header_timeout: header_timeout.unwrap(),
+                body_timeout: body_timeout.unwrap(),
+                max_connections: max_connections.unwrap(),
+                max_in_flight: max_in_flight.unwrap(),
             },
             host: host.unwrap(),
             port: port.unwrap(),
@@ -394,6 +420,22 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
     }
 
+    /// A whole number above 0.
+    fn count(&mut self, name: &str, default: usize) -> Option<usize> {
+        match self.get(name) {
+            None => Some(default),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.errors.push(format!(
+                        "{name} must be a whole number above 0, not {raw:?}"
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
     fn refresh(&mut self) -> Option<TallyfyRefresh> {
         let names = [
             "TALLYFY_TOKEN_URL",
@@ -432,133 +474,4 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
-    const MINIMAL: &[(&str, &str)] = &[
-        ("SLACK_SIGNING_SECRET", "signing-secret-value"),
-        ("SLACK_BOT_TOKEN", "xoxb-bot-token-value"),
-        ("TALLYFY_ORG_ID", "abc123"),
-        ("TALLYFY_ACCESS_TOKEN", "tallyfy-token-value"),
-    ];
-
-    #[test]
-    fn minimal_configuration_takes_the_documented_defaults() {
-        let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
-        assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
-        assert_eq!(
-            config.tallyfy.api_url.as_str(),
-            "https://go.tallyfy.com/api/"
-        );
-        assert_eq!(config.tallyfy.web_url, "https://go.tallyfy.com");
-        assert_eq!(config.port, 3000);
-        assert_eq!(config.host.to_string(), "0.0.0.0");
-        assert!(config.store.redis_url.is_none());
-        assert_eq!(config.log_format, LogFormat::Text);
-        assert_eq!(config.tallyfy.rate_limit, 600);
-        assert_eq!(config.tallyfy.rate_window, Duration::from_secs(60));
-        assert_eq!(config.jobs.claim_after, Duration::from_secs(30));
-        assert_eq!(config.jobs.concurrency, 16);
-        assert_eq!(config.jobs.retry_for, Duration::from_secs(600));
-        assert_eq!(config.jobs.drain, Duration::from_secs(20));
-    }
-
-    #[test]
-    fn budget_and_job_settings_must_be_whole_numbers_above_zero() {
-        let mut vars = MINIMAL.to_vec();
-        vars.extend([
-            ("TALLYFY_RATE_LIMIT", "0"),
-            ("TALLYFY_RATE_WINDOW_SECS", "a minute"),
-            ("JOB_CLAIM_TIMEOUT_SECS", "-1"),
-            ("JOB_CONCURRENCY", "0"),
-            ("TALLYFY_RETRY_FOR_SECS", "1.5"),
-            ("SHUTDOWN_DRAIN_SECS", ""),
-        ]);
-        let errors = Config::from_lookup(lookup(&vars)).unwrap_err();
-        let text = errors.to_string();
-        for name in [
-            "TALLYFY_RATE_LIMIT",
-            "TALLYFY_RATE_WINDOW_SECS",
-            "JOB_CLAIM_TIMEOUT_SECS",
-            "JOB_CONCURRENCY",
-            "TALLYFY_RETRY_FOR_SECS",
-        ] {
-            assert!(
-                text.lines().any(|l| l.starts_with(name)),
-                "no line about {name} in:\n{text}"
-            );
-        }
-        // An empty value is no value: the default.
-        assert_eq!(errors.0.len(), 5, "{text}");
-    }
-
-    #[test]
-    fn every_problem_is_reported_on_its_own_line() {
-        let errors = Config::from_lookup(lookup(&[
-            ("PORT", "eighty"),
-            ("SLACK_BOT_TOKEN", "xoxp-user"),
-        ]))
-        .unwrap_err();
-        let text = errors.to_string();
-        for needle in [
-            "SLACK_SIGNING_SECRET",
-            "SLACK_BOT_TOKEN must be a bot token",
-            "TALLYFY_ORG_ID",
-            "TALLYFY_ACCESS_TOKEN",
-            "PORT",
-        ] {
-            assert!(
-                text.lines().any(|l| l.contains(needle)),
-                "no line about {needle} in:\n{text}"
-            );
-        }
-        assert_eq!(errors.0.len(), 5, "{text}");
-    }
-
-    #[test]
-    fn secrets_never_appear_in_debug_output() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("REDIS_URL", "redis://:hunter2@localhost:6379"));
-        let config = Config::from_lookup(lookup(&vars)).unwrap();
-        let debug = format!("{config:?}");
-        for secret in [
-            "signing-secret-value",
-            "xoxb-bot-token-value",
-            "tallyfy-token-value",
-            "hunter2",
-        ] {
-            assert!(!debug.contains(secret), "{secret} leaked into {debug}");
-        }
-    }
-
-    #[test]
-    fn partial_refresh_settings_are_an_error() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("TALLYFY_REFRESH_TOKEN", "r"));
-        let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
-        assert!(
-            text.contains("missing: TALLYFY_TOKEN_URL, TALLYFY_CLIENT_ID, TALLYFY_CLIENT_SECRET"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn base_urls_gain_a_trailing_slash() {
-        let mut vars = MINIMAL.to_vec();
-        vars.push(("SLACK_API_URL", "http://127.0.0.1:9000/api"));
-        let config = Config::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(
-            config.slack.api_url.join("views.open").unwrap().as_str(),
-            "http://127.0.0.1:9000/api/views.open"
-        );
-    }
-}
+mod tests;

@@ -7,7 +7,7 @@
 //!   [`config`] ([`state`] makes every service once), hands the job engine the
 //!   [`work::Performer`], and serves. [`check`] and [`manifest`] are the other commands.
 //! - [`inbound`] is how requests arrive: [`inbound::http`] (signature check, body limit,
-//!   routes) and [`inbound::socket`] (Socket Mode) both hand what came to
+//!   routes, served by [`inbound::server`] with its timeouts and ceilings) and [`inbound::socket`] (Socket Mode) both hand what came to
 //!   [`inbound::dispatch`], which answers within Slack's 3 s. [`ops`] serves `/healthz`,
 //!   `/readyz` and `/metrics`.
 //! - [`work`] names the job kinds and which flow performs each (and the Retry button).

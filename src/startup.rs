@@ -20,7 +20,9 @@ use crate::work::Performer;
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(crate::inbound::http::router())
+        .merge(crate::inbound::http::router(
+            state.config.http.max_in_flight,
+        ))
         .merge(crate::ops::router())
         // The request id is known to the code the request runs, and so to the jobs it queues.
         .layer(axum::middleware::from_fn(with_request_id))
@@ -110,9 +112,8 @@ impl Application {
             shutdown.await;
             let _ = stopping.send(true);
         };
-        axum::serve(self.listener, app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let http = self.state.config.http.clone();
+        crate::inbound::server::serve(self.listener, app(self.state), &http, shutdown).await;
         if let Some(socket) = socket {
             let _ = socket.await;
         }

@@ -7,6 +7,7 @@ mod cli;
 mod directory;
 mod fake_slack;
 mod fake_tallyfy;
+mod hardening;
 mod helpers;
 
 mod manifest;
