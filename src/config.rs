@@ -50,6 +50,8 @@ pub struct SlackConfig {
     pub app_token: Option<Secret>,
     /// Web API base, ending in `/`.
     pub api_url: Url,
+    /// Response URLs are posted to only under this base (ending in `/`).
+    pub response_url_base: Url,
 }
 
 #[derive(Clone, Debug)]
@@ -190,6 +192,7 @@ impl Config {
             }
         }
         let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
+        let response_url_base = r.base_url("SLACK_RESPONSE_URL_BASE", "https://hooks.slack.com/");
 
         let org_id = r.required(
             "TALLYFY_ORG_ID",
@@ -307,6 +310,7 @@ impl Config {
                 bot_token: bot_token.unwrap(),
                 app_token,
                 api_url: slack_api_url.unwrap(),
+                response_url_base: response_url_base.unwrap(),
             },
             tallyfy: TallyfyConfig {
                 org_id: org_id.unwrap(),

@@ -21,6 +21,10 @@ fn minimal_configuration_takes_the_documented_defaults() {
     let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
     assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
     assert_eq!(
+        config.slack.response_url_base.as_str(),
+        "https://hooks.slack.com/"
+    );
+    assert_eq!(
         config.tallyfy.api_url.as_str(),
         "https://go.tallyfy.com/api/"
     );

@@ -80,6 +80,8 @@ pub struct SlackApi {
     metrics: Metrics,
     /// Web API base, ending in `/`.
     api_url: url::Url,
+    /// Response URLs are posted to only under this base.
+    response_url_base: url::Url,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -102,8 +104,10 @@ impl SlackApi {
         let api_url = config.api_url.as_str().trim_end_matches('/');
         let connector =
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
+        // A redirect could send a post (or the bot token) somewhere else: none is followed.
         let http = reqwest::Client::builder()
             .timeout(RESPONSE_URL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Self {
@@ -112,6 +116,7 @@ impl SlackApi {
             http,
             metrics,
             api_url: config.api_url.clone(),
+            response_url_base: config.response_url_base.clone(),
         })
     }
 
@@ -409,12 +414,20 @@ impl SlackApi {
         result
     }
 
-    /// Posts to a `response_url` (valid 30 minutes, five uses).
+    /// Posts to a `response_url` (valid 30 minutes, five uses), if it lies under
+    /// `SLACK_RESPONSE_URL_BASE`; any other address is refused without being reached (and
+    /// the warning does not repeat it).
     pub async fn respond(
         &self,
         response_url: &str,
         body: &serde_json::Value,
     ) -> Result<(), SlackCallError> {
+        if !super::response_url::is_under(&self.response_url_base, response_url) {
+            tracing::warn!("refused to post to a response URL outside SLACK_RESPONSE_URL_BASE");
+            self.metrics
+                .slack_call("response_url", "refused", Duration::ZERO);
+            return Err(SlackCallError::Api("response_url_refused".into()));
+        }
         let started = Instant::now();
         let result = async {
             let response = self

@@ -77,6 +77,8 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// Response URLs that answer 307 to another address, by hook id.
+    redirects: HashMap<String, String>,
     /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
     posting_down_until: Option<Instant>,
     /// Messages chat.postMessage actually posted.
@@ -175,6 +177,15 @@ impl FakeSlack {
 
     pub fn posted(&self) -> Vec<Value> {
         self.inner.lock().unwrap().posted.clone()
+    }
+
+    /// Posts to the response URL `hook` are answered with a redirect (307) to `to`.
+    pub fn redirect_hook(&self, hook: &str, to: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .redirects
+            .insert(hook.to_string(), to.to_string());
     }
 
     pub fn break_response_urls(&self) {
@@ -615,6 +626,13 @@ async fn hook(
     body: Bytes,
 ) -> Response {
     let mut s = inner.lock().unwrap();
+    if let Some(to) = s.redirects.get(&id) {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to.clone())],
+        )
+            .into_response();
+    }
     if s.broken_response_urls {
         return (StatusCode::NOT_FOUND, "expired_url").into_response();
     }

@@ -19,6 +19,7 @@ mod queue;
 mod rate_budget;
 mod reliability;
 mod replay;
+mod response_urls;
 mod signing;
 mod socket_mode;
 mod store;
