@@ -73,6 +73,15 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let addr = (config.host, config.port);
         let state = AppState::build(config)?;
+        // Whose the bot token is, before serving; if Slack does not say in time, it is
+        // asked again in the background and requests are refused until it has.
+        match tokio::time::timeout(LEARN_WAIT, state.workspace.learn(&state.slack)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not learn the bot token's workspace yet")
+            }
+            Err(_) => tracing::warn!("Slack is slow to say whose the bot token is"),
+        }
         let listener = TcpListener::bind(addr).await?;
         Ok(Self { listener, state })
     }
@@ -100,6 +109,9 @@ impl Application {
         let drain = self.state.config.jobs.drain;
         jobs.start(Arc::new(Performer::new(self.state.clone())));
         let (stopping, stop_watch) = tokio::sync::watch::channel(false);
+        if self.state.workspace.identity().is_none() {
+            tokio::spawn(learn_workspace(self.state.clone(), stop_watch.clone()));
+        }
         let socket = self.state.config.slack.app_token.clone().map(|token| {
             tracing::info!("SLACK_APP_TOKEN is set: connecting over Socket Mode too");
             tokio::spawn(crate::inbound::socket::run(
@@ -122,6 +134,21 @@ impl Application {
         }
         tracing::info!("tallyfy-slack stopped");
         Ok(())
+    }
+}
+
+/// How long the start waits for Slack to say whose the bot token is.
+const LEARN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks Slack whose the bot token is until it says (or the service stops).
+async fn learn_workspace(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut wait = std::time::Duration::from_secs(1);
+    while state.workspace.learn(&state.slack).await.is_err() {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        wait = (wait * 2).min(std::time::Duration::from_secs(30));
     }
 }
 

@@ -1,6 +1,7 @@
 //! What to do with each thing Slack sends, whatever it came over: the HTTP routes and the
 //! Socket Mode connection both parse, then call these, then send back the [`Answer`].
-//! Everything here answers within Slack's 3 s; slow work is handed off.
+//! Everything here answers within Slack's 3 s; slow work is handed off. A request from
+//! another workspace or app is refused here, before anything is looked up for it.
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,7 @@ use crate::modals::{ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
 use crate::slack::interaction::{Interaction, Shortcut};
+use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
 use crate::work::RetryJob;
@@ -29,7 +31,43 @@ fn ephemeral(text: String) -> Answer {
     Answer::Json(json!({ "response_type": "ephemeral", "text": text }))
 }
 
+/// Whether a request naming `team` and `app` is served; checked before anything is
+/// looked up or done for it. A refusal is logged at info: strangers' requests are no
+/// fault of this service.
+fn admitted(state: &AppState, kind: &str, team: &str, app: Option<&str>) -> Admission {
+    let admission = state.workspace.admits(team, app);
+    match admission {
+        Admission::Admitted => {}
+        Admission::Refused => {
+            state.metrics.slack_request(kind, "other_workspace");
+            tracing::info!(
+                kind,
+                team,
+                app,
+                "refused a request from another workspace or app"
+            );
+        }
+        Admission::NotYetKnown => {
+            state.metrics.slack_request(kind, "workspace_unknown");
+            tracing::info!(
+                kind,
+                "refused a request: Slack has not yet said whose the bot token is"
+            );
+        }
+    }
+    admission
+}
+
 pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
+    match admitted(state, "command", &cmd.team_id, cmd.api_app_id.as_deref()) {
+        Admission::Admitted => {}
+        Admission::Refused => {
+            return ephemeral("This app serves another Slack workspace; nothing was done.".into())
+        }
+        Admission::NotYetKnown => {
+            return ephemeral("I'm still starting up; please try again in a minute.".into())
+        }
+    }
     state
         .metrics
         .slack_request("command", cmd.command.trim_start_matches('/'));
@@ -64,6 +102,11 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
 }
 
 pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
+    if let Some((team, app)) = interaction.sender() {
+        if admitted(state, "interaction", &team, app) != Admission::Admitted {
+            return Answer::Empty;
+        }
+    }
     match interaction {
         Interaction::ViewSubmission(sub) => {
             let answer = match sub.view.callback_id.as_str() {
@@ -127,7 +170,15 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
 }
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
-    match event.get("type").and_then(|t| t.as_str())? {
+    let kind = event.get("type").and_then(|t| t.as_str())?;
+    // A callback names its team; a URL verification names none, and is answered.
+    if let Some(team) = event.get("team_id").and_then(Value::as_str) {
+        let app = event.get("api_app_id").and_then(Value::as_str);
+        if admitted(state, "event", team, app) != Admission::Admitted {
+            return Some(Answer::Empty);
+        }
+    }
+    match kind {
         "url_verification" => {
             state.metrics.slack_request("event", "url_verification");
             let challenge = event

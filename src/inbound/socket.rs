@@ -146,8 +146,8 @@ async fn answer(state: &AppState, envelope: &Value, payload: Value) -> Answer {
             }
         },
         Some("events_api") => {
-            let event = payload.get("event").cloned().unwrap_or(payload);
-            dispatch::event(state, &event);
+            // The whole callback, as over HTTP: it names the team and app.
+            dispatch::event(state, &payload);
             Answer::Empty
         }
         other => {

@@ -341,6 +341,27 @@ impl SlackApi {
         Ok((me.team_id.to_string(), me.user_id.to_string()))
     }
 
+    /// Whose the bot token is: its team (`auth.test`) and its app (`bots.info` on the
+    /// bot `auth.test` names; left unknown when Slack will not say).
+    pub async fn installation(&self) -> Result<super::workspace::Identity, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let me = self.measured("auth.test", session.auth_test()).await?;
+        let app_id = match &me.bot_id {
+            Some(bot) => {
+                let req = SlackApiBotsInfoRequest::new().with_bot(bot.to_string());
+                match self.measured("bots.info", session.bots_info(&req)).await {
+                    Ok(info) => Some(info.bot.app_id).filter(|a| !a.is_empty()),
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
+        Ok(super::workspace::Identity {
+            team_id: me.team_id.to_string(),
+            app_id,
+        })
+    }
+
     /// Whether `channel` (or, with `thread_ts`, that thread) holds a message posted since
     /// `since` (unix seconds) whose metadata is `event_type` with `field` = `value`: how a
     /// post whose answer was lost is found before it is made again. Reads

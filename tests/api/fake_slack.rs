@@ -500,6 +500,12 @@ async fn answer(
             let next = if start + limit < people.len() { format!("page:{}", start + limit) } else { String::new() };
             Json(json!({"ok": true, "members": members, "response_metadata": {"next_cursor": next}})).into_response()
         }
+        "bots.info" => Json(json!({
+            "ok": true,
+            "bot": {"id": args["bot"], "deleted": false, "name": "tallyfy", "updated": 1700000000,
+                    "app_id": "A0TEST", "user_id": "UBOT", "icons": {}}
+        }))
+        .into_response(),
         "auth.test" => Json(json!({
             "ok": true, "url": "https://test.slack.com/", "team": "Test", "user": "tallyfy", "team_id": TEAM,
             "user_id": "UBOT", "bot_id": "BBOT"

@@ -27,3 +27,4 @@ mod tallyfy_rules;
 mod task_command;
 mod task_submission;
 mod token_refresh;
+mod workspace;
