@@ -52,6 +52,8 @@ pub struct SlackConfig {
     pub api_url: Url,
     /// Response URLs are posted to only under this base (ending in `/`).
     pub response_url_base: Url,
+    /// Whether Slack guests (multi- and single-channel) may use the app.
+    pub allow_guests: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -193,6 +195,7 @@ impl Config {
         }
         let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
         let response_url_base = r.base_url("SLACK_RESPONSE_URL_BASE", "https://hooks.slack.com/");
+        let allow_guests = r.flag("SLACK_ALLOW_GUESTS", false);
 
         let org_id = r.required(
             "TALLYFY_ORG_ID",
@@ -311,6 +314,7 @@ impl Config {
                 app_token,
                 api_url: slack_api_url.unwrap(),
                 response_url_base: response_url_base.unwrap(),
+                allow_guests: allow_guests.unwrap(),
             },
             tallyfy: TallyfyConfig {
                 org_id: org_id.unwrap(),
@@ -421,6 +425,20 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                     None
                 }
             },
+        }
+    }
+
+    /// `true` or `false`.
+    fn flag(&mut self, name: &str, default: bool) -> Option<bool> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Some(default),
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                self.errors
+                    .push(format!("{name} must be true or false, not {other:?}"));
+                None
+            }
         }
     }
 

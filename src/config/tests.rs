@@ -24,6 +24,7 @@ fn minimal_configuration_takes_the_documented_defaults() {
         config.slack.response_url_base.as_str(),
         "https://hooks.slack.com/"
     );
+    assert!(!config.slack.allow_guests);
     assert_eq!(
         config.tallyfy.api_url.as_str(),
         "https://go.tallyfy.com/api/"

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use crate::courier;
-use crate::modals::{ModalRequest, SubmitAnswer};
+use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
 use crate::slack::interaction::{Interaction, Shortcut};
@@ -19,6 +19,9 @@ use crate::work::RetryJob;
 pub const MESSAGE_SHORTCUT: &str = "task_from_message";
 /// The callback id of the global "Create a Tallyfy task" shortcut.
 pub const GLOBAL_SHORTCUT: &str = "task_anywhere";
+
+/// How long a request answered inline may wait to learn whether its sender is a guest.
+const GUEST_CHECK: std::time::Duration = std::time::Duration::from_millis(1500);
 
 /// The body of the answer to Slack: nothing (HTTP 200, empty), or a JSON document.
 #[derive(Debug, PartialEq)]
@@ -71,6 +74,13 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
     state
         .metrics
         .slack_request("command", cmd.command.trim_start_matches('/'));
+    let answered_inline = task::whois::is_whois_or_forget(&cmd.text) || project::is_list(&cmd.text);
+    if answered_inline
+        && !is_help(&cmd.text)
+        && modals::refused_guest(state, &cmd.team_id, &cmd.user_id, GUEST_CHECK).await
+    {
+        return ephemeral(modals::GUEST_REFUSAL.into());
+    }
     match cmd.command.as_str() {
         "/task" if is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
         "/task" if task::whois::is_whois_or_forget(&cmd.text) => {
@@ -109,6 +119,16 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
     }
     match interaction {
         Interaction::ViewSubmission(sub) => {
+            // A form that opened before Slack said who its user is: checked now.
+            if modals::refused_guest(state, &sub.team_id(), &sub.user.id, GUEST_CHECK).await {
+                let (app, user) = (state.clone(), sub.user.id.clone());
+                state.jobs.hand_off(async move {
+                    app.courier
+                        .tell_person(&user, None, modals::GUEST_REFUSAL)
+                        .await
+                });
+                return Answer::Empty;
+            }
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
                 project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
@@ -135,6 +155,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                     let retry = RetryJob {
                         key: key.clone(),
                         response_url: url.clone(),
+                        pressed_by: Some(actions.user.id.clone()),
                     };
                     state.jobs.submit(retry.stored()).await;
                 }

@@ -70,6 +70,10 @@ pub struct SlackPerson {
     pub name: Option<String>,
     pub deleted: bool,
     pub is_bot: bool,
+    /// A Slack guest (`is_restricted` or `is_ultra_restricted`); `None` in a profile
+    /// cached before this was read, which is then looked up again.
+    #[serde(default)]
+    pub guest: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -294,6 +298,10 @@ impl SlackApi {
                 .or(u.name.clone()),
             deleted: u.deleted.unwrap_or(false),
             is_bot: u.flags.is_bot.unwrap_or(false),
+            guest: Some(
+                u.flags.is_restricted.unwrap_or(false)
+                    || u.flags.is_ultra_restricted.unwrap_or(false),
+            ),
         })
     }
 

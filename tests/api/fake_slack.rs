@@ -49,7 +49,7 @@ pub struct OpenView {
     pub updates: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Person {
     pub id: String,
     pub name: String,
@@ -57,6 +57,10 @@ pub struct Person {
     pub tz: String,
     pub deleted: bool,
     pub is_bot: bool,
+    /// A multi-channel guest.
+    pub is_restricted: bool,
+    /// A single-channel guest.
+    pub is_ultra_restricted: bool,
 }
 
 #[derive(Default)]
@@ -478,7 +482,8 @@ async fn answer(
                 "user": {
                     "id": p.id, "team_id": TEAM, "name": p.name.to_lowercase(), "deleted": p.deleted,
                     "real_name": p.name, "tz": p.tz, "tz_label": "", "tz_offset": -18000,
-                    "is_bot": p.is_bot, "is_admin": false, "profile": profile
+                    "is_bot": p.is_bot, "is_admin": false, "profile": profile,
+                    "is_restricted": p.is_restricted, "is_ultra_restricted": p.is_ultra_restricted
                 }
             }))
             .into_response()

@@ -14,6 +14,7 @@ mod manifest;
 mod messages_once;
 mod one_url;
 mod ops;
+mod permissions;
 mod project;
 mod queue;
 mod rate_budget;

@@ -53,6 +53,7 @@ fn populate(slack: &FakeSlack, tallyfy: &FakeTallyfy) {
         tz: tz.into(),
         deleted: false,
         is_bot: false,
+        ..Person::default()
     };
     slack.add_person(person(
         REQUESTER,
