@@ -3,7 +3,7 @@
 //! wrapped in [`Secret`] so that neither `Debug` nor a log line can print them.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
@@ -131,6 +131,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub host: IpAddr,
     pub port: u16,
+    /// Where `/metrics` is served, instead of on the public port.
+    pub metrics_addr: Option<SocketAddr>,
     pub public_url: Option<Url>,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -287,6 +289,18 @@ impl Config {
                 }
             },
         };
+        let metrics_addr = match r.get("METRICS_ADDR") {
+            None => None,
+            Some(raw) => match raw.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    r.errors.push(format!(
+                        "METRICS_ADDR must be an address and port such as 127.0.0.1:9100, not {raw:?}"
+                    ));
+                    None
+                }
+            },
+        };
         let public_url = r.optional_url("PUBLIC_URL");
         let log_filter = lookup("RUST_LOG").unwrap_or_else(|| "info".into());
         let log_format = match lookup("LOG_FORMAT")
@@ -348,6 +362,7 @@ impl Config {
             },
             host: host.unwrap(),
             port: port.unwrap(),
+            metrics_addr,
             public_url,
             log_filter,
             log_format: log_format.unwrap(),

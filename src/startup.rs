@@ -23,7 +23,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::inbound::http::router(
             state.config.http.max_in_flight,
         ))
-        .merge(crate::ops::router())
+        .merge(crate::ops::router(state.config.metrics_addr.is_none()))
         // The request id is known to the code the request runs, and so to the jobs it queues.
         .layer(axum::middleware::from_fn(with_request_id))
         .layer(
@@ -50,6 +50,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What `METRICS_ADDR` serves: `/metrics` alone.
+fn metrics_app(state: AppState) -> Router {
+    crate::ops::metrics_router().with_state(state)
+}
+
 async fn with_request_id(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -65,6 +70,8 @@ async fn with_request_id(
 
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_ADDR`'s listener, when it is set.
+    metrics: Option<TcpListener>,
     state: AppState,
 }
 
@@ -83,7 +90,15 @@ impl Application {
             Err(_) => tracing::warn!("Slack is slow to say whose the bot token is"),
         }
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, state })
+        let metrics = match state.config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            metrics,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -117,8 +132,21 @@ impl Application {
             tokio::spawn(crate::inbound::socket::run(
                 self.state.clone(),
                 token,
-                stop_watch,
+                stop_watch.clone(),
             ))
+        });
+        let metrics = self.metrics.map(|listener| {
+            let (router, http) = (
+                metrics_app(self.state.clone()),
+                self.state.config.http.clone(),
+            );
+            let mut stop = stop_watch.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                };
+                crate::inbound::server::serve(listener, router, &http, stopped).await
+            })
         });
         let shutdown = async move {
             shutdown.await;
@@ -128,6 +156,9 @@ impl Application {
         crate::inbound::server::serve(self.listener, app(self.state), &http, shutdown).await;
         if let Some(socket) = socket {
             let _ = socket.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         if jobs.drain(drain).await == Drained::HandedBack {
             tracing::warn!("shutdown: work still running was handed back for another replica");
