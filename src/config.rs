@@ -54,6 +54,9 @@ pub struct SlackConfig {
     pub response_url_base: Url,
     /// Whether Slack guests (multi- and single-channel) may use the app.
     pub allow_guests: bool,
+    /// Socket Mode: after half this long with nothing from Slack a ping is sent; after all
+    /// of it, the connection is taken for dead and replaced.
+    pub socket_idle: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -198,6 +201,7 @@ impl Config {
         let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
         let response_url_base = r.base_url("SLACK_RESPONSE_URL_BASE", "https://hooks.slack.com/");
         let allow_guests = r.flag("SLACK_ALLOW_GUESTS", false);
+        let socket_idle = r.seconds("SLACK_SOCKET_IDLE_TIMEOUT_SECS", 30);
 
         let org_id = r.required(
             "TALLYFY_ORG_ID",
@@ -329,6 +333,7 @@ impl Config {
                 api_url: slack_api_url.unwrap(),
                 response_url_base: response_url_base.unwrap(),
                 allow_guests: allow_guests.unwrap(),
+                socket_idle: socket_idle.unwrap(),
             },
             tallyfy: TallyfyConfig {
                 org_id: org_id.unwrap(),

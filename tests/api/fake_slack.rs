@@ -29,6 +29,8 @@ use serde_json::{json, Value};
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
 pub const APP_TOKEN: &str = "xapp-1-test-app-token";
 pub const TEAM: &str = "T0TEST";
+/// Sent down a socket's channel: the connection goes silent.
+const FREEZE: &str = "\u{0}freeze";
 /// Slack's trigger ids expire this long after the command was sent.
 const TRIGGER_LIFETIME: Duration = Duration::from_secs(3);
 
@@ -94,8 +96,13 @@ struct Inner {
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
+    /// Earlier sockets, kept open (as Slack keeps one for a while after a newer one opened)
+    /// until the app closes them.
+    retired: Vec<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
     acks: Vec<Value>,
     connections_opened: usize,
+    /// The WebSocket URL apps.connections.open hands out instead of this fake's own.
+    socket_url: Option<String>,
     address: String,
 }
 
@@ -226,6 +233,19 @@ impl FakeSlack {
             .is_some_and(|tx| tx.send(Some(message.to_string())).is_ok())
     }
 
+    /// The connection goes silent, as a half-open link does: still open, but nothing is
+    /// read from it or sent on it (not even a pong).
+    pub fn socket_freeze(&self) {
+        if let Some(tx) = self.inner.lock().unwrap().socket.as_ref() {
+            let _ = tx.send(Some(FREEZE.to_string()));
+        }
+    }
+
+    /// apps.connections.open hands out `url` from now on.
+    pub fn hand_out_socket_url(&self, url: &str) {
+        self.inner.lock().unwrap().socket_url = Some(url.to_string());
+    }
+
     /// Drops the connection from Slack's side, without a goodbye.
     pub fn socket_drop(&self) {
         if let Some(tx) = self.inner.lock().unwrap().socket.take() {
@@ -342,8 +362,11 @@ async fn answer(
         }
         let mut s = inner.lock().unwrap();
         s.connections_opened += 1;
-        return Json(json!({"ok": true, "url": format!("ws://{}/socket", s.address)}))
-            .into_response();
+        let url = s
+            .socket_url
+            .clone()
+            .unwrap_or_else(|| format!("ws://{}/socket", s.address));
+        return Json(json!({"ok": true, "url": url})).into_response();
     }
     if auth != format!("Bearer {BOT_TOKEN}") {
         return slack_error("invalid_auth");
@@ -672,7 +695,12 @@ async fn socket(
     ws.on_upgrade(move |socket| async move {
         let (mut sink, mut stream) = socket.split();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
-        inner.lock().unwrap().socket = Some(tx);
+        {
+            let mut s = inner.lock().unwrap();
+            if let Some(old) = s.socket.replace(tx) {
+                s.retired.push(old);
+            }
+        }
         let hello = json!({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0TEST"}});
         if sink.send(Ws::Text(hello.to_string().into())).await.is_err() {
             return;
@@ -680,12 +708,18 @@ async fn socket(
         loop {
             tokio::select! {
                 out = rx.recv() => match out {
+                    Some(Some(text)) if text == FREEZE => {
+                        // Hold the socket open and never touch it again.
+                        let _held = (sink, stream);
+                        std::future::pending::<()>().await;
+                        return;
+                    }
                     Some(Some(text)) => {
                         if sink.send(Ws::Text(text.into())).await.is_err() {
                             break;
                         }
                     }
-                    // Dropped by the test (or a newer connection replaced this one).
+                    // Dropped by the test.
                     _ => break,
                 },
                 frame = stream.next() => match frame {
