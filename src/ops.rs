@@ -42,22 +42,28 @@ async fn healthz() -> Response {
 async fn readyz(State(state): State<AppState>) -> Response {
     let store = state.store.kind();
     let queue = state.jobs.kind();
-    match state.store.ping().await {
-        Ok(()) => {
-            Json(json!({ "status": "ready", "store": store, "queue": queue })).into_response()
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "readiness: the store is unreachable");
-            Json(json!({
-                "status": "degraded",
-                "degraded": ["store"],
-                "store": store,
-                "queue": queue,
-                "effect": "shared caches, duplicate checks and the shared job queue are unavailable; work runs in this process",
-            }))
-            .into_response()
-        }
+    let mut degraded = Vec::new();
+    let mut effects = Vec::new();
+    if let Err(e) = state.store.ping().await {
+        tracing::debug!(error = %e, "readiness: the store is unreachable");
+        degraded.push("store");
+        effects.push("shared caches, duplicate checks and the shared job queue are unavailable; work runs in this process");
     }
+    if state.workspace.identity().is_none() {
+        degraded.push("slack");
+        effects.push("Slack has not yet said which workspace the bot token belongs to; every request is refused until it has");
+    }
+    if degraded.is_empty() {
+        return Json(json!({ "status": "ready", "store": store, "queue": queue })).into_response();
+    }
+    Json(json!({
+        "status": "degraded",
+        "degraded": degraded,
+        "store": store,
+        "queue": queue,
+        "effect": effects.join("; "),
+    }))
+    .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

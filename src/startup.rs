@@ -173,11 +173,15 @@ const LEARN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Asks Slack whose the bot token is until it says (or the service stops).
 async fn learn_workspace(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // The start has just asked: wait before asking again.
     let mut wait = std::time::Duration::from_secs(1);
-    while state.workspace.learn(&state.slack).await.is_err() {
+    loop {
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.changed() => return,
+        }
+        if state.workspace.learn(&state.slack).await.is_ok() {
+            return;
         }
         wait = (wait * 2).min(std::time::Duration::from_secs(30));
     }

@@ -64,12 +64,15 @@ async fn interactions_from_another_team_do_nothing() {
 #[tokio::test]
 async fn until_slack_says_whose_the_token_is_requests_are_refused_then_served() {
     let app = spawn_app().await;
-    app.slack.fail_next(
-        "auth.test",
-        503,
-        json!({"ok": false, "error": "service_unavailable"}),
-        None,
-    );
+    // Down at the start, and at the first retry a second later.
+    for _ in 0..2 {
+        app.slack.fail_next(
+            "auth.test",
+            503,
+            json!({"ok": false, "error": "service_unavailable"}),
+            None,
+        );
+    }
     let replica = spawn_second_instance(&app).await;
     let (response, _) = replica.command("/task", "Review").await;
     let answer: serde_json::Value = response.json().await.unwrap();
@@ -81,6 +84,8 @@ async fn until_slack_says_whose_the_token_is_requests_are_refused_then_served() 
         "{answer}"
     );
     assert!(app.slack.calls("views.open").is_empty());
+    let ready: serde_json::Value = replica.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["degraded"], json!(["slack"]), "{ready}");
     // Asked again in the background, Slack answers, and the replica serves.
     let started = std::time::Instant::now();
     loop {
