@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::work`] |
 //! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::work`] |
-//! | a Retry button press | `{"kind": "retry", "key", "response_url"}` | here: the kept job again |
+//! | a Retry button press | `{"kind": "retry", "key", "response_url", "pressed_by"}` | here: the kept job again, for the person who asked for it only |
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

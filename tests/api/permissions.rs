@@ -169,3 +169,19 @@ async fn only_the_person_who_asked_can_retry() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_guest_check_keeps_whois_inside_slacks_three_seconds_when_slack_is_slow() {
+    let app = spawn_app().await;
+    app.slack
+        .set_users_info_delay(std::time::Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let (answer, _) = command_as(&app, REQUESTER, "whois <@UALICE>").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let text = answer["text"].as_str().unwrap_or_default();
+    assert!(text.contains("slow"), "{text}");
+}
