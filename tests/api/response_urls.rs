@@ -73,3 +73,35 @@ async fn a_response_url_that_redirects_is_not_followed() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(seen.load(Ordering::SeqCst), 0, "the redirect was followed");
 }
+
+#[tokio::test]
+async fn a_job_read_back_from_redis_whose_response_url_points_elsewhere_gets_nothing_posted_there()
+{
+    let app = spawn_app().await;
+    let (url, seen) = elsewhere().await;
+    let deadline = jiff::Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
+    // A channel the bot is not in: the confirmation falls back to the response URL.
+    let job = include_str!("../fixtures/stored_jobs/task.json")
+        .replace("{{response_url}}", &url)
+        .replace("{{deadline}}", &deadline.to_string())
+        .replace("C0PROJECTS", "C0NOTJOINED");
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}:jobs", app.prefix))
+        .arg("*")
+        .arg("job")
+        .arg(&job)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The requester is told by direct message instead.
+    posted_in(&app, REQUESTER, Duration::from_secs(10)).await;
+    app.idle().await;
+    assert_eq!(app.tallyfy.creates().len(), 1);
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "something was posted elsewhere"
+    );
+}
