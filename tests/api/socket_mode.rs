@@ -234,3 +234,16 @@ async fn a_socket_url_that_is_not_wss_is_refused_unless_on_loopback() {
         "connected to a ws:// address off loopback"
     );
 }
+
+#[tokio::test]
+async fn a_command_from_another_team_over_the_socket_opens_no_form() {
+    let app = spawn_socket_app().await;
+    let trigger = app.slack.issue_trigger();
+    let mut envelope = command_envelope(&app, "env-other", "Review", &trigger);
+    envelope["payload"]["team_id"] = json!("T0OTHER");
+    app.slack.socket_send(envelope);
+    let ack = ack_for(&app, "env-other").await;
+    assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+    app.idle().await;
+    assert!(app.slack.calls("views.open").is_empty());
+}
