@@ -247,3 +247,26 @@ async fn a_command_from_another_team_over_the_socket_opens_no_form() {
     app.idle().await;
     assert!(app.slack.calls("views.open").is_empty());
 }
+
+#[tokio::test]
+async fn a_connection_that_never_completes_is_given_up_and_tried_again() {
+    let app = spawn_socket_app().await;
+    // Accepts the TCP connection and never answers the WebSocket handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    app.slack
+        .hand_out_socket_url(&format!("ws://127.0.0.1:{port}/socket"));
+    app.slack.socket_drop();
+    eventually_within(
+        std::time::Duration::from_secs(20),
+        "a new attempt after the stuck one was given up",
+        || (app.slack.connections_opened() >= 3).then_some(()),
+    )
+    .await;
+}
