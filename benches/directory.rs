@@ -81,6 +81,7 @@ async fn main() {
             tz: "UTC".into(),
             deleted: false,
             is_bot: false,
+            ..fake_slack::Person::default()
         });
         tallyfy.add_member(
             3000 + i as u64,

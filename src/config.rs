@@ -3,7 +3,7 @@
 //! wrapped in [`Secret`] so that neither `Debug` nor a log line can print them.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use url::Url;
@@ -52,6 +52,13 @@ pub struct SlackConfig {
     pub app_token: Option<Secret>,
     /// Web API base, ending in `/`.
     pub api_url: Url,
+    /// Response URLs are posted to only under this base (ending in `/`).
+    pub response_url_base: Url,
+    /// Whether Slack guests (multi- and single-channel) may use the app.
+    pub allow_guests: bool,
+    /// Socket Mode: after half this long with nothing from Slack a ping is sent; after all
+    /// of it, the connection is taken for dead and replaced.
+    pub socket_idle: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -111,6 +118,20 @@ pub struct JobsConfig {
     pub drain: Duration,
 }
 
+/// How the HTTP server treats clients: what it waits for, and how many it serves at once.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// A connection whose request headers have not all arrived this long after it began
+    /// sending them is closed.
+    pub header_timeout: Duration,
+    /// A request whose body has not all arrived this long after its headers gets 408.
+    pub body_timeout: Duration,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// Slack requests being served at once; one more gets 503 at once.
+    pub max_in_flight: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub slack: SlackConfig,
@@ -118,8 +139,11 @@ pub struct Config {
     pub store: StoreConfig,
     pub directory: DirectoryConfig,
     pub jobs: JobsConfig,
+    pub http: HttpConfig,
     pub host: IpAddr,
     pub port: u16,
+    /// Where `/metrics` is served, instead of on the public port.
+    pub metrics_addr: Option<SocketAddr>,
     pub public_url: Option<Url>,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -183,6 +207,9 @@ impl Config {
             }
         }
         let slack_api_url = r.base_url("SLACK_API_URL", "https://slack.com/api/");
+        let response_url_base = r.base_url("SLACK_RESPONSE_URL_BASE", "https://hooks.slack.com/");
+        let allow_guests = r.flag("SLACK_ALLOW_GUESTS", false);
+        let socket_idle = r.seconds("SLACK_SOCKET_IDLE_TIMEOUT_SECS", 30);
 
         let org_id = r.required(
             "TALLYFY_ORG_ID",
@@ -266,6 +293,11 @@ impl Config {
             },
         };
 
+        let header_timeout = r.seconds("HTTP_HEADER_TIMEOUT_SECS", 10);
+        let body_timeout = r.seconds("HTTP_BODY_TIMEOUT_SECS", 10);
+        let max_connections = r.count("HTTP_MAX_CONNECTIONS", 1024);
+        let max_in_flight = r.count("HTTP_MAX_IN_FLIGHT", 256);
+
         let host = match lookup("HOST") {
             None => Some(IpAddr::from([0, 0, 0, 0])),
             Some(h) => match h.parse() {
@@ -285,6 +317,18 @@ impl Config {
                 Err(_) => {
                     r.errors
                         .push(format!("PORT must be a number from 0 to 65535, not {p:?}"));
+                    None
+                }
+            },
+        };
+        let metrics_addr = match r.get("METRICS_ADDR") {
+            None => None,
+            Some(raw) => match raw.parse::<SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    r.errors.push(format!(
+                        "METRICS_ADDR must be an address and port such as 127.0.0.1:9100, not {raw:?}"
+                    ));
                     None
                 }
             },
@@ -315,6 +359,9 @@ impl Config {
                 bot_token: bot_token.unwrap(),
                 app_token,
                 api_url: slack_api_url.unwrap(),
+                response_url_base: response_url_base.unwrap(),
+                allow_guests: allow_guests.unwrap(),
+                socket_idle: socket_idle.unwrap(),
             },
             tallyfy: TallyfyConfig {
                 org_id: org_id.unwrap(),
@@ -342,8 +389,15 @@ impl Config {
                 retry_for: retry_for.unwrap(),
                 drain: drain.unwrap(),
             },
+            http: HttpConfig {
+                header_timeout: header_timeout.unwrap(),
+                body_timeout: body_timeout.unwrap(),
+                max_connections: max_connections.unwrap(),
+                max_in_flight: max_in_flight.unwrap(),
+            },
             host: host.unwrap(),
             port: port.unwrap(),
+            metrics_addr,
             public_url,
             log_filter,
             log_format: log_format.unwrap(),
@@ -429,6 +483,36 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 _ => {
                     self.errors.push(format!(
                         "{name} must be a whole number of seconds above 0, not {raw:?}"
+                    ));
+                    None
+                }
+            },
+        }
+    }
+
+    /// `true` or `false`.
+    fn flag(&mut self, name: &str, default: bool) -> Option<bool> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None => Some(default),
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                self.errors
+                    .push(format!("{name} must be true or false, not {other:?}"));
+                None
+            }
+        }
+    }
+
+    /// A whole number above 0.
+    fn count(&mut self, name: &str, default: usize) -> Option<usize> {
+        match self.get(name) {
+            None => Some(default),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.errors.push(format!(
+                        "{name} must be a whole number above 0, not {raw:?}"
                     ));
                     None
                 }

@@ -188,8 +188,9 @@ impl Directory {
     pub async fn person(&self, team: &str, user: &str) -> Result<SlackPerson, DirectoryError> {
         let key = Self::person_key(team, user);
         if let Ok(Some(raw)) = self.store.get(&key).await {
-            if let Ok(person) = serde_json::from_str::<SlackPerson>(&raw) {
-                return Ok(person);
+            match serde_json::from_str::<SlackPerson>(&raw) {
+                Ok(person) if person.guest.is_some() => return Ok(person),
+                _ => {}
             }
         }
         let person = self.slack.user_info(user).await?;

@@ -7,9 +7,11 @@
 //!   [`config`] ([`state`] makes every service once), hands the job engine the
 //!   [`work::Performer`], and serves. [`check`] and [`manifest`] are the other commands.
 //! - [`inbound`] is how requests arrive: [`inbound::http`] (signature check, body limit,
-//!   routes) and [`inbound::socket`] (Socket Mode) both hand what came to
-//!   [`inbound::dispatch`], which answers within Slack's 3 s. [`ops`] serves `/healthz`,
-//!   `/readyz` and `/metrics`.
+//!   routes, served by [`inbound::server`] with its timeouts and ceilings) and
+//!   [`inbound::socket`] (Socket Mode) both hand what came to [`inbound::dispatch`], which
+//!   refuses other workspaces and apps (and guests, unless allowed) and answers within
+//!   Slack's 3 s. [`ops`] serves `/healthz`, `/readyz` and `/metrics` (on `METRICS_ADDR`
+//!   when set).
 //! - [`work`] names the job kinds and which flow performs each (and the Retry button).
 //! - The flows, each owning its form, its submission, its job and its messages:
 //!   [`task`] (`/task` and the shortcuts: [`task::modal`], [`task::submit`],
@@ -27,11 +29,12 @@
 //!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
 //!   value stored about a job.
 //! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
-//!   ids, signature, mrkdwn), [`tallyfy`] (API client, models, token renewal, rate
-//!   budget, links, limits), [`store`] (Redis, or an in-process map) with [`schedule`]
-//!   (the rate budget's rolling window), [`seal`] (what goes to Redis protected: tokens
-//!   encrypted, jobs signed), [`deadline`] (date phrases), [`telemetry`] (logs and
-//!   metrics) and [`tls`] (one TLS policy for every outbound connection).
+//!   ids, signature, mrkdwn, the one workspace served, which response URLs may be posted
+//!   to), [`tallyfy`] (API client, models, token renewal, rate budget, links, limits),
+//!   [`store`] (Redis, or an in-process map) with [`schedule`] (the rate budget's rolling
+//!   window), [`seal`] (what goes to Redis protected: tokens encrypted, jobs signed),
+//!   [`deadline`] (date phrases), [`telemetry`] (logs and metrics) and [`tls`] (one TLS
+//!   policy for every outbound connection).
 //!
 //! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
 //! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->

@@ -12,6 +12,7 @@ use crate::courier::Origin;
 use crate::deadline;
 use crate::jobs::ledger::Claim;
 use crate::runs::ProjectRef;
+use crate::slack::api::SlackPerson;
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
@@ -320,6 +321,34 @@ pub fn read_guests_ok(state: &ViewState) -> bool {
         .any(|(v, _)| v == GUESTS_OK)
 }
 
+/// What a Slack guest is told when guests may not use the app (`SLACK_ALLOW_GUESTS`).
+pub const GUEST_REFUSAL: &str = "Sorry: Slack guests can't use this app in this workspace. Ask a member of the workspace to do it for you.";
+
+/// Whether `person` is a guest this installation refuses.
+pub fn refuses(state: &AppState, person: &SlackPerson) -> bool {
+    !state.config.slack.allow_guests && person.guest == Some(true)
+}
+
+/// Whether `user` is a guest this installation refuses, asked within `budget`. When Slack
+/// cannot say in time the request goes ahead: a form that opened without the check is
+/// checked again when it is submitted, and the person is usually cached by then.
+pub async fn refused_guest(state: &AppState, team: &str, user: &str, budget: Duration) -> bool {
+    if state.config.slack.allow_guests {
+        return false;
+    }
+    match tokio::time::timeout(budget, state.directory.person(team, user)).await {
+        Ok(Ok(person)) => refuses(state, &person),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not tell whether the requester is a guest");
+            false
+        }
+        Err(_) => {
+            tracing::info!("Slack is slow to say whether the requester is a guest");
+            false
+        }
+    }
+}
+
 /// Opens the modal `build` makes for `req`, telling the user if Slack refuses it.
 pub async fn open_for_command(
     state: &AppState,
@@ -342,6 +371,14 @@ pub async fn open_for_command(
     };
     let (profile, groups) = tokio::join!(profile, groups);
     let (tz, pending) = match profile {
+        Ok(Ok(p)) if refuses(state, &p) => {
+            tracing::info!("a Slack guest was refused");
+            state
+                .courier
+                .tell_person(&req.user_id, req.response_url.as_deref(), GUEST_REFUSAL)
+                .await;
+            return;
+        }
         Ok(Ok(p)) => (p.tz, false),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "could not read the requester's timezone; using UTC");

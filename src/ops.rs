@@ -1,4 +1,6 @@
-//! The routes an operator and the orchestrator use: liveness, readiness and metrics.
+//! The routes an operator and the orchestrator use: liveness, readiness and metrics. With
+//! `METRICS_ADDR` set, metrics are served on that address alone ([`metrics_router`]), not
+//! on the public port.
 
 use axum::extract::State;
 use axum::http::header;
@@ -9,11 +11,21 @@ use serde_json::json;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Liveness and readiness, and metrics too when `with_metrics`.
+pub fn router(with_metrics: bool) -> Router<AppState> {
+    let router = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(readyz));
+    if with_metrics {
+        router.merge(metrics_router())
+    } else {
+        router
+    }
+}
+
+/// `/metrics` alone, for the metrics address.
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// The process is alive and serving HTTP.
@@ -25,20 +37,33 @@ async fn healthz() -> Response {
 /// A Redis outage does not take a replica out of rotation: Redis is shared, so it would
 /// take every replica out at once, while each can still answer Slack and do the work in
 /// process. The answer says "degraded" instead, and `store_up` in the metrics drops to 0.
+/// The answer names what is degraded and what that means, never the error itself (which
+/// could name hosts or credentials): that goes to the log.
 async fn readyz(State(state): State<AppState>) -> Response {
     let store = state.store.kind();
     let queue = state.jobs.kind();
-    match state.store.ping().await {
-        Ok(()) => Json(json!({ "status": "ready", "store": store, "queue": queue })).into_response(),
-        Err(e) => Json(json!({
-            "status": "degraded",
-            "store": store,
-            "queue": queue,
-            "error": e.to_string(),
-            "effect": "shared caches, duplicate checks and the shared job queue are unavailable; work runs in this process",
-        }))
-        .into_response(),
+    let mut degraded = Vec::new();
+    let mut effects = Vec::new();
+    if let Err(e) = state.store.ping().await {
+        tracing::debug!(error = %e, "readiness: the store is unreachable");
+        degraded.push("store");
+        effects.push("shared caches, duplicate checks and the shared job queue are unavailable; work runs in this process");
     }
+    if state.workspace.identity().is_none() {
+        degraded.push("slack");
+        effects.push("Slack has not yet said which workspace the bot token belongs to; every request is refused until it has");
+    }
+    if degraded.is_empty() {
+        return Json(json!({ "status": "ready", "store": store, "queue": queue })).into_response();
+    }
+    Json(json!({
+        "status": "degraded",
+        "degraded": degraded,
+        "store": store,
+        "queue": queue,
+        "effect": effects.join("; "),
+    }))
+    .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

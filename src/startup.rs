@@ -20,8 +20,10 @@ use crate::work::Performer;
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(crate::inbound::http::router())
-        .merge(crate::ops::router())
+        .merge(crate::inbound::http::router(
+            state.config.http.max_in_flight,
+        ))
+        .merge(crate::ops::router(state.config.metrics_addr.is_none()))
         // The request id is known to the code the request runs, and so to the jobs it queues.
         .layer(axum::middleware::from_fn(with_request_id))
         .layer(
@@ -48,6 +50,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What `METRICS_ADDR` serves: `/metrics` alone.
+fn metrics_app(state: AppState) -> Router {
+    crate::ops::metrics_router().with_state(state)
+}
+
 async fn with_request_id(
     req: axum::extract::Request,
     next: axum::middleware::Next,
@@ -63,6 +70,8 @@ async fn with_request_id(
 
 pub struct Application {
     listener: TcpListener,
+    /// `METRICS_ADDR`'s listener, when it is set.
+    metrics: Option<TcpListener>,
     state: AppState,
 }
 
@@ -71,8 +80,25 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let addr = (config.host, config.port);
         let state = AppState::build(config)?;
+        // Whose the bot token is, before serving; if Slack does not say in time, it is
+        // asked again in the background and requests are refused until it has.
+        match tokio::time::timeout(LEARN_WAIT, state.workspace.learn(&state.slack)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not learn the bot token's workspace yet")
+            }
+            Err(_) => tracing::warn!("Slack is slow to say whose the bot token is"),
+        }
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self { listener, state })
+        let metrics = match state.config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        Ok(Self {
+            listener,
+            metrics,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -98,29 +124,66 @@ impl Application {
         let drain = self.state.config.jobs.drain;
         jobs.start(Arc::new(Performer::new(self.state.clone())));
         let (stopping, stop_watch) = tokio::sync::watch::channel(false);
+        if self.state.workspace.identity().is_none() {
+            tokio::spawn(learn_workspace(self.state.clone(), stop_watch.clone()));
+        }
         let socket = self.state.config.slack.app_token.clone().map(|token| {
             tracing::info!("SLACK_APP_TOKEN is set: connecting over Socket Mode too");
             tokio::spawn(crate::inbound::socket::run(
                 self.state.clone(),
                 token,
-                stop_watch,
+                stop_watch.clone(),
             ))
+        });
+        let metrics = self.metrics.map(|listener| {
+            let (router, http) = (
+                metrics_app(self.state.clone()),
+                self.state.config.http.clone(),
+            );
+            let mut stop = stop_watch.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                };
+                crate::inbound::server::serve(listener, router, &http, stopped).await
+            })
         });
         let shutdown = async move {
             shutdown.await;
             let _ = stopping.send(true);
         };
-        axum::serve(self.listener, app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let http = self.state.config.http.clone();
+        crate::inbound::server::serve(self.listener, app(self.state), &http, shutdown).await;
         if let Some(socket) = socket {
             let _ = socket.await;
+        }
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
         }
         if jobs.drain(drain).await == Drained::HandedBack {
             tracing::warn!("shutdown: work still running was handed back for another replica");
         }
         tracing::info!("tallyfy-slack stopped");
         Ok(())
+    }
+}
+
+/// How long the start waits for Slack to say whose the bot token is.
+const LEARN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks Slack whose the bot token is until it says (or the service stops).
+async fn learn_workspace(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // The start has just asked: wait before asking again.
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if state.workspace.learn(&state.slack).await.is_ok() {
+            return;
+        }
+        wait = (wait * 2).min(std::time::Duration::from_secs(30));
     }
 }
 

@@ -14,6 +14,7 @@ use crate::jobs::{Jobs, QueueSettings};
 use crate::seal::JobMac;
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
+use crate::slack::workspace::Workspace;
 use crate::store::{Breaker, MemoryStore, RedisStore, Store};
 use crate::tallyfy::{Links, TallyfyClient};
 use crate::telemetry::Metrics;
@@ -23,6 +24,8 @@ pub struct Services {
     /// `None` when no signing secret is configured: every HTTP request from Slack is refused.
     pub verifier: Option<Verifier>,
     pub slack: SlackApi,
+    /// The one workspace and app served, once Slack has said which.
+    pub workspace: Workspace,
     pub tallyfy: TallyfyClient,
     /// Links into Tallyfy's web app.
     pub links: Links,
@@ -117,6 +120,7 @@ impl AppState {
             config,
             verifier,
             slack,
+            workspace: Workspace::default(),
             tallyfy,
             links,
             store,

@@ -6,13 +6,14 @@
 //! |---|---|---|
 //! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::work`] |
 //! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::work`] |
-//! | a Retry button press | `{"kind": "retry", "key", "response_url"}` | here: the kept job again |
+//! | a Retry button press | `{"kind": "retry", "key", "response_url", "pressed_by"}` | here: the kept job again, for the person who asked for it only |
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
 use crate::project::work::{self as project_work, ProjectJob, Reply};
+use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
 use crate::task::work::{self as task_work, TaskJob};
 use crate::wording;
@@ -35,6 +36,9 @@ pub enum Job {
 pub struct RetryJob {
     pub key: String,
     pub response_url: String,
+    /// Who pressed the button: only the person who made the request may retry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressed_by: Option<UserId>,
 }
 
 impl RetryJob {
@@ -137,7 +141,20 @@ impl Runnable for Running {
 /// A "Retry" press: runs the kept job again; only what is missing gets created.
 async fn retry(app: &Services, retry: &RetryJob) {
     let kept = app.ledger.kept(&retry.key).await;
-    match kept.and_then(|raw| serde_json::from_str::<Job>(&raw).ok()) {
+    let job = kept.and_then(|raw| serde_json::from_str::<Job>(&raw).ok());
+    let asked_by = match &job {
+        Some(Job::Project(job)) => Some(&job.origin.user_id),
+        Some(Job::Task(job)) => Some(&job.origin.user_id),
+        _ => None,
+    };
+    if let (Some(pressed), Some(asked)) = (&retry.pressed_by, asked_by) {
+        if pressed != asked {
+            let text = "Only the person who asked for this can retry it.";
+            app.courier.reply_privately(&retry.response_url, text).await;
+            return;
+        }
+    }
+    match job {
         Some(Job::Project(job)) => {
             let reply = Reply::Replace(retry.response_url.clone());
             project_work::create(app, job, reply, Attempt { resumed: true }).await;

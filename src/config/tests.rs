@@ -21,6 +21,11 @@ fn minimal_configuration_takes_the_documented_defaults() {
     let config = Config::from_lookup(lookup(MINIMAL)).unwrap();
     assert_eq!(config.slack.api_url.as_str(), "https://slack.com/api/");
     assert_eq!(
+        config.slack.response_url_base.as_str(),
+        "https://hooks.slack.com/"
+    );
+    assert!(!config.slack.allow_guests);
+    assert_eq!(
         config.tallyfy.api_url.as_str(),
         "https://go.tallyfy.com/api/"
     );
@@ -35,6 +40,10 @@ fn minimal_configuration_takes_the_documented_defaults() {
     assert_eq!(config.jobs.concurrency, 16);
     assert_eq!(config.jobs.retry_for, Duration::from_secs(600));
     assert_eq!(config.jobs.drain, Duration::from_secs(20));
+    assert_eq!(config.http.header_timeout, Duration::from_secs(10));
+    assert_eq!(config.http.body_timeout, Duration::from_secs(10));
+    assert_eq!(config.http.max_connections, 1024);
+    assert_eq!(config.http.max_in_flight, 256);
 }
 
 #[test]

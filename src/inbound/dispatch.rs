@@ -1,14 +1,16 @@
 //! What to do with each thing Slack sends, whatever it came over: the HTTP routes and the
 //! Socket Mode connection both parse, then call these, then send back the [`Answer`].
-//! Everything here answers within Slack's 3 s; slow work is handed off.
+//! Everything here answers within Slack's 3 s; slow work is handed off. A request from
+//! another workspace or app is refused here, before anything is looked up for it.
 
 use serde_json::{json, Value};
 
 use crate::courier;
-use crate::modals::{ModalRequest, SubmitAnswer};
+use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
 use crate::slack::interaction::{Interaction, Shortcut};
+use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
 use crate::work::RetryJob;
@@ -17,6 +19,12 @@ use crate::work::RetryJob;
 pub const MESSAGE_SHORTCUT: &str = "task_from_message";
 /// The callback id of the global "Create a Tallyfy task" shortcut.
 pub const GLOBAL_SHORTCUT: &str = "task_anywhere";
+
+/// How long a request answered inline may wait to learn whether its sender is a guest.
+/// It is the sender's own profile, normally cached since their form opened; with the
+/// lookups that follow (1.8 s for a submission's assignees, 2.2 s for `whois`) the answer
+/// stays inside Slack's 3 s.
+const GUEST_CHECK: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// The body of the answer to Slack: nothing (HTTP 200, empty), or a JSON document.
 #[derive(Debug, PartialEq)]
@@ -29,10 +37,53 @@ fn ephemeral(text: String) -> Answer {
     Answer::Json(json!({ "response_type": "ephemeral", "text": text }))
 }
 
+/// Whether a request naming `team` and `app` is served; checked before anything is
+/// looked up or done for it. A refusal is logged at info: strangers' requests are no
+/// fault of this service.
+fn admitted(state: &AppState, kind: &str, team: &str, app: Option<&str>) -> Admission {
+    let admission = state.workspace.admits(team, app);
+    match admission {
+        Admission::Admitted => {}
+        Admission::Refused => {
+            state.metrics.slack_request(kind, "other_workspace");
+            tracing::info!(
+                kind,
+                team,
+                app,
+                "refused a request from another workspace or app"
+            );
+        }
+        Admission::NotYetKnown => {
+            state.metrics.slack_request(kind, "workspace_unknown");
+            tracing::info!(
+                kind,
+                "refused a request: Slack has not yet said whose the bot token is"
+            );
+        }
+    }
+    admission
+}
+
 pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
+    match admitted(state, "command", &cmd.team_id, cmd.api_app_id.as_deref()) {
+        Admission::Admitted => {}
+        Admission::Refused => {
+            return ephemeral("This app serves another Slack workspace; nothing was done.".into())
+        }
+        Admission::NotYetKnown => {
+            return ephemeral("I'm still starting up; please try again in a minute.".into())
+        }
+    }
     state
         .metrics
         .slack_request("command", cmd.command.trim_start_matches('/'));
+    let answered_inline = task::whois::is_whois_or_forget(&cmd.text) || project::is_list(&cmd.text);
+    if answered_inline
+        && !is_help(&cmd.text)
+        && modals::refused_guest(state, &cmd.team_id, &cmd.user_id, GUEST_CHECK).await
+    {
+        return ephemeral(modals::GUEST_REFUSAL.into());
+    }
     match cmd.command.as_str() {
         "/task" if is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
         "/task" if task::whois::is_whois_or_forget(&cmd.text) => {
@@ -64,8 +115,23 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
 }
 
 pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
+    if let Some((team, app)) = interaction.sender() {
+        if admitted(state, "interaction", &team, app) != Admission::Admitted {
+            return Answer::Empty;
+        }
+    }
     match interaction {
         Interaction::ViewSubmission(sub) => {
+            // A form that opened before Slack said who its user is: checked now.
+            if modals::refused_guest(state, &sub.team_id(), &sub.user.id, GUEST_CHECK).await {
+                let (app, user) = (state.clone(), sub.user.id.clone());
+                state.jobs.hand_off(async move {
+                    app.courier
+                        .tell_person(&user, None, modals::GUEST_REFUSAL)
+                        .await
+                });
+                return Answer::Empty;
+            }
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
                 project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
@@ -92,6 +158,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                     let retry = RetryJob {
                         key: key.clone(),
                         response_url: url.clone(),
+                        pressed_by: Some(actions.user.id.clone()),
                     };
                     state.jobs.submit(retry.stored()).await;
                 }
@@ -127,7 +194,15 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
 }
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
-    match event.get("type").and_then(|t| t.as_str())? {
+    let kind = event.get("type").and_then(|t| t.as_str())?;
+    // A callback names its team; a URL verification names none, and is answered.
+    if let Some(team) = event.get("team_id").and_then(Value::as_str) {
+        let app = event.get("api_app_id").and_then(Value::as_str);
+        if admitted(state, "event", team, app) != Admission::Admitted {
+            return Some(Answer::Empty);
+        }
+    }
+    match kind {
         "url_verification" => {
             state.metrics.slack_request("event", "url_verification");
             let challenge = event

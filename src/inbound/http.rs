@@ -1,21 +1,27 @@
-//! The routes Slack calls. Each one verifies the signature before anything else, parses,
-//! answers within Slack's 3 s and hands the work off.
+//! The routes Slack calls. Each one verifies the signature before anything else (the
+//! headers before the body is read), parses, answers within Slack's 3 s and hands the
+//! work off.
 //!
 //! What a request is (a slash command, an interaction, an Events API callback) is read
 //! from its body, not from its route, so every route takes all three: an app set up with
 //! one request URL (`/slack/events`, as Bolt apps are) works as well as one set up with a
 //! URL for each.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use tokio::sync::Semaphore;
 
 use super::dispatch::{self, Answer};
 use crate::slack::command::{self, CommandBody};
 use crate::slack::interaction::{self, Interaction};
+use crate::slack::signature::SignatureError;
 use crate::state::AppState;
 
 /// The largest body read; anything larger is refused with 413. Slack's largest requests
@@ -23,26 +29,40 @@ use crate::state::AppState;
 /// its rich_text blocks), form-encoded: a few hundred kilobytes, well over 64 KiB.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
+/// The Slack routes; at most `max_in_flight` requests to them are served at once, and one
+/// more gets 503 at once rather than waiting (Slack retries a 503; a queue would only
+/// answer after Slack's 3 s had passed).
+pub fn router(max_in_flight: usize) -> Router<AppState> {
+    let slots = Arc::new(Semaphore::new(max_in_flight));
     Router::new()
         .route("/slack/commands", post(slack))
         .route("/slack/interactions", post(slack))
         .route("/slack/events", post(slack))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            in_flight(slots.clone(), req, next)
+        }))
 }
 
-/// A request body whose Slack signature has been checked.
+async fn in_flight(slots: Arc<Semaphore>, req: Request, next: Next) -> Response {
+    match slots.try_acquire_owned() {
+        Ok(_slot) => next.run(req).await,
+        Err(_) => {
+            tracing::warn!("too many requests in flight: answering 503");
+            (StatusCode::SERVICE_UNAVAILABLE, "busy; try again").into_response()
+        }
+    }
+}
+
+/// A request body whose Slack signature has been checked. The headers are checked first
+/// (present, well formed, recent): a request that fails there is refused before its body
+/// is read. The body must then arrive within the body timeout.
 pub struct Verified(pub Bytes);
 
 impl FromRequest<AppState> for Verified {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let timestamp = header(&req, "x-slack-request-timestamp");
-        let signature = header(&req, "x-slack-signature");
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
         let Some(verifier) = &state.verifier else {
             state.metrics.slack_request("unsigned", "rejected");
             return Err((
@@ -51,15 +71,32 @@ impl FromRequest<AppState> for Verified {
             )
                 .into_response());
         };
-        match verifier.verify(timestamp.as_deref(), signature.as_deref(), &body) {
-            Ok(()) => Ok(Verified(body)),
-            Err(e) => {
-                state.metrics.slack_request("unsigned", "rejected");
-                tracing::warn!(reason = %e, "refused a request with a bad Slack signature");
-                Err((StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response())
-            }
-        }
+        let timestamp = header(&req, "x-slack-request-timestamp");
+        let signature = header(&req, "x-slack-signature");
+        let claim = verifier
+            .claim(timestamp.as_deref(), signature.as_deref())
+            .map_err(|e| refused(state, e))?;
+        let body = tokio::time::timeout(
+            state.config.http.body_timeout,
+            Bytes::from_request(req, state),
+        )
+        .await
+        .map_err(|_| {
+            tracing::info!("gave up on a request body that stopped arriving");
+            (StatusCode::REQUEST_TIMEOUT, "the body took too long").into_response()
+        })?
+        .map_err(IntoResponse::into_response)?;
+        claim
+            .check(verifier, &body)
+            .map_err(|e| refused(state, e))?;
+        Ok(Verified(body))
     }
+}
+
+fn refused(state: &AppState, e: SignatureError) -> Response {
+    state.metrics.slack_request("unsigned", "rejected");
+    tracing::warn!(reason = %e, "refused a request with a bad Slack signature");
+    (StatusCode::UNAUTHORIZED, "invalid Slack signature").into_response()
 }
 
 fn header(req: &Request, name: &str) -> Option<String> {

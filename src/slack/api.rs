@@ -88,6 +88,10 @@ pub struct SlackPerson {
     pub name: Option<String>,
     pub deleted: bool,
     pub is_bot: bool,
+    /// A Slack guest (`is_restricted` or `is_ultra_restricted`); `None` in a profile
+    /// cached before this was read, which is then looked up again.
+    #[serde(default)]
+    pub guest: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -98,6 +102,8 @@ pub struct SlackApi {
     metrics: Metrics,
     /// Web API base, ending in `/`.
     api_url: url::Url,
+    /// Response URLs are posted to only under this base.
+    response_url_base: url::Url,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -121,8 +127,10 @@ impl SlackApi {
         let api_url = config.api_url.as_str().trim_end_matches('/');
         let connector =
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
+        // A redirect could send a post (or the bot token) somewhere else: none is followed.
         let http = reqwest::Client::builder()
             .timeout(RESPONSE_URL_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Self {
@@ -131,6 +139,7 @@ impl SlackApi {
             http,
             metrics,
             api_url: config.api_url.clone(),
+            response_url_base: config.response_url_base.clone(),
         })
     }
 
@@ -308,6 +317,10 @@ impl SlackApi {
                 .or(u.name.clone()),
             deleted: u.deleted.unwrap_or(false),
             is_bot: u.flags.is_bot.unwrap_or(false),
+            guest: Some(
+                u.flags.is_restricted.unwrap_or(false)
+                    || u.flags.is_ultra_restricted.unwrap_or(false),
+            ),
         })
     }
 
@@ -353,6 +366,27 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let me = self.measured("auth.test", session.auth_test()).await?;
         Ok((me.team_id.to_string(), me.user_id.to_string()))
+    }
+
+    /// Whose the bot token is: its team (`auth.test`) and its app (`bots.info` on the
+    /// bot `auth.test` names; left unknown when Slack will not say).
+    pub async fn installation(&self) -> Result<super::workspace::Identity, SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let me = self.measured("auth.test", session.auth_test()).await?;
+        let app_id = match &me.bot_id {
+            Some(bot) => {
+                let req = SlackApiBotsInfoRequest::new().with_bot(bot.to_string());
+                match self.measured("bots.info", session.bots_info(&req)).await {
+                    Ok(info) => Some(info.bot.app_id).filter(|a| !a.is_empty()),
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
+        Ok(super::workspace::Identity {
+            team_id: me.team_id.to_string(),
+            app_id,
+        })
     }
 
     /// Whether `channel` (or, with `thread_ts`, that thread) holds a message posted since
@@ -428,12 +462,20 @@ impl SlackApi {
         result
     }
 
-    /// Posts to a `response_url` (valid 30 minutes, five uses).
+    /// Posts to a `response_url` (valid 30 minutes, five uses), if it lies under
+    /// `SLACK_RESPONSE_URL_BASE`; any other address is refused without being reached (and
+    /// the warning does not repeat it).
     pub async fn respond(
         &self,
         response_url: &str,
         body: &serde_json::Value,
     ) -> Result<(), SlackCallError> {
+        if !super::response_url::is_under(&self.response_url_base, response_url) {
+            tracing::warn!("refused to post to a response URL outside SLACK_RESPONSE_URL_BASE");
+            self.metrics
+                .slack_call("response_url", "refused", Duration::ZERO);
+            return Err(SlackCallError::Api("response_url_refused".into()));
+        }
         let started = Instant::now();
         let result = async {
             let response = self

@@ -21,6 +21,21 @@ pub enum Interaction {
     Other,
 }
 
+impl Interaction {
+    /// The team and app the interaction says it comes from; `None` for kinds this app
+    /// does nothing with.
+    pub fn sender(&self) -> Option<(TeamId, Option<&str>)> {
+        match self {
+            Interaction::ViewSubmission(s) => Some((s.team_id(), s.api_app_id.as_deref())),
+            Interaction::BlockActions(a) => Some((a.team_id(), a.api_app_id.as_deref())),
+            Interaction::Shortcut(s) | Interaction::MessageAction(s) => {
+                Some((s.team_id(), s.api_app_id.as_deref()))
+            }
+            Interaction::Other => None,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Team {
     #[serde(default, deserialize_with = "or_default")]
@@ -46,6 +61,8 @@ where
 
 #[derive(Debug, Deserialize)]
 pub struct ViewSubmission {
+    #[serde(default)]
+    pub api_app_id: Option<String>,
     #[serde(default)]
     pub team: Option<Team>,
     #[serde(default, deserialize_with = "or_default")]
@@ -190,6 +207,8 @@ impl ViewState {
 #[derive(Debug, Deserialize)]
 pub struct BlockActions {
     #[serde(default)]
+    pub api_app_id: Option<String>,
+    #[serde(default)]
     pub team: Option<Team>,
     #[serde(default, deserialize_with = "or_default")]
     pub user: User,
@@ -210,9 +229,21 @@ pub struct Action {
     pub value: Option<String>,
 }
 
+impl BlockActions {
+    pub fn team_id(&self) -> TeamId {
+        self.team
+            .as_ref()
+            .map(|t| t.id.clone())
+            .or_else(|| self.user.team_id.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// A global shortcut, or a message shortcut (with `channel`, `message` and `response_url`).
 #[derive(Debug, Deserialize)]
 pub struct Shortcut {
+    #[serde(default)]
+    pub api_app_id: Option<String>,
     #[serde(default, deserialize_with = "or_default")]
     pub callback_id: String,
     #[serde(default, deserialize_with = "or_default")]

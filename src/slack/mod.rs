@@ -7,7 +7,9 @@ pub mod command;
 pub mod ids;
 pub mod interaction;
 pub mod mrkdwn;
+pub mod response_url;
 pub mod signature;
+pub mod workspace;
 
 /// Block Kit's limits this app sizes its messages to, stated once (Slack's Block Kit
 /// reference pages).

@@ -49,6 +49,26 @@ impl Verifier {
         body: &[u8],
         now: i64,
     ) -> Result<(), SignatureError> {
+        self.claim_at(timestamp, signature, now)?.check(self, body)
+    }
+
+    /// Checks what the headers alone can tell (both present, well formed, recent),
+    /// before the body is read: a request that fails here never has its body buffered.
+    pub fn claim(
+        &self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+    ) -> Result<Claim, SignatureError> {
+        self.claim_at(timestamp, signature, now_unix())
+    }
+
+    /// [`Verifier::claim`] as if the time were `now` (UNIX seconds).
+    pub fn claim_at(
+        &self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        now: i64,
+    ) -> Result<Claim, SignatureError> {
         let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
             return Err(SignatureError::Missing);
         };
@@ -56,18 +76,20 @@ impl Verifier {
             .trim()
             .parse()
             .map_err(|_| SignatureError::Malformed)?;
-        if (now - ts).abs() > MAX_SKEW_SECS {
-            return Err(SignatureError::Stale);
+        // `now - ts` overflows for timestamps near i64's ends; such a request is stale.
+        match now.checked_sub(ts) {
+            Some(skew) if skew.unsigned_abs() <= MAX_SKEW_SECS.unsigned_abs() => {}
+            _ => return Err(SignatureError::Stale),
         }
         let hex_sig = signature
             .trim()
             .strip_prefix("v0=")
             .ok_or(SignatureError::Malformed)?;
         let expected = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed)?;
-        // verify_slice compares in constant time.
-        self.mac(timestamp.trim(), body)
-            .verify_slice(&expected)
-            .map_err(|_| SignatureError::Mismatch)
+        Ok(Claim {
+            timestamp: timestamp.trim().to_string(),
+            expected,
+        })
     }
 
     /// The `X-Slack-Signature` value Slack would send for this body and timestamp.
@@ -86,6 +108,24 @@ impl Verifier {
         mac.update(b":");
         mac.update(body);
         mac
+    }
+}
+
+/// A request's signature headers, checked as far as they can be without the body.
+#[derive(Debug)]
+pub struct Claim {
+    timestamp: String,
+    expected: Vec<u8>,
+}
+
+impl Claim {
+    /// Whether the body is the one the headers signed.
+    pub fn check(&self, verifier: &Verifier, body: &[u8]) -> Result<(), SignatureError> {
+        // verify_slice compares in constant time.
+        verifier
+            .mac(&self.timestamp, body)
+            .verify_slice(&self.expected)
+            .map_err(|_| SignatureError::Mismatch)
     }
 }
 
@@ -143,6 +183,23 @@ mod tests {
             v.verify_at(Some(TS), Some(EXPECTED), BODY.as_bytes(), 1531420618 + 300),
             Ok(())
         );
+    }
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_number_range_are_stale_not_an_overflow() {
+        let v = verifier();
+        for (ts, now) in [
+            (i64::MIN, 1531420618),
+            (i64::MAX, -5),
+            (i64::MIN + 1, i64::MAX),
+        ] {
+            let ts = ts.to_string();
+            let signature = v.sign(&ts, BODY.as_bytes());
+            assert_eq!(
+                v.verify_at(Some(&ts), Some(&signature), BODY.as_bytes(), now),
+                Err(SignatureError::Stale)
+            );
+        }
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub fn help(command: &str) -> String {
          • When the task is created, a message with a link to it is posted here.\n\
          • Assignees need a Tallyfy account with the same email as in Slack; the form tells you who does not have one, \
          and can assign them as Tallyfy guests by email instead.\n\
-         • `{command} whois @person` shows which Tallyfy member someone maps to; `{command} forget @person` makes the app look them up again.\n\
+         • `{command} whois @person` shows which Tallyfy member someone maps to; `{command} forget @yourself` makes the app look you up again.\n\
          • `{command} help` shows this."
     )
 }

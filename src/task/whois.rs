@@ -1,5 +1,6 @@
 //! `/task whois @person` and `/task forget @person`: what the app resolves for someone,
-//! and dropping it.
+//! and dropping it. An email is shown only to the person it belongs to, and only one's
+//! own mapping can be forgotten.
 
 use std::time::Duration;
 
@@ -35,6 +36,14 @@ pub async fn answer(state: &AppState, cmd: &SlashCommand) -> Option<String> {
         return Some(format!("Name someone: `{} {verb} @person`.", cmd.command));
     };
     let who = mrkdwn::mention(user);
+    // Someone's email is theirs to see; what the app knows of anyone else, less so.
+    let own = user == &cmd.user_id;
+    if verb == "forget" && !own {
+        return Some(format!(
+            "You can only make me forget what I know about you: `{} forget @yourself`.",
+            cmd.command
+        ));
+    }
     if verb == "forget" {
         state.directory.forget(&cmd.team_id, user).await;
         return Some(format!("I forgot what I knew about {who}; their next task looks them up again in Slack and Tallyfy."));
@@ -55,12 +64,14 @@ pub async fn answer(state: &AppState, cmd: &SlashCommand) -> Option<String> {
         Source::Lookup => "just looked up",
     };
     let what = match &resolved.assignee {
-        Assignee::Member { id, email } => {
+        Assignee::Member { id, email } if own => {
             format!("Tallyfy member {id} ({})", mrkdwn::escape(email))
         }
-        Assignee::NoAccount { email: Some(email) } => {
+        Assignee::Member { id, .. } => format!("Tallyfy member {id}"),
+        Assignee::NoAccount { email: Some(email) } if own => {
             format!("no Tallyfy account for {}", mrkdwn::escape(email))
         }
+        Assignee::NoAccount { email: Some(_) } => "no Tallyfy account for their Slack email".into(),
         Assignee::NoAccount { email: None } => {
             "no email visible to this app (is the users:read.email scope granted?)".into()
         }
@@ -68,8 +79,11 @@ pub async fn answer(state: &AppState, cmd: &SlashCommand) -> Option<String> {
             format!("not assignable: {}", mrkdwn::escape(reason))
         }
     };
+    if !own {
+        return Some(format!("{who} is {what}, {from}."));
+    }
     Some(format!(
-        "{who} is {what}, {from}. `{} forget @person` makes the next task look them up afresh.",
+        "{who} is {what}, {from}. `{} forget @yourself` makes your next task look you up afresh.",
         cmd.command
     ))
 }

@@ -112,6 +112,7 @@ async fn directory() -> (Directory, Arc<CountingStore>, FakeSlack, FakeTallyfy) 
             tz: "UTC".into(),
             deleted: false,
             is_bot: false,
+            ..Person::default()
         });
         tallyfy.add_member(
             2000 + i,
@@ -233,6 +234,7 @@ fn add_edge_people(app: &TestApp) {
         tz: "UTC".into(),
         deleted,
         is_bot,
+        ..Person::default()
     };
     app.slack
         .add_person(person("UDAVE", "dave", "dave@example.com", false, false));
@@ -413,22 +415,28 @@ async fn whois_and_forget_show_and_reset_a_mapping() {
             body["text"].as_str().unwrap().to_string()
         }
     };
-    let first = ask("whois <@UALICE|alice>").await;
+    // The requester asks about themselves, so the email is shown.
+    let first = ask("whois <@UREQUESTER|rita>").await;
     assert!(
-        first.contains("Tallyfy member 1001 (alice@example.com), just looked up"),
+        first.contains("Tallyfy member 1000 (rita@example.com), just looked up"),
         "{first}"
     );
-    let second = ask("whois <@UALICE|alice>").await;
+    let second = ask("whois <@UREQUESTER|rita>").await;
     assert!(second.contains("from the cache"), "{second}");
+    let alice = ask("whois <@UALICE>").await;
+    assert!(
+        alice.contains("Tallyfy member 1001, just looked up"),
+        "{alice}"
+    );
     let carol = ask("whois <@UCAROL>").await;
     assert!(
-        carol.contains("no Tallyfy account for carol@example.com"),
+        carol.contains("no Tallyfy account for their Slack email"),
         "{carol}"
     );
 
-    let forgot = ask("forget <@UALICE|alice>").await;
-    assert!(forgot.contains("<@UALICE>"), "{forgot}");
-    let again = ask("whois <@UALICE>").await;
+    let forgot = ask("forget <@UREQUESTER|rita>").await;
+    assert!(forgot.contains("<@UREQUESTER>"), "{forgot}");
+    let again = ask("whois <@UREQUESTER>").await;
     assert!(again.contains("just looked up"), "{again}");
     app.idle().await;
     assert!(

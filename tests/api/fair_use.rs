@@ -22,6 +22,8 @@ fn add_people(app: &TestApp, ids: &[String]) {
             tz: "UTC".into(),
             deleted: false,
             is_bot: false,
+            is_restricted: false,
+            is_ultra_restricted: false,
         });
     }
 }

@@ -29,6 +29,8 @@ use serde_json::{json, Value};
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
 pub const APP_TOKEN: &str = "xapp-1-test-app-token";
 pub const TEAM: &str = "T0TEST";
+/// Sent down a socket's channel: the connection goes silent.
+const FREEZE: &str = "\u{0}freeze";
 /// Slack's trigger ids expire this long after the command was sent.
 const TRIGGER_LIFETIME: Duration = Duration::from_secs(3);
 
@@ -49,7 +51,7 @@ pub struct OpenView {
     pub updates: usize,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Person {
     pub id: String,
     pub name: String,
@@ -57,6 +59,10 @@ pub struct Person {
     pub tz: String,
     pub deleted: bool,
     pub is_bot: bool,
+    /// A multi-channel guest.
+    pub is_restricted: bool,
+    /// A single-channel guest.
+    pub is_ultra_restricted: bool,
 }
 
 #[derive(Default)]
@@ -80,6 +86,8 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// Response URLs that answer 307 to another address, by hook id.
+    redirects: HashMap<String, String>,
     /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
     posting_down_until: Option<Instant>,
     /// Messages chat.postMessage actually posted.
@@ -91,8 +99,13 @@ struct Inner {
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
+    /// Earlier sockets, kept open (as Slack keeps one for a while after a newer one opened)
+    /// until the app closes them.
+    retired: Vec<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
     acks: Vec<Value>,
     connections_opened: usize,
+    /// The WebSocket URL apps.connections.open hands out instead of this fake's own.
+    socket_url: Option<String>,
     address: String,
 }
 
@@ -185,6 +198,15 @@ impl FakeSlack {
         self.inner.lock().unwrap().posted.clone()
     }
 
+    /// Posts to the response URL `hook` are answered with a redirect (307) to `to`.
+    pub fn redirect_hook(&self, hook: &str, to: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .redirects
+            .insert(hook.to_string(), to.to_string());
+    }
+
     pub fn break_response_urls(&self) {
         self.inner.lock().unwrap().broken_response_urls = true;
     }
@@ -217,6 +239,19 @@ impl FakeSlack {
         s.socket
             .as_ref()
             .is_some_and(|tx| tx.send(Some(message.to_string())).is_ok())
+    }
+
+    /// The connection goes silent, as a half-open link does: still open, but nothing is
+    /// read from it or sent on it (not even a pong).
+    pub fn socket_freeze(&self) {
+        if let Some(tx) = self.inner.lock().unwrap().socket.as_ref() {
+            let _ = tx.send(Some(FREEZE.to_string()));
+        }
+    }
+
+    /// apps.connections.open hands out `url` from now on.
+    pub fn hand_out_socket_url(&self, url: &str) {
+        self.inner.lock().unwrap().socket_url = Some(url.to_string());
     }
 
     /// Drops the connection from Slack's side, without a goodbye.
@@ -335,8 +370,11 @@ async fn answer(
         }
         let mut s = inner.lock().unwrap();
         s.connections_opened += 1;
-        return Json(json!({"ok": true, "url": format!("ws://{}/socket", s.address)}))
-            .into_response();
+        let url = s
+            .socket_url
+            .clone()
+            .unwrap_or_else(|| format!("ws://{}/socket", s.address));
+        return Json(json!({"ok": true, "url": url})).into_response();
     }
     if auth != format!("Bearer {BOT_TOKEN}") {
         return slack_error("invalid_auth");
@@ -483,7 +521,8 @@ async fn answer(
                 "user": {
                     "id": p.id, "team_id": TEAM, "name": p.name.to_lowercase(), "deleted": p.deleted,
                     "real_name": p.name, "tz": p.tz, "tz_label": "", "tz_offset": -18000,
-                    "is_bot": p.is_bot, "is_admin": false, "profile": profile
+                    "is_bot": p.is_bot, "is_admin": false, "profile": profile,
+                    "is_restricted": p.is_restricted, "is_ultra_restricted": p.is_ultra_restricted
                 }
             }))
             .into_response()
@@ -505,6 +544,12 @@ async fn answer(
             let next = if start + limit < people.len() { format!("page:{}", start + limit) } else { String::new() };
             Json(json!({"ok": true, "members": members, "response_metadata": {"next_cursor": next}})).into_response()
         }
+        "bots.info" => Json(json!({
+            "ok": true,
+            "bot": {"id": args["bot"], "deleted": false, "name": "tallyfy", "updated": 1700000000,
+                    "app_id": "A0TEST", "user_id": "UBOT", "icons": {}}
+        }))
+        .into_response(),
         "auth.test" => Json(json!({
             "ok": true, "url": "https://test.slack.com/", "team": "Test", "user": "tallyfy", "team_id": TEAM,
             "user_id": "UBOT", "bot_id": "BBOT"
@@ -631,6 +676,13 @@ async fn hook(
     body: Bytes,
 ) -> Response {
     let mut s = inner.lock().unwrap();
+    if let Some(to) = s.redirects.get(&id) {
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to.clone())],
+        )
+            .into_response();
+    }
     if s.broken_response_urls {
         return (StatusCode::NOT_FOUND, "expired_url").into_response();
     }
@@ -659,7 +711,12 @@ async fn socket(
     ws.on_upgrade(move |socket| async move {
         let (mut sink, mut stream) = socket.split();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
-        inner.lock().unwrap().socket = Some(tx);
+        {
+            let mut s = inner.lock().unwrap();
+            if let Some(old) = s.socket.replace(tx) {
+                s.retired.push(old);
+            }
+        }
         let hello = json!({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0TEST"}});
         if sink.send(Ws::Text(hello.to_string().into())).await.is_err() {
             return;
@@ -667,12 +724,18 @@ async fn socket(
         loop {
             tokio::select! {
                 out = rx.recv() => match out {
+                    Some(Some(text)) if text == FREEZE => {
+                        // Hold the socket open and never touch it again.
+                        let _held = (sink, stream);
+                        std::future::pending::<()>().await;
+                        return;
+                    }
                     Some(Some(text)) => {
                         if sink.send(Ws::Text(text.into())).await.is_err() {
                             break;
                         }
                     }
-                    // Dropped by the test (or a newer connection replaced this one).
+                    // Dropped by the test.
                     _ => break,
                 },
                 frame = stream.next() => match frame {

@@ -169,3 +169,50 @@ async fn metrics_show_the_shared_queue_s_depth() {
     })
     .await;
 }
+
+/// A port free on loopback now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn with_metrics_addr_metrics_are_served_there_and_not_on_the_public_port() {
+    let port = free_port();
+    let app = spawn_app_with(|env| {
+        env.insert("METRICS_ADDR".into(), format!("127.0.0.1:{port}"));
+    })
+    .await;
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("tallyfy_slack_"));
+    let elsewhere = reqwest::get(format!("http://127.0.0.1:{port}/slack/commands"))
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 404);
+}
+
+#[tokio::test]
+async fn readiness_says_what_is_degraded_without_any_error_text() {
+    let app = spawn_app_with(|env| {
+        env.insert("REDIS_URL".into(), "redis://:hunter2@127.0.0.1:1".into());
+    })
+    .await;
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["degraded"], serde_json::json!(["store"]), "{body}");
+    assert!(body.get("error").is_none(), "{body}");
+    let text = body.to_string().to_lowercase();
+    for leak in ["127.0.0.1", "refused", "hunter2", "error"] {
+        assert!(!text.contains(leak), "{leak} in {body}");
+    }
+}

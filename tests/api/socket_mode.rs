@@ -145,3 +145,128 @@ async fn http_is_refused_when_only_socket_mode_is_configured() {
         .await;
     assert_eq!(response.status(), 401);
 }
+
+/// The app over Socket Mode only, with `idle` seconds of silence before it reconnects.
+async fn spawn_socket_app_idling(idle: &str) -> TestApp {
+    let app = spawn_app_with(|env| {
+        env.insert("SLACK_APP_TOKEN".into(), APP_TOKEN.into());
+        env.insert("SLACK_SOCKET_IDLE_TIMEOUT_SECS".into(), idle.into());
+        env.remove("SLACK_SIGNING_SECRET");
+    })
+    .await;
+    eventually("the socket to connect", || {
+        app.slack.socket_connected().then_some(())
+    })
+    .await;
+    app
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_noticed_and_replaced() {
+    let app = spawn_socket_app_idling("2").await;
+    app.slack.socket_freeze();
+    eventually_within(
+        std::time::Duration::from_secs(10),
+        "a new connection after the old one went silent",
+        || (app.slack.connections_opened() == 2 && app.slack.socket_connected()).then_some(()),
+    )
+    .await;
+    app.slack.socket_send(command_envelope(
+        &app,
+        "env-after-silence",
+        "help",
+        "unused",
+    ));
+    ack_for(&app, "env-after-silence").await;
+}
+
+#[tokio::test]
+async fn a_disconnect_warning_keeps_the_old_connection_until_its_acknowledgements_are_sent() {
+    let app = spawn_socket_app().await;
+    // The answer to whois takes a moment: it is in flight when Slack warns.
+    app.slack
+        .set_users_info_delay(std::time::Duration::from_millis(700));
+    app.slack.socket_send(command_envelope(
+        &app,
+        "env-in-flight",
+        "whois <@UALICE>",
+        "unused",
+    ));
+    app.slack.socket_send(
+        json!({"type": "disconnect", "reason": "warning", "debug_info": {"host": "fake"}}),
+    );
+    let ack = ack_for(&app, "env-in-flight").await;
+    assert!(
+        ack["payload"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("UALICE"),
+        "{ack}"
+    );
+    assert_eq!(app.slack.connections_opened(), 2);
+}
+
+#[tokio::test]
+async fn a_socket_url_that_is_not_wss_is_refused_unless_on_loopback() {
+    let app = spawn_socket_app().await;
+    // A plain ws:// address that is not loopback (0.0.0.0 reaches this host all the same).
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    app.slack
+        .hand_out_socket_url(&format!("ws://0.0.0.0:{port}/socket"));
+    app.slack.socket_drop();
+    eventually("another connection attempt", || {
+        (app.slack.connections_opened() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "connected to a ws:// address off loopback"
+    );
+}
+
+#[tokio::test]
+async fn a_command_from_another_team_over_the_socket_opens_no_form() {
+    let app = spawn_socket_app().await;
+    let trigger = app.slack.issue_trigger();
+    let mut envelope = command_envelope(&app, "env-other", "Review", &trigger);
+    envelope["payload"]["team_id"] = json!("T0OTHER");
+    app.slack.socket_send(envelope);
+    let ack = ack_for(&app, "env-other").await;
+    assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+    app.idle().await;
+    assert!(app.slack.calls("views.open").is_empty());
+}
+
+#[tokio::test]
+async fn a_connection_that_never_completes_is_given_up_and_tried_again() {
+    let app = spawn_socket_app().await;
+    // Accepts the TCP connection and never answers the WebSocket handshake.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    app.slack
+        .hand_out_socket_url(&format!("ws://127.0.0.1:{port}/socket"));
+    app.slack.socket_drop();
+    eventually_within(
+        std::time::Duration::from_secs(20),
+        "a new attempt after the stuck one was given up",
+        || (app.slack.connections_opened() >= 3).then_some(()),
+    )
+    .await;
+}

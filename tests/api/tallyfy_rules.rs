@@ -60,6 +60,9 @@ async fn an_invited_tallyfy_member_can_be_assigned() {
         tz: "UTC".into(),
         deleted: false,
         is_bot: false,
+        is_restricted: false,
+        is_ultra_restricted: false,
+        ..Person::default()
     });
     app.tallyfy
         .add_member(1004, "dora@example.com", "Dora", "invited");

@@ -53,6 +53,7 @@ fn populate(slack: &FakeSlack, tallyfy: &FakeTallyfy) {
         tz: tz.into(),
         deleted: false,
         is_bot: false,
+        ..Person::default()
     };
     slack.add_person(person(
         REQUESTER,
@@ -202,6 +203,7 @@ pub async fn prepare(
         ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
         ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),
         ("SLACK_API_URL", slack.api_url()),
+        ("SLACK_RESPONSE_URL_BASE", slack.response_url("")),
         ("TALLYFY_ORG_ID", fake_tallyfy::ORG.to_string()),
         ("TALLYFY_ACCESS_TOKEN", fake_tallyfy::TOKEN.to_string()),
         ("TALLYFY_API_URL", tallyfy.api_url()),
