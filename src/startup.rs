@@ -44,15 +44,23 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), path, request_id)
             }),
         )
-        // Outermost: every request gets an id before it is traced, and the answer carries it.
+        // Every request gets an id of this service's making before it is traced, and the
+        // answer carries it. An id the client sent is dropped first: it is the client's
+        // text, and would be logged, unchecked, on every line the request causes.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_client_request_id))
         .with_state(state)
 }
 
 /// What `METRICS_ADDR` serves: `/metrics` alone.
 fn metrics_app(state: AppState) -> Router {
     crate::ops::metrics_router().with_state(state)
+}
+
+async fn drop_client_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
+    req.headers_mut().remove(REQUEST_ID);
+    req
 }
 
 async fn with_request_id(

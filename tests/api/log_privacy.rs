@@ -145,6 +145,31 @@ async fn failing_requests_leave_no_ones_data_in_the_logs() {
 }
 
 #[tokio::test]
+async fn a_request_id_sent_by_a_client_is_neither_kept_nor_logged() {
+    let (_holder, app, logs) = logging_binary(|_| {}).await;
+    let chosen = "alice@example.com-was-here";
+    let refused = reqwest::Client::new()
+        .post(app.url("/slack/commands"))
+        .header("x-request-id", chosen)
+        .body("command=/task")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(id, chosen, "the service makes its own request ids");
+    let text = std::fs::read_to_string(logs.as_ref()).unwrap_or_default();
+    assert!(
+        text.contains(&id),
+        "the refusal is logged with the service's id: {text}"
+    );
+    assert!(!text.contains(chosen), "{text}");
+}
+
+#[tokio::test]
 async fn an_unreachable_tallyfy_leaves_no_emails_in_the_logs() {
     let (_holder, app, logs) = logging_binary(|env| {
         env.insert("TALLYFY_API_URL".into(), "http://127.0.0.1:1/api".into());
