@@ -58,10 +58,6 @@ async fn an_invited_tallyfy_member_can_be_assigned() {
         name: "dora".into(),
         email: Some("dora@example.com".into()),
         tz: "UTC".into(),
-        deleted: false,
-        is_bot: false,
-        is_restricted: false,
-        is_ultra_restricted: false,
         ..Person::default()
     });
     app.tallyfy
