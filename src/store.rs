@@ -146,6 +146,7 @@ impl RedisStore {
         metrics: Metrics,
         breaker: Arc<Breaker>,
     ) -> Result<Self, StoreError> {
+        crate::tls::init();
         let client = redis::Client::open(url).map_err(|e| StoreError::Backend(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CALL_TIMEOUT))

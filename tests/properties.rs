@@ -1,6 +1,6 @@
 //! Every parser of outside input, fed arbitrary input: it never panics and never hangs.
 //! Slack's command bodies and texts, interaction payloads, text typed into forms, date
-//! phrases, and Tallyfy's answers all come from outside the service.
+//! phrases, signature headers and Tallyfy's answers all come from outside the service.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -8,9 +8,11 @@ use std::time::Duration;
 use jiff::Zoned;
 use proptest::prelude::*;
 use serde_json::Value;
+use tallyfy_slack::config::Secret;
 use tallyfy_slack::deadline;
 use tallyfy_slack::slack::command::{parse_body, parse_text, parse_typed};
 use tallyfy_slack::slack::interaction::parse_payload;
+use tallyfy_slack::slack::signature::Verifier;
 use tallyfy_slack::tallyfy::model::{CreatedTask, Data, ListedTask, Member, OneOrFirst, Page, Run};
 
 /// Runs `f` on another thread and fails if it takes longer than a second: a parser that
@@ -162,5 +164,23 @@ proptest! {
             let _ = serde_json::from_slice::<Page<Member>>(&raw);
             let _ = serde_json::from_slice::<Data<Run>>(&raw);
         });
+    }
+
+    #[test]
+    fn signature_headers_never_break_and_only_a_fresh_signature_passes(
+        ts in prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), -400i64..400],
+        now in prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0i64)],
+        junk in any::<String>(),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let verifier = Verifier::new(Secret::new("signing-secret"));
+        let stamp = ts.to_string();
+        let signed = verifier.sign(&stamp, &body);
+        let fresh = now.checked_sub(ts).is_some_and(|d| d.unsigned_abs() <= 300);
+        let good = verifier.verify_at(Some(&stamp), Some(&signed), &body, now);
+        prop_assert_eq!(good.is_ok(), fresh);
+        // Whatever the headers hold, an answer comes back, and it is not a pass.
+        prop_assert!(verifier.verify_at(Some(&junk), Some(&signed), &body, now).is_err() || junk.trim() == stamp);
+        prop_assert!(verifier.verify_at(Some(&stamp), Some(&junk), &body, now).is_err() || junk.trim() == signed);
     }
 }

@@ -228,6 +228,7 @@ impl RedisQueue {
         breaker: Arc<Breaker>,
         mac: JobMac,
     ) -> Result<Self, StoreError> {
+        crate::tls::init();
         let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
         let client = redis::Client::open(url).map_err(backend)?;
         let config = |response: Duration| {
