@@ -19,6 +19,8 @@ use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
 use crate::tallyfy::model::Group;
 
+/// How long a trigger id stays good for opening a form, less a margin for the way back.
+const TRIGGER_LIFE: Duration = Duration::from_millis(2800);
 /// How long opening a modal waits for the requester's timezone. Slack's trigger id lives
 /// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
 const PROFILE_WAIT: Duration = Duration::from_millis(1200);
@@ -74,6 +76,8 @@ pub struct ModalRequest {
     pub summary: Option<String>,
     /// How the user asked, for messages: `/task`, or the shortcut.
     pub via: String,
+    /// When the request reached the service: its trigger id lives three seconds from then.
+    pub received: tokio::time::Instant,
 }
 
 impl From<&SlashCommand> for ModalRequest {
@@ -88,6 +92,7 @@ impl From<&SlashCommand> for ModalRequest {
             text: cmd.text.clone(),
             summary: None,
             via: cmd.command.clone(),
+            received: tokio::time::Instant::now(),
         }
     }
 }
@@ -122,6 +127,7 @@ impl From<&Shortcut> for ModalRequest {
             text: first_line,
             summary: Some(summary).filter(|s| !s.is_empty()),
             via: "the Create a Tallyfy task shortcut".into(),
+            received: tokio::time::Instant::now(),
         }
     }
 }
@@ -402,21 +408,39 @@ pub async fn open_for_command(
         groups: groups.unwrap_or_default(),
     };
     let first = build(&opening);
-    let opened = match state.slack.open_view(&req.trigger_id, first.clone()).await {
-        Ok(opened) => opened,
-        Err(e) => {
-            let text = format!(
-                "I couldn't open the form (Slack said `{}`). Please try {} again.",
-                e.code(),
-                req.via
-            );
-            state
-                .courier
-                .tell_person(&req.user_id, req.response_url.as_deref(), &text)
-                .await;
-            return;
-        }
-    };
+    // A trigger id is good for three seconds: past that, opening the form is not worth
+    // trying (and an answer that comes later than that is not waited for).
+    let left = TRIGGER_LIFE.saturating_sub(req.received.elapsed());
+    let opened =
+        match tokio::time::timeout(left, state.slack.open_view(&req.trigger_id, first.clone()))
+            .await
+        {
+            Err(_) => {
+                state.metrics.slack_request("form", "too_late");
+                let text = format!(
+                    "Slack was too slow to open the form just now. Please try {} again.",
+                    req.via
+                );
+                state
+                    .courier
+                    .tell_person(&req.user_id, req.response_url.as_deref(), &text)
+                    .await;
+                return;
+            }
+            Ok(Ok(opened)) => opened,
+            Ok(Err(e)) => {
+                let text = format!(
+                    "I couldn't open the form (Slack said `{}`). Please try {} again.",
+                    e.code(),
+                    req.via
+                );
+                state
+                    .courier
+                    .tell_person(&req.user_id, req.response_url.as_deref(), &text)
+                    .await;
+                return;
+            }
+        };
     // The timezone came late: rebuild with it, so defaults fall at 17:00 the user's time.
     if pending {
         if let Ok(Ok(p)) = tokio::time::timeout(Duration::from_secs(10), person).await {

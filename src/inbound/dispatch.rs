@@ -92,25 +92,39 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         "/task" => {
             // The modal opens in the background: the trigger id is good for 3 s, and the
             // command is acknowledged at once so Slack never shows a timeout.
-            let app = state.clone();
-            state
-                .jobs
-                .hand_off(async move { task::open(&app, ModalRequest::from(&cmd)).await });
-            Answer::Empty
+            let (app, request) = (state.clone(), ModalRequest::from(&cmd));
+            opening(
+                state
+                    .jobs
+                    .hand_off(async move { task::open(&app, request).await }),
+            )
         }
         "/project" if is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
         // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
         "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
         "/project" => {
-            let app = state.clone();
-            state
-                .jobs
-                .hand_off(async move { project::open(&app, cmd).await });
-            Answer::Empty
+            let (app, request) = (state.clone(), ModalRequest::from(&cmd));
+            opening(
+                state
+                    .jobs
+                    .hand_off(async move { project::open(&app, request).await }),
+            )
         }
         other => ephemeral(format!(
             "I don't know the command `{other}`. Try `/task help`."
         )),
+    }
+}
+
+/// The answer to a command whose form opens in the background: nothing (the form comes),
+/// or, when too much is running already, a word to try again.
+fn opening(started: Result<(), crate::jobs::Busy>) -> Answer {
+    match started {
+        Ok(()) => Answer::Empty,
+        Err(_) => ephemeral(
+            "I'm handling a lot of requests right now and couldn't open the form. Please try again in a moment."
+                .into(),
+        ),
     }
 }
 
@@ -125,7 +139,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             // A form that opened before Slack said who its user is: checked now.
             if modals::refused_guest(state, &sub.team_id(), &sub.user.id, GUEST_CHECK).await {
                 let (app, user) = (state.clone(), sub.user.id.clone());
-                state.jobs.hand_off(async move {
+                let _ = state.jobs.hand_off(async move {
                     app.courier
                         .tell_person(&user, None, modals::GUEST_REFUSAL)
                         .await
@@ -188,9 +202,13 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
         .slack_request("shortcut", &shortcut.callback_id);
     let request = ModalRequest::from(&shortcut);
     let app = state.clone();
-    state
+    if state
         .jobs
-        .hand_off(async move { task::open(&app, request).await });
+        .hand_off(async move { task::open(&app, request).await })
+        .is_err()
+    {
+        tracing::warn!("too much work is running: a shortcut's form was not opened");
+    }
 }
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {

@@ -22,6 +22,14 @@ use crate::telemetry::Metrics;
 use ledger::{write_later, Ledger};
 use queue::{Delivery, LocalQueue, Queue};
 
+/// Work handed off by request handlers that may run at once in one replica.
+pub const MAX_HANDED_OFF: usize = 256;
+
+/// Too much handed-off work is running already: this piece was not started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("too much work is running already")]
+pub struct Busy;
+
 /// A job handed out this many times without finishing is given up, with a notice.
 pub const MAX_DELIVERIES: u32 = 5;
 /// How long the queue is waited on at a time.
@@ -138,6 +146,8 @@ pub struct Jobs {
     /// Hands back the jobs still running.
     abort: CancellationToken,
     slots: Arc<Semaphore>,
+    /// Room for work handed off by request handlers.
+    handed_off: Arc<Semaphore>,
 }
 
 impl Jobs {
@@ -153,6 +163,7 @@ impl Jobs {
             shared,
             local: Arc::new(LocalQueue::default()),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            handed_off: Arc::new(Semaphore::new(MAX_HANDED_OFF)),
             settings,
             tracker: TaskTracker::new(),
             work: TaskTracker::new(),
@@ -199,8 +210,24 @@ impl Jobs {
 
     /// Runs `work` in the background after a request was answered (opening a modal, say),
     /// in the current span, tracked like a job: shutdown waits for it, `idle` counts it.
-    pub fn hand_off(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
-        self.work.spawn(work.in_current_span());
+    /// At most [`MAX_HANDED_OFF`] run at once: past that the work is refused, so a bad day
+    /// at Slack cannot pile up work (and memory) without bound.
+    pub fn hand_off(
+        &self,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Busy> {
+        let permit = self.handed_off.clone().try_acquire_owned().map_err(|_| {
+            self.metrics.job("hand_off", "refused");
+            Busy
+        })?;
+        self.work.spawn(
+            async move {
+                let _permit = permit;
+                work.await
+            }
+            .in_current_span(),
+        );
+        Ok(())
     }
 
     /// Completes once this replica runs no job and no handed-off work, and the queues it

@@ -209,7 +209,29 @@ async fn handed_off_work_counts_until_it_is_done() {
     jobs.hand_off(async move {
         tokio::time::sleep(Duration::from_secs(5)).await;
         *flag.lock().unwrap() = true;
-    });
+    })
+    .unwrap();
     jobs.idle().await;
     assert!(*done.lock().unwrap());
+}
+
+#[tokio::test(start_paused = true)]
+async fn handed_off_work_is_bounded_and_room_comes_back_when_it_ends() {
+    let script = Arc::new(Script::default());
+    let (jobs, _) = engine(&script);
+    for _ in 0..MAX_HANDED_OFF {
+        jobs.hand_off(tokio::time::sleep(Duration::from_secs(5)))
+            .unwrap();
+    }
+    assert_eq!(
+        jobs.hand_off(async {}),
+        Err(Busy),
+        "one too many is refused"
+    );
+    jobs.idle().await;
+    assert_eq!(
+        jobs.hand_off(async {}),
+        Ok(()),
+        "room again once the work ended"
+    );
 }

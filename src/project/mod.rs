@@ -66,8 +66,8 @@ pub fn is_list(text: &str) -> bool {
 }
 
 /// Opens the "New project" modal for a `/project` command, prefilled from its text.
-pub async fn open(state: &AppState, cmd: SlashCommand) {
-    modals::open_for_command(state, &ModalRequest::from(&cmd), Vec::new(), |o| {
+pub async fn open(state: &AppState, request: ModalRequest) {
+    modals::open_for_command(state, &request, Vec::new(), |o| {
         let (name, when) = deadline::split_phrase(&o.text.text, &o.now);
         let prefill = Prefill {
             name,

@@ -11,6 +11,8 @@ use slack_morphism::prelude::*;
 use crate::config::SlackConfig;
 use crate::telemetry::Metrics;
 
+/// The longest a Web API call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a `response_url` post may take.
 const RESPONSE_URL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -206,7 +208,12 @@ impl SlackApi {
         fut: impl std::future::Future<Output = Result<T, SlackClientError>>,
     ) -> Result<T, SlackCallError> {
         let started = Instant::now();
-        let result = fut.await.map_err(SlackCallError::from);
+        // Every Web API call has a deadline: a Slack that stops answering must not hold
+        // work (and its memory) for ever.
+        let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+            Ok(result) => result.map_err(SlackCallError::from),
+            Err(_) => Err(SlackCallError::Transport("no answer in time".into())),
+        };
         let status = match &result {
             Ok(_) => "ok",
             Err(e) => e.code(),

@@ -96,6 +96,8 @@ struct Inner {
     post_then_hang: Option<Duration>,
     /// The answer being made is held this long first.
     hang_now: Option<Duration>,
+    /// Methods whose every answer is held this long after the work is done.
+    slow: HashMap<String, Duration>,
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
@@ -189,6 +191,15 @@ impl FakeSlack {
     }
 
     /// Messages that were really posted (failed attempts are not here).
+    /// Every call of `method` does its work, then holds its answer for `period`.
+    pub fn answer_slowly(&self, method: &str, period: Duration) {
+        self.inner
+            .lock()
+            .unwrap()
+            .slow
+            .insert(method.into(), period);
+    }
+
     /// The next `chat.postMessage` is posted, but its answer is held for `period`.
     pub fn post_then_hang(&self, period: Duration) {
         self.inner.lock().unwrap().post_then_hang = Some(period);
@@ -328,8 +339,9 @@ async fn api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let slow = inner.lock().unwrap().slow.get(&method).copied();
     let response = answer(inner.clone(), method, query, headers, body).await;
-    let hang = inner.lock().unwrap().hang_now.take();
+    let hang = inner.lock().unwrap().hang_now.take().or(slow);
     if let Some(hang) = hang {
         tokio::time::sleep(hang).await;
     }

@@ -25,6 +25,7 @@ mod replay;
 mod response_urls;
 mod secured_redis;
 mod signing;
+mod slow_slack;
 mod socket_mode;
 mod store;
 mod tallyfy_rules;
