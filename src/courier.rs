@@ -42,6 +42,15 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
+/// Where an announcement went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Posted {
+    /// A message in the channel (or its thread), which can be updated and replied to.
+    InChannel { channel: String, ts: String },
+    /// Through a response URL or a direct message, or found already posted.
+    Elsewhere,
+}
+
 /// No way to reach the person worked: Slack refused every path.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the message could not be delivered anywhere: {0}")]
@@ -73,12 +82,12 @@ impl Courier {
         job: &str,
         origin: &Origin,
         content: SlackMessageContent,
-    ) -> Result<(), Undelivered> {
+    ) -> Result<Posted, Undelivered> {
         if let Some(channel) = &origin.channel_id {
             let thread = origin.thread_ts.as_deref();
             if self.already_posted(job, channel.as_str(), thread).await {
                 tracing::info!("the outcome was posted by an earlier run; not posting it again");
-                return Ok(());
+                return Ok(Posted::Elsewhere);
             }
             let posting = Posting {
                 at: jiff::Timestamp::now().as_second(),
@@ -90,7 +99,13 @@ impl Courier {
                 .post(channel.as_str(), thread, &tagged(content.clone(), job))
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(Some(ts)) => {
+                    return Ok(Posted::InChannel {
+                        channel: channel.to_string(),
+                        ts,
+                    })
+                }
+                Ok(None) => return Ok(Posted::Elsewhere),
                 Err(e) => {
                     tracing::info!(error = %e, "cannot post in the channel; trying the response URL")
                 }
@@ -103,10 +118,39 @@ impl Courier {
                 .await
                 .is_ok()
             {
-                return Ok(());
+                return Ok(Posted::Elsewhere);
             }
         }
-        self.direct(&origin.user_id, &content, "confirmation").await
+        self.direct(&origin.user_id, &content, "confirmation")
+            .await
+            .map(|()| Posted::Elsewhere)
+    }
+
+    /// A reply in the thread of the message at `ts` in `channel`.
+    pub async fn reply_in_thread(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+    ) -> Result<(), SlackCallError> {
+        self.post(channel, Some(ts), &notice(text))
+            .await
+            .map(|_| ())
+    }
+
+    /// A line of news in a channel.
+    pub async fn say(&self, channel: &str, text: &str) -> Result<(), SlackCallError> {
+        self.post(channel, None, &notice(text)).await.map(|_| ())
+    }
+
+    /// The message at `ts` in `channel` now reads `content`.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        self.slack.update_message(channel, ts, content).await
     }
 
     /// Whether an earlier run of `job` may have posted in this conversation, and did.
@@ -197,11 +241,14 @@ impl Courier {
         content: &SlackMessageContent,
         what: &str,
     ) -> Result<(), Undelivered> {
-        self.post(user.as_str(), None, content).await.map_err(|e| {
-            self.metrics.job(what, "undelivered");
-            tracing::error!(error = %e, user = %user, "{what} could not be delivered anywhere");
-            Undelivered(e)
-        })
+        self.post(user.as_str(), None, content)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                self.metrics.job(what, "undelivered");
+                tracing::error!(error = %e, user = %user, "{what} could not be delivered anywhere");
+                Undelivered(e)
+            })
     }
 
     /// `chat.postMessage`, waiting out rate limits (a few times).
@@ -210,7 +257,7 @@ impl Courier {
         channel: &str,
         thread_ts: Option<&str>,
         content: &SlackMessageContent,
-    ) -> Result<(), SlackCallError> {
+    ) -> Result<Option<String>, SlackCallError> {
         let mut waits = 0;
         loop {
             match self

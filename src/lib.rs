@@ -23,7 +23,8 @@
 //!   (record, send, look up before resending, backoff); [`courier`] posts every message
 //!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
 //!   people to Tallyfy members, cached; [`runs`] is the projects a channel remembers;
-//!   [`wording`] turns failures into words people can act on.
+//!   [`wording`] turns failures into words people can act on; [`visibility`] tells the
+//!   channel as the work gets done (Tallyfy's webhooks, into the confirmation's thread).
 //! - [`jobs`] is the engine, which knows no job kinds: it consumes the [`jobs::queue`]
 //!   (a Redis stream every replica reads, or an in-process channel), claims, heartbeats,
 //!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
@@ -64,5 +65,6 @@ pub mod tallyfy;
 pub mod task;
 pub mod telemetry;
 pub mod tls;
+pub mod visibility;
 pub mod wording;
 pub mod work;

@@ -4,6 +4,7 @@
 //! [`Key`] from configuration.
 
 use base64::Engine;
+use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::XChaCha20Poly1305;
 use hmac::{Hmac, KeyInit as HmacKeyInit, Mac};
@@ -106,6 +107,13 @@ impl Sealer {
             .ok()?;
         String::from_utf8(plain).ok()
     }
+}
+
+/// An unguessable token: 128 random bits from the operating system, in hex.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// Signs and checks the jobs on the shared stream: HMAC-SHA256 of the job's JSON, in hex.

@@ -23,6 +23,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::inbound::http::router(
             state.config.http.max_in_flight,
         ))
+        .merge(crate::inbound::http::tallyfy_router())
         .merge(crate::ops::router(state.config.metrics_addr.is_none()))
         // The request id is known to the code the request runs, and so to the jobs it queues.
         .layer(axum::middleware::from_fn(with_request_id))

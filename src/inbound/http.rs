@@ -44,6 +44,33 @@ pub fn router(max_in_flight: usize) -> Router<AppState> {
         }))
 }
 
+/// The route Tallyfy calls when a task the app created is completed. Tallyfy signs
+/// nothing: the unguessable token in the path and the organization header are the checks.
+pub fn tallyfy_router() -> Router<AppState> {
+    Router::new()
+        .route(crate::visibility::ROUTE, post(tallyfy_webhook))
+        .layer(DefaultBodyLimit::max(TALLYFY_BODY_LIMIT))
+}
+
+/// Tallyfy's task payloads are small; anything larger is refused with 413.
+const TALLYFY_BODY_LIMIT: usize = 64 * 1024;
+
+async fn tallyfy_webhook(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
+    use crate::visibility::Received;
+    let org = headers.get("x-tallyfy-orgid").and_then(|v| v.to_str().ok());
+    match crate::visibility::receive(&state, &token, org, &body).await {
+        Received::Accepted => StatusCode::OK.into_response(),
+        Received::Unknown => StatusCode::NOT_FOUND.into_response(),
+        Received::Foreign => StatusCode::FORBIDDEN.into_response(),
+        Received::Malformed => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
 async fn in_flight(slots: Arc<Semaphore>, req: Request, next: Next) -> Response {
     match slots.try_acquire_owned() {
         Ok(_slot) => next.run(req).await,

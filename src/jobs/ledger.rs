@@ -13,6 +13,10 @@
 //! | `progress:{key}:delayed` | `1` | the requester was told of a delay |
 //! | `progress:{key}:told` | `posting:{unix secs}:{channel}:{thread ts}` | the outcome is being posted there |
 //! | `progress:{key}:told` | `1` | the outcome was told |
+//! | `hook:{key}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done |
+//! | `watch:{token}` | the job's key | whose task a webhook call is about |
+//! | `card:{key}` | channel, ts and content (JSON) | the confirmation, to reply to and update |
+//! | `news:{what}` | `1` | a completion (or reopening) already told |
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,6 +30,8 @@ use crate::store::{MemoryStore, Store, StoreError};
 
 /// How long a job's data and progress are kept: its Retry button works this long.
 pub const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long what follows a confirmation (its webhooks, the card) is kept: work takes time.
+pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 /// The record of a creation that was sent but whose outcome is not known yet.
 const SENDING: &str = "sending";
 /// A write that Redis refused is tried again this often, this many times (two minutes).
@@ -243,6 +249,62 @@ impl Ledger {
         {
             tracing::warn!(error = %e, "could not record a creation; a later run will look it up");
         }
+    }
+
+    /// The token of creation `step`'s webhook: the same one every time it is asked for
+    /// (the first replica to ask makes it), and known to [`Ledger::watched`].
+    pub async fn webhook_token(&self, key: &str, step: Step) -> String {
+        let hook = format!("hook:{key}:{step}");
+        let token = match self.store.get(&hook).await {
+            Ok(Some(token)) => token,
+            _ => {
+                let fresh = crate::seal::random_token();
+                match self.store.set_if_absent(&hook, &fresh, FOLLOW_TTL).await {
+                    Ok(false) => self.store.get(&hook).await.ok().flatten().unwrap_or(fresh),
+                    _ => fresh,
+                }
+            }
+        };
+        let _ = self
+            .store
+            .set(&format!("watch:{token}"), key, FOLLOW_TTL)
+            .await;
+        token
+    }
+
+    /// The job whose webhook has this token, if it is one this service gave out.
+    pub async fn watched(&self, token: &str) -> Option<String> {
+        if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.store
+            .get(&format!("watch:{token}"))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Keeps where a job's confirmation is, and what it says (JSON).
+    pub async fn keep_card(&self, key: &str, card: &str) {
+        let _ = self
+            .store
+            .set(&format!("card:{key}"), card, FOLLOW_TTL)
+            .await;
+    }
+
+    pub async fn card(&self, key: &str) -> Option<String> {
+        self.store.get(&format!("card:{key}")).await.ok().flatten()
+    }
+
+    /// True the first time `what` (a task and its completion time, say) is asked about, on
+    /// any replica: each piece of news is told once.
+    pub async fn first_news(&self, what: &str) -> bool {
+        matches!(
+            self.store
+                .set_if_absent(&format!("news:{what}"), "1", FOLLOW_TTL)
+                .await,
+            Ok(true)
+        )
     }
 
     /// True the first time it is asked for a job: the requester is told of a delay once.

@@ -114,11 +114,16 @@ pub async fn create(
                     .await
                     .is_ok()
         }
-        Reply::New => app
-            .courier
-            .announce(&job.key, &job.origin, content)
-            .await
-            .is_ok(),
+        Reply::New => {
+            let card = content.clone();
+            match app.courier.announce(&job.key, &job.origin, content).await {
+                Ok(posted) => {
+                    crate::visibility::remember_card(app, &job.key, &posted, &card).await;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
     };
     if !told {
         return Outcome::Untold;
@@ -155,6 +160,7 @@ async fn ensure_run(
         separate_task_for_each_assignee: Some(true),
         run_id: None,
         position: None,
+        webhook: crate::visibility::webhook_for(app, &job.key, Step::Run).await,
     };
     let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
     let creation = Creation {
@@ -228,6 +234,7 @@ async fn append(
         separate_task_for_each_assignee: None,
         run_id: Some(run.clone()),
         position: Some(task.position),
+        webhook: crate::visibility::webhook_for(app, &job.key, Step::Line(task.position)).await,
     };
     let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
     let creation = Creation {

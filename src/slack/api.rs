@@ -261,12 +261,13 @@ impl SlackApi {
     }
 
     /// `chat.postMessage`; `channel` may be a user id, which posts to the bot's DM with them.
+    /// Answers the message's `ts` when Slack's answer could be read.
     pub async fn post_message(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         content: SlackMessageContent,
-    ) -> Result<(), SlackCallError> {
+    ) -> Result<Option<String>, SlackCallError> {
         let session = self.client.open_session(&self.token);
         let mut req = SlackApiChatPostMessageRequest::new(channel.to_string().into(), content);
         req.thread_ts = thread_ts.map(|ts| ts.to_string().into());
@@ -275,11 +276,30 @@ impl SlackApi {
             .measured("chat.postMessage", session.chat_post_message(&req))
             .await
         {
+            Ok(posted) => Ok(Some(posted.ts.to_string())),
             // Slack said ok: the message is posted, whatever else its answer held. Treating
             // this as a failure would post it a second time through a fallback.
-            Ok(_) | Err(SlackCallError::Unreadable(_)) => Ok(()),
+            Err(SlackCallError::Unreadable(_)) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `chat.update`: the message at `ts` in `channel` now reads `content`.
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            channel.to_string().into(),
+            content,
+            ts.to_string().into(),
+        );
+        self.measured("chat.update", session.chat_update(&req))
+            .await
+            .map(|_| ())
     }
 
     pub async fn post_ephemeral(

@@ -112,6 +112,9 @@ pub struct NewTask {
     pub run_id: Option<RunId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<u32>,
+    /// A URL Tallyfy calls when the task is completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
 }
 
 /// The run a created task belongs to.
@@ -291,6 +294,7 @@ mod lookup_tests {
             separate_task_for_each_assignee: Some(true),
             run_id: None,
             position: None,
+            webhook: None,
         }
     }
 
@@ -475,6 +479,7 @@ mod tests {
             separate_task_for_each_assignee: None,
             run_id: None,
             position: None,
+            webhook: None,
         };
         assert_eq!(
             serde_json::to_value(&task).unwrap(),
@@ -549,6 +554,7 @@ mod tests {
             separate_task_for_each_assignee: None,
             run_id: Some(RunId("run1".into())),
             position: Some(position),
+            webhook: None,
         }
     }
 

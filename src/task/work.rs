@@ -85,6 +85,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         separate_task_for_each_assignee: None,
         run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
         position,
+        webhook: crate::visibility::webhook_for(app, &job.key, Step::Task).await,
     };
     let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
     let creation = Creation {
@@ -147,14 +148,11 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         link: &link,
         project: draft.project.as_ref().map(|p| p.name.as_str()),
     });
-    if app
-        .courier
-        .announce(&job.key, &job.origin, content)
-        .await
-        .is_err()
-    {
+    let card = content.clone();
+    let Ok(posted) = app.courier.announce(&job.key, &job.origin, content).await else {
         return Outcome::Untold;
-    }
+    };
+    crate::visibility::remember_card(app, &job.key, &posted, &card).await;
     app.ledger.mark_told(&job.key).await;
     Outcome::Done
 }

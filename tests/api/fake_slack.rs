@@ -491,6 +491,28 @@ async fn answer(
             }))
             .into_response()
         }
+        // A message the bot posted, changed in place (api.slack.com/methods/chat.update):
+        // the same limits as a post; `message_not_found` for a ts it never posted.
+        "chat.update" => {
+            let channel = args["channel"].as_str().unwrap_or_default().to_string();
+            let ts = args["ts"].as_str().unwrap_or_default().to_string();
+            if let Err(code) = check_message(&args) {
+                return slack_error(code);
+            }
+            let Some(message) = s
+                .posted
+                .iter_mut()
+                .find(|m| m["channel"] == channel.as_str() && m["ts"] == ts.as_str())
+            else {
+                return slack_error("message_not_found");
+            };
+            for field in ["text", "blocks"] {
+                if let Some(v) = args.get(field) {
+                    message[field] = v.clone();
+                }
+            }
+            Json(json!({"ok": true, "channel": channel, "ts": ts, "text": args["text"]})).into_response()
+        }
         // Messages the bot posted, newest first; metadata only when asked for
         // (api.slack.com/methods/conversations.history, .../conversations.replies).
         "conversations.history" | "conversations.replies" => {

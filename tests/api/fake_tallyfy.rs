@@ -16,6 +16,11 @@
 //!   `Retry-After` is given in seconds or as an HTTP date (CLI parses both); a 2xx `data`
 //!   may be an array (the Python SDK accepts one).
 //! - Listing groups needs an admin: other tokens get 403 (docs, groups endpoint).
+//! - A task created with a `webhook` is told about once, when completed (or completed
+//!   again after a reopening): one POST, no retries, no signature, with the header
+//!   `X-Tallyfy-orgID` and the task payload `{this_task: {id, title, status, completed_at,
+//!   completed_by, owners}, completer, process: {id, name, status, progress}, next_task}`
+//!   (Tallyfy's webhook documentation; shared/docs/tallyfy-api.md, "Webhooks").
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -103,6 +108,10 @@ struct Inner {
     groups: Vec<(String, String)>,
     /// Members of each group, by group id.
     group_members: HashMap<String, Vec<u64>>,
+    /// The webhook each task was created with, by task id.
+    webhooks: HashMap<String, String>,
+    /// The last webhook call made: where, and what was sent.
+    last_webhook: Option<(String, Value)>,
     /// Whether listing groups is refused (a token without admin rights).
     groups_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
@@ -238,6 +247,68 @@ impl FakeTallyfy {
         }
     }
 
+    /// The first task titled `title` is completed by member `by` (or reopened, with
+    /// `done` false), and its webhook, if it has one, is called as Tallyfy calls it: once.
+    /// Answers the status the webhook's server answered.
+    pub async fn complete_and_tell(&self, title: &str, by: u64, done: bool) -> Option<u16> {
+        let (hook, payload) = {
+            let mut s = self.inner.lock().unwrap();
+            let completer = s
+                .members
+                .iter()
+                .find(|m| m.id == by)
+                .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
+                .unwrap_or(Value::Null);
+            let run_key = s
+                .runs
+                .iter()
+                .find(|(_, tasks)| tasks.iter().any(|t| t["title"] == title))
+                .map(|(k, _)| k.clone())?;
+            let now = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                .to_string();
+            let tasks = s.runs.get_mut(&run_key)?;
+            let task = tasks.iter_mut().find(|t| t["title"] == title)?;
+            task["status"] = json!(if done { "completed" } else { "not-started" });
+            task["completed_at"] = if done { json!(now) } else { Value::Null };
+            let this_task = json!({
+                "id": task["id"], "title": task["title"], "status": task["status"],
+                "completed_at": task["completed_at"],
+                "completed_by": if done { completer.clone() } else { Value::Null },
+                "owners": task["owners"],
+            });
+            let task_id = task["id"].as_str().unwrap_or_default().to_string();
+            let total = tasks.len();
+            let complete = tasks.iter().filter(|t| t["status"] == "completed").count();
+            let process = if run_key.starts_with("oneoff-") {
+                Value::Null
+            } else {
+                json!({
+                    "id": run_key, "name": tasks[0]["title"],
+                    "status": if complete == total { "complete" } else { "active" },
+                    "progress": {"complete": complete, "total": total, "percent": complete * 100 / total.max(1)},
+                })
+            };
+            let payload = json!({"this_task": this_task, "completer": completer, "process": process, "next_task": Value::Null});
+            let hook = s.webhooks.get(&task_id).cloned()?;
+            s.last_webhook = Some((hook.clone(), payload.clone()));
+            (hook, payload)
+        };
+        send_webhook(&hook, ORG, &payload).await
+    }
+
+    /// The last webhook call, sent again as it was (Tallyfy can call more than once).
+    pub async fn repeat_last_webhook(&self) -> Option<u16> {
+        let (hook, payload) = self.inner.lock().unwrap().last_webhook.clone()?;
+        send_webhook(&hook, ORG, &payload).await
+    }
+
+    /// The last webhook call's payload, sent to `hook` with `org` as the organization.
+    pub async fn send_last_webhook_to(&self, hook: &str, org: &str) -> Option<u16> {
+        let (_, payload) = self.inner.lock().unwrap().last_webhook.clone()?;
+        send_webhook(hook, org, &payload).await
+    }
+
     /// The access token in use stops working, as when it expires or its user logs out.
     pub fn expire_access_token(&self) {
         self.inner.lock().unwrap().access_token = "expired".into();
@@ -335,6 +406,18 @@ impl FakeTallyfy {
     pub fn tasks_created(&self) -> usize {
         self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
     }
+}
+
+/// One webhook call, as Tallyfy makes it: one attempt, no retries, no signature.
+async fn send_webhook(hook: &str, org: &str, payload: &Value) -> Option<u16> {
+    let response = reqwest::Client::new()
+        .post(hook)
+        .header("X-Tallyfy-orgID", org)
+        .json(payload)
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
 }
 
 /// API calls must carry the access token in use: any other gets Tallyfy's 401.
@@ -788,6 +871,12 @@ async fn create_task_to_the_end(
                 "position": task.get("position").cloned().unwrap_or(json!(1)),
                 "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
             }));
+        }
+        if let Some(hook) = task.get("webhook").and_then(Value::as_str) {
+            for m in &made {
+                let id = m["id"].as_str().unwrap_or_default().to_string();
+                s.webhooks.insert(id, hook.to_string());
+            }
         }
         s.runs
             .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))

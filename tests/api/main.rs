@@ -32,4 +32,5 @@ mod tallyfy_rules;
 mod task_command;
 mod task_submission;
 mod token_refresh;
+mod visibility;
 mod workspace;

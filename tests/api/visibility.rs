@@ -1,0 +1,166 @@
+//! The channel sees the work get done: when Tallyfy completes a task the app created, it
+//! calls the task's webhook, and the confirmation's thread hears who completed what while
+//! the confirmation shows how far the work is. Each completion is told once; a made-up
+//! token or another organization's call tells nothing.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// An app whose PUBLIC_URL is its own address, so Tallyfy's webhooks reach it.
+async fn app_with_public_url() -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    spawn_app_with(|env| {
+        env.insert("PORT".into(), port.to_string());
+        env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+    })
+    .await
+}
+
+/// The confirmation in the channel (the first top-level message there).
+async fn card(app: &TestApp) -> Value {
+    eventually("the confirmation", || {
+        app.slack
+            .posted()
+            .into_iter()
+            .find(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
+    })
+    .await
+}
+
+/// Replies in the card's thread.
+fn replies(app: &TestApp, card: &Value) -> Vec<String> {
+    app.slack
+        .posted()
+        .into_iter()
+        .filter(|m| m["thread_ts"] == card["ts"])
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The card's blocks as they now read.
+fn card_now(app: &TestApp, card: &Value) -> String {
+    app.slack
+        .posted()
+        .into_iter()
+        .find(|m| m["ts"] == card["ts"])
+        .map(|m| m["blocks"].to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_completed_task_is_told_in_its_thread_once_and_its_card_updated() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Draft contract", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let create = app.tallyfy.creates()[0].body.clone();
+    let hook = create["webhook"].as_str().unwrap().to_string();
+    assert!(hook.starts_with(&app.url("/tallyfy/webhook/")), "{hook}");
+
+    assert_eq!(
+        app.tallyfy
+            .complete_and_tell("Draft contract", 1002, true)
+            .await,
+        Some(200)
+    );
+    let reply = eventually_within(Duration::from_secs(5), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert!(
+        reply.contains("Bob Example completed *Draft contract*"),
+        "{reply}"
+    );
+    eventually_within(Duration::from_secs(5), "the card to say it is done", || {
+        card_now(&app, &card).contains("Done").then_some(())
+    })
+    .await;
+
+    // The same call again, a made-up token and another organization: nothing more.
+    assert_eq!(app.tallyfy.repeat_last_webhook().await, Some(200));
+    let made_up = format!("{}{}", app.url("/tallyfy/webhook/"), "0".repeat(32));
+    assert_eq!(
+        app.tallyfy
+            .send_last_webhook_to(&made_up, crate::fake_tallyfy::ORG)
+            .await,
+        Some(404)
+    );
+    assert_eq!(
+        app.tallyfy
+            .send_last_webhook_to(&hook, "ffffffffffffffffffffffffffffffff")
+            .await,
+        Some(403)
+    );
+    app.idle().await;
+    assert_eq!(replies(&app, &card).len(), 1, "told once");
+
+    // Reopened, it is news again.
+    app.tallyfy
+        .complete_and_tell("Draft contract", 1002, false)
+        .await;
+    eventually_within(Duration::from_secs(5), "the reopening", || {
+        (replies(&app, &card).len() == 2).then_some(())
+    })
+    .await;
+    assert!(replies(&app, &card)[1].contains("was reopened"));
+}
+
+#[tokio::test]
+async fn a_projects_card_counts_its_tasks_and_the_channel_hears_when_it_is_complete() {
+    let app = app_with_public_url().await;
+    let values = ProjectValues::new("Launch", &[ALICE], "Book venue\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+    assert!(app
+        .tallyfy
+        .creates()
+        .iter()
+        .all(|c| c.body["webhook"].is_string()));
+
+    app.tallyfy
+        .complete_and_tell("Book venue", 1001, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
+        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    })
+    .await;
+    app.tallyfy
+        .complete_and_tell("Send invites", 1001, true)
+        .await;
+    app.tallyfy.complete_and_tell("Launch", 1001, true).await;
+    eventually_within(Duration::from_secs(5), "the project to be complete", || {
+        card_now(&app, &card)
+            .contains("Project complete")
+            .then_some(())
+    })
+    .await;
+    app.idle().await;
+    let news: Vec<Value> = app
+        .slack
+        .posted()
+        .into_iter()
+        .filter(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is complete")
+        })
+        .collect();
+    assert_eq!(news.len(), 1, "the channel hears it once");
+    let thread = replies(&app, &card);
+    assert_eq!(
+        thread.iter().filter(|r| r.contains("completed")).count(),
+        3,
+        "{thread:?}"
+    );
+}
