@@ -116,6 +116,9 @@ pub struct JobsConfig {
     pub retry_for: Duration,
     /// How long shutdown waits for running jobs before handing them back.
     pub drain: Duration,
+    /// Without a public URL (so without webhooks), how often the tasks the app created are
+    /// read for completions.
+    pub poll_every: Duration,
 }
 
 /// How the HTTP server treats clients: what it waits for, and how many it serves at once.
@@ -280,6 +283,7 @@ impl Config {
         let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);
         let retry_for = r.seconds("TALLYFY_RETRY_FOR_SECS", 10 * 60);
         let drain = r.seconds("SHUTDOWN_DRAIN_SECS", 20);
+        let poll_every = r.seconds("TALLYFY_POLL_SECS", 60);
         let concurrency = match r.get("JOB_CONCURRENCY") {
             None => Some(16),
             Some(raw) => match raw.parse::<usize>() {
@@ -388,6 +392,7 @@ impl Config {
                 concurrency: concurrency.unwrap(),
                 retry_for: retry_for.unwrap(),
                 drain: drain.unwrap(),
+                poll_every: poll_every.unwrap(),
             },
             http: HttpConfig {
                 header_timeout: header_timeout.unwrap(),

@@ -144,6 +144,13 @@ impl Application {
                 stop_watch.clone(),
             ))
         });
+        // Without a public URL Tallyfy has nowhere to call: completions are read instead.
+        let poller = self.state.config.public_url.is_none().then(|| {
+            let mut stop = stop_watch.clone();
+            tokio::spawn(crate::visibility::poll(self.state.clone(), async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            }))
+        });
         let metrics = self.metrics.map(|listener| {
             let (router, http) = (
                 metrics_app(self.state.clone()),
@@ -168,6 +175,9 @@ impl Application {
         }
         if let Some(metrics) = metrics {
             let _ = metrics.await;
+        }
+        if let Some(poller) = poller {
+            let _ = poller.await;
         }
         if jobs.drain(drain).await == Drained::HandedBack {
             tracing::warn!("shutdown: work still running was handed back for another replica");

@@ -7,21 +7,35 @@
 //! news again), answered at once, and then told in the confirmation's thread ("Bob
 //! Builder completed *Draft contract*") while the confirmation itself is updated in place
 //! ("3 of 5 done", "Done", "Project complete", the last also said in the channel).
+//!
+//! Without a public URL (Socket Mode) there are no webhooks: one replica at a time (it
+//! holds a lease in the store) reads the tasks and projects the app created, every
+//! `TALLYFY_POLL_SECS`, within the shared rate budget, and tells the same news the same
+//! way, once. Work a day old is read a tenth as often; work a month old, no more.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
 use crate::courier::Posted;
-use crate::jobs::ledger::Step;
+use crate::jobs::ledger::{Step, FOLLOW_TTL};
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
+use crate::tallyfy::model::{RunId, TaskId};
 
 /// Where Tallyfy calls; the token follows.
 pub const ROUTE: &str = "/tallyfy/webhook/{token}";
 const ROUTE_PREFIX: &str = "/tallyfy/webhook/";
 /// The block of the confirmation that says how far the work is.
 const PROGRESS_BLOCK: &str = "progress";
+/// Where the work read by polling is listed, and how many entries the list keeps.
+const POLLED: &str = "polled";
+const POLLED_KEEP: usize = 1000;
+/// The lease that makes one replica the poller.
+const LEASE: &str = "poller";
+const DAY: i64 = 24 * 3600;
 
 /// The webhook for creation `step` of `job`; none without a public URL (Socket Mode).
 pub async fn webhook_for(app: &Services, job: &str, step: Step) -> Option<String> {
@@ -33,6 +47,14 @@ pub async fn webhook_for(app: &Services, job: &str, step: Step) -> Option<String
     ))
 }
 
+/// What a confirmation's card follows in Tallyfy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Followed {
+    Task(TaskId),
+    Run(RunId),
+}
+
 /// A confirmation in a channel: where it is and what it says.
 #[derive(Serialize, Deserialize)]
 struct Card {
@@ -41,21 +63,47 @@ struct Card {
     content: SlackMessageContent,
 }
 
-/// Keeps where a job's confirmation went, when it went to a channel.
+/// One piece of work the poller reads: whose card, what, and since when (unix seconds).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Polled {
+    job: String,
+    followed: Followed,
+    since: i64,
+}
+
+/// Keeps where a job's confirmation went, when it went to a channel; without a public URL,
+/// also lists what the card follows, for the poller.
 pub async fn remember_card(
     app: &Services,
     job: &str,
     posted: &Posted,
     content: &SlackMessageContent,
+    followed: Followed,
 ) {
-    if let Posted::InChannel { channel, ts } = posted {
-        let card = Card {
-            channel: channel.clone(),
-            ts: ts.clone(),
-            content: content.clone(),
+    let Posted::InChannel { channel, ts } = posted else {
+        return;
+    };
+    let card = Card {
+        channel: channel.clone(),
+        ts: ts.clone(),
+        content: content.clone(),
+    };
+    let raw = serde_json::to_string(&card).expect("plain data");
+    app.ledger.keep_card(job, &raw).await;
+    if app.config.public_url.is_none() {
+        let entry = Polled {
+            job: job.to_string(),
+            followed,
+            since: jiff::Timestamp::now().as_second(),
         };
-        let raw = serde_json::to_string(&card).expect("plain data");
-        app.ledger.keep_card(job, &raw).await;
+        let raw = serde_json::to_string(&entry).expect("plain data");
+        if let Err(e) = app
+            .store
+            .push_recent(POLLED, &raw, POLLED_KEEP, FOLLOW_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not list the work to read for completions");
+        }
     }
 }
 
@@ -96,8 +144,6 @@ struct Process {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
     progress: Option<Value>,
 }
 
@@ -125,14 +171,8 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
     let Ok(event) = serde_json::from_slice::<Event>(body) else {
         return Received::Malformed;
     };
-    let done = event.this_task.status.as_deref() == Some("completed");
-    let when = event.this_task.completed_at.as_deref().unwrap_or("");
-    let news = format!(
-        "{}:{}:{when}",
-        event.this_task.id,
-        if done { "done" } else { "open" }
-    );
-    if !app.ledger.first_news(&news).await {
+    let news = News::from_event(&event);
+    if !app.ledger.first_news(&news.key).await {
         app.metrics.job("webhook", "repeat");
         return Received::Accepted;
     }
@@ -140,12 +180,69 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
     let moved = app.clone();
     let _ = app
         .jobs
-        .hand_off(async move { tell(&moved, &job, event, done).await });
+        .hand_off(async move { tell(&moved, &job, news).await });
     Received::Accepted
 }
 
+/// A completion (or a reopening), however it was learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct News {
+    /// What it is told once by: the task, done or open, and when it was completed.
+    key: String,
+    title: Option<String>,
+    who: Option<String>,
+    done: bool,
+    progress: Progress,
+    /// The project's run and name, for "is complete".
+    process: Option<(String, Option<String>)>,
+}
+
+impl News {
+    fn key(task: &str, done: bool, completed_at: Option<&str>) -> String {
+        let state = if done { "done" } else { "open" };
+        format!("{task}:{state}:{}", completed_at.unwrap_or(""))
+    }
+
+    fn from_event(event: &Event) -> Self {
+        let done = event.this_task.status.as_deref() == Some("completed");
+        let task = match &event.this_task.id {
+            Value::String(id) => id.clone(),
+            other => other.to_string(),
+        };
+        let progress = event
+            .process
+            .as_ref()
+            .and_then(|p| {
+                let progress = p.progress.as_ref()?;
+                let done = progress.get("complete").and_then(Value::as_u64)?;
+                let total = progress.get("total").and_then(Value::as_u64)?;
+                (total > 1).then_some(Progress::Project { done, total })
+            })
+            .unwrap_or(Progress::Task { done });
+        Self {
+            key: News::key(&task, done, event.this_task.completed_at.as_deref()),
+            title: event.this_task.title.clone(),
+            who: event
+                .completer
+                .as_ref()
+                .or(event.this_task.completed_by.as_ref())
+                .and_then(|p| p.full_name.clone()),
+            done,
+            progress,
+            process: event.process.as_ref().map(|p| {
+                let id = match &p.id {
+                    Some(Value::String(id)) => id.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                (id, p.name.clone())
+            }),
+        }
+    }
+}
+
 /// Tells the confirmation's thread, and updates the confirmation.
-async fn tell(app: &Services, job: &str, event: Event, done: bool) {
+async fn tell(app: &Services, job: &str, news: News) {
     let Some(card) = app
         .ledger
         .card(job)
@@ -155,17 +252,12 @@ async fn tell(app: &Services, job: &str, event: Event, done: bool) {
         // The confirmation went through a response URL or a direct message: no card.
         return;
     };
-    let who = event
-        .completer
-        .as_ref()
-        .or(event.this_task.completed_by.as_ref())
-        .and_then(|p| p.full_name.as_deref())
-        .unwrap_or("Someone");
+    let who = news.who.as_deref().unwrap_or("Someone");
     let title = mrkdwn::shorten(
-        event.this_task.title.as_deref().unwrap_or("a task"),
+        news.title.as_deref().unwrap_or("a task"),
         limits::SHOWN_TITLE,
     );
-    let reply = if done {
+    let reply = if news.done {
         format!(
             ":white_check_mark: {} completed *{}*",
             mrkdwn::escape(who),
@@ -184,43 +276,142 @@ async fn tell(app: &Services, job: &str, event: Event, done: bool) {
     {
         tracing::warn!(error = %e, "could not reply in the confirmation's thread");
     }
-    let progress = Progress::of(&event, done);
-    let updated = with_progress(card.content.clone(), &progress.line());
+    let updated = with_progress(card.content.clone(), &news.progress.line());
     if let Err(e) = app.courier.update(&card.channel, &card.ts, updated).await {
         tracing::warn!(error = %e, "could not update the confirmation");
     }
-    if progress.is_project_complete() {
-        let run = event
-            .process
-            .as_ref()
-            .and_then(|p| p.id.as_ref())
-            .map(Value::to_string)
-            .unwrap_or_default();
+    if news.progress.is_project_complete() {
+        let (run, name) = news.process.clone().unwrap_or_default();
         if app
             .ledger
             .first_news(&format!("complete:{job}:{run}"))
             .await
         {
-            let name = event
-                .process
-                .as_ref()
-                .and_then(|p| p.name.as_deref())
-                .unwrap_or("The project");
+            let name = name.as_deref().unwrap_or("The project");
             let line = format!(
                 ":tada: *{}* is complete.",
                 mrkdwn::escape(&mrkdwn::shorten(name, limits::SHOWN_TITLE))
             );
-            let _ = app
-                .courier
-                .reply_in_thread(&card.channel, &card.ts, &line)
-                .await;
             let _ = app.courier.say(&card.channel, &line).await;
         }
     }
 }
 
+/// Without a public URL: reads the work the app created for completions, every
+/// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
+pub async fn poll(app: AppState, stop: impl std::future::Future<Output = ()>) {
+    let every = app.config.jobs.poll_every;
+    let me = crate::store::instance_name();
+    tokio::pin!(stop);
+    let mut round: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        round += 1;
+        if holds_lease(&app, &me, every * 3).await {
+            poll_once(&app, round).await;
+        }
+    }
+}
+
+/// Takes the poller's lease, or keeps it: one replica polls at a time.
+async fn holds_lease(app: &Services, me: &str, ttl: Duration) -> bool {
+    match app.store.set_if_absent(LEASE, me, ttl).await {
+        Ok(true) => true,
+        Ok(false) => match app.store.get(LEASE).await {
+            Ok(Some(holder)) if holder == me => app.store.set(LEASE, me, ttl).await.is_ok(),
+            _ => false,
+        },
+        // Without the store each replica reads for itself; news is still told once each.
+        Err(_) => true,
+    }
+}
+
+/// One round: young work every round, work a day old every tenth, older work no more.
+async fn poll_once(app: &Services, round: u64) {
+    let now = jiff::Timestamp::now().as_second();
+    let listed = app.store.recent(POLLED).await.unwrap_or_default();
+    let mut seen = Vec::new();
+    for entry in listed
+        .iter()
+        .filter_map(|raw| serde_json::from_str::<Polled>(raw).ok())
+    {
+        let age = now - entry.since;
+        if seen.contains(&entry.followed) || age > 30 * DAY || (age > DAY && round % 10 != 0) {
+            continue;
+        }
+        seen.push(entry.followed.clone());
+        for news in read(app, &entry.followed).await {
+            if app.ledger.first_news(&news.key).await {
+                tell(app, &entry.job, news).await;
+            }
+        }
+    }
+}
+
+/// The completions in a piece of work, as news.
+async fn read(app: &Services, followed: &Followed) -> Vec<News> {
+    let who = |by: &Option<Value>| {
+        by.as_ref()
+            .and_then(|b| b.get("full_name"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    match followed {
+        Followed::Task(id) => match app.tallyfy.get_task(id).await {
+            Ok(task) if task.status.as_deref() == Some("completed") => vec![News {
+                key: News::key(&id.0, true, task.completed_at.as_deref()),
+                title: task.title.clone(),
+                who: who(&task.completed_by),
+                done: true,
+                progress: Progress::Task { done: true },
+                process: None,
+            }],
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::info!(error = %e, "could not read a task for its completion");
+                Vec::new()
+            }
+        },
+        Followed::Run(id) => match app.tallyfy.get_run(id).await {
+            Ok(run) => {
+                let (done, total) = run.progress().unwrap_or((0, 0));
+                let progress = if total > 1 {
+                    Progress::Project {
+                        done: done as u64,
+                        total: total as u64,
+                    }
+                } else {
+                    Progress::Task { done: true }
+                };
+                let name = run.name.clone();
+                run.tasks
+                    .map(|t| t.data)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|t| t.status.as_deref() == Some("completed"))
+                    .map(|t| News {
+                        key: News::key(&t.id.0, true, t.completed_at.as_deref()),
+                        title: t.title.clone(),
+                        who: who(&t.completed_by),
+                        done: true,
+                        progress: progress.clone(),
+                        process: Some((id.0.clone(), name.clone())),
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "could not read a project for its completions");
+                Vec::new()
+            }
+        },
+    }
+}
+
 /// How far the work is, as the card shows it.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Progress {
     /// A project: this many of its tasks are done.
     Project { done: u64, total: u64 },
@@ -229,19 +420,6 @@ enum Progress {
 }
 
 impl Progress {
-    fn of(event: &Event, done: bool) -> Self {
-        let counts = event.process.as_ref().and_then(|p| {
-            let progress = p.progress.as_ref()?;
-            let done = progress.get("complete").and_then(Value::as_u64)?;
-            let total = progress.get("total").and_then(Value::as_u64)?;
-            Some((done, total, p.status.as_deref() == Some("complete")))
-        });
-        match counts {
-            Some((done, total, _)) if total > 1 => Progress::Project { done, total },
-            _ => Progress::Task { done },
-        }
-    }
-
     fn is_project_complete(&self) -> bool {
         matches!(self, Progress::Project { done, total } if done >= total)
     }
@@ -264,7 +442,9 @@ fn with_progress(mut content: SlackMessageContent, line: &str) -> SlackMessageCo
     .with_block_id(PROGRESS_BLOCK.into())
     .into();
     let mut blocks = content.blocks.take().unwrap_or_default();
-    blocks.retain(|b| !matches!(b, SlackBlock::Context(c) if c.block_id.as_ref().map(|id| id.0.as_str()) == Some(PROGRESS_BLOCK)));
+    blocks.retain(|b| {
+        !matches!(b, SlackBlock::Context(c) if c.block_id.as_ref().map(|id| id.0.as_str()) == Some(PROGRESS_BLOCK))
+    });
     let at = blocks
         .iter()
         .rposition(|b| matches!(b, SlackBlock::Actions(_)))
@@ -281,26 +461,25 @@ mod tests {
     fn event(status: &str, progress: Option<(u64, u64)>) -> Event {
         let mut v = serde_json::json!({"this_task": {"id": "t1", "title": "Draft <contract>", "status": status, "completed_at": "2026-11-29T10:00:00Z"}, "completer": {"full_name": "Bob Builder"}});
         if let Some((done, total)) = progress {
-            v["process"] = serde_json::json!({"id": "r1", "name": "Launch", "status": if done == total { "complete" } else { "active" }, "progress": {"complete": done, "total": total}});
+            v["process"] = serde_json::json!({"id": "r1", "name": "Launch", "progress": {"complete": done, "total": total}});
         }
         serde_json::from_value(v).unwrap()
     }
 
     #[test]
-    fn progress_reads_the_process_and_says_what_the_card_shows() {
-        assert_eq!(
-            Progress::of(&event("completed", Some((3, 5))), true).line(),
-            "3 of 5 done"
-        );
-        assert!(Progress::of(&event("completed", Some((5, 5))), true).is_project_complete());
-        assert_eq!(
-            Progress::of(&event("completed", None), true).line(),
-            ":white_check_mark: Done"
-        );
-        assert_eq!(
-            Progress::of(&event("not-started", None), false).line(),
-            "Reopened"
-        );
+    fn news_reads_the_payload_and_says_what_the_card_shows() {
+        let news = News::from_event(&event("completed", Some((3, 5))));
+        assert_eq!(news.progress.line(), "3 of 5 done");
+        assert_eq!(news.who.as_deref(), Some("Bob Builder"));
+        assert_eq!(news.key, "t1:done:2026-11-29T10:00:00Z");
+        assert!(News::from_event(&event("completed", Some((5, 5))))
+            .progress
+            .is_project_complete());
+        let alone = News::from_event(&event("completed", None));
+        assert_eq!(alone.progress.line(), ":white_check_mark: Done");
+        let reopened = News::from_event(&event("not-started", None));
+        assert_eq!(reopened.progress.line(), "Reopened");
+        assert_ne!(reopened.key, alone.key, "a reopening is news of its own");
     }
 
     #[test]

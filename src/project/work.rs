@@ -118,7 +118,8 @@ pub async fn create(
             let card = content.clone();
             match app.courier.announce(&job.key, &job.origin, content).await {
                 Ok(posted) => {
-                    crate::visibility::remember_card(app, &job.key, &posted, &card).await;
+                    let followed = crate::visibility::Followed::Run(run.clone());
+                    crate::visibility::remember_card(app, &job.key, &posted, &card, followed).await;
                     true
                 }
                 Err(_) => false,

@@ -12,7 +12,7 @@ use url::Url;
 use super::auth::Credentials;
 use super::budget::RateBudget;
 use super::model::{
-    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId,
+    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, TaskId,
 };
 use super::TallyfyError;
 use crate::config::TallyfyConfig;
@@ -172,6 +172,14 @@ impl TallyfyClient {
         let path = format!("organizations/{}/runs/{}", self.org_id, run);
         let req = self.request(Method::GET, &path).query(&[("with", "tasks")]);
         let found: Data<Run> = self.send("get_run", req).await?;
+        Ok(found.data)
+    }
+
+    /// `GET /organizations/{org}/tasks/{id}`: one task, one-off or in a run.
+    pub async fn get_task(&self, task: &TaskId) -> Result<ListedTask, TallyfyError> {
+        let path = format!("organizations/{}/tasks/{}", self.org_id, task);
+        let req = self.request(Method::GET, &path);
+        let found: Data<ListedTask> = self.send("get_task", req).await?;
         Ok(found.data)
     }
 

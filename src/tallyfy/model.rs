@@ -180,6 +180,11 @@ pub struct ListedTask {
     pub owners: Option<ListedOwners>,
     #[serde(default)]
     pub position: Option<u32>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    /// Who completed it: a member object with `full_name`, when Tallyfy says.
+    #[serde(default)]
+    pub completed_by: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -346,6 +351,11 @@ pub struct TaskSummary {
     pub title: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    /// Who completed it: a member object with `full_name`, when Tallyfy says.
+    #[serde(default)]
+    pub completed_by: Option<serde_json::Value>,
 }
 
 impl Run {

@@ -152,7 +152,11 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
     let Ok(posted) = app.courier.announce(&job.key, &job.origin, content).await else {
         return Outcome::Untold;
     };
-    crate::visibility::remember_card(app, &job.key, &posted, &card).await;
+    let followed = match (created.run_id(), &draft.project) {
+        (Some(run), None) => crate::visibility::Followed::Run(run.clone()),
+        _ => crate::visibility::Followed::Task(created.id.clone()),
+    };
+    crate::visibility::remember_card(app, &job.key, &posted, &card, followed).await;
     app.ledger.mark_told(&job.key).await;
     Outcome::Done
 }

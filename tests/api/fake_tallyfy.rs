@@ -138,6 +138,7 @@ impl FakeTallyfy {
                 post(create_task).get(list_tasks),
             )
             .route("/api/organizations/{org}/runs/{run}/tasks", get(list_run_tasks))
+            .route("/api/organizations/{org}/tasks/{task}", get(get_task))
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
@@ -271,6 +272,7 @@ impl FakeTallyfy {
             let task = tasks.iter_mut().find(|t| t["title"] == title)?;
             task["status"] = json!(if done { "completed" } else { "not-started" });
             task["completed_at"] = if done { json!(now) } else { Value::Null };
+            task["completed_by"] = if done { completer.clone() } else { Value::Null };
             let this_task = json!({
                 "id": task["id"], "title": task["title"], "status": task["status"],
                 "completed_at": task["completed_at"],
@@ -995,6 +997,40 @@ async fn list_tasks(
         .collect();
     drop(s);
     page_of(tasks, &query)
+}
+
+/// `GET /organizations/{org}/tasks/{task}`: one task, one-off or in a run.
+async fn get_task(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((org, task)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = read_request(
+        &inner,
+        &org,
+        format!("/organizations/{org}/tasks/{task}"),
+        &query,
+        &headers,
+    ) {
+        return r;
+    }
+    let found = inner
+        .lock()
+        .unwrap()
+        .runs
+        .values()
+        .flatten()
+        .find(|t| t["id"] == task.as_str())
+        .cloned();
+    match found {
+        Some(task) => Json(json!({ "data": task })).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": true, "message": "Task not found", "code": "RESOURCE_NOT_FOUND"})),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /organizations/{org}/runs/{run}/tasks`.

@@ -1,7 +1,8 @@
 //! The channel sees the work get done: when Tallyfy completes a task the app created, it
-//! calls the task's webhook, and the confirmation's thread hears who completed what while
-//! the confirmation shows how far the work is. Each completion is told once; a made-up
-//! token or another organization's call tells nothing.
+//! calls the task's webhook (or, without a public URL, the app reads the task), and the
+//! confirmation's thread hears who completed what while the confirmation shows how far the
+//! work is. Each completion is told once; a made-up token or another organization's call
+//! tells nothing.
 
 use std::time::Duration;
 
@@ -161,6 +162,75 @@ async fn a_projects_card_counts_its_tasks_and_the_channel_hears_when_it_is_compl
     assert_eq!(
         thread.iter().filter(|r| r.contains("completed")).count(),
         3,
+        "{thread:?}"
+    );
+}
+
+/// An app with no public URL, reading its work every second.
+async fn polling_app() -> TestApp {
+    spawn_app_with(|env| {
+        env.insert("TALLYFY_POLL_SECS".into(), "1".into());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn without_a_public_url_completions_are_read_and_told_once() {
+    let app = polling_app().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("File the report", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    assert!(app.tallyfy.creates()[0].body.get("webhook").is_none());
+    app.tallyfy
+        .complete_and_tell("File the report", 1002, true)
+        .await;
+    let reply = eventually_within(Duration::from_secs(5), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert!(
+        reply.contains("Bob Example completed *File the report*"),
+        "{reply}"
+    );
+    eventually_within(Duration::from_secs(5), "the card to say it is done", || {
+        card_now(&app, &card).contains("Done").then_some(())
+    })
+    .await;
+    // Later rounds read it again, and tell nothing more.
+    let reads = |app: &TestApp| {
+        app.tallyfy
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/tasks/"))
+            .count()
+    };
+    let seen = reads(&app);
+    eventually_within(Duration::from_secs(10), "two more rounds", || {
+        (reads(&app) >= seen + 2).then_some(())
+    })
+    .await;
+    assert_eq!(replies(&app, &card).len(), 1, "told once");
+}
+
+#[tokio::test]
+async fn without_a_public_url_a_projects_card_counts_its_tasks() {
+    let app = polling_app().await;
+    let values = ProjectValues::new("Audit", &[ALICE], "Gather receipts\nFile return");
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+    app.tallyfy
+        .complete_and_tell("Gather receipts", 1001, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
+        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    })
+    .await;
+    let thread = replies(&app, &card);
+    assert_eq!(thread.len(), 1, "{thread:?}");
+    assert!(
+        thread[0].contains("Alice Example completed *Gather receipts*"),
         "{thread:?}"
     );
 }
