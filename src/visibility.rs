@@ -339,7 +339,10 @@ async fn poll_once(app: &Services, round: u64) {
         .filter_map(|raw| serde_json::from_str::<Polled>(raw).ok())
     {
         let age = now - entry.since;
-        if seen.contains(&entry.followed) || age > 30 * DAY || (age > DAY && round % 10 != 0) {
+        if seen.contains(&entry.followed)
+            || age > 30 * DAY
+            || (age > DAY && !round.is_multiple_of(10))
+        {
             continue;
         }
         seen.push(entry.followed.clone());
