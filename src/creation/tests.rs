@@ -148,6 +148,7 @@ fn request() -> NewTask {
         separate_task_for_each_assignee: None,
         run_id: None,
         position: None,
+        options: Default::default(),
     }
 }
 

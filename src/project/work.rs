@@ -155,6 +155,7 @@ async fn ensure_run(
         separate_task_for_each_assignee: Some(true),
         run_id: None,
         position: None,
+        options: Default::default(),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
     let creation = Creation {
@@ -228,6 +229,7 @@ async fn append(
         separate_task_for_each_assignee: None,
         run_id: Some(run.clone()),
         position: Some(task.position),
+        options: Default::default(),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
     let creation = Creation {

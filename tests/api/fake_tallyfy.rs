@@ -16,6 +16,10 @@
 //!   `Retry-After` is given in seconds or as an HTTP date (CLI parses both); a 2xx `data`
 //!   may be an array (the Python SDK accepts one).
 //! - Listing groups needs an admin: other tokens get 403 (docs, groups endpoint).
+//! - A create's optional fields (flags, `started_at`, `max_assignable`, `tags`,
+//!   `form_fields`) are checked in [`options`], each rule with its source.
+//! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
+//!   `tag_management.py`).
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -31,6 +35,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+use crate::fake_tallyfy_options as options;
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const TOKEN: &str = "tallyfy-test-token";
@@ -105,6 +111,10 @@ struct Inner {
     group_members: HashMap<String, Vec<u64>>,
     /// Whether listing groups is refused (a token without admin rights).
     groups_refused: bool,
+    /// The organization's tags: (id, title).
+    tags: Vec<(String, String)>,
+    /// Whether listing tags is refused.
+    tags_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
     next_id: u64,
@@ -132,6 +142,7 @@ impl FakeTallyfy {
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
+            .route("/api/organizations/{org}/tags", get(list_tags))
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
@@ -185,6 +196,27 @@ impl FakeTallyfy {
     /// Listing groups answers 403, as for a token without admin rights.
     pub fn refuse_groups(&self) {
         self.inner.lock().unwrap().groups_refused = true;
+    }
+
+    pub fn add_tag(&self, id: &str, title: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .tags
+            .push((id.into(), title.into()));
+    }
+
+    /// Listing tags answers 403.
+    pub fn refuse_tags(&self) {
+        self.inner.lock().unwrap().tags_refused = true;
+    }
+
+    /// Requests to list the tags.
+    pub fn tag_lists(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/tags") && r.method == "GET")
+            .count()
     }
 
     /// Requests to list the groups.
@@ -737,6 +769,11 @@ async fn create_task_to_the_end(
             }
         }
     }
+    {
+        let s = inner.lock().unwrap();
+        let tags: Vec<String> = s.tags.iter().map(|(id, _)| id.clone()).collect();
+        options::check(&task, &tags, &mut errors);
+    }
     if !errors.is_empty() {
         return invalid(Value::Object(errors));
     }
@@ -1083,5 +1120,38 @@ async fn list_groups(
         .collect();
     let total = data.len();
     Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": null}}}))
+        .into_response()
+}
+
+async fn list_tags(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = read_request(
+        &inner,
+        &org,
+        format!("/organizations/{org}/tags"),
+        &query,
+        &headers,
+    ) {
+        return r;
+    }
+    let s = inner.lock().unwrap();
+    if s.tags_refused {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": true, "message": "You do not have permission to perform this action."})),
+        )
+            .into_response();
+    }
+    let data: Vec<Value> = s
+        .tags
+        .iter()
+        .map(|(id, title)| json!({"id": id, "title": title, "color": "#3b7cd8"}))
+        .collect();
+    let total = data.len();
+    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": {}}}}))
         .into_response()
 }
