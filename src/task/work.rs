@@ -85,7 +85,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         separate_task_for_each_assignee: None,
         run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
         position,
-        options: Default::default(),
+        options: draft.options.clone(),
     };
     let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
     let creation = Creation {

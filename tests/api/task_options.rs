@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::fake_tallyfy::{FakeTallyfy, ORG, TOKEN};
+use crate::helpers::*;
 
 pub const TAG_URGENT: &str = "5a0000000000000000000000000000a1";
 pub const TAG_FINANCE: &str = "5a0000000000000000000000000000b2";
@@ -104,4 +105,173 @@ async fn the_fake_refuses_options_that_break_the_documented_rules() {
             "{field} = {value}: {answer}"
         );
     }
+}
+
+/// Waits for the confirmation in the channel; returns the body Tallyfy received.
+async fn created_body(app: &TestApp) -> Value {
+    posted_in(app, CHANNEL, std::time::Duration::from_secs(10)).await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 1);
+    creates[0].body.clone()
+}
+
+fn every_option(deadline: i64) -> OptionValues {
+    OptionValues {
+        flags: vec![
+            "everyone_must_complete",
+            "can_complete_only_assignees",
+            "top_secret",
+            "prevent_guest_comment",
+            "is_soft_start_date",
+        ],
+        start: Some(deadline - 24 * 3600),
+        max_assignees: Some(" 3 ".into()),
+        tags: vec![
+            (TAG_URGENT.into(), "urgent".into()),
+            (TAG_FINANCE.into(), "finance".into()),
+        ],
+        fields: Some(
+            "Invoice number: text, required -- as printed on the invoice\nApproved amount: number\nRegion: dropdown (EMEA | APAC | Americas)"
+                .into(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn every_option_on_the_form_reaches_tallyfy_with_its_json_type() {
+    let app = spawn_app().await;
+    app.tallyfy.add_tag(TAG_URGENT, "urgent");
+    app.tallyfy.add_tag(TAG_FINANCE, "finance");
+    let view = app.open_task_modal("Pay the invoice").await;
+    let tags = block(&view, "opt_tags");
+    assert_eq!(tags["optional"], true);
+    assert_eq!(tags["element"]["options"][1]["value"], TAG_FINANCE);
+    assert_eq!(tags["element"]["options"][1]["text"]["text"], "finance");
+    for id in ["opt_flags", "opt_start", "opt_max_assignees", "opt_fields"] {
+        assert_eq!(block(&view, id)["optional"], true, "{id}");
+    }
+    assert!(view.view["blocks"].as_array().unwrap().len() <= 100);
+
+    let mut values = TaskValues::new("Pay the invoice", &[ALICE, BOB]);
+    let deadline = values.deadline.unwrap();
+    values.options = every_option(deadline);
+    let response = app.submit_task(&view, &values).await;
+    assert_eq!(response.text().await.unwrap(), "", "the form closes");
+    let body = created_body(&app).await;
+
+    for flag in [
+        "everyone_must_complete",
+        "can_complete_only_assignees",
+        "top_secret",
+        "prevent_guest_comment",
+        "is_soft_start_date",
+    ] {
+        assert_eq!(body[flag], json!(true), "{flag} is a JSON boolean");
+    }
+    let start = jiff::Timestamp::from_second(deadline - 24 * 3600)
+        .unwrap()
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    assert_eq!(body["started_at"], json!(start));
+    assert_eq!(body["max_assignable"], json!(3), "a JSON integer");
+    assert_eq!(body["tags"], json!([TAG_URGENT, TAG_FINANCE]));
+    assert_eq!(
+        body["form_fields"],
+        json!([
+            {"label": "Invoice number", "field_type": "text", "required": true,
+             "guidance": "as printed on the invoice", "position": 1},
+            {"label": "Approved amount", "field_type": "number", "required": false, "position": 2},
+            {"label": "Region", "field_type": "dropdown", "required": false,
+             "options": ["EMEA", "APAC", "Americas"], "position": 3}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_task_without_options_sends_none_of_them() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("Plain").await;
+    assert!(
+        view.view["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["block_id"] != "opt_tags"),
+        "no tags block when the organization has none"
+    );
+    app.submit_task(&view, &TaskValues::new("Plain", &[ALICE]))
+        .await;
+    let body = created_body(&app).await;
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["deadline", "owners", "task_type", "title"]);
+}
+
+#[tokio::test]
+async fn option_mistakes_come_back_on_their_fields() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("Pay").await;
+    let mut values = TaskValues::new("Pay", &[ALICE]);
+    let deadline = values.deadline.unwrap();
+    values.options = OptionValues {
+        start: Some(deadline + 3600),
+        max_assignees: Some("a few".into()),
+        fields: Some("Invoice number: text, required\nAmount: money\nRegion: dropdown".into()),
+        ..OptionValues::default()
+    };
+    let body: Value = app.submit_task(&view, &values).await.json().await.unwrap();
+    assert_eq!(body["response_action"], "errors");
+    let errors = &body["errors"];
+    assert!(
+        errors["opt_start"]
+            .as_str()
+            .unwrap()
+            .contains("before the deadline"),
+        "{errors}"
+    );
+    assert!(
+        errors["opt_max_assignees"]
+            .as_str()
+            .unwrap()
+            .contains("whole number"),
+        "{errors}"
+    );
+    let fields = errors["opt_fields"].as_str().unwrap();
+    assert!(
+        fields.contains("Line 2: \u{201c}money\u{201d} is not a field type"),
+        "{fields}"
+    );
+    assert!(
+        fields.contains("Line 3: a dropdown field needs its choices"),
+        "{fields}"
+    );
+    assert!(!fields.contains("Line 1"), "{fields}");
+    app.idle().await;
+    assert!(app.tallyfy.creates().is_empty(), "nothing is created");
+}
+
+#[tokio::test]
+async fn tags_tallyfy_refuses_to_list_are_left_out_and_not_asked_for_again_at_once() {
+    let app = spawn_app().await;
+    app.tallyfy.add_tag(TAG_URGENT, "urgent");
+    app.tallyfy.refuse_tags();
+    for _ in 0..2 {
+        let view = app.open_task_modal("Pay").await;
+        assert!(view.view["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["block_id"] != "opt_tags"));
+    }
+    assert_eq!(app.tallyfy.tag_lists(), 1);
+}
+
+#[tokio::test]
+async fn tags_are_listed_once_for_many_forms() {
+    let app = spawn_app().await;
+    app.tallyfy.add_tag(TAG_URGENT, "urgent");
+    for _ in 0..3 {
+        let view = app.open_task_modal("Pay").await;
+        block(&view, "opt_tags");
+    }
+    assert_eq!(app.tallyfy.tag_lists(), 1);
 }
