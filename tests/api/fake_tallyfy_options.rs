@@ -132,11 +132,11 @@ fn check_field(i: usize, field: &Value, errors: &mut Map<String, Value>) {
         );
         return;
     };
-    if !field
+    let label = field
         .get("label")
         .and_then(Value::as_str)
-        .is_some_and(|l| !l.trim().is_empty())
-    {
+        .unwrap_or_default();
+    if label.trim().is_empty() {
         refuse(
             errors,
             &at("label"),
