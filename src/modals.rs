@@ -19,6 +19,7 @@ use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
 use crate::tallyfy::model::{Group, Tag};
 
+pub mod marks;
 pub mod options;
 
 /// How long opening a modal waits for the requester's timezone. Slack's trigger id lives

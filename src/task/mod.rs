@@ -62,7 +62,9 @@ pub async fn open(state: &AppState, request: ModalRequest) {
 }
 
 fn prefill(o: &Opening) -> Prefill {
-    let (title, when) = deadline::split_phrase(&o.text.text, &o.now);
+    let (text, chosen_tags) = modals::marks::take_tags(&o.text.text, &o.tags);
+    let (text, task_type) = modals::marks::take_task_type(&text);
+    let (title, when) = deadline::split_phrase(&text, &o.now);
     Prefill {
         title: title.chars().take(MAX_INITIAL_CHARS).collect(),
         assignees: o.text.mentions.clone(),
@@ -70,9 +72,9 @@ fn prefill(o: &Opening) -> Prefill {
         projects: o.projects.clone(),
         groups: o.groups.clone(),
         summary: o.summary.clone(),
-        task_type: TaskType::Task,
+        task_type: task_type.unwrap_or_default(),
         tags: o.tags.clone(),
-        chosen_tags: Vec::new(),
+        chosen_tags,
     }
 }
 

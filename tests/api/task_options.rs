@@ -275,3 +275,34 @@ async fn tags_are_listed_once_for_many_forms() {
     }
     assert_eq!(app.tallyfy.tag_lists(), 1);
 }
+
+#[tokio::test]
+async fn quick_text_marks_open_the_form_with_tags_and_type_set() {
+    let app = spawn_app().await;
+    app.tallyfy.add_tag(TAG_URGENT, "urgent");
+    app.tallyfy.add_tag(TAG_FINANCE, "Finance team");
+    let view = app
+        .open_task_modal(&format!(
+            "Pay the invoice #urgent !approval <@{ALICE}> #finance-team #unknown tomorrow"
+        ))
+        .await;
+    assert_eq!(
+        block(&view, "title")["element"]["initial_value"],
+        "Pay the invoice #unknown"
+    );
+    assert_eq!(
+        block(&view, "task_type")["element"]["initial_option"]["value"],
+        "approval"
+    );
+    let chosen: Vec<Value> = block(&view, "opt_tags")["element"]["initial_options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].clone())
+        .collect();
+    assert_eq!(chosen, vec![json!(TAG_URGENT), json!(TAG_FINANCE)]);
+    assert_eq!(
+        block(&view, "assignees")["element"]["initial_users"],
+        json!([ALICE])
+    );
+}
