@@ -17,7 +17,7 @@ use crate::jobs::{Attempt, Outcome, Stored};
 use crate::runs::{self, ProjectRef};
 use crate::slack::mrkdwn;
 use crate::state::Services;
-use crate::tallyfy::model::{NewTask, RunId, TaskType};
+use crate::tallyfy::model::{NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
 use crate::wording::{self, Failure};
 
@@ -205,7 +205,7 @@ async fn append_all(
     let appends: Vec<BoxFuture<'_, Result<(), String>>> = plan
         .tasks
         .iter()
-        .map(|task| append(app, job, run, task, attempt).boxed())
+        .map(|task| append(app, job, run, &plan.options, task, attempt).boxed())
         .collect();
     futures::stream::iter(appends)
         .buffered(APPEND_CONCURRENCY)
@@ -217,6 +217,7 @@ async fn append(
     app: &Services,
     job: &ProjectJob,
     run: &RunId,
+    options: &TaskOptions,
     task: &PlannedTask,
     attempt: Attempt,
 ) -> Result<(), String> {
@@ -229,7 +230,7 @@ async fn append(
         separate_task_for_each_assignee: None,
         run_id: Some(run.clone()),
         position: Some(task.position),
-        options: Default::default(),
+        options: options.with_tags(&task.tags),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
     let creation = Creation {

@@ -54,6 +54,17 @@ impl TaskOptions {
     pub fn is_empty(&self) -> bool {
         *self == TaskOptions::default()
     }
+
+    /// These options with `more` tags besides their own (each tag once).
+    pub fn with_tags(&self, more: &[TagId]) -> TaskOptions {
+        let mut options = self.clone();
+        for tag in more {
+            if !options.tags.contains(tag) {
+                options.tags.push(tag.clone());
+            }
+        }
+        options
+    }
 }
 
 /// A field the assignee fills in.

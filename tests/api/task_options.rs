@@ -306,3 +306,52 @@ async fn quick_text_marks_open_the_form_with_tags_and_type_set() {
         json!([ALICE])
     );
 }
+
+#[tokio::test]
+async fn project_options_apply_to_every_line_and_a_line_adds_its_own_tags() {
+    let app = spawn_app().await;
+    app.tallyfy.add_tag(TAG_URGENT, "urgent");
+    app.tallyfy.add_tag(TAG_FINANCE, "finance");
+    let mut values = ProjectValues::new(
+        "Close the quarter",
+        &[ALICE],
+        "Draft the report #finance\nSign it off",
+    );
+    let view = app.open_project_modal(&values.name).await;
+    block(&view, "opt_tags");
+    block(&view, "opt_fields");
+    values.options = OptionValues {
+        flags: vec!["top_secret", "everyone_must_complete"],
+        max_assignees: Some("2".into()),
+        tags: vec![(TAG_URGENT.into(), "urgent".into())],
+        fields: Some("Approved amount: number, required".into()),
+        ..OptionValues::default()
+    };
+    let response = app.submit_project(&view, &values).await;
+    assert_eq!(response.text().await.unwrap(), "", "the form closes");
+    announced(&app, std::time::Duration::from_secs(30)).await;
+
+    let creates = app.tallyfy.creates();
+    let titled = |title: &str| {
+        creates
+            .iter()
+            .find(|c| c.body["title"] == title)
+            .unwrap_or_else(|| panic!("no create of {title}"))
+            .body
+            .clone()
+    };
+    let project = titled("Close the quarter");
+    assert!(project.get("top_secret").is_none(), "{project}");
+    let field = json!([{"label": "Approved amount", "field_type": "number", "required": true, "position": 1}]);
+    for (title, tags) in [
+        ("Draft the report", json!([TAG_URGENT, TAG_FINANCE])),
+        ("Sign it off", json!([TAG_URGENT])),
+    ] {
+        let line = titled(title);
+        assert_eq!(line["top_secret"], json!(true), "{line}");
+        assert_eq!(line["everyone_must_complete"], json!(true), "{line}");
+        assert_eq!(line["max_assignable"], json!(2), "{line}");
+        assert_eq!(line["tags"], tags, "{line}");
+        assert_eq!(line["form_fields"], field, "{line}");
+    }
+}

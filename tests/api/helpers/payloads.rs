@@ -76,6 +76,7 @@ pub struct ProjectValues {
     pub assignees: Vec<String>,
     pub deadline: i64,
     pub tasks: String,
+    pub options: OptionValues,
 }
 
 impl ProjectValues {
@@ -85,6 +86,7 @@ impl ProjectValues {
             assignees: assignees.iter().map(|a| a.to_string()).collect(),
             deadline: now() + 10 * 24 * 3600,
             tasks: tasks.into(),
+            options: OptionValues::default(),
         }
     }
 }
@@ -128,7 +130,7 @@ pub fn submission(view_id: &str, hash: &str, metadata: &str, v: &TaskValues) -> 
 
 /// A `view_submission` payload of the "New project" modal, as Slack sends it.
 pub fn project_submission(view_id: &str, hash: &str, metadata: &str, v: &ProjectValues) -> Value {
-    json!({
+    let mut payload = json!({
         "type": "view_submission",
         "team": {"id": fake_slack::TEAM, "domain": "test"},
         "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
@@ -143,7 +145,12 @@ pub fn project_submission(view_id: &str, hash: &str, metadata: &str, v: &Project
                 "tasks": {"value": {"type": "plain_text_input", "value": v.tasks}}
             }}
         }
-    })
+    });
+    payload["view"]["state"]["values"]
+        .as_object_mut()
+        .unwrap()
+        .extend(v.options.state());
+    payload
 }
 
 /// The form body Slack sends for `command text`, run by the requester in `channel`.
