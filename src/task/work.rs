@@ -147,6 +147,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         task_type: draft.task_type,
         link: &link,
         project: draft.project.as_ref().map(|p| p.name.as_str()),
+        options: &draft.options,
     });
     if app
         .courier

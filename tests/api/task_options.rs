@@ -107,12 +107,13 @@ async fn the_fake_refuses_options_that_break_the_documented_rules() {
     }
 }
 
-/// Waits for the confirmation in the channel; returns the body Tallyfy received.
-async fn created_body(app: &TestApp) -> Value {
-    posted_in(app, CHANNEL, std::time::Duration::from_secs(10)).await;
+/// Waits for the confirmation in the channel; returns the body Tallyfy received, and
+/// the confirmation's text.
+async fn created(app: &TestApp) -> (Value, String) {
+    let message = posted_in(app, CHANNEL, std::time::Duration::from_secs(10)).await;
     let creates = app.tallyfy.creates();
     assert_eq!(creates.len(), 1);
-    creates[0].body.clone()
+    (creates[0].body.clone(), message.body().to_string())
 }
 
 fn every_option(deadline: i64) -> OptionValues {
@@ -154,10 +155,19 @@ async fn every_option_on_the_form_reaches_tallyfy_with_its_json_type() {
 
     let mut values = TaskValues::new("Pay the invoice", &[ALICE, BOB]);
     let deadline = values.deadline.unwrap();
+    values.task_type = "approval";
     values.options = every_option(deadline);
     let response = app.submit_task(&view, &values).await;
     assert_eq!(response.text().await.unwrap(), "", "the form closes");
-    let body = created_body(&app).await;
+    let (body, confirmation) = created(&app).await;
+    let special = confirmation
+        .lines()
+        .find(|l| l.starts_with("An approval"))
+        .unwrap_or_else(|| panic!("no line on what is special: {confirmation}"));
+    assert_eq!(
+        special,
+        "An approval \u{b7} confidential \u{b7} everyone must complete it \u{b7} only assignees can complete it \u{b7} guests can't comment \u{b7} at most 3 assignees \u{b7} asks for \u{201c}Invoice number\u{201d}, \u{201c}Approved amount\u{201d} and \u{201c}Region\u{201d}"
+    );
 
     for flag in [
         "everyone_must_complete",
@@ -201,7 +211,12 @@ async fn a_task_without_options_sends_none_of_them() {
     );
     app.submit_task(&view, &TaskValues::new("Plain", &[ALICE]))
         .await;
-    let body = created_body(&app).await;
+    let (body, confirmation) = created(&app).await;
+    assert_eq!(
+        confirmation.lines().count(),
+        2,
+        "no line on options: {confirmation}"
+    );
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["deadline", "owners", "task_type", "title"]);
 }
