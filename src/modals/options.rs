@@ -377,4 +377,44 @@ mod tests {
         assert_eq!(found[1].field_type, FieldType::Multiselect);
         assert!(found[1].required);
     }
+
+    #[test]
+    fn the_part_stays_within_slacks_limits() {
+        let tags: Vec<Tag> = (0..150)
+            .map(|i| Tag {
+                id: TagId(format!("{i:032}")),
+                title: format!("{i} {}", "long tag name ".repeat(10)),
+            })
+            .collect();
+        let chosen = vec![tags[3].id.clone(), tags[120].id.clone()];
+        let json = serde_json::to_value(blocks(&tags, &chosen)).unwrap();
+        let blocks = json.as_array().unwrap();
+        assert!(blocks.len() <= 7);
+        let tags_block = blocks.iter().find(|b| b["block_id"] == TAGS).unwrap();
+        let options = tags_block["element"]["options"].as_array().unwrap();
+        assert_eq!(options.len(), 100);
+        assert!(options
+            .iter()
+            .all(|o| o["text"]["text"].as_str().unwrap().chars().count() < 76));
+        // Only a tag on offer can be chosen already.
+        let initial = tags_block["element"]["initial_options"].as_array().unwrap();
+        assert_eq!(initial.len(), 1);
+        assert_eq!(initial[0]["value"], tags[3].id.0);
+        for block in blocks {
+            for key in ["hint", "label"] {
+                if let Some(text) = block[key]["text"].as_str() {
+                    assert!(text.chars().count() <= 2000);
+                }
+            }
+            if let Some(text) = block["element"]["placeholder"]["text"].as_str() {
+                assert!(text.chars().count() <= 150, "{text}");
+            }
+        }
+        let none = serde_json::to_value(super::blocks(&[], &[])).unwrap();
+        assert!(none
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["block_id"] != TAGS));
+    }
 }
