@@ -10,6 +10,8 @@ mod fake_slack;
 #[path = "../tests/api/fake_tallyfy.rs"]
 #[allow(dead_code)]
 mod fake_tallyfy;
+#[path = "../tests/api/fake_tallyfy_options.rs"]
+mod fake_tallyfy_options;
 
 use std::collections::HashMap;
 use std::sync::Arc;

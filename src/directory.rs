@@ -16,17 +16,14 @@ use crate::config::DirectoryConfig;
 use crate::slack::api::{SlackApi, SlackCallError, SlackPerson};
 use crate::slack::ids::{TeamId, UserId};
 use crate::store::Store;
-use crate::tallyfy::model::{Group, MemberId, Owners};
+use crate::tallyfy::model::{MemberId, Owners};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
 
-/// How long the organization's groups are kept.
-const GROUPS_TTL: Duration = Duration::from_secs(600);
+mod catalog;
+
 /// People looked up at once for one request.
 const LOOKUP_CONCURRENCY: usize = 8;
-/// After Tallyfy refused or failed to list the groups, it is not asked again for this long:
-/// the forms open without groups meanwhile.
-const GROUPS_FAILURE_TTL: Duration = Duration::from_secs(60);
 
 /// Where an answer came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,32 +321,6 @@ impl Directory {
                 async move { this.lookup(&team, &user).await }.boxed()
             })
             .await
-    }
-
-    /// The organization's Tallyfy groups, cached for ten minutes.
-    pub async fn groups(&self) -> Result<Vec<Group>, DirectoryError> {
-        const KEY: &str = "groups";
-        const FAILED: &str = "groups:failed";
-        if let Ok(Some(raw)) = self.store.get(KEY).await {
-            if let Ok(groups) = serde_json::from_str(&raw) {
-                return Ok(groups);
-            }
-        }
-        if let Ok(Some(_)) = self.store.get(FAILED).await {
-            return Ok(Vec::new());
-        }
-        let groups = match self.tallyfy.list_groups().await {
-            Ok(groups) => groups,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not list Tallyfy's groups; forms leave them out for a minute");
-                let _ = self.store.set(FAILED, "1", GROUPS_FAILURE_TTL).await;
-                return Err(e.into());
-            }
-        };
-        if let Ok(raw) = serde_json::to_string(&groups) {
-            let _ = self.store.set(KEY, &raw, GROUPS_TTL).await;
-        }
-        Ok(groups)
     }
 
     /// Forgets what is cached about `user`, so the next use looks them up afresh.

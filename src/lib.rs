@@ -18,20 +18,24 @@
 //!   [`task::work`], [`task::message`], [`task::whois`]) and [`project`] (`/project`: the
 //!   same four, and [`project::lines`]). What a job kind does after the modal closes is in
 //!   its flow's `work.rs`. [`modals`] is what both forms share (opening one within the
-//!   trigger id's 3 s, reading common fields, claiming a submission).
+//!   trigger id's 3 s, reading common fields, claiming a submission), with
+//!   [`modals::options`] (the Options part: Tallyfy's flags, start, most assignees, tags
+//!   and fields to fill in) and [`modals::marks`] (quick-text `#tags` and `!type`).
 //! - The services the flows use: [`creation`] sends a creation to Tallyfy exactly once
 //!   (record, send, look up before resending, backoff); [`courier`] posts every message
 //!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
-//!   people to Tallyfy members, cached; [`runs`] is the projects a channel remembers;
-//!   [`wording`] turns failures into words people can act on; [`visibility`] tells the
-//!   channel as the work gets done (Tallyfy's webhooks, into the confirmation's thread).
+//!   people to Tallyfy members, and lists the organization's groups and tags, cached;
+//!   [`runs`] is the projects a channel remembers; [`wording`] turns failures into words
+//!   people can act on; [`visibility`] tells the channel as the work gets done (Tallyfy's
+//!   webhooks, or reading the work, into the confirmation's thread).
 //! - [`jobs`] is the engine, which knows no job kinds: it consumes the [`jobs::queue`]
 //!   (a Redis stream every replica reads, or an in-process channel), claims, heartbeats,
 //!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
 //!   value stored about a job.
 //! - At the bottom, the outside world: [`slack`] (Web API client, payload types, typed
 //!   ids, signature, mrkdwn, the one workspace served, which response URLs may be posted
-//!   to), [`tallyfy`] (API client, models, token renewal, rate budget, links, limits),
+//!   to), [`tallyfy`] (API client, models and a task's options, token renewal, rate
+//!   budget, links, limits),
 //!   [`store`] (Redis, or an in-process map) with [`schedule`] (the rate budget's rolling
 //!   window), [`seal`] (what goes to Redis protected: tokens encrypted, jobs signed),
 //!   [`deadline`] (date phrases), [`telemetry`] (logs and metrics) and [`tls`] (one TLS

@@ -17,7 +17,10 @@ use crate::slack::command::{parse_text, CommandText, SlashCommand};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
-use crate::tallyfy::model::Group;
+use crate::tallyfy::model::{Group, Tag};
+
+pub mod marks;
+pub mod options;
 
 /// How long a trigger id stays good for opening a form, less a margin for the way back.
 const TRIGGER_LIFE: Duration = Duration::from_millis(2800);
@@ -144,6 +147,8 @@ pub struct Opening {
     pub projects: Vec<ProjectRef>,
     /// The organization's Tallyfy groups, when they were at hand in time.
     pub groups: Vec<Group>,
+    /// The organization's Tallyfy tags, likewise.
+    pub tags: Vec<Tag>,
 }
 
 /// The block of Tallyfy groups a task can be assigned to.
@@ -152,7 +157,7 @@ pub const GROUPS: &str = "groups";
 pub const GUESTS: &str = "guests";
 const GUESTS_OK: &str = "guests_ok";
 
-/// How long opening waits for the organization's groups before leaving them out.
+/// How long opening waits for the organization's groups and tags before leaving them out.
 const GROUPS_WAIT: Duration = Duration::from_millis(1000);
 
 /// A multi-select of the organization's groups (Slack shows at most 100 options).
@@ -365,7 +370,8 @@ pub async fn open_for_command(
     let person = state.directory.person(&req.team_id, &req.user_id);
     tokio::pin!(person);
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
-    // The groups lookup runs on by itself, so a slow one still warms the cache for next time.
+    // The groups and tags lookups run on by themselves, so a slow one still warms the cache
+    // for next time.
     let directory = state.directory.clone();
     let groups = tokio::spawn(async move { directory.groups().await });
     let groups = async {
@@ -375,7 +381,16 @@ pub async fn open_for_command(
             .and_then(Result::ok)
             .and_then(Result::ok)
     };
-    let (profile, groups) = tokio::join!(profile, groups);
+    let directory = state.directory.clone();
+    let tags = tokio::spawn(async move { directory.tags().await });
+    let tags = async {
+        tokio::time::timeout(GROUPS_WAIT, tags)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(Result::ok)
+    };
+    let (profile, groups, tags) = tokio::join!(profile, groups, tags);
     let (tz, pending) = match profile {
         Ok(Ok(p)) if refuses(state, &p) => {
             tracing::info!("a Slack guest was refused");
@@ -406,6 +421,7 @@ pub async fn open_for_command(
         metadata,
         projects,
         groups: groups.unwrap_or_default(),
+        tags: tags.unwrap_or_default(),
     };
     let first = build(&opening);
     // A trigger id is good for three seconds: past that, opening the form is not worth

@@ -149,6 +149,7 @@ fn request() -> NewTask {
         run_id: None,
         position: None,
         webhook: None,
+        options: Default::default(),
     }
 }
 

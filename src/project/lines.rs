@@ -1,10 +1,12 @@
 //! The "Tasks" field of the project modal: one task per line, each with its own optional
-//! `@people` and date phrase (`Draft contract @alice friday`).
+//! `@people`, `#tags` and date phrase (`Draft contract @alice #legal friday`).
 
 use jiff::Zoned;
 
 use crate::deadline;
+use crate::modals::marks;
 use crate::slack::command::parse_typed;
+use crate::tallyfy::model::{Tag, TagId};
 
 /// One line of the tasks field, as typed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -19,19 +21,23 @@ pub struct Line {
     /// `<@U123>` mentions, when the text carried real ones.
     pub mentions: Vec<crate::slack::ids::UserId>,
     pub deadline: Option<Zoned>,
+    /// The organization's tags the line names with `#tag-name`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagId>,
 }
 
-/// Splits the field into lines; blank lines are skipped, list bullets are removed.
-pub fn parse(text: &str, now: &Zoned) -> Vec<Line> {
+/// Splits the field into lines; blank lines are skipped, list bullets are removed. `#tags`
+/// are matched to the organization's `tags`.
+pub fn parse(text: &str, now: &Zoned, tags: &[Tag]) -> Vec<Line> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .enumerate()
-        .map(|(i, raw)| parse_line(i + 1, raw, now))
+        .map(|(i, raw)| parse_line(i + 1, raw, now, tags))
         .collect()
 }
 
-fn parse_line(number: usize, raw: &str, now: &Zoned) -> Line {
+fn parse_line(number: usize, raw: &str, now: &Zoned, tags: &[Tag]) -> Line {
     let without_bullet = strip_bullet(raw);
     let parsed = parse_typed(without_bullet);
     let mut handles = Vec::new();
@@ -51,7 +57,7 @@ fn parse_line(number: usize, raw: &str, now: &Zoned) -> Line {
             None => words.push(word),
         }
     }
-    let rest = words.join(" ");
+    let (rest, line_tags) = marks::take_tags(&words.join(" "), tags);
     // A line that is only a date phrase keeps it as its title: split_phrase never empties it.
     let (title, deadline) = deadline::split_phrase(&rest, now);
     Line {
@@ -61,6 +67,7 @@ fn parse_line(number: usize, raw: &str, now: &Zoned) -> Line {
         handles,
         mentions: parsed.mentions,
         deadline,
+        tags: line_tags,
     }
 }
 
@@ -95,6 +102,7 @@ mod tests {
         let lines = parse(
             "Draft contract @alice friday\n\n- Review it @bob, @Alice\n3. Sign",
             &now(),
+            &[],
         );
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].title, "Draft contract");
@@ -118,14 +126,36 @@ mod tests {
 
     #[test]
     fn real_mentions_are_kept_as_ids() {
-        let lines = parse("Ship <@U123> tomorrow", &now());
+        let lines = parse("Ship <@U123> tomorrow", &now(), &[]);
         assert_eq!(lines[0].mentions, vec!["U123"]);
         assert_eq!(lines[0].title, "Ship");
     }
 
     #[test]
     fn text_that_only_looks_like_a_bullet_is_left_alone() {
-        assert_eq!(parse("2026 budget", &now())[0].title, "2026 budget");
-        assert_eq!(parse("-5 degrees test", &now())[0].title, "-5 degrees test");
+        assert_eq!(parse("2026 budget", &now(), &[])[0].title, "2026 budget");
+        assert_eq!(
+            parse("-5 degrees test", &now(), &[])[0].title,
+            "-5 degrees test"
+        );
+    }
+
+    #[test]
+    fn a_line_takes_the_tags_it_names() {
+        let tags = [Tag {
+            id: TagId("t1".into()),
+            title: "Legal".into(),
+        }];
+        let lines = parse(
+            "Draft contract #legal @bob friday\nSign #later",
+            &now(),
+            &tags,
+        );
+        assert_eq!(lines[0].title, "Draft contract");
+        assert_eq!(lines[0].tags, vec![TagId("t1".into())]);
+        assert_eq!(lines[0].handles, vec!["bob"]);
+        assert!(lines[0].deadline.is_some());
+        assert_eq!(lines[1].title, "Sign #later");
+        assert!(lines[1].tags.is_empty());
     }
 }

@@ -194,6 +194,7 @@ mod tests {
             assignees: vec!["U1".into()],
             owners: Owners::default(),
             deadline: "2026-12-01T22:00:00Z".parse().unwrap(),
+            tags: vec![],
         }
     }
 

@@ -27,7 +27,7 @@ use crate::modals::{self, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::ids::UserId;
 use crate::state::AppState;
-use crate::tallyfy::model::Owners;
+use crate::tallyfy::model::{Owners, TagId, TaskOptions};
 use modal::Prefill;
 
 /// How long `/project list` waits for progress from Tallyfy.
@@ -42,6 +42,9 @@ pub struct ProjectPlan {
     pub owners: Owners,
     pub deadline: Timestamp,
     pub tasks: Vec<PlannedTask>,
+    /// Options for every task line; left out of the stored job when none is set.
+    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
+    pub options: TaskOptions,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,9 @@ pub struct PlannedTask {
     pub assignees: Vec<UserId>,
     pub owners: Owners,
     pub deadline: Timestamp,
+    /// Tags of this line's own, besides the project's options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<TagId>,
 }
 
 #[derive(Debug)]
@@ -74,6 +80,7 @@ pub async fn open(state: &AppState, request: ModalRequest) {
             assignees: o.text.mentions.clone(),
             deadline: when.unwrap_or_else(|| deadline::default_deadline(&o.now)),
             groups: o.groups.clone(),
+            tags: o.tags.clone(),
         };
         modal::view(&prefill, &o.metadata)
     })

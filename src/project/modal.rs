@@ -10,7 +10,7 @@ use super::lines::{self, Line};
 use crate::modals::{self, Metadata};
 use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
-use crate::tallyfy::model::Group;
+use crate::tallyfy::model::{Group, Tag, TaskOptions};
 
 pub const CALLBACK_ID: &str = "project_create";
 pub const NAME: &str = "name";
@@ -34,6 +34,8 @@ pub struct Prefill {
     pub deadline: Zoned,
     /// Tallyfy groups that can own the project.
     pub groups: Vec<Group>,
+    /// The organization's Tallyfy tags, offered under Options.
+    pub tags: Vec<Tag>,
 }
 
 /// A submission that passed the checks that need no lookups.
@@ -48,6 +50,9 @@ pub struct ProjectForm {
     pub groups: Vec<Group>,
     #[serde(default)]
     pub guests_ok: bool,
+    /// Options for every task line; left out of the stored job when none is set.
+    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
+    pub options: TaskOptions,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -80,7 +85,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .with_block_id(TASKS.into())
         .with_optional(true)
         .with_hint(
-            "A line may name its own @people and deadline; otherwise it takes the project's."
+            "A line may name its own @people, #tags and deadline; otherwise it takes the project's. Options below apply to every line."
                 .into(),
         );
     let mut blocks = vec![
@@ -102,6 +107,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         input(DEADLINE, "Deadline", deadline.into(), false),
         tasks_block.into(),
     ]);
+    blocks.extend(modals::options::blocks(&prefill.tags, &[]));
     SlackView::Modal(
         SlackModalView::new("New project".into(), blocks)
             .with_submit("Create project".into())
@@ -123,8 +129,13 @@ fn input(
         .into()
 }
 
-/// Reads and checks a submission; `now` is in the requester's timezone (for date phrases).
-pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<String, String>> {
+/// Reads and checks a submission; `now` is in the requester's timezone (for date phrases),
+/// and `tags` are the organization's, for the lines' `#tags`.
+pub fn read(
+    state: &ViewState,
+    now: &Zoned,
+    tags: &[Tag],
+) -> Result<ProjectForm, BTreeMap<String, String>> {
     let mut errors = BTreeMap::new();
     let name = modals::read_required_text(
         state,
@@ -146,7 +157,8 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty());
 
-    let lines = lines::parse(&state.text(TASKS).unwrap_or_default(), now);
+    let options = modals::options::read(state, deadline, &mut errors);
+    let lines = lines::parse(&state.text(TASKS).unwrap_or_default(), now, tags);
     let mut problems = Vec::new();
     if lines.len() > MAX_LINES {
         problems.push(format!(
@@ -167,6 +179,10 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
             .is_some_and(|d| d.timestamp() <= now.timestamp())
         {
             problems.push(line_problem(line, "its date is in the past"));
+        } else if let (Some(due), Some(start)) = (&line.deadline, start(&options)) {
+            if due.timestamp() <= start {
+                problems.push(line_problem(line, "its date is not after the start"));
+            }
         }
     }
     if !problems.is_empty() {
@@ -182,9 +198,20 @@ pub fn read(state: &ViewState, now: &Zoned) -> Result<ProjectForm, BTreeMap<Stri
             lines,
             groups,
             guests_ok: modals::read_guests_ok(state),
+            options,
         }),
         _ => Err(errors),
     }
+}
+
+/// The start chosen under Options, as a time.
+fn start(options: &TaskOptions) -> Option<Timestamp> {
+    let text = options.started_at.as_deref()?;
+    jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", text)
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 /// `Line 2 ("Draft contract @zed"): nobody here goes by @zed`
@@ -240,6 +267,7 @@ mod tests {
         let form = read(
             &state("Kickoff call @alice tomorrow\nSend welcome pack", deadline),
             &now(),
+            &[],
         )
         .unwrap();
         assert_eq!(form.name, "Onboard Globex");
@@ -250,7 +278,7 @@ mod tests {
     #[test]
     fn a_line_dated_in_the_past_is_named() {
         let deadline = now().timestamp().as_second() + 86400 * 10;
-        let errors = read(&state("Fine\nLate one 2026-01-05", deadline), &now()).unwrap_err();
+        let errors = read(&state("Fine\nLate one 2026-01-05", deadline), &now(), &[]).unwrap_err();
         assert_eq!(
             errors[TASKS],
             "Line 2 (\u{201c}Late one 2026-01-05\u{201d}): its date is in the past."
@@ -261,7 +289,7 @@ mod tests {
     fn too_many_lines_are_refused() {
         let deadline = now().timestamp().as_second() + 86400 * 10;
         let many: Vec<String> = (1..=51).map(|i| format!("Task {i}")).collect();
-        let errors = read(&state(&many.join("\n"), deadline), &now()).unwrap_err();
+        let errors = read(&state(&many.join("\n"), deadline), &now(), &[]).unwrap_err();
         assert!(errors[TASKS].contains("this has 51"), "{}", errors[TASKS]);
     }
 }

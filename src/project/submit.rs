@@ -19,12 +19,19 @@ use crate::tallyfy::model::Owners;
 
 /// How long a submission may spend on lookups before the modal must close.
 const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
+/// How long a submission waits for the organization's tags (usually cached).
+const TAGS_WAIT: Duration = Duration::from_millis(500);
 
 /// Checks a "New project" submission and hands it off, within Slack's 3 s.
 pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     let metadata = Metadata::decode(&sub.view.private_metadata);
     let now = Timestamp::now().to_zoned(deadline::timezone(metadata.tz.as_deref()));
-    let form = match modal::read(&sub.view.state, &now) {
+    // The tags lines may name; cached, and left unmatched when Tallyfy will not list them.
+    let tags = match tokio::time::timeout(TAGS_WAIT, state.directory.tags()).await {
+        Ok(Ok(tags)) => tags,
+        _ => Vec::new(),
+    };
+    let form = match modal::read(&sub.view.state, &now, &tags) {
         Ok(form) => form,
         Err(errors) => return SubmitAnswer::Errors(errors),
     };
@@ -144,6 +151,7 @@ pub async fn plan(
                 .as_ref()
                 .map(|d| d.timestamp())
                 .unwrap_or(form.deadline),
+            tags: line.tags.clone(),
         });
     }
     if !problems.is_empty() {
@@ -159,5 +167,6 @@ pub async fn plan(
         owners,
         deadline: form.deadline,
         tasks,
+        options: form.options.clone(),
     })
 }

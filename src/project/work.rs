@@ -17,7 +17,7 @@ use crate::jobs::{Attempt, Outcome, Stored};
 use crate::runs::{self, ProjectRef};
 use crate::slack::mrkdwn;
 use crate::state::Services;
-use crate::tallyfy::model::{NewTask, RunId, TaskType};
+use crate::tallyfy::model::{NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
 use crate::wording::{self, Failure};
 
@@ -162,6 +162,7 @@ async fn ensure_run(
         run_id: None,
         position: None,
         webhook: crate::visibility::webhook_for(app, &job.key, Step::Run).await,
+        options: Default::default(),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
     let creation = Creation {
@@ -211,7 +212,7 @@ async fn append_all(
     let appends: Vec<BoxFuture<'_, Result<(), String>>> = plan
         .tasks
         .iter()
-        .map(|task| append(app, job, run, task, attempt).boxed())
+        .map(|task| append(app, job, run, &plan.options, task, attempt).boxed())
         .collect();
     futures::stream::iter(appends)
         .buffered(APPEND_CONCURRENCY)
@@ -223,6 +224,7 @@ async fn append(
     app: &Services,
     job: &ProjectJob,
     run: &RunId,
+    options: &TaskOptions,
     task: &PlannedTask,
     attempt: Attempt,
 ) -> Result<(), String> {
@@ -236,6 +238,7 @@ async fn append(
         run_id: Some(run.clone()),
         position: Some(task.position),
         webhook: crate::visibility::webhook_for(app, &job.key, Step::Line(task.position)).await,
+        options: options.with_tags(&task.tags),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
     let creation = Creation {

@@ -85,7 +85,13 @@ pub fn parse_text(raw: &str) -> CommandText {
     let mut words: Vec<String> = Vec::new();
     for word in decode_entities(&plain).split_whitespace() {
         match words.last_mut() {
-            Some(last) if word.starts_with([',', '.', '?', '!', ';', ':']) => last.push_str(word),
+            // Only punctuation: a word after it (`!approval`) is a word of its own.
+            Some(last)
+                if word.starts_with([',', '.', '?', '!', ';', ':'])
+                    && !word[1..].starts_with(char::is_alphanumeric) =>
+            {
+                last.push_str(word)
+            }
             // Punctuation left at the very start belonged to removed mentions.
             None if word
                 .chars()

@@ -12,7 +12,8 @@ use url::Url;
 use super::auth::Credentials;
 use super::budget::RateBudget;
 use super::model::{
-    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, TaskId,
+    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, Tag,
+    TaskId,
 };
 use super::TallyfyError;
 use crate::config::TallyfyConfig;
@@ -130,6 +131,25 @@ impl TallyfyClient {
             }
         }
         Ok(groups)
+    }
+
+    /// The organization's tags (every page, up to a bound).
+    pub async fn list_tags(&self) -> Result<Vec<Tag>, TallyfyError> {
+        let path = format!("organizations/{}/tags", self.org_id);
+        let mut tags = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let req = self.request(Method::GET, &path).query(&[
+                ("page", page.to_string()),
+                ("per_page", PER_PAGE.to_string()),
+            ]);
+            let found: Page<Tag> = self.send("list_tags", req).await?;
+            let more = found.has_next();
+            tags.extend(found.data);
+            if !more {
+                break;
+            }
+        }
+        Ok(tags)
     }
 
     /// The task Tallyfy already holds that `request` would create, if any: a creation whose

@@ -5,6 +5,7 @@ pub mod budget;
 mod client;
 pub mod links;
 pub mod model;
+pub mod options;
 
 pub use client::TallyfyClient;
 pub use links::Links;

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use super::options::{FieldType, FormField, Tag, TagId, TaskOptions};
+
 macro_rules! string_id {
     ($name:ident) => {
         #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,6 +117,9 @@ pub struct NewTask {
     /// A URL Tallyfy calls when the task is completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<String>,
+    /// Flags, start, tags and form fields; each left out of the body when unset.
+    #[serde(flatten)]
+    pub options: TaskOptions,
 }
 
 /// The run a created task belongs to.
@@ -300,6 +305,7 @@ mod lookup_tests {
             run_id: None,
             position: None,
             webhook: None,
+            options: TaskOptions::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use slack_morphism::prelude::*;
 use crate::deadline;
 use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};
-use crate::tallyfy::model::TaskType;
+use crate::tallyfy::model::{TaskOptions, TaskType};
 
 /// A task that now exists in Tallyfy.
 #[derive(Clone, Debug)]
@@ -24,6 +24,69 @@ pub struct Created<'a> {
     pub link: &'a str,
     /// The project the task was added to.
     pub project: Option<&'a str>,
+    /// Tallyfy's optional settings, named in one line when any is set.
+    pub options: &'a TaskOptions,
+}
+
+/// Field labels the confirmation names before "and N more".
+const FIELDS_NAMED: usize = 3;
+/// Characters of a field label the confirmation shows.
+const FIELD_LABEL_SHOWN: usize = 40;
+
+/// What is special about a task, in one short line ("An approval · confidential · asks
+/// for “Invoice number” and “Region”"); `None` for a plain task.
+pub fn special(task_type: TaskType, options: &TaskOptions) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    match task_type {
+        TaskType::Task => {}
+        TaskType::Approval => parts.push("An approval".into()),
+        TaskType::Expiring => parts.push("Expiring".into()),
+        TaskType::Email => parts.push("An email task".into()),
+        TaskType::ExpiringEmail => parts.push("An expiring email task".into()),
+    }
+    let flags = [
+        (options.top_secret, "confidential"),
+        (options.everyone_must_complete, "everyone must complete it"),
+        (
+            options.can_complete_only_assignees,
+            "only assignees can complete it",
+        ),
+        (options.prevent_guest_comment, "guests can't comment"),
+    ];
+    parts.extend(
+        flags
+            .iter()
+            .filter(|(set, _)| *set == Some(true))
+            .map(|(_, words)| words.to_string()),
+    );
+    if let Some(max) = options.max_assignable {
+        parts.push(format!("at most {max} assignees"));
+    }
+    if !options.form_fields.is_empty() {
+        let mut names: Vec<String> = options
+            .form_fields
+            .iter()
+            .take(FIELDS_NAMED)
+            .map(|f| {
+                format!(
+                    "\u{201c}{}\u{201d}",
+                    mrkdwn::escape(&mrkdwn::shorten(&f.label, FIELD_LABEL_SHOWN))
+                )
+            })
+            .collect();
+        let more = options.form_fields.len().saturating_sub(FIELDS_NAMED);
+        if more > 0 {
+            names.push(format!("{more} more"));
+        }
+        parts.push(format!("asks for {}", join_people(&names)));
+    }
+    let first = parts.first_mut()?;
+    // The line reads as a sentence: its first word capitalised.
+    if let Some(c) = first.get(..1) {
+        let upper = c.to_uppercase();
+        first.replace_range(..1, &upper);
+    }
+    Some(parts.join(" \u{b7} "))
 }
 
 /// The channel message announcing a created task.
@@ -43,10 +106,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         created.deadline.as_second(),
         &deadline::utc_label(created.deadline),
     );
-    let mut kind = match created.task_type {
-        TaskType::Task => String::new(),
-        other => format!(" ({})", other.label().to_lowercase()),
-    };
+    let mut kind = String::new();
     if let Some(project) = created.project {
         let project = mrkdwn::shorten(project, limits::SHOWN_TITLE);
         kind.push_str(&format!(" in project _{}_", mrkdwn::escape(&project)));
@@ -60,6 +120,10 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         mrkdwn::mention(created.requester),
         join_people(&people),
     );
+    if let Some(line) = special(created.task_type, created.options) {
+        body.push('\n');
+        body.push_str(&line);
+    }
     if !created.guests.is_empty() {
         let emails: Vec<String> = created.guests.iter().map(|e| mrkdwn::escape(e)).collect();
         body.push_str(&format!(
@@ -110,6 +174,9 @@ pub fn help(command: &str) -> String {
          • `{command}` opens the New task form.\n\
          • `{command} Review the Q4 report @alice friday 5pm` opens it filled in: the title, \
          the people you mention as assignees, and the deadline.\n\
+         • `#tag-name` picks a Tallyfy tag and `!approval` (or `!expiring`, `!email`, `!expiring_email`) the task type.\n\
+         • Under *Options* at the end of the form: who must complete it, a start, the most assignees, tags, \
+         and fields to ask the assignee for, one per line (`Region: dropdown (EMEA | APAC)`).\n\
          • Deadlines you can type: `today`, `tomorrow 5pm`, `friday`, `next monday`, `in 3 days`, \
          `in 2 hours`, `2026-12-01`, `dec 1 17:00`. Without a deadline it is due in 7 days at 17:00 your time.\n\
          • When the task is created, a message with a link to it is posted here.\n\
@@ -143,6 +210,7 @@ mod tests {
             task_type: TaskType::Approval,
             link: "https://go.tallyfy.com/org1/processes/run1",
             project: None,
+            options: &TaskOptions::default(),
         })
     }
 
@@ -161,7 +229,7 @@ mod tests {
             json.contains("<!date^1796162400^{date_short_pretty} at {time}|2026-12-01 22:00 UTC>"),
             "{json}"
         );
-        assert!(json.contains("(approval)"));
+        assert!(json.contains("\\nAn approval"), "{json}");
         assert!(
             json.contains(r#""url":"https://go.tallyfy.com/org1/processes/run1""#),
             "{json}"
@@ -183,5 +251,39 @@ mod tests {
             !fallback.contains("<!channel>") && !fallback.contains("<https://x|y>"),
             "{fallback}"
         );
+    }
+
+    #[test]
+    fn what_is_special_fits_one_escaped_line() {
+        use crate::tallyfy::model::{FieldType, FormField};
+        let field = |label: &str| FormField {
+            label: label.into(),
+            field_type: FieldType::Text,
+            required: false,
+            options: vec![],
+            guidance: None,
+            position: None,
+        };
+        assert_eq!(special(TaskType::Task, &TaskOptions::default()), None);
+        let options = TaskOptions {
+            top_secret: Some(true),
+            everyone_must_complete: Some(true),
+            form_fields: vec![
+                field("Invoice <number> & co"),
+                field("Amount"),
+                field("Region"),
+                field("Notes"),
+                field("More"),
+            ],
+            ..TaskOptions::default()
+        };
+        let line = special(TaskType::Approval, &options).unwrap();
+        assert_eq!(
+            line,
+            "An approval \u{b7} confidential \u{b7} everyone must complete it \u{b7} asks for \u{201c}Invoice &lt;number&gt; &amp; co\u{201d}, \u{201c}Amount\u{201d}, \u{201c}Region\u{201d} and 2 more"
+        );
+        let line = special(TaskType::Task, &options).unwrap();
+        assert!(line.starts_with("Confidential"), "{line}");
+        assert!(!line.contains('\n'));
     }
 }

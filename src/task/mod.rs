@@ -21,7 +21,7 @@ use crate::modals::{self, ModalRequest, Opening};
 use crate::runs::ProjectRef;
 use crate::slack::ids::UserId;
 use crate::state::AppState;
-use crate::tallyfy::model::{Group, Owners, TaskType};
+use crate::tallyfy::model::{Group, Owners, TaskOptions, TaskType};
 use modal::Prefill;
 
 /// Slack's limit on a text input's initial value.
@@ -44,6 +44,9 @@ pub struct TaskDraft {
     /// Assign people without a Tallyfy account as guests, by email.
     #[serde(default)]
     pub guests_ok: bool,
+    /// Tallyfy's optional settings; left out of the stored job when none is set.
+    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
+    pub options: TaskOptions,
 }
 
 /// Opens the "New task" modal for a `/task` command or a shortcut, prefilled from its text.
@@ -59,7 +62,9 @@ pub async fn open(state: &AppState, request: ModalRequest) {
 }
 
 fn prefill(o: &Opening) -> Prefill {
-    let (title, when) = deadline::split_phrase(&o.text.text, &o.now);
+    let (text, chosen_tags) = modals::marks::take_tags(&o.text.text, &o.tags);
+    let (text, task_type) = modals::marks::take_task_type(&text);
+    let (title, when) = deadline::split_phrase(&text, &o.now);
     Prefill {
         title: title.chars().take(MAX_INITIAL_CHARS).collect(),
         assignees: o.text.mentions.clone(),
@@ -67,6 +72,9 @@ fn prefill(o: &Opening) -> Prefill {
         projects: o.projects.clone(),
         groups: o.groups.clone(),
         summary: o.summary.clone(),
+        task_type: task_type.unwrap_or_default(),
+        tags: o.tags.clone(),
+        chosen_tags,
     }
 }
 
@@ -84,6 +92,17 @@ mod tests {
     use jiff::Zoned;
 
     #[test]
+    fn a_draft_without_options_is_stored_as_before_and_old_drafts_still_read() {
+        let old = serde_json::json!({
+            "title": "Ship", "assignees": ["U1"], "deadline": "2030-01-01T17:00:00Z",
+            "summary": null, "task_type": "task", "project": null, "groups": [], "guests_ok": false
+        });
+        let draft: TaskDraft = serde_json::from_value(old.clone()).unwrap();
+        assert!(draft.options.is_empty());
+        assert_eq!(serde_json::to_value(&draft).unwrap(), old);
+    }
+
+    #[test]
     fn prefill_takes_title_mentions_and_phrase() {
         let now: Zoned = "2026-11-25T10:00:00-05:00[America/New_York]"
             .parse()
@@ -94,6 +113,7 @@ mod tests {
             metadata: Metadata::default(),
             projects: vec![],
             groups: vec![],
+            tags: vec![],
             summary: None,
         };
         let p = prefill(&opening("Review the Q4 report <@U1> friday 5pm", &now));

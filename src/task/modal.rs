@@ -11,7 +11,7 @@ use crate::modals::{self, Metadata};
 use crate::runs::ProjectRef;
 use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
-use crate::tallyfy::model::{Group, TaskType};
+use crate::tallyfy::model::{Group, Tag, TagId, TaskType};
 
 pub const CALLBACK_ID: &str = "task_create";
 pub const TITLE: &str = "title";
@@ -40,6 +40,12 @@ pub struct Prefill {
     /// Tallyfy groups that can be assigned.
     pub groups: Vec<Group>,
     pub summary: Option<String>,
+    /// The task type chosen already (a quick-text `!approval`, say).
+    pub task_type: TaskType,
+    /// The organization's Tallyfy tags, offered under Options.
+    pub tags: Vec<Tag>,
+    /// Tags chosen already (quick-text `#tags`).
+    pub chosen_tags: Vec<TagId>,
 }
 
 pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
@@ -72,9 +78,13 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         .iter()
         .map(|t| SlackBlockChoiceItem::new(t.label().into(), t.as_str().to_string()))
         .collect();
+    let chosen = TaskType::ALL
+        .iter()
+        .position(|t| *t == prefill.task_type)
+        .unwrap_or(0);
     let task_type = SlackBlockStaticSelectElement::new()
         .with_action_id(VALUE.into())
-        .with_initial_option(options[0].clone())
+        .with_initial_option(options[chosen].clone())
         .with_options(options);
 
     let mut blocks: Vec<SlackBlock> = vec![
@@ -104,6 +114,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
             false,
         ));
     }
+    blocks.extend(modals::options::blocks(&prefill.tags, &prefill.chosen_tags));
     SlackView::Modal(
         SlackModalView::new("New task".into(), blocks)
             .with_submit("Create task".into())
@@ -175,6 +186,7 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
         .selected(TASK_TYPE)
         .and_then(|v| TaskType::parse(&v))
         .unwrap_or_default();
+    let options = modals::options::read(state, deadline, &mut errors);
 
     match deadline {
         Some(deadline) if errors.is_empty() => Ok(TaskDraft {
@@ -186,6 +198,7 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
             project,
             groups,
             guests_ok: modals::read_guests_ok(state),
+            options,
         }),
         _ => Err(errors),
     }
@@ -264,6 +277,9 @@ mod tests {
             projects: vec![],
             groups: vec![],
             summary: None,
+            task_type: TaskType::Task,
+            tags: vec![],
+            chosen_tags: vec![],
         };
         let metadata = Metadata {
             channel_id: Some("C1".into()),
@@ -314,6 +330,9 @@ mod tests {
             }],
             groups: vec![],
             summary: None,
+            task_type: TaskType::Task,
+            tags: vec![],
+            chosen_tags: vec![],
         };
         let json = serde_json::to_value(view(&prefill, &Metadata::default())).unwrap();
         let block = json["blocks"]

@@ -86,6 +86,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
         position,
         webhook: crate::visibility::webhook_for(app, &job.key, Step::Task).await,
+        options: draft.options.clone(),
     };
     let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
     let creation = Creation {
@@ -147,6 +148,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         task_type: draft.task_type,
         link: &link,
         project: draft.project.as_ref().map(|p| p.name.as_str()),
+        options: &draft.options,
     });
     let card = content.clone();
     let Ok(posted) = app.courier.announce(&job.key, &job.origin, content).await else {

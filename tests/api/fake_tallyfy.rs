@@ -21,6 +21,10 @@
 //!   `X-Tallyfy-orgID` and the task payload `{this_task: {id, title, status, completed_at,
 //!   completed_by, owners}, completer, process: {id, name, status, progress}, next_task}`
 //!   (Tallyfy's webhook documentation; shared/docs/tallyfy-api.md, "Webhooks").
+//! - A create's optional fields (flags, `started_at`, `max_assignable`, `tags`,
+//!   `form_fields`) are checked in [`options`], each rule with its source.
+//! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
+//!   `tag_management.py`).
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -36,6 +40,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+use crate::fake_tallyfy_options as options;
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const TOKEN: &str = "tallyfy-test-token";
@@ -114,6 +120,10 @@ struct Inner {
     last_webhook: Option<(String, Value)>,
     /// Whether listing groups is refused (a token without admin rights).
     groups_refused: bool,
+    /// The organization's tags: (id, title).
+    tags: Vec<(String, String)>,
+    /// Whether listing tags is refused.
+    tags_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
     next_id: u64,
@@ -142,6 +152,7 @@ impl FakeTallyfy {
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
+            .route("/api/organizations/{org}/tags", get(list_tags))
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
@@ -195,6 +206,27 @@ impl FakeTallyfy {
     /// Listing groups answers 403, as for a token without admin rights.
     pub fn refuse_groups(&self) {
         self.inner.lock().unwrap().groups_refused = true;
+    }
+
+    pub fn add_tag(&self, id: &str, title: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .tags
+            .push((id.into(), title.into()));
+    }
+
+    /// Listing tags answers 403.
+    pub fn refuse_tags(&self) {
+        self.inner.lock().unwrap().tags_refused = true;
+    }
+
+    /// Requests to list the tags.
+    pub fn tag_lists(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/tags") && r.method == "GET")
+            .count()
     }
 
     /// Requests to list the groups.
@@ -822,6 +854,11 @@ async fn create_task_to_the_end(
             }
         }
     }
+    {
+        let s = inner.lock().unwrap();
+        let tags: Vec<String> = s.tags.iter().map(|(id, _)| id.clone()).collect();
+        options::check(&task, &tags, &mut errors);
+    }
     if !errors.is_empty() {
         return invalid(Value::Object(errors));
     }
@@ -1208,5 +1245,38 @@ async fn list_groups(
         .collect();
     let total = data.len();
     Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": null}}}))
+        .into_response()
+}
+
+async fn list_tags(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = read_request(
+        &inner,
+        &org,
+        format!("/organizations/{org}/tags"),
+        &query,
+        &headers,
+    ) {
+        return r;
+    }
+    let s = inner.lock().unwrap();
+    if s.tags_refused {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": true, "message": "You do not have permission to perform this action."})),
+        )
+            .into_response();
+    }
+    let data: Vec<Value> = s
+        .tags
+        .iter()
+        .map(|(id, title)| json!({"id": id, "title": title, "color": "#3b7cd8"}))
+        .collect();
+    let total = data.len();
+    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": {}}}}))
         .into_response()
 }

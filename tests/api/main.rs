@@ -8,6 +8,7 @@ mod directory;
 mod fair_use;
 mod fake_slack;
 mod fake_tallyfy;
+mod fake_tallyfy_options;
 mod hardening;
 mod helpers;
 
@@ -30,6 +31,7 @@ mod socket_mode;
 mod store;
 mod tallyfy_rules;
 mod task_command;
+mod task_options;
 mod task_submission;
 mod token_refresh;
 mod visibility;

@@ -1,4 +1,5 @@
-//! Tallyfy's shapes read and written as Tallyfy reads and writes them.
+//! The request and response shapes, read and written as Tallyfy has them.
+
 use super::*;
 use serde_json::json;
 
@@ -17,6 +18,7 @@ fn new_task_serialises_with_integer_owner_ids_and_no_empty_optionals() {
         run_id: None,
         position: None,
         webhook: None,
+        options: TaskOptions::default(),
     };
     assert_eq!(
         serde_json::to_value(&task).unwrap(),
@@ -91,6 +93,7 @@ fn append(title: &str, position: u32) -> NewTask {
         run_id: Some(RunId("run1".into())),
         position: Some(position),
         webhook: None,
+        options: TaskOptions::default(),
     }
 }
 
@@ -129,4 +132,15 @@ fn a_new_project_is_only_recognised_in_a_run_of_its_own() {
     assert!(
         listed(json!({"id": "t1", "title": "Onboard", "run": {"id": "r9"}})).is_made_by(&request)
     );
+}
+
+#[test]
+fn options_sit_beside_the_other_fields_of_the_body() {
+    let mut task = append("Sign", 2);
+    task.options.everyone_must_complete = Some(true);
+    task.options.started_at = Some("2026-11-30 09:00:00".into());
+    let body = serde_json::to_value(&task).unwrap();
+    assert_eq!(body["everyone_must_complete"], true);
+    assert_eq!(body["started_at"], "2026-11-30 09:00:00");
+    assert!(body.get("options").is_none() && body.get("tags").is_none());
 }

@@ -14,6 +14,46 @@ pub struct TaskValues {
     pub deadline: Option<i64>,
     pub summary: Option<String>,
     pub task_type: &'static str,
+    pub options: OptionValues,
+}
+
+/// What a person fills in under a form's Options.
+#[derive(Clone, Debug, Default)]
+pub struct OptionValues {
+    /// The ticked settings, by value (`top_secret`, `everyone_must_complete`, …).
+    pub flags: Vec<&'static str>,
+    pub start: Option<i64>,
+    pub max_assignees: Option<String>,
+    /// Chosen tags: (id, title).
+    pub tags: Vec<(String, String)>,
+    /// "Ask the assignee for", as typed.
+    pub fields: Option<String>,
+}
+
+impl OptionValues {
+    /// The Options blocks' state, as Slack sends it (every block, filled in or not).
+    pub fn state(&self) -> serde_json::Map<String, Value> {
+        let flags: Vec<Value> = self
+            .flags
+            .iter()
+            .map(|f| json!({"text": {"type": "plain_text", "text": f}, "value": f}))
+            .collect();
+        let tags: Vec<Value> = self
+            .tags
+            .iter()
+            .map(|(id, title)| json!({"text": {"type": "plain_text", "text": title}, "value": id}))
+            .collect();
+        json!({
+            "opt_flags": {"value": {"type": "checkboxes", "selected_options": flags}},
+            "opt_start": {"value": {"type": "datetimepicker", "selected_date_time": self.start}},
+            "opt_max_assignees": {"value": {"type": "plain_text_input", "value": self.max_assignees}},
+            "opt_tags": {"value": {"type": "multi_static_select", "selected_options": tags}},
+            "opt_fields": {"value": {"type": "plain_text_input", "value": self.fields}}
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
 }
 
 impl TaskValues {
@@ -24,6 +64,7 @@ impl TaskValues {
             deadline: Some(now() + 3 * 24 * 3600),
             summary: None,
             task_type: "task",
+            options: OptionValues::default(),
         }
     }
 }
@@ -35,6 +76,7 @@ pub struct ProjectValues {
     pub assignees: Vec<String>,
     pub deadline: i64,
     pub tasks: String,
+    pub options: OptionValues,
 }
 
 impl ProjectValues {
@@ -44,13 +86,14 @@ impl ProjectValues {
             assignees: assignees.iter().map(|a| a.to_string()).collect(),
             deadline: now() + 10 * 24 * 3600,
             tasks: tasks.into(),
+            options: OptionValues::default(),
         }
     }
 }
 
 /// A `view_submission` payload of the "New task" modal, as Slack sends it.
 pub fn submission(view_id: &str, hash: &str, metadata: &str, v: &TaskValues) -> Value {
-    json!({
+    let mut payload = json!({
         "type": "view_submission",
         "team": {"id": fake_slack::TEAM, "domain": "test"},
         "user": {"id": REQUESTER, "username": "rita", "name": "rita", "team_id": fake_slack::TEAM},
@@ -77,12 +120,17 @@ pub fn submission(view_id: &str, hash: &str, metadata: &str, v: &TaskValues) -> 
         },
         "response_urls": [],
         "is_enterprise_install": false
-    })
+    });
+    payload["view"]["state"]["values"]
+        .as_object_mut()
+        .unwrap()
+        .extend(v.options.state());
+    payload
 }
 
 /// A `view_submission` payload of the "New project" modal, as Slack sends it.
 pub fn project_submission(view_id: &str, hash: &str, metadata: &str, v: &ProjectValues) -> Value {
-    json!({
+    let mut payload = json!({
         "type": "view_submission",
         "team": {"id": fake_slack::TEAM, "domain": "test"},
         "user": {"id": REQUESTER, "username": "rita", "team_id": fake_slack::TEAM},
@@ -97,7 +145,12 @@ pub fn project_submission(view_id: &str, hash: &str, metadata: &str, v: &Project
                 "tasks": {"value": {"type": "plain_text_input", "value": v.tasks}}
             }}
         }
-    })
+    });
+    payload["view"]["state"]["values"]
+        .as_object_mut()
+        .unwrap()
+        .extend(v.options.state());
+    payload
 }
 
 /// The form body Slack sends for `command text`, run by the requester in `channel`.
