@@ -164,6 +164,17 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         }
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
+                if action.action_id == task::message::DONE_ACTION {
+                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
+                        state.metrics.slack_request("block_actions", "mark_done");
+                        let (app, key, url) = (state.clone(), key.clone(), url.clone());
+                        let (team, user) = (actions.team_id(), actions.user.id.clone());
+                        let _ = state.jobs.hand_off(async move {
+                            task::done::press(&app, &key, &team, &user, &url).await
+                        });
+                    }
+                    continue;
+                }
                 let retry = action.action_id == project::message::RETRY_ACTION
                     || action.action_id == courier::RETRY_ACTION;
                 if let (true, Some(key), Some(url)) = (retry, &action.value, &actions.response_url)

@@ -195,6 +195,20 @@ impl TallyfyClient {
         Ok(found.data)
     }
 
+    /// Completes a task: a one-off task through `POST /organizations/{org}/completed-tasks`,
+    /// a task of a run through `POST /organizations/{org}/runs/{run}/completed-tasks`
+    /// (Tallyfy's CLI, `resources.go`).
+    pub async fn complete_task(&self, task: &CreatedTask) -> Result<(), TallyfyError> {
+        let path = match task.run_id() {
+            Some(run) => format!("organizations/{}/runs/{run}/completed-tasks", self.org_id),
+            None => format!("organizations/{}/completed-tasks", self.org_id),
+        };
+        let body = serde_json::json!({ "task_id": task.id });
+        let req = self.request(Method::POST, &path).json(&body);
+        let _: serde_json::Value = self.send("complete_task", req).await?;
+        Ok(())
+    }
+
     /// `GET /organizations/{org}/tasks/{id}`: one task, one-off or in a run.
     pub async fn get_task(&self, task: &TaskId) -> Result<ListedTask, TallyfyError> {
         let path = format!("organizations/{}/tasks/{}", self.org_id, task);

@@ -26,7 +26,13 @@ pub struct Created<'a> {
     pub project: Option<&'a str>,
     /// Tallyfy's optional settings, named in one line when any is set.
     pub options: &'a TaskOptions,
+    /// The job's key, for the "Mark done" button.
+    pub job_key: &'a str,
 }
+
+/// The action id of the "Mark done" button on a task's confirmation; its value is the
+/// job's key.
+pub const DONE_ACTION: &str = "task_done";
 
 /// Field labels the confirmation names before "and N more".
 const FIELDS_NAMED: usize = 3;
@@ -146,6 +152,9 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                 .parse()
                 .expect("links are built from valid base URLs"),
         );
+    let done = SlackBlockButtonElement::new("Mark done".into())
+        .with_action_id(DONE_ACTION.into())
+        .with_value(created.job_key.to_string());
     SlackMessageContent::new()
         .with_text(fallback)
         .with_blocks(vec![
@@ -154,7 +163,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                     SlackBlockMarkDownText::new(mrkdwn::clip(&body, limits::SECTION_TEXT)).into(),
                 )
                 .into(),
-            SlackActionsBlock::new(vec![button.into()]).into(),
+            SlackActionsBlock::new(vec![button.into(), done.into()]).into(),
         ])
 }
 
@@ -211,6 +220,7 @@ mod tests {
             link: "https://go.tallyfy.com/org1/processes/run1",
             project: None,
             options: &TaskOptions::default(),
+            job_key: "submission:T:V:h",
         })
     }
 

@@ -6,6 +6,7 @@
 //!   3 s and queues the job; [`work`] is the job: create the task once, then tell the
 //!   channel; [`message`] is what people read; [`whois`] answers the directory commands.
 
+pub mod done;
 pub mod message;
 pub mod modal;
 pub mod submit;

@@ -149,6 +149,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         link: &link,
         project: draft.project.as_ref().map(|p| p.name.as_str()),
         options: &draft.options,
+        job_key: &job.key,
     });
     let card = content.clone();
     let Ok(posted) = app.courier.announce(&job.key, &job.origin, content).await else {

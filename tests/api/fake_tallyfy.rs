@@ -149,6 +149,11 @@ impl FakeTallyfy {
             )
             .route("/api/organizations/{org}/runs/{run}/tasks", get(list_run_tasks))
             .route("/api/organizations/{org}/tasks/{task}", get(get_task))
+            .route("/api/organizations/{org}/completed-tasks", post(complete_task))
+            .route(
+                "/api/organizations/{org}/runs/{run}/completed-tasks",
+                post(complete_task),
+            )
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
@@ -284,7 +289,7 @@ impl FakeTallyfy {
     /// `done` false), and its webhook, if it has one, is called as Tallyfy calls it: once.
     /// Answers the status the webhook's server answered.
     pub async fn complete_and_tell(&self, title: &str, by: u64, done: bool) -> Option<u16> {
-        let (hook, payload) = {
+        let told = {
             let mut s = self.inner.lock().unwrap();
             let completer = s
                 .members
@@ -292,43 +297,18 @@ impl FakeTallyfy {
                 .find(|m| m.id == by)
                 .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
                 .unwrap_or(Value::Null);
-            let run_key = s
-                .runs
-                .iter()
-                .find(|(_, tasks)| tasks.iter().any(|t| t["title"] == title))
-                .map(|(k, _)| k.clone())?;
-            let now = jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%S.000Z")
-                .to_string();
-            let tasks = s.runs.get_mut(&run_key)?;
-            let task = tasks.iter_mut().find(|t| t["title"] == title)?;
-            task["status"] = json!(if done { "completed" } else { "not-started" });
-            task["completed_at"] = if done { json!(now) } else { Value::Null };
-            task["completed_by"] = if done { completer.clone() } else { Value::Null };
-            let this_task = json!({
-                "id": task["id"], "title": task["title"], "status": task["status"],
-                "completed_at": task["completed_at"],
-                "completed_by": if done { completer.clone() } else { Value::Null },
-                "owners": task["owners"],
-            });
-            let task_id = task["id"].as_str().unwrap_or_default().to_string();
-            let total = tasks.len();
-            let complete = tasks.iter().filter(|t| t["status"] == "completed").count();
-            let process = if run_key.starts_with("oneoff-") {
-                Value::Null
-            } else {
-                json!({
-                    "id": run_key, "name": tasks[0]["title"],
-                    "status": if complete == total { "complete" } else { "active" },
-                    "progress": {"complete": complete, "total": total, "percent": complete * 100 / total.max(1)},
-                })
-            };
-            let payload = json!({"this_task": this_task, "completer": completer, "process": process, "next_task": Value::Null});
-            let hook = s.webhooks.get(&task_id).cloned()?;
-            s.last_webhook = Some((hook.clone(), payload.clone()));
-            (hook, payload)
+            mark(&mut s, |t| t["title"] == title, completer, done)?
         };
-        send_webhook(&hook, ORG, &payload).await
+        send_webhook(&told.0, ORG, &told.1).await
+    }
+
+    /// Tasks completed through Tallyfy's completion endpoints, by task id.
+    pub fn completions(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/completed-tasks"))
+            .map(|r| r.body["task_id"].as_str().unwrap_or_default().to_string())
+            .collect()
     }
 
     /// The last webhook call, sent again as it was (Tallyfy can call more than once).
@@ -440,6 +420,113 @@ impl FakeTallyfy {
     pub fn tasks_created(&self) -> usize {
         self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
     }
+}
+
+/// Marks the first task `which` picks completed by `completer` (or open again), and gives
+/// its webhook and the payload Tallyfy would send it (none when it has no webhook).
+fn mark(
+    s: &mut Inner,
+    which: impl Fn(&Value) -> bool,
+    completer: Value,
+    done: bool,
+) -> Option<(String, Value)> {
+    let run_key = s
+        .runs
+        .iter()
+        .find(|(_, tasks)| tasks.iter().any(&which))
+        .map(|(k, _)| k.clone())?;
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    let tasks = s.runs.get_mut(&run_key)?;
+    let task = tasks.iter_mut().find(|t| which(t))?;
+    task["status"] = json!(if done { "completed" } else { "not-started" });
+    task["completed_at"] = if done { json!(now) } else { Value::Null };
+    task["completed_by"] = if done { completer.clone() } else { Value::Null };
+    let this_task = json!({
+        "id": task["id"], "title": task["title"], "status": task["status"],
+        "completed_at": task["completed_at"], "completed_by": task["completed_by"],
+        "owners": task["owners"],
+    });
+    let task_id = task["id"].as_str().unwrap_or_default().to_string();
+    let total = tasks.len();
+    let complete = tasks.iter().filter(|t| t["status"] == "completed").count();
+    let process = if run_key.starts_with("oneoff-") {
+        Value::Null
+    } else {
+        json!({
+            "id": run_key, "name": tasks[0]["title"],
+            "status": if complete == total { "complete" } else { "active" },
+            "progress": {"complete": complete, "total": total, "percent": complete * 100 / total.max(1)},
+        })
+    };
+    let payload = json!({"this_task": this_task, "completer": completer, "process": process, "next_task": Value::Null});
+    let hook = s.webhooks.get(&task_id).cloned()?;
+    s.last_webhook = Some((hook.clone(), payload.clone()));
+    Some((hook, payload))
+}
+
+/// `POST /organizations/{org}/completed-tasks` and `.../runs/{run}/completed-tasks`
+/// `{"task_id"}` (Tallyfy's CLI, `resources.go`): the task is completed by the token's
+/// user, and its webhook called.
+async fn complete_task(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let org = params.get("org").cloned().unwrap_or_default();
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let path = match params.get("run") {
+        Some(run) => format!("/organizations/{org}/runs/{run}/completed-tasks"),
+        None => format!("/organizations/{org}/completed-tasks"),
+    };
+    record(
+        &inner,
+        "POST",
+        path,
+        HashMap::new(),
+        &headers,
+        value.clone(),
+    );
+    if let Err(r) = check_auth(&headers, &org, true) {
+        return r;
+    }
+    let Some(task_id) = value
+        .get("task_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return invalid(json!({"task_id": ["The task id field is required."]}));
+    };
+    let owner = json!({"id": 1, "email": "owner@example.com", "full_name": "Org Owner"});
+    let (known, told) = {
+        let mut s = inner.lock().unwrap();
+        let known = s
+            .runs
+            .values()
+            .flatten()
+            .any(|t| t["id"] == task_id.as_str());
+        (
+            known,
+            mark(&mut s, |t| t["id"] == task_id.as_str(), owner, true),
+        )
+    };
+    if !known {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": true, "message": "Task not found", "code": "RESOURCE_NOT_FOUND"})),
+        )
+            .into_response();
+    }
+    if let Some((hook, payload)) = told {
+        tokio::spawn(async move { send_webhook(&hook, ORG, &payload).await });
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({"data": {"id": task_id, "status": "completed"}})),
+    )
+        .into_response()
 }
 
 /// One webhook call, as Tallyfy makes it: one attempt, no retries, no signature.

@@ -234,3 +234,68 @@ async fn without_a_public_url_a_projects_card_counts_its_tasks() {
         "{thread:?}"
     );
 }
+
+/// A press of a card's button by `user`; the private answer goes to hook `hook`.
+async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
+    let mut payload = button_press(action_id, value, &app.slack.response_url(hook));
+    payload["user"]["id"] = user.into();
+    assert_eq!(app.interact(&payload).await.status(), 200);
+}
+
+/// The private answer given through hook `hook`.
+async fn answer_on(app: &TestApp, hook: &str) -> String {
+    let hook = hook.to_string();
+    let (_, message) = eventually("the private answer", || {
+        app.slack
+            .responses()
+            .into_iter()
+            .find(|(id, _)| *id == hook)
+    })
+    .await;
+    message["text"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Sign the lease", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = card["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == "task_done")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("a Mark done button");
+
+    press_as(&app, ALICE, "task_done", &key, "alice-press").await;
+    assert!(answer_on(&app, "alice-press")
+        .await
+        .contains("Only the task's assignees"));
+    assert!(
+        app.tallyfy.completions().is_empty(),
+        "nothing completed for a non-assignee"
+    );
+
+    press_as(&app, BOB, "task_done", &key, "bob-press").await;
+    assert_eq!(
+        answer_on(&app, "bob-press").await,
+        "Marked done in Tallyfy."
+    );
+    let reply = eventually_within(Duration::from_secs(5), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert!(reply.contains("completed *Sign the lease*"), "{reply}");
+
+    press_as(&app, BOB, "task_done", &key, "bob-again").await;
+    assert!(answer_on(&app, "bob-again")
+        .await
+        .contains("already marked done"));
+    app.idle().await;
+    assert_eq!(app.tallyfy.completions().len(), 1, "completed once");
+    assert_eq!(replies(&app, &card).len(), 1);
+}
