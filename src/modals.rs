@@ -360,6 +360,22 @@ pub async fn refused_guest(state: &AppState, team: &str, user: &str, budget: Dur
     }
 }
 
+/// A lookup for a form, waited for `wait` at most. It runs on by itself, so a slow one
+/// still warms the cache for next time.
+async fn waited<T: Send + 'static>(
+    lookup: impl std::future::Future<Output = Result<T, crate::directory::DirectoryError>>
+        + Send
+        + 'static,
+    wait: Duration,
+) -> Option<T> {
+    let running = tokio::spawn(lookup);
+    tokio::time::timeout(wait, running)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(Result::ok)
+}
+
 /// Opens the modal `build` makes for `req`, telling the user if Slack refuses it.
 pub async fn open_for_command(
     state: &AppState,
@@ -370,26 +386,10 @@ pub async fn open_for_command(
     let person = state.directory.person(&req.team_id, &req.user_id);
     tokio::pin!(person);
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
-    // The groups and tags lookups run on by themselves, so a slow one still warms the cache
-    // for next time.
     let directory = state.directory.clone();
-    let groups = tokio::spawn(async move { directory.groups().await });
-    let groups = async {
-        tokio::time::timeout(GROUPS_WAIT, groups)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(Result::ok)
-    };
+    let groups = waited(async move { directory.groups().await }, GROUPS_WAIT);
     let directory = state.directory.clone();
-    let tags = tokio::spawn(async move { directory.tags().await });
-    let tags = async {
-        tokio::time::timeout(GROUPS_WAIT, tags)
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .and_then(Result::ok)
-    };
+    let tags = waited(async move { directory.tags().await }, GROUPS_WAIT);
     let (profile, groups, tags) = tokio::join!(profile, groups, tags);
     let (tz, pending) = match profile {
         Ok(Ok(p)) if refuses(state, &p) => {
