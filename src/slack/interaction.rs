@@ -42,6 +42,13 @@ pub struct Team {
     pub id: TeamId,
 }
 
+/// The sender's workspace: the payload's `team`, else the user's own.
+fn sender_team(team: &Option<Team>, user: &User) -> Option<TeamId> {
+    team.as_ref()
+        .map(|t| t.id.clone())
+        .or_else(|| user.team_id.clone())
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct User {
     #[serde(default, deserialize_with = "or_default")]
@@ -76,10 +83,7 @@ pub struct ViewSubmission {
 
 impl ViewSubmission {
     pub fn team_id(&self) -> TeamId {
-        self.team
-            .as_ref()
-            .map(|t| t.id.clone())
-            .or_else(|| self.user.team_id.clone())
+        sender_team(&self.team, &self.user)
             .or_else(|| self.view.team_id.clone())
             .unwrap_or_default()
     }
@@ -231,11 +235,7 @@ pub struct Action {
 
 impl BlockActions {
     pub fn team_id(&self) -> TeamId {
-        self.team
-            .as_ref()
-            .map(|t| t.id.clone())
-            .or_else(|| self.user.team_id.clone())
-            .unwrap_or_default()
+        sender_team(&self.team, &self.user).unwrap_or_default()
     }
 }
 
@@ -262,11 +262,7 @@ pub struct Shortcut {
 
 impl Shortcut {
     pub fn team_id(&self) -> TeamId {
-        self.team
-            .as_ref()
-            .map(|t| t.id.clone())
-            .or_else(|| self.user.team_id.clone())
-            .unwrap_or_default()
+        sender_team(&self.team, &self.user).unwrap_or_default()
     }
 }
 

@@ -1319,20 +1319,15 @@ async fn list_groups(
     }
     let s = inner.lock().unwrap();
     if s.groups_refused {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": true, "message": "You do not have permission to perform this action."})),
-        )
-            .into_response();
+        return no_permission();
     }
     let data: Vec<Value> = s
         .groups
         .iter()
         .map(|(id, name)| json!({"id": id, "name": name, "description": "", "members": []}))
         .collect();
-    let total = data.len();
-    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": null}}}))
-        .into_response()
+    // Tallyfy's `links` may be null, `{}` or `[]`: the groups list says null.
+    one_page(data, Value::Null)
 }
 
 async fn list_tags(
@@ -1352,18 +1347,30 @@ async fn list_tags(
     }
     let s = inner.lock().unwrap();
     if s.tags_refused {
-        return (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": true, "message": "You do not have permission to perform this action."})),
-        )
-            .into_response();
+        return no_permission();
     }
     let data: Vec<Value> = s
         .tags
         .iter()
         .map(|(id, title)| json!({"id": id, "title": title, "color": "#3b7cd8"}))
         .collect();
+    one_page(data, json!({}))
+}
+
+/// Tallyfy's 403 for a token without the rights (a non-admin listing groups or tags).
+fn no_permission() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(
+            json!({"error": true, "message": "You do not have permission to perform this action."}),
+        ),
+    )
+        .into_response()
+}
+
+/// A whole list on one page, in Tallyfy's list shape.
+fn one_page(data: Vec<Value>, links: Value) -> Response {
     let total = data.len();
-    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": {}}}}))
+    Json(json!({"data": data, "meta": {"pagination": {"total": total, "count": total, "per_page": 100, "current_page": 1, "total_pages": 1, "links": links}}}))
         .into_response()
 }
