@@ -176,16 +176,15 @@ fn read(body: &[u8]) -> Result<Delivery, Malformed> {
             .map(Delivery::Event)
             .map_err(|e| Malformed::new("event", e));
     }
-    let mut fields: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|e| Malformed::new("form", e))?;
-    if fields
-        .iter()
-        .any(|(k, _)| k == "command" || k == "ssl_check")
-    {
+    // A command's keys are told apart as sent (Slack never encodes them): its body is
+    // decoded once, by the command's own parser.
+    if command::raw_fields(body).any(|(k, _)| k == b"command" || k == b"ssl_check") {
         return command::parse_body(body)
             .map(Delivery::Command)
             .map_err(|e| Malformed::new("command", e));
     }
+    let mut fields: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| Malformed::new("form", e))?;
     match fields.iter().position(|(k, _)| k == "payload") {
         Some(at) => interaction::parse_payload(&fields.swap_remove(at).1)
             .map(|interaction| Delivery::Interaction(Box::new(interaction)))

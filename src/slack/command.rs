@@ -31,13 +31,24 @@ pub enum CommandBody {
 }
 
 pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Error> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)?;
-    if pairs.iter().any(|(k, v)| k == "ssl_check" && v == "1")
-        && !pairs.iter().any(|(k, _)| k == "command")
+    // Keys and the check's `1` are plain ASCII in Slack's forms: they are compared as sent,
+    // and only the command itself is decoded, once.
+    if raw_fields(body).any(|(k, v)| k == b"ssl_check" && v == b"1")
+        && !raw_fields(body).any(|(k, _)| k == b"command")
     {
         return Ok(CommandBody::SslCheck);
     }
     serde_urlencoded::from_bytes(body).map(|cmd| CommandBody::Command(Box::new(cmd)))
+}
+
+/// A form body's fields as sent, neither key nor value decoded.
+pub fn raw_fields(body: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    body.split(|b| *b == b'&')
+        .filter(|field| !field.is_empty())
+        .map(|field| match field.iter().position(|b| *b == b'=') {
+            Some(at) => (&field[..at], &field[at + 1..]),
+            None => (field, &b""[..]),
+        })
 }
 
 /// The command text, split into the people it mentions and the rest as plain text.
