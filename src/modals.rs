@@ -362,18 +362,22 @@ pub async fn refused_guest(state: &AppState, team: &str, user: &str, budget: Dur
 
 /// A lookup for a form, waited for `wait` at most. It runs on by itself, so a slow one
 /// still warms the cache for next time.
-async fn waited<T: Send + 'static>(
+/// The lookup starts at once, in a task of its own (on the heap, so that what waits for
+/// it stays small).
+fn waited<T: Send + 'static>(
     lookup: impl std::future::Future<Output = Result<T, crate::directory::DirectoryError>>
         + Send
         + 'static,
     wait: Duration,
-) -> Option<T> {
-    let running = tokio::spawn(lookup);
-    tokio::time::timeout(wait, running)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .and_then(Result::ok)
+) -> impl std::future::Future<Output = Option<T>> {
+    let running = tokio::spawn(Box::pin(lookup));
+    async move {
+        tokio::time::timeout(wait, running)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(Result::ok)
+    }
 }
 
 /// Opens the modal `build` makes for `req`, telling the user if Slack refuses it.
@@ -383,8 +387,9 @@ pub async fn open_for_command(
     projects: Vec<ProjectRef>,
     build: impl Fn(&Opening) -> SlackView,
 ) {
-    let person = state.directory.person(&req.team_id, &req.user_id);
-    tokio::pin!(person);
+    // The lookups and calls below are kept on the heap, each only while it runs: the
+    // form's task stays small, however many are opening at once.
+    let mut person = Box::pin(state.directory.person(&req.team_id, &req.user_id));
     let profile = tokio::time::timeout(PROFILE_WAIT, &mut person);
     let directory = state.directory.clone();
     let groups = waited(async move { directory.groups().await }, GROUPS_WAIT);
@@ -394,10 +399,12 @@ pub async fn open_for_command(
     let (tz, pending) = match profile {
         Ok(Ok(p)) if refuses(state, &p) => {
             tracing::info!("a Slack guest was refused");
-            state
-                .courier
-                .tell_person(&req.user_id, req.response_url.as_deref(), GUEST_REFUSAL)
-                .await;
+            Box::pin(state.courier.tell_person(
+                &req.user_id,
+                req.response_url.as_deref(),
+                GUEST_REFUSAL,
+            ))
+            .await;
             return;
         }
         Ok(Ok(p)) => (p.tz, false),
@@ -427,36 +434,42 @@ pub async fn open_for_command(
     // A trigger id is good for three seconds: past that, opening the form is not worth
     // trying (and an answer that comes later than that is not waited for).
     let left = TRIGGER_LIFE.saturating_sub(req.received.elapsed());
-    let opened =
-        match tokio::time::timeout(left, state.slack.open_view(&req.trigger_id, first.clone()))
-            .await
-        {
-            Err(_) => {
-                state.metrics.slack_request("form", "too_late");
-                let text = format!(
-                    "Slack was too slow to open the form just now. Please try {} again.",
-                    req.via
-                );
+    let opened = match tokio::time::timeout(
+        left,
+        Box::pin(state.slack.open_view(&req.trigger_id, first.clone())),
+    )
+    .await
+    {
+        Err(_) => {
+            state.metrics.slack_request("form", "too_late");
+            let text = format!(
+                "Slack was too slow to open the form just now. Please try {} again.",
+                req.via
+            );
+            Box::pin(
                 state
                     .courier
-                    .tell_person(&req.user_id, req.response_url.as_deref(), &text)
-                    .await;
-                return;
-            }
-            Ok(Ok(opened)) => opened,
-            Ok(Err(e)) => {
-                let text = format!(
-                    "I couldn't open the form (Slack said `{}`). Please try {} again.",
-                    e.code(),
-                    req.via
-                );
+                    .tell_person(&req.user_id, req.response_url.as_deref(), &text),
+            )
+            .await;
+            return;
+        }
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => {
+            let text = format!(
+                "I couldn't open the form (Slack said `{}`). Please try {} again.",
+                e.code(),
+                req.via
+            );
+            Box::pin(
                 state
                     .courier
-                    .tell_person(&req.user_id, req.response_url.as_deref(), &text)
-                    .await;
-                return;
-            }
-        };
+                    .tell_person(&req.user_id, req.response_url.as_deref(), &text),
+            )
+            .await;
+            return;
+        }
+    };
     // The timezone came late: rebuild with it, so defaults fall at 17:00 the user's time.
     if pending {
         if let Ok(Ok(p)) = tokio::time::timeout(Duration::from_secs(10), person).await {
@@ -464,7 +477,7 @@ pub async fn open_for_command(
             opening.metadata.tz = p.tz;
             let corrected = build(&opening);
             if corrected != first {
-                let _ = state.slack.update_view(&opened, corrected).await;
+                let _ = Box::pin(state.slack.update_view(&opened, corrected)).await;
             }
         }
     }

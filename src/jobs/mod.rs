@@ -220,6 +220,8 @@ impl Jobs {
             self.metrics.job("hand_off", "refused");
             Busy
         })?;
+        // On the heap at once: the task is then moved as a pointer, not copied whole.
+        let work = Box::pin(work);
         self.work.spawn(
             async move {
                 let _permit = permit;

@@ -73,7 +73,9 @@ pub fn is_list(text: &str) -> bool {
 
 /// Opens the "New project" modal for a `/project` command, prefilled from its text.
 pub async fn open(state: &AppState, request: ModalRequest) {
-    modals::open_for_command(state, &request, Vec::new(), |o| {
+    // On the heap: the form's lookups and calls are large, and the task that opens it
+    // is handed off and kept until Slack answers.
+    Box::pin(modals::open_for_command(state, &request, Vec::new(), |o| {
         let (name, when) = deadline::split_phrase(&o.text.text, &o.now);
         let prefill = Prefill {
             name,
@@ -83,7 +85,7 @@ pub async fn open(state: &AppState, request: ModalRequest) {
             tags: o.tags.clone(),
         };
         modal::view(&prefill, &o.metadata)
-    })
+    }))
     .await;
 }
 

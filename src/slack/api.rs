@@ -202,27 +202,32 @@ impl SlackApi {
         result
     }
 
-    async fn measured<T>(
-        &self,
+    /// A Web API call, timed, counted and bounded by [`CALL_TIMEOUT`]. The call is kept on
+    /// the heap: slack-morphism's futures are large, and a caller holding one inline would
+    /// grow by its size (and copy it at every move) for as long as it runs.
+    fn measured<'a, T: Send + 'a>(
+        &'a self,
         method: &'static str,
-        fut: impl std::future::Future<Output = Result<T, SlackClientError>>,
-    ) -> Result<T, SlackCallError> {
-        let started = Instant::now();
-        // Every Web API call has a deadline: a Slack that stops answering must not hold
-        // work (and its memory) for ever.
-        let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-            Ok(result) => result.map_err(SlackCallError::from),
-            Err(_) => Err(SlackCallError::Transport("no answer in time".into())),
-        };
-        let status = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code(),
-        };
-        self.metrics.slack_call(method, status, started.elapsed());
-        if let Err(e) = &result {
-            tracing::warn!(method, error = %e, "Slack API call failed");
-        }
-        result
+        fut: impl std::future::Future<Output = Result<T, SlackClientError>> + Send + 'a,
+    ) -> futures::future::BoxFuture<'a, Result<T, SlackCallError>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            // Every Web API call has a deadline: a Slack that stops answering must not hold
+            // work (and its memory) for ever.
+            let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
+                Ok(result) => result.map_err(SlackCallError::from),
+                Err(_) => Err(SlackCallError::Transport("no answer in time".into())),
+            };
+            let status = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.code(),
+            };
+            self.metrics.slack_call(method, status, started.elapsed());
+            if let Err(e) = &result {
+                tracing::warn!(method, error = %e, "Slack API call failed");
+            }
+            result
+        })
     }
 
     pub async fn open_view(

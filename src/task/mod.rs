@@ -56,9 +56,11 @@ pub async fn open(state: &AppState, request: ModalRequest) {
         Some(channel) => crate::runs::recent(state.store.as_ref(), &request.team_id, channel).await,
         None => Vec::new(),
     };
-    modals::open_for_command(state, &request, projects, |o| {
+    // On the heap: the form's lookups and calls are large, and the task that opens it
+    // is handed off and kept until Slack answers.
+    Box::pin(modals::open_for_command(state, &request, projects, |o| {
         modal::view(&prefill(o), &o.metadata)
-    })
+    }))
     .await;
 }
 
