@@ -11,6 +11,8 @@ use slack_morphism::prelude::*;
 use crate::config::SlackConfig;
 use crate::telemetry::Metrics;
 
+mod views;
+
 /// The longest a Web API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a `response_url` post may take.
@@ -106,6 +108,8 @@ pub struct SlackApi {
     api_url: url::Url,
     /// Response URLs are posted to only under this base.
     response_url_base: url::Url,
+    /// Forms being opened at once (see [`views::OPENING_AT_ONCE`]).
+    opening: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SlackApi {
@@ -142,6 +146,7 @@ impl SlackApi {
             metrics,
             api_url: config.api_url.clone(),
             response_url_base: config.response_url_base.clone(),
+            opening: Arc::new(tokio::sync::Semaphore::new(views::OPENING_AT_ONCE)),
         })
     }
 
@@ -227,22 +232,6 @@ impl SlackApi {
                 tracing::warn!(method, error = %e, "Slack API call failed");
             }
             result
-        })
-    }
-
-    pub async fn open_view(
-        &self,
-        trigger_id: &str,
-        view: SlackView,
-    ) -> Result<OpenedView, SlackCallError> {
-        let session = self.client.open_session(&self.token);
-        let req = SlackApiViewsOpenRequest::new(trigger_id.to_string().into(), view);
-        let opened = self
-            .measured("views.open", session.views_open(&req))
-            .await?;
-        Ok(OpenedView {
-            id: opened.view.state_params.id.to_string(),
-            hash: opened.view.state_params.hash,
         })
     }
 
