@@ -431,3 +431,79 @@ async fn a_project_can_be_owned_by_a_group_and_guests() {
     assert_eq!(app.tallyfy.tasks_titled("Audit prep"), 3);
     assert_eq!(app.tallyfy.runs_titled("Audit prep"), 1);
 }
+
+/// A project of `n` lines, each titled after its place: "Step 01", "Step 02", ...
+fn numbered_lines(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("Step {i:02}")).collect()
+}
+
+/// Creates a 20-line project whose every create Tallyfy holds for `latency`; answers the
+/// creates Tallyfy received and the run they went to.
+async fn big_project(app: &TestApp, latency: std::time::Duration) -> (Vec<String>, String) {
+    let titles = numbered_lines(20);
+    app.tallyfy
+        .fault_create_titled("Twenty steps", Fault::Slow(latency));
+    for title in &titles {
+        app.tallyfy.fault_create_titled(title, Fault::Slow(latency));
+    }
+    let values = ProjectValues::new("Twenty steps", &[ALICE], &titles.join("\n"));
+    start_project(app, &values).await;
+    posted(app).await;
+    (titles, run_of(app))
+}
+
+#[tokio::test]
+async fn a_big_projects_lines_keep_their_order_by_position_whatever_order_they_land_in() {
+    let app = spawn_app().await;
+    let (titles, run) = big_project(&app, std::time::Duration::from_millis(50)).await;
+
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 21, "the run, then each line once");
+    for append in &creates[1..] {
+        let title = append.body["title"].as_str().unwrap();
+        let line = titles.iter().position(|t| t == title).unwrap();
+        assert_eq!(
+            append.body["position"],
+            line as u64 + 2,
+            "{title} is sent with its line's position"
+        );
+    }
+    // Read back by position, the run holds the lines in the order they were typed.
+    let mut tasks = app.tallyfy.run_tasks(&run);
+    tasks.sort_by_key(|t| t["position"].as_u64().unwrap_or(1));
+    let read: Vec<&str> = tasks[1..]
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(read, titles.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// How many of Tallyfy's round trips a 20-line project takes, with every create answered
+/// in 150 ms: printed, not asserted (timing belongs to the benchmark). `bench/run` runs it:
+/// `cargo test --test api project_round_trips -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement for the benchmark"]
+async fn project_round_trips() {
+    let latency = std::time::Duration::from_millis(150);
+    let app = spawn_app().await;
+    let started = std::time::Instant::now();
+    let (_, _) = big_project(&app, latency).await;
+    let wall = started.elapsed();
+    // Creates sent within half a round trip of the one before go out together.
+    let creates = app.tallyfy.creates();
+    let mut waves = 0;
+    let mut last: Option<std::time::Instant> = None;
+    for at in creates.iter().map(|c| c.at) {
+        if last.is_none_or(|l| at.duration_since(l) > latency / 2) {
+            waves += 1;
+        }
+        last = Some(at);
+    }
+    println!(
+        "project_round_trips: 20 lines, Tallyfy answering creates in {} ms: {:.1} ms, {:.2} round trips, {} waves of creates",
+        latency.as_millis(),
+        wall.as_secs_f64() * 1000.0,
+        wall.as_secs_f64() / latency.as_secs_f64(),
+        waves
+    );
+}

@@ -1,0 +1,31 @@
+// The "New task" form the Bolt contenders open: the same blocks tallyfy-slack's form has
+// (title, assignees, deadline, summary, task type), so every contender sends a like view.
+function taskView(command) {
+  const deadline = Math.floor(Date.now() / 1000) + 86400;
+  return {
+    type: 'modal',
+    callback_id: 'task_create',
+    title: { type: 'plain_text', text: 'New task' },
+    submit: { type: 'plain_text', text: 'Create task' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: JSON.stringify({ c: command.channel_id, r: command.response_url }),
+    blocks: [
+      { type: 'input', block_id: 'title', label: { type: 'plain_text', text: 'Title' },
+        element: { type: 'plain_text_input', action_id: 'value', focus_on_load: true } },
+      { type: 'input', block_id: 'assignees', label: { type: 'plain_text', text: 'Assignees' },
+        element: { type: 'multi_users_select', action_id: 'value',
+                   placeholder: { type: 'plain_text', text: 'Who should do it?' } } },
+      { type: 'input', block_id: 'deadline', label: { type: 'plain_text', text: 'Deadline' },
+        element: { type: 'datetimepicker', action_id: 'value', initial_date_time: deadline } },
+      { type: 'input', block_id: 'summary', optional: true, label: { type: 'plain_text', text: 'Summary' },
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 3000 } },
+      { type: 'input', block_id: 'task_type', label: { type: 'plain_text', text: 'Task type' },
+        element: { type: 'static_select', action_id: 'value',
+                   initial_option: { text: { type: 'plain_text', text: 'Task' }, value: 'task' },
+                   options: ['task', 'approval', 'expiring', 'email'].map((v) => (
+                     { text: { type: 'plain_text', text: v[0].toUpperCase() + v.slice(1) }, value: v })) } },
+    ],
+  };
+}
+
+module.exports = { taskView };
