@@ -59,6 +59,8 @@ pub mod modals;
 pub mod ops;
 pub mod project;
 pub mod runs;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod schedule;
 pub mod seal;
 pub mod slack;
