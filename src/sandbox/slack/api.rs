@@ -189,6 +189,9 @@ pub(super) async fn answer(
             s.next_id += 1;
             let ts = format!("{}.{:06}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), s.next_id);
             if method == "chat.postEphemeral" {
+                let mut message = args.clone();
+                message["ts"] = json!(ts);
+                s.ephemerals.push(message);
                 return Json(json!({ "ok": true, "message_ts": ts })).into_response();
             }
             let mut message = args.clone();

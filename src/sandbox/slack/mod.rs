@@ -95,6 +95,8 @@ struct Inner {
     posting_down_until: Option<Instant>,
     /// Messages chat.postMessage actually posted.
     posted: Vec<Value>,
+    /// Ephemeral messages posted, with their `user` and `ts`.
+    ephemerals: Vec<Value>,
     /// The next chat.postMessage posts, then holds its answer this long (a lost answer).
     post_then_hang: Option<Duration>,
     /// The answer being made is held this long first.
@@ -290,6 +292,30 @@ impl FakeSlack {
 
     pub fn connections_opened(&self) -> usize {
         self.inner.lock().unwrap().connections_opened
+    }
+
+    /// Every modal opened, oldest first, as each stands now.
+    pub fn opened_views(&self) -> Vec<OpenView> {
+        self.inner.lock().unwrap().opened.clone()
+    }
+
+    /// Ephemeral messages posted (`chat.postEphemeral`), each with its `user` and `ts`.
+    pub fn ephemerals(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().ephemerals.clone()
+    }
+
+    /// The people of the workspace, by id.
+    pub fn people(&self) -> Vec<Person> {
+        let mut people: Vec<Person> = self
+            .inner
+            .lock()
+            .unwrap()
+            .people
+            .values()
+            .cloned()
+            .collect();
+        people.sort_by(|a, b| a.id.cmp(&b.id));
+        people
     }
 
     pub fn responses(&self) -> Vec<(String, Value)> {

@@ -308,6 +308,46 @@ impl FakeTallyfy {
         send_webhook(&told.0, ORG, &told.1).await
     }
 
+    /// The task `task_id` is completed by member `by` (or reopened, with `done` false), as
+    /// [`FakeTallyfy::complete_and_tell`] does for a title.
+    pub async fn complete_id_and_tell(&self, task_id: &str, by: u64, done: bool) -> Option<u16> {
+        let told = {
+            let mut s = self.inner.lock().unwrap();
+            let completer = s
+                .members
+                .iter()
+                .find(|m| m.id == by)
+                .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
+                .unwrap_or(Value::Null);
+            mark(&mut s, |t| t["id"] == task_id, completer, done)?
+        };
+        send_webhook(&told.0, ORG, &told.1).await
+    }
+
+    /// Every run and its tasks, oldest first; a one-off task is alone under `oneoff-{id}`.
+    pub fn all_runs(&self) -> Vec<(String, Vec<Value>)> {
+        let mut runs: Vec<(String, Vec<Value>)> = self
+            .inner
+            .lock()
+            .unwrap()
+            .runs
+            .iter()
+            .map(|(id, tasks)| (id.clone(), tasks.clone()))
+            .collect();
+        runs.sort_by_key(|(_, tasks)| {
+            tasks
+                .iter()
+                .filter_map(|t| t["id"].as_str().map(String::from))
+                .min()
+        });
+        runs
+    }
+
+    /// The organization's members.
+    pub fn members(&self) -> Vec<Member> {
+        self.inner.lock().unwrap().members.clone()
+    }
+
     /// Tasks completed through Tallyfy's completion endpoints, by task id.
     pub fn completions(&self) -> Vec<String> {
         self.requests()
