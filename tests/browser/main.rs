@@ -189,9 +189,134 @@ async fn a_project_with_three_lines_lands_in_order_and_the_thread_hears_of_each_
         })
         .await;
     assert!(thread.contains("Bob"), "{thread}");
-    browser
-        .wait_for_text("#timeline", PATIENCE, |t| t.contains(" done"))
+    let card = browser
+        .wait_for_text("#timeline", PATIENCE, |t| {
+            t.contains("1 of ") && t.contains(" done")
+        })
         .await;
+    assert!(
+        !card.contains("0 of "),
+        "the card's progress was updated in place: {card}"
+    );
     browser.screenshot("line-completed").await;
+    browser.close().await;
+}
+
+/// The binary itself, with no settings, no `.env` and no Redis: one line, the address,
+/// and the page is there.
+#[tokio::test]
+async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack"))
+        .env_clear()
+        .current_dir(std::env::temp_dir())
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    assert_eq!(line.trim(), format!("Open {address} (Ctrl-C stops it)"));
+    let page = reqwest::get(&address).await.unwrap();
+    assert!(page.status().is_success());
+    assert!(page.text().await.unwrap().contains("id=\"composer\""));
+    let help: serde_json::Value = reqwest::Client::new()
+        .post(format!("{address}/api/say"))
+        .json(&json!({"user": "U0SAM", "channel": "C0PROJECTS", "text": "/task help"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(help["ok"], true, "{help}");
+    let state: serde_json::Value = reqwest::get(format!("{address}/api/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        state["lines"]
+            .to_string()
+            .contains("turns a request into a tracked Tallyfy task"),
+        "the application answered the command: {state}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Chooses who the person at the browser is.
+async fn play_as(browser: &Browser, user: &str) {
+    browser
+        .eval(
+            "const s = document.getElementById('person'); s.value = arguments[0];
+             s.dispatchEvent(new Event('change'));",
+            json!([user]),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_to_anyone_else() {
+    let (sandbox, browser) = open("mark-done").await;
+    say(&browser, "/task Send the invoice @bob tomorrow").await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    browser.click("#modal-submit").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
+        .await;
+
+    // Sam asked for it but is not an assignee.
+    browser
+        .click("#timeline button[data-action=task_done]")
+        .await;
+    let refused = browser
+        .wait_for_text("#timeline", PATIENCE, |t| {
+            t.contains("Only visible to you") && t.contains("assignees")
+        })
+        .await;
+    assert!(refused.contains("assignees"), "{refused}");
+    assert!(
+        sandbox.room.tallyfy.completions().is_empty(),
+        "nothing was completed"
+    );
+    browser.screenshot("refused-to-someone-else").await;
+
+    // Bob, the assignee, marks it done.
+    play_as(&browser, "U0BOB").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| {
+            !t.contains("Only visible to you")
+        })
+        .await;
+    browser
+        .click("#timeline button[data-action=task_done]")
+        .await;
+    let thread = browser
+        .wait_for_text("#timeline .thread", PATIENCE, |t| t.contains("completed"))
+        .await;
+    assert!(thread.contains("Send the invoice"), "{thread}");
+    assert_eq!(
+        sandbox.room.tallyfy.completions().len(),
+        1,
+        "completed once in Tallyfy"
+    );
+    browser.screenshot("marked-done-by-the-assignee").await;
     browser.close().await;
 }
