@@ -9,13 +9,13 @@ RUN mkdir -p src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
     && echo 'fn main() {}' > benches/directory.rs \
-    && cargo build --release --locked --bin tallyfy-slack \
+    && cargo build --release --locked --no-default-features --bin tallyfy-slack \
     && rm -rf src benches target/release/tallyfy-slack* \
         target/release/.fingerprint/tallyfy-slack-* \
         target/release/deps/tallyfy_slack-* target/release/deps/libtallyfy_slack-*
 COPY src ./src
 COPY benches ./benches
-RUN cargo build --release --locked --bin tallyfy-slack
+RUN cargo build --release --locked --no-default-features --bin tallyfy-slack
 
 # Run: distroless "cc" (glibc, libgcc, CA certificates; no shell, no package manager),
 # pinned by digest. To update: `docker buildx imagetools inspect

@@ -4,21 +4,13 @@
 //!
 //! Run with `cargo bench --bench directory`. Prints medians and the warm/cold ratio.
 
-#[path = "../tests/api/fake_slack.rs"]
-#[allow(dead_code)]
-mod fake_slack;
-#[path = "../tests/api/fake_tallyfy.rs"]
-#[allow(dead_code)]
-mod fake_tallyfy;
-#[path = "../tests/api/fake_tallyfy_options.rs"]
-mod fake_tallyfy_options;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tallyfy_slack::config::Config;
 use tallyfy_slack::directory::Directory;
+use tallyfy_slack::sandbox::{slack as fake_slack, tallyfy as fake_tallyfy};
 use tallyfy_slack::slack::api::SlackApi;
 use tallyfy_slack::store::{RedisStore, Store};
 use tallyfy_slack::tallyfy::TallyfyClient;

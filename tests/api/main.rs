@@ -8,7 +8,6 @@ mod directory;
 mod fair_use;
 mod fake_slack;
 mod fake_tallyfy;
-mod fake_tallyfy_options;
 mod hardening;
 mod helpers;
 

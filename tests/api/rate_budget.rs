@@ -8,13 +8,16 @@ use futures::StreamExt;
 use crate::helpers::*;
 
 const LIMIT: usize = 100;
+/// What the replicas allow themselves: a little under Tallyfy's limit, as a client should
+/// leave room for sends that a busy machine or network delays into the next window's.
+const BUDGET: usize = 90;
 const WINDOW: Duration = Duration::from_secs(1);
 const BURST: usize = 1000;
 
 #[tokio::test]
 async fn a_burst_across_two_replicas_stays_inside_one_budget() {
     let first = spawn_app_with(|env| {
-        env.insert("TALLYFY_RATE_LIMIT".into(), LIMIT.to_string());
+        env.insert("TALLYFY_RATE_LIMIT".into(), BUDGET.to_string());
         env.insert("TALLYFY_RATE_WINDOW_SECS".into(), "1".into());
     })
     .await;

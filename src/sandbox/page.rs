@@ -1,0 +1,158 @@
+//! The sandbox's web page and the small JSON API it calls: the page is plain HTML, CSS and
+//! JavaScript compiled into the binary; each call turns a person's action into what Slack
+//! would send the application (see [`super::room`]).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::room::{Action, Room};
+
+const INDEX: &str = include_str!("page/index.html");
+const SCRIPT: &str = include_str!("page/sandbox.js");
+const STYLE: &str = include_str!("page/sandbox.css");
+
+pub fn router(room: Arc<Room>) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/sandbox.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/sandbox.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        // Links to Tallyfy open the page's Tallyfy panel.
+        .route(
+            "/tallyfy/{*rest}",
+            get(|| async { Redirect::to("/#tallyfy") }),
+        )
+        .route("/api/state", get(state))
+        .route("/api/say", post(say))
+        .route("/api/submit", post(submit))
+        .route("/api/close", post(close))
+        .route("/api/press", post(press))
+        .route("/api/shortcut", post(shortcut))
+        .route("/api/tallyfy/complete", post(complete))
+        .with_state(room)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn outcome(result: Result<Value, String>) -> Response {
+    match result {
+        Ok(answer) => Json(json!({"ok": true, "answer": answer})).into_response(),
+        Err(error) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"ok": false, "error": error})),
+        )
+            .into_response(),
+    }
+}
+
+async fn state(State(room): State<Arc<Room>>) -> Json<Value> {
+    Json(room.state())
+}
+
+#[derive(Deserialize)]
+struct Say {
+    user: String,
+    channel: String,
+    text: String,
+}
+
+async fn say(State(room): State<Arc<Room>>, Json(s): Json<Say>) -> Response {
+    let who = Action {
+        user: &s.user,
+        channel: &s.channel,
+    };
+    outcome(room.say(who, &s.text).await.map(|()| Value::Null))
+}
+
+#[derive(Deserialize)]
+struct Submit {
+    user: String,
+    view_id: String,
+    values: Value,
+}
+
+async fn submit(State(room): State<Arc<Room>>, Json(s): Json<Submit>) -> Response {
+    outcome(room.submit(&s.user, &s.view_id, s.values).await)
+}
+
+#[derive(Deserialize)]
+struct Close {
+    view_id: String,
+}
+
+async fn close(State(room): State<Arc<Room>>, Json(c): Json<Close>) -> Response {
+    room.close(&c.view_id);
+    outcome(Ok(Value::Null))
+}
+
+#[derive(Deserialize)]
+struct Press {
+    user: String,
+    channel: String,
+    ts: String,
+    action: Value,
+}
+
+async fn press(State(room): State<Arc<Room>>, Json(p): Json<Press>) -> Response {
+    let who = Action {
+        user: &p.user,
+        channel: &p.channel,
+    };
+    outcome(room.press(who, &p.ts, p.action).await.map(|()| Value::Null))
+}
+
+#[derive(Deserialize)]
+struct Shortcut {
+    user: String,
+    channel: String,
+    ts: String,
+    text: String,
+}
+
+async fn shortcut(State(room): State<Arc<Room>>, Json(s): Json<Shortcut>) -> Response {
+    let who = Action {
+        user: &s.user,
+        channel: &s.channel,
+    };
+    outcome(
+        room.shortcut(who, &s.ts, &s.text)
+            .await
+            .map(|()| Value::Null),
+    )
+}
+
+#[derive(Deserialize)]
+struct Complete {
+    task_id: String,
+    member: u64,
+    done: bool,
+}
+
+async fn complete(State(room): State<Arc<Room>>, Json(c): Json<Complete>) -> Response {
+    let told = room.complete(&c.task_id, c.member, c.done).await;
+    outcome(Ok(json!({ "webhook_answered": told })))
+}

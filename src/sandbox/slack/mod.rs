@@ -1,0 +1,332 @@
+//! A local Slack Web API that behaves like the real one as far as this app depends on it:
+//! bearer-token auth, trigger ids that expire after 3 s and work once, view limits,
+//! `not_in_channel` for channels the bot is not in, 429 with `Retry-After`, `users.info`
+//! shapes (with `profile.email` and `tz`), and `response_url` endpoints.
+//!
+//! Block Kit's limits are enforced on every surface (messages, ephemeral messages,
+//! `response_url` posts, views), as Slack's reference pages give them
+//! (api.slack.com/reference/block-kit/blocks, .../block-elements, .../surfaces; see
+//! shared/docs/slack-platform.md, "Message limits"): a message holds at most 50 blocks and
+//! its `text` at most 40,000 characters (`msg_too_long`); a view at most 100 blocks;
+//! a section's `text` at most 3,000 characters and at most 10 `fields` of 2,000; a header
+//! 150; a context at most 10 elements; an actions block at most 25 elements; a button's
+//! text 75, value 2,000 and url 3,000; `block_id` and `action_id` 255. Over a limit, posts
+//! get `invalid_blocks`, `response_url` posts HTTP 400 `invalid_blocks`, and views
+//! `invalid_arguments`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::{any, post};
+use axum::Router;
+use serde_json::Value;
+
+use self::api::{api, hook};
+use self::socket::socket;
+
+mod api;
+mod blocks;
+mod socket;
+
+pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
+pub const APP_TOKEN: &str = "xapp-1-test-app-token";
+pub const TEAM: &str = "T0TEST";
+/// Sent down a socket's channel: the connection goes silent.
+const FREEZE: &str = "\u{0}freeze";
+/// Slack's trigger ids expire this long after the command was sent.
+const TRIGGER_LIFETIME: Duration = Duration::from_secs(3);
+
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+}
+
+/// A modal Slack opened (or last updated).
+#[derive(Clone, Debug)]
+pub struct OpenView {
+    pub trigger_id: String,
+    pub id: String,
+    pub hash: String,
+    pub view: Value,
+    /// How many times `views.update` replaced it.
+    pub updates: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub tz: String,
+    pub deleted: bool,
+    pub is_bot: bool,
+    /// A multi-channel guest.
+    pub is_restricted: bool,
+    /// A single-channel guest.
+    pub is_ultra_restricted: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<Call>,
+    /// Issued trigger ids and when.
+    triggers: HashMap<String, Instant>,
+    used_triggers: HashSet<String>,
+    /// Open views: id -> hash.
+    views: HashMap<String, String>,
+    opened: Vec<OpenView>,
+    people: HashMap<String, Person>,
+    /// Channels the bot is a member of.
+    member_of: HashSet<String>,
+    users_info_delay: Duration,
+    /// `users.info` calls being answered now, and the most there ever were at once.
+    users_info_now: usize,
+    users_info_most: usize,
+    /// Scripted failures per method, used before normal handling: (status, body, retry-after).
+    failures: HashMap<String, VecDeque<(u16, Value, Option<u64>)>>,
+    /// response_url posts by hook id.
+    responses: Vec<(String, Value)>,
+    broken_response_urls: bool,
+    /// Response URLs that answer 307 to another address, by hook id.
+    redirects: HashMap<String, String>,
+    /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
+    posting_down_until: Option<Instant>,
+    /// Messages chat.postMessage actually posted.
+    posted: Vec<Value>,
+    /// Ephemeral messages posted, with their `user` and `ts`.
+    ephemerals: Vec<Value>,
+    /// The next chat.postMessage posts, then holds its answer this long (a lost answer).
+    post_then_hang: Option<Duration>,
+    /// The answer being made is held this long first.
+    hang_now: Option<Duration>,
+    /// Methods whose every answer is held this long after the work is done.
+    slow: HashMap<String, Duration>,
+    next_id: u64,
+    /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
+    socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
+    /// Earlier sockets, kept open (as Slack keeps one for a while after a newer one opened)
+    /// until the app closes them.
+    retired: Vec<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
+    acks: Vec<Value>,
+    connections_opened: usize,
+    /// The WebSocket URL apps.connections.open hands out instead of this fake's own.
+    socket_url: Option<String>,
+    address: String,
+}
+
+#[derive(Clone)]
+pub struct FakeSlack {
+    inner: Arc<Mutex<Inner>>,
+    pub base: String,
+}
+
+impl FakeSlack {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/api/{method}", any(api))
+            .route("/hooks/{id}", post(hook))
+            .route("/socket", axum::routing::get(socket))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        inner.lock().unwrap().address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { inner, base }
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base)
+    }
+
+    /// A fresh trigger id, as Slack issues with each command.
+    pub fn issue_trigger(&self) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("{}.{}.trigger", inner.next_id, rand_suffix());
+        inner.triggers.insert(id.clone(), Instant::now());
+        id
+    }
+
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/hooks/{id}", self.base)
+    }
+
+    pub fn add_person(&self, person: Person) {
+        self.inner
+            .lock()
+            .unwrap()
+            .people
+            .insert(person.id.clone(), person);
+    }
+
+    pub fn join_channel(&self, channel: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .member_of
+            .insert(channel.to_string());
+    }
+
+    pub fn set_users_info_delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().users_info_delay = delay;
+    }
+
+    /// The most `users.info` calls that were ever in flight at once.
+    pub fn users_info_at_once(&self) -> usize {
+        self.inner.lock().unwrap().users_info_most
+    }
+
+    /// The next call of `method` answers `status` with `body` (and `Retry-After`).
+    pub fn fail_next(&self, method: &str, status: u16, body: Value, retry_after: Option<u64>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .failures
+            .entry(method.to_string())
+            .or_default()
+            .push_back((status, body, retry_after));
+    }
+
+    /// Slack fails every post (503, `service_unavailable`) for the next `period`.
+    pub fn posting_down_for(&self, period: Duration) {
+        self.inner.lock().unwrap().posting_down_until = Some(Instant::now() + period);
+    }
+
+    /// Messages that were really posted (failed attempts are not here).
+    /// Every call of `method` does its work, then holds its answer for `period`.
+    pub fn answer_slowly(&self, method: &str, period: Duration) {
+        self.inner
+            .lock()
+            .unwrap()
+            .slow
+            .insert(method.into(), period);
+    }
+
+    /// The next `chat.postMessage` is posted, but its answer is held for `period`.
+    pub fn post_then_hang(&self, period: Duration) {
+        self.inner.lock().unwrap().post_then_hang = Some(period);
+    }
+
+    pub fn posted(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().posted.clone()
+    }
+
+    /// Posts to the response URL `hook` are answered with a redirect (307) to `to`.
+    pub fn redirect_hook(&self, hook: &str, to: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .redirects
+            .insert(hook.to_string(), to.to_string());
+    }
+
+    pub fn break_response_urls(&self) {
+        self.inner.lock().unwrap().broken_response_urls = true;
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<Call> {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// The modal opened with `trigger_id`, as it stands now.
+    pub fn opened_view(&self, trigger_id: &str) -> Option<OpenView> {
+        self.inner
+            .lock()
+            .unwrap()
+            .opened
+            .iter()
+            .find(|o| o.trigger_id == trigger_id)
+            .cloned()
+    }
+
+    /// Sends a Socket Mode message to the connected app; false when none is connected.
+    pub fn socket_send(&self, message: Value) -> bool {
+        let s = self.inner.lock().unwrap();
+        s.socket
+            .as_ref()
+            .is_some_and(|tx| tx.send(Some(message.to_string())).is_ok())
+    }
+
+    /// The connection goes silent, as a half-open link does: still open, but nothing is
+    /// read from it or sent on it (not even a pong).
+    pub fn socket_freeze(&self) {
+        if let Some(tx) = self.inner.lock().unwrap().socket.as_ref() {
+            let _ = tx.send(Some(FREEZE.to_string()));
+        }
+    }
+
+    /// apps.connections.open hands out `url` from now on.
+    pub fn hand_out_socket_url(&self, url: &str) {
+        self.inner.lock().unwrap().socket_url = Some(url.to_string());
+    }
+
+    /// Drops the connection from Slack's side, without a goodbye.
+    pub fn socket_drop(&self) {
+        if let Some(tx) = self.inner.lock().unwrap().socket.take() {
+            let _ = tx.send(None);
+        }
+    }
+
+    pub fn socket_connected(&self) -> bool {
+        self.inner
+            .lock()
+            .unwrap()
+            .socket
+            .as_ref()
+            .is_some_and(|tx| !tx.is_closed())
+    }
+
+    pub fn acks(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().acks.clone()
+    }
+
+    pub fn connections_opened(&self) -> usize {
+        self.inner.lock().unwrap().connections_opened
+    }
+
+    /// Every modal opened, oldest first, as each stands now.
+    pub fn opened_views(&self) -> Vec<OpenView> {
+        self.inner.lock().unwrap().opened.clone()
+    }
+
+    /// Ephemeral messages posted (`chat.postEphemeral`), each with its `user` and `ts`.
+    pub fn ephemerals(&self) -> Vec<Value> {
+        self.inner.lock().unwrap().ephemerals.clone()
+    }
+
+    /// The people of the workspace, by id.
+    pub fn people(&self) -> Vec<Person> {
+        let mut people: Vec<Person> = self
+            .inner
+            .lock()
+            .unwrap()
+            .people
+            .values()
+            .cloned()
+            .collect();
+        people.sort_by(|a, b| a.id.cmp(&b.id));
+        people
+    }
+
+    pub fn responses(&self) -> Vec<(String, Value)> {
+        self.inner.lock().unwrap().responses.clone()
+    }
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{nanos:x}")
+}

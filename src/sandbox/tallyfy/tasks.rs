@@ -1,0 +1,468 @@
+//! Creating, completing and reopening tasks, and calling their webhooks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::access::{check_auth, record};
+use super::*;
+
+/// Marks the first task `which` picks completed by `completer` (or open again), and gives
+/// its webhook and the payload Tallyfy would send it (none when it has no webhook).
+pub(super) fn mark(
+    s: &mut Inner,
+    which: impl Fn(&Value) -> bool,
+    completer: Value,
+    done: bool,
+) -> Option<(String, Value)> {
+    let run_key = s
+        .runs
+        .iter()
+        .find(|(_, tasks)| tasks.iter().any(&which))
+        .map(|(k, _)| k.clone())?;
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        .to_string();
+    let tasks = s.runs.get_mut(&run_key)?;
+    let task = tasks.iter_mut().find(|t| which(t))?;
+    task["status"] = json!(if done { "completed" } else { "not-started" });
+    task["completed_at"] = if done { json!(now) } else { Value::Null };
+    task["completed_by"] = if done { completer.clone() } else { Value::Null };
+    let this_task = json!({
+        "id": task["id"], "title": task["title"], "status": task["status"],
+        "completed_at": task["completed_at"], "completed_by": task["completed_by"],
+        "owners": task["owners"],
+    });
+    let task_id = task["id"].as_str().unwrap_or_default().to_string();
+    let total = tasks.len();
+    let complete = tasks.iter().filter(|t| t["status"] == "completed").count();
+    let process = if run_key.starts_with("oneoff-") {
+        Value::Null
+    } else {
+        json!({
+            "id": run_key, "name": tasks[0]["title"],
+            "status": if complete == total { "complete" } else { "active" },
+            "progress": {"complete": complete, "total": total, "percent": complete * 100 / total.max(1)},
+        })
+    };
+    let payload = json!({"this_task": this_task, "completer": completer, "process": process, "next_task": Value::Null});
+    let hook = s.webhooks.get(&task_id).cloned()?;
+    s.last_webhook = Some((hook.clone(), payload.clone()));
+    Some((hook, payload))
+}
+
+/// `POST /organizations/{org}/completed-tasks` and `.../runs/{run}/completed-tasks`
+/// `{"task_id"}` (Tallyfy's CLI, `resources.go`): the task is completed by the token's
+/// user, and its webhook called.
+pub(super) async fn complete_task(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(params): Path<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let org = params.get("org").cloned().unwrap_or_default();
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let path = match params.get("run") {
+        Some(run) => format!("/organizations/{org}/runs/{run}/completed-tasks"),
+        None => format!("/organizations/{org}/completed-tasks"),
+    };
+    record(
+        &inner,
+        "POST",
+        path,
+        HashMap::new(),
+        &headers,
+        value.clone(),
+    );
+    if let Err(r) = check_auth(&headers, &org, true) {
+        return r;
+    }
+    let Some(task_id) = value
+        .get("task_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return invalid(json!({"task_id": ["The task id field is required."]}));
+    };
+    let owner = json!({"id": 1, "email": "owner@example.com", "full_name": "Org Owner"});
+    let (known, told) = {
+        let mut s = inner.lock().unwrap();
+        let known = s
+            .runs
+            .values()
+            .flatten()
+            .any(|t| t["id"] == task_id.as_str());
+        (
+            known,
+            mark(&mut s, |t| t["id"] == task_id.as_str(), owner, true),
+        )
+    };
+    if !known {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": true, "message": "Task not found", "code": "RESOURCE_NOT_FOUND"})),
+        )
+            .into_response();
+    }
+    if let Some((hook, payload)) = told {
+        tokio::spawn(async move { send_webhook(&hook, ORG, &payload).await });
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({"data": {"id": task_id, "status": "completed"}})),
+    )
+        .into_response()
+}
+
+/// One webhook call, as Tallyfy makes it: one attempt, no retries, no signature.
+pub(super) async fn send_webhook(hook: &str, org: &str, payload: &Value) -> Option<u16> {
+    let response = reqwest::Client::new()
+        .post(hook)
+        .header("X-Tallyfy-orgID", org)
+        .json(payload)
+        .send()
+        .await
+        .ok()?;
+    Some(response.status().as_u16())
+}
+
+pub(super) fn invalid(errors: Value) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": true, "errors": errors})),
+    )
+        .into_response()
+}
+
+pub(super) fn hex_id(n: u64, salt: &str) -> String {
+    format!("{salt}{n:0>width$x}", width = 32 - salt.len())
+}
+
+/// A create runs to its end even when the client hangs up, as a real server's does.
+pub(super) async fn create_task(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tokio::spawn(create_task_to_the_end(inner, org, headers, body))
+        .await
+        .unwrap()
+}
+
+pub(super) async fn create_task_to_the_end(
+    inner: Arc<Mutex<Inner>>,
+    org: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    record(
+        &inner,
+        "POST",
+        format!("/organizations/{org}/tasks"),
+        HashMap::new(),
+        &headers,
+        value.clone(),
+    );
+    if let Err(r) = check_auth(&headers, &org, true) {
+        return r;
+    }
+    let fault = {
+        let mut s = inner.lock().unwrap();
+        if s.unavailable_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+        {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"error": true, "message": "Service Unavailable"})),
+            )
+                .into_response();
+        }
+        let title = value
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        s.titled_faults
+            .remove(&title)
+            .or_else(|| s.create_faults.pop_front())
+    };
+    match fault {
+        Some(Fault::Status {
+            status,
+            body,
+            retry_after,
+        }) => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", secs.to_string().parse().unwrap());
+                response
+                    .headers_mut()
+                    .insert("x-ratelimit-remaining", "0".parse().unwrap());
+            }
+            return response;
+        }
+        Some(Fault::RateLimitedUntil(ahead)) => {
+            let when = jiff::Timestamp::now() + ahead;
+            let date = when.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Json(json!({"message": "Too Many Attempts.", "code": "RATE_LIMIT_EXCEEDED"})),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("retry-after", date.parse().unwrap());
+            return response;
+        }
+        Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::CommitThenHang(_))
+        | Some(Fault::CommitThenFail(_))
+        | Some(Fault::AnswerWithArray)
+        | None => {}
+    }
+    let after = fault;
+    let Value::Object(task) = value else {
+        return invalid(json!({"title": ["The title field is required."]}));
+    };
+    let mut errors = serde_json::Map::new();
+    match task.get("title").and_then(Value::as_str) {
+        None | Some("") => {
+            errors.insert("title".into(), json!(["The title field is required."]));
+        }
+        Some(t) if t.chars().count() > 600 => {
+            errors.insert(
+                "title".into(),
+                json!(["The title may not be greater than 600 characters."]),
+            );
+        }
+        _ => {}
+    }
+    let types = ["task", "approval", "expiring", "email", "expiring_email"];
+    if !task
+        .get("task_type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| types.contains(&t))
+    {
+        errors.insert(
+            "task_type".into(),
+            json!(["The selected task type is invalid."]),
+        );
+    }
+    let deadline_ok = task.get("deadline").and_then(Value::as_str).and_then(|d| {
+        jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", d)
+            .ok()
+            .filter(|_| d.len() == 19)
+    });
+    match deadline_ok {
+        None => {
+            errors.insert(
+                "deadline".into(),
+                json!(["The deadline does not match the format Y-m-d H:i:s."]),
+            );
+        }
+        Some(dt) => {
+            let ts = dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp();
+            if ts <= jiff::Timestamp::now() {
+                errors.insert(
+                    "deadline".into(),
+                    json!(["The deadline must be a date after now."]),
+                );
+            }
+        }
+    }
+    let owners = task.get("owners").cloned().unwrap_or(Value::Null);
+    let users = owners.get("users").and_then(Value::as_array).cloned();
+    match users {
+        None if owners.get("guests").is_none() && owners.get("groups").is_none() => {
+            errors.insert("owners".into(), json!(["The owners field is required."]));
+        }
+        None => {}
+        Some(list) => {
+            let s = inner.lock().unwrap();
+            for (i, u) in list.iter().enumerate() {
+                let known = u.as_u64().is_some_and(|id| {
+                    s.members
+                        .iter()
+                        .any(|m| m.id == id && (m.status == "active" || m.status == "invited"))
+                });
+                if !known {
+                    errors.insert(
+                        format!("owners.users.{i}"),
+                        json!([format!("The selected owners.users.{i} is invalid.")]),
+                    );
+                }
+            }
+        }
+    }
+    {
+        let s = inner.lock().unwrap();
+        for (i, g) in owners
+            .get("guests")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if !g
+                .as_str()
+                .is_some_and(|e| e.contains('@') && e.contains('.'))
+            {
+                errors.insert(
+                    format!("owners.guests.{i}"),
+                    json!([format!(
+                        "The owners.guests.{i} must be a valid email address."
+                    )]),
+                );
+            }
+        }
+        for (i, g) in owners
+            .get("groups")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if !g
+                .as_str()
+                .is_some_and(|id| s.groups.iter().any(|(gid, _)| gid == id))
+            {
+                errors.insert(
+                    format!("owners.groups.{i}"),
+                    json!([format!("The selected owners.groups.{i} is invalid.")]),
+                );
+            }
+        }
+    }
+    {
+        let s = inner.lock().unwrap();
+        let tags: Vec<String> = s.tags.iter().map(|(id, _)| id.clone()).collect();
+        options::check(&task, &tags, &mut errors);
+    }
+    if !errors.is_empty() {
+        return invalid(Value::Object(errors));
+    }
+
+    let created = {
+        let mut s = inner.lock().unwrap();
+        s.next_id += 1;
+        let task_id = hex_id(s.next_id, "7a");
+        let run = match task.get("run_id").and_then(Value::as_str) {
+            Some(run_id) => {
+                if !s.runs.contains_key(run_id) {
+                    return (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"}))).into_response();
+                }
+                Some(run_id.to_string())
+            }
+            None if task.get("separate_task_for_each_assignee") == Some(&json!(true))
+                || s.oneoff_has_run =>
+            {
+                Some(hex_id(s.next_id, "9c"))
+            }
+            None => None,
+        };
+        let title = task["title"].clone();
+        let deadline = deadline_ok
+            .unwrap()
+            .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            .to_string();
+        let split = task.get("run_id").is_none()
+            && task.get("separate_task_for_each_assignee") == Some(&json!(true));
+        // One owner set per task: each assignee alone when the create is split.
+        let owner_sets: Vec<Value> = if split {
+            split_owners(&owners, &s.group_members)
+        } else {
+            vec![
+                json!({"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": owners.get("guests").cloned().unwrap_or(json!([])), "groups": owners.get("groups").cloned().unwrap_or(json!([]))}),
+            ]
+        };
+        let mut made = Vec::new();
+        for (i, owner_set) in owner_sets.into_iter().enumerate() {
+            let id = if i == 0 {
+                task_id.clone()
+            } else {
+                s.next_id += 1;
+                hex_id(s.next_id, "7a")
+            };
+            made.push(json!({
+                "id": id, "title": title, "status": "not-started", "task_type": task["task_type"],
+                "deadline": deadline, "owners": owner_set,
+                "position": task.get("position").cloned().unwrap_or(json!(1)),
+                "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
+            }));
+        }
+        if let Some(hook) = task.get("webhook").and_then(Value::as_str) {
+            for m in &made {
+                let id = m["id"].as_str().unwrap_or_default().to_string();
+                s.webhooks.insert(id, hook.to_string());
+            }
+        }
+        s.runs
+            .entry(run.clone().unwrap_or_else(|| format!("oneoff-{task_id}")))
+            .or_default()
+            .extend(made.iter().cloned());
+        made.swap_remove(0)
+    };
+    match after {
+        Some(Fault::CommitThenHang(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::CommitThenFail(status)) => {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                Json(json!({"error": true, "message": "Bad Gateway"})),
+            )
+                .into_response()
+        }
+        Some(Fault::AnswerWithArray) => {
+            return (StatusCode::CREATED, Json(json!({ "data": [created] }))).into_response()
+        }
+        _ => {}
+    }
+    (StatusCode::CREATED, Json(json!({ "data": created }))).into_response()
+}
+
+/// The owners of each task of a split create: every member, every member of every group
+/// and every guest alone (each person once); the owners as given when that is nobody.
+pub(super) fn split_owners(
+    owners: &Value,
+    group_members: &HashMap<String, Vec<u64>>,
+) -> Vec<Value> {
+    let ids = |key: &str| {
+        owners
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut users: Vec<u64> = ids("users").iter().filter_map(Value::as_u64).collect();
+    for group in ids("groups").iter().filter_map(Value::as_str) {
+        for member in group_members.get(group).into_iter().flatten() {
+            if !users.contains(member) {
+                users.push(*member);
+            }
+        }
+    }
+    let mut sets: Vec<Value> = users
+        .iter()
+        .map(|u| json!({"users": [u], "guests": [], "groups": []}))
+        .collect();
+    sets.extend(
+        ids("guests")
+            .into_iter()
+            .map(|g| json!({"users": [], "guests": [g], "groups": []})),
+    );
+    if sets.is_empty() {
+        sets.push(json!({"users": [], "guests": [], "groups": ids("groups")}));
+    }
+    sets
+}
