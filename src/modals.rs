@@ -436,7 +436,7 @@ pub async fn open_for_command(
     let left = TRIGGER_LIFE.saturating_sub(req.received.elapsed());
     let opened = match tokio::time::timeout(
         left,
-        Box::pin(state.slack.open_view(&req.trigger_id, first.clone())),
+        Box::pin(state.slack.open_view(&req.trigger_id, &first)),
     )
     .await
     {
