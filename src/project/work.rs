@@ -23,8 +23,12 @@ use crate::wording::{self, Failure};
 
 /// The kind under which a project job is stored.
 pub const KIND: &str = "project";
-/// Appends to one run in flight at once.
-const APPEND_CONCURRENCY: usize = 4;
+/// Appends to one run in flight at once: a 20-line project's lines all go out together,
+/// so the project takes two of Tallyfy's round trips (the run, then its lines) instead of
+/// one per few lines. Each append still books its turn in the shared rate budget, which
+/// paces them when many projects are made at once; each line's `position` says where it
+/// goes, whatever order the appends arrive in.
+pub const APPEND_CONCURRENCY: usize = 20;
 
 /// Create a project: its run, then each task appended at its position.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
