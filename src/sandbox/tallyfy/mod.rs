@@ -133,6 +133,29 @@ struct Inner {
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
     next_id: u64,
+    /// How long every create takes to answer, like a distant Tallyfy.
+    create_latency: Duration,
+    /// Creates being answered now, and the most there ever were at once.
+    creates_now: usize,
+    creates_most: usize,
+}
+
+/// One create being answered, counted while it is.
+struct CreateInFlight(Arc<Mutex<Inner>>);
+
+impl CreateInFlight {
+    fn enter(inner: &Arc<Mutex<Inner>>) -> Self {
+        let mut s = inner.lock().unwrap();
+        s.creates_now += 1;
+        s.creates_most = s.creates_most.max(s.creates_now);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for CreateInFlight {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().creates_now -= 1;
+    }
 }
 
 #[derive(Clone)]
@@ -416,6 +439,16 @@ impl FakeTallyfy {
 
     pub fn set_list_delay(&self, delay: Duration) {
         self.inner.lock().unwrap().list_delay = delay;
+    }
+
+    /// Every create answers after `delay` (on top of any fault).
+    pub fn set_create_latency(&self, delay: Duration) {
+        self.inner.lock().unwrap().create_latency = delay;
+    }
+
+    /// The most creates that were ever being answered at once.
+    pub fn creates_at_once(&self) -> usize {
+        self.inner.lock().unwrap().creates_most
     }
 
     pub fn requests(&self) -> Vec<Request> {

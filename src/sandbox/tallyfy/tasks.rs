@@ -174,6 +174,11 @@ pub(super) async fn create_task_to_the_end(
     if let Err(r) = check_auth(&headers, &org, true) {
         return r;
     }
+    let _in_flight = super::CreateInFlight::enter(&inner);
+    let latency = inner.lock().unwrap().create_latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let fault = {
         let mut s = inner.lock().unwrap();
         if s.unavailable_until
