@@ -7,7 +7,9 @@ use std::sync::Arc;
 use axum::http::HeaderName;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,7 +51,7 @@ pub fn app(state: AppState) -> Router {
         // answer carries it. An id the client sent is dropped first: it is the client's
         // text, and would be logged, unchecked, on every line the request causes.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
         .layer(axum::middleware::map_request(drop_client_request_id))
         .with_state(state)
 }
@@ -57,6 +59,52 @@ pub fn app(state: AppState) -> Router {
 /// What `METRICS_ADDR` serves: `/metrics` alone.
 fn metrics_app(state: AppState) -> Router {
     crate::ops::metrics_router().with_state(state)
+}
+
+/// Request ids shaped like UUIDs: a random half for this process and a counted half, so
+/// ids are unique across replicas and restarts without a system call per request (a
+/// random UUID asks the kernel for randomness every time).
+#[derive(Clone)]
+struct RequestIds {
+    process: u64,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // The standard library seeds each hasher from the system's randomness.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        Self {
+            process: hasher.finish(),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Shaped like a UUID, as log readers expect.
+        let p = self.process;
+        let id = format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            p >> 32,
+            (p >> 16) & 0xffff,
+            p & 0xffff,
+            n >> 48,
+            n & 0xffff_ffff_ffff
+        );
+        axum::http::HeaderValue::from_str(&id)
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 async fn drop_client_request_id(mut req: axum::extract::Request) -> axum::extract::Request {

@@ -26,16 +26,42 @@ pub const GLOBAL_SHORTCUT: &str = "task_anywhere";
 /// stays inside Slack's 3 s.
 const GUEST_CHECK: std::time::Duration = std::time::Duration::from_millis(400);
 
-/// The body of the answer to Slack: nothing (HTTP 200, empty), or a JSON document.
+/// The body of the answer to Slack: nothing (HTTP 200, empty), or a JSON document (as a
+/// value, or already serialized).
 #[derive(Debug, PartialEq)]
 pub enum Answer {
     Empty,
     Json(Value),
+    Serialized(bytes::Bytes),
 }
 
 fn ephemeral(text: String) -> Answer {
     Answer::Json(json!({ "response_type": "ephemeral", "text": text }))
 }
+
+/// A help answer: the same every time for a command, so it is serialized once (the last
+/// command's is kept; a workspace names its commands one way).
+fn help(
+    cache: &std::sync::Mutex<Option<(String, bytes::Bytes)>>,
+    command: &str,
+    text: fn(&str) -> String,
+) -> Answer {
+    let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((for_command, body)) = cached.as_ref() {
+        if for_command == command {
+            return Answer::Serialized(body.clone());
+        }
+    }
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&json!({ "response_type": "ephemeral", "text": text(command) }))
+            .unwrap_or_default(),
+    );
+    *cached = Some((command.to_string(), body.clone()));
+    Answer::Serialized(body)
+}
+
+static TASK_HELP: std::sync::Mutex<Option<(String, bytes::Bytes)>> = std::sync::Mutex::new(None);
+static PROJECT_HELP: std::sync::Mutex<Option<(String, bytes::Bytes)>> = std::sync::Mutex::new(None);
 
 /// Whether a request naming `team` and `app` is served; checked before anything is
 /// looked up or done for it. A refusal is logged at info: strangers' requests are no
@@ -85,7 +111,7 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         return ephemeral(modals::GUEST_REFUSAL.into());
     }
     match cmd.command.as_str() {
-        "/task" if is_help(&cmd.text) => ephemeral(task::message::help(&cmd.command)),
+        "/task" if is_help(&cmd.text) => help(&TASK_HELP, &cmd.command, task::message::help),
         "/task" if task::whois::is_whois_or_forget(&cmd.text) => {
             ephemeral(task::whois::answer(state, &cmd).await.unwrap_or_default())
         }
@@ -99,7 +125,9 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
                     .hand_off(async move { task::open(&app, request).await }),
             )
         }
-        "/project" if is_help(&cmd.text) => ephemeral(project::message::help(&cmd.command)),
+        "/project" if is_help(&cmd.text) => {
+            help(&PROJECT_HELP, &cmd.command, project::message::help)
+        }
         // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
         "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
         "/project" => {

@@ -143,6 +143,14 @@ fn respond(answer: Answer) -> Response {
     match answer {
         Answer::Empty => StatusCode::OK.into_response(),
         Answer::Json(body) => Json(body).into_response(),
+        Answer::Serialized(body) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response(),
     }
 }
 

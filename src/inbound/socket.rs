@@ -257,6 +257,10 @@ async fn handle(state: &AppState, envelope: Value, acks: mpsc::Sender<Message>) 
     let ack = match answer {
         Answer::Empty => json!({ "envelope_id": id }),
         Answer::Json(body) => json!({ "envelope_id": id, "payload": body }),
+        Answer::Serialized(body) => json!({
+            "envelope_id": id,
+            "payload": serde_json::from_slice::<Value>(&body).unwrap_or_default(),
+        }),
     };
     if acks.send(Message::text(ack.to_string())).await.is_err() {
         tracing::warn!("Socket Mode: the connection closed before the acknowledgement went out");
