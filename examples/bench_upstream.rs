@@ -105,8 +105,12 @@ async fn api(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Json<Value> {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     up.count(&method);
+    if method == "views.open" {
+        return views_open(&up, &headers, &body).await;
+    }
     let args = arguments(&headers, query.as_deref(), &body);
     let answer = match method.as_str() {
         "auth.test" => json!({
@@ -130,17 +134,11 @@ async fn api(
                 }
             })
         }
-        "views.open" | "views.update" => {
-            if method == "views.open" {
-                let delay = up.views_open_delay_ms.load(Ordering::Relaxed);
-                if delay > 0 {
-                    tokio::time::sleep(Duration::from_millis(delay)).await;
-                }
-            }
+        "views.update" => {
             let n = up.next_view.fetch_add(1, Ordering::Relaxed) + 1;
             let mut view = args["view"].clone();
             if !view.is_object() {
-                return Json(json!({"ok": false, "error": "invalid_arguments"}));
+                return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
             }
             view["id"] = json!(format!("V{n:010}"));
             view["hash"] = json!(format!("{n}.bench"));
@@ -155,7 +153,69 @@ async fn api(
         }),
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
-    Json(answer)
+    Json(answer).into_response()
+}
+
+/// `views.open`: the view sent comes back as Slack echoes it, with its id, hash, team and
+/// state added. The view's text is copied, not parsed, so the stand-in stays fast enough
+/// that the servers measured, not it, set the pace.
+async fn views_open(up: &Upstream, headers: &HeaderMap, body: &[u8]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let delay = up.views_open_delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    let json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let view: Option<std::borrow::Cow<'_, str>> = if json {
+        raw_object_after(body, b"\"view\"")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(std::borrow::Cow::Borrowed)
+    } else {
+        url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "view")
+            .map(|(_, v)| std::borrow::Cow::Owned(v.into_owned()))
+    };
+    let Some(view) = view.filter(|v| v.trim_start().starts_with('{')) else {
+        return Json(json!({"ok": false, "error": "invalid_arguments"})).into_response();
+    };
+    let n = up.next_view.fetch_add(1, Ordering::Relaxed) + 1;
+    let rest = &view.trim_start()[1..];
+    let answer = format!(
+        r#"{{"ok":true,"view":{{"id":"V{n:010}","hash":"{n}.bench","team_id":"{TEAM}","app_id":"{APP}","bot_id":"B0BOT","state":{{"values":{{}}}},{rest}}}"#
+    );
+    (
+        [("content-type", "application/json; charset=utf-8")],
+        answer,
+    )
+        .into_response()
+}
+
+/// The JSON object that follows `key` in `body`, as sent (strings and nesting respected).
+fn raw_object_after<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let at = body.windows(key.len()).position(|w| w == key)? + key.len();
+    let start = at + body[at..].iter().position(|b| *b == b'{')?;
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in body[start..].iter().enumerate() {
+        match (in_string, escaped, *b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_string = false,
+            (true, false, _) => {}
+            (false, _, b'"') => in_string = true,
+            (false, _, b'{') => depth += 1,
+            (false, _, b'}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&body[start..=start + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 async fn hook(State(up): State<Arc<Upstream>>, Path(_id): Path<String>) -> &'static str {
