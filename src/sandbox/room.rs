@@ -262,11 +262,7 @@ impl Room {
             "message": {"type": "message", "ts": ts, "text": message["text"], "blocks": blocks_of(&message)},
             "response_url": response_url,
             "trigger_id": trigger,
-            "actions": [{
-                "type": "button", "action_id": action["action_id"], "block_id": action["block_id"],
-                "value": action["value"], "text": {"type": "plain_text", "text": action["text"]},
-                "action_ts": self.ts()
-            }]
+            "actions": [pressed(action, self.ts())]
         });
         self.interact(payload).await.map(|_| ())
     }
@@ -392,6 +388,27 @@ impl Room {
             "tallyfy": {"runs": runs, "members": self.tallyfy.members().iter().map(|m| json!({"id": m.id, "email": m.email, "name": m.first_name})).collect::<Vec<_>>()},
         })
     }
+}
+
+/// The action as Slack describes it in `block_actions`: a button's value, or the option
+/// chosen from an overflow menu or a select.
+fn pressed(action: Value, ts: String) -> Value {
+    let text = |t: &Value| json!({"type": "plain_text", "text": t.as_str().unwrap_or_default()});
+    let mut out = json!({
+        "type": action["type"].as_str().unwrap_or("button"),
+        "action_id": action["action_id"], "block_id": action["block_id"], "action_ts": ts
+    });
+    match action.get("selected_option") {
+        Some(option) if !option.is_null() => {
+            out["selected_option"] =
+                json!({"text": text(&option["text"]), "value": option["value"]});
+        }
+        _ => {
+            out["value"] = action["value"].clone();
+            out["text"] = text(&action["text"]);
+        }
+    }
+    out
 }
 
 /// A message's blocks as a list (form-encoded posts carry them as a JSON string).

@@ -153,6 +153,34 @@ function button(element, onPress) {
   });
 }
 
+// An overflow menu: a "more" button that opens its options; choosing one is the action.
+function overflow(element, onPress) {
+  const menu = el(
+    "div",
+    { class: "menu", hidden: true },
+    (element.options || []).map((o) =>
+      el("button", {
+        type: "button",
+        class: "menu-item",
+        "data-value": o.value,
+        html: textObject(o.text),
+        onclick: () => {
+          menu.hidden = true;
+          onPress({ ...element, selected_option: { text: o.text.text, value: o.value } });
+        },
+      }),
+    ),
+  );
+  const more = el("button", { type: "button", class: "btn overflow", "data-action": element.action_id, "aria-label": "More actions", onclick: () => { menu.hidden = !menu.hidden; } }, "\u22EF");
+  return el("span", { class: "overflow-wrap" }, more, menu);
+}
+
+function element(e, onPress) {
+  if (e.type === "button") return button(e, onPress);
+  if (e.type === "overflow") return overflow(e, onPress);
+  return null;
+}
+
 function messageBlocks(blocks, onPress) {
   return blocks.map((block) => {
     switch (block.type) {
@@ -160,13 +188,13 @@ function messageBlocks(blocks, onPress) {
         const body = el("div", {});
         if (block.text) body.append(el("div", { html: textObject(block.text) }));
         if (block.fields) body.append(el("div", { class: "fields" }, block.fields.map((f) => el("div", { html: textObject(f) }))));
-        const accessory = block.accessory?.type === "button" ? button(block.accessory, (e) => onPress(e, block)) : null;
+        const accessory = block.accessory ? element(block.accessory, (e) => onPress(e, block)) : null;
         return el("div", { class: "block section" }, accessory ? el("div", { class: "section-with-accessory" }, body, accessory) : body);
       }
       case "context":
         return el("div", { class: "block context" }, (block.elements || []).map((e) => el("span", { html: e.type === "image" ? "" : textObject(e) })));
       case "actions":
-        return el("div", { class: "block actions" }, (block.elements || []).filter((e) => e.type === "button").map((e) => button(e, (x) => onPress(x, block))));
+        return el("div", { class: "block actions" }, (block.elements || []).map((e) => element(e, (x) => onPress(x, block))));
       case "header":
         return el("div", { class: "block header", html: textObject(block.text) });
       case "divider":
@@ -198,7 +226,14 @@ function drawLine(line, replies) {
       user: page.user,
       channel: line.channel,
       ts: line.ts,
-      action: { action_id: element.action_id, block_id: block.block_id || "", value: element.value || "", text: element.text?.text || "" },
+      action: {
+        type: element.type,
+        action_id: element.action_id,
+        block_id: block.block_id || "",
+        value: element.value || "",
+        text: element.text?.text || "",
+        selected_option: element.selected_option || null,
+      },
     });
   const body = blocks.length ? messageBlocks(blocks, onPress) : [el("div", { html: mrkdwn(line.text || "", false) })];
   const meta = el(
