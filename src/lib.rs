@@ -17,7 +17,8 @@
 //!   [`task`] (`/task` and the shortcuts: [`task::modal`], [`task::submit`],
 //!   [`task::work`], [`task::message`], [`task::whois`]) and [`project`] (`/project`: the
 //!   same four, and [`project::lines`]). What a job kind does after the modal closes is in
-//!   its flow's `work.rs`. [`modals`] is what both forms share (opening one within the
+//!   its flow's `work.rs`. [`home`] is the App Home tab (`app_home_opened`: the viewer's
+//!   open tasks and recent projects). [`modals`] is what both forms share (opening one within the
 //!   trigger id's 3 s, reading common fields, claiming a submission), with
 //!   [`modals::options`] (the Options part: Tallyfy's flags, start, most assignees, tags
 //!   and fields to fill in) and [`modals::marks`] (quick-text `#tags` and `!type`).
@@ -52,6 +53,7 @@ pub mod courier;
 pub mod creation;
 pub mod deadline;
 pub mod directory;
+pub mod home;
 pub mod inbound;
 pub mod jobs;
 pub mod manifest;

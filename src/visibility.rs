@@ -12,6 +12,14 @@
 //! holds a lease in the store) reads the tasks and projects the app created, every
 //! `TALLYFY_POLL_SECS`, within the shared rate budget, and tells the same news the same
 //! way, once. Work a day old is read a tenth as often; work a month old, no more.
+//!
+//! A task's card carries its assignees' buttons ([`card`]): "Mark done" while it is open,
+//! "Reopen" once it is done, and "Comment". A reopening made from the card is told in the
+//! thread with who made it ("@bob reopened *Draft contract*"). What was made for whom is
+//! kept for their Home tab ([`records`]), with whether each task was last told done.
+
+pub mod card;
+pub mod records;
 
 use std::time::Duration;
 
@@ -21,6 +29,7 @@ use slack_morphism::prelude::*;
 
 use crate::courier::Posted;
 use crate::jobs::ledger::{Step, FOLLOW_TTL};
+use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{RunId, TaskId};
@@ -189,6 +198,10 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
 struct News {
     /// What it is told once by: the task, done or open, and when it was completed.
     key: String,
+    /// The task's id.
+    task: String,
+    /// The Slack user who made the change from the card, when it was made there.
+    by: Option<UserId>,
     title: Option<String>,
     who: Option<String>,
     done: bool,
@@ -221,6 +234,8 @@ impl News {
             .unwrap_or(Progress::Task { done });
         Self {
             key: News::key(&task, done, event.this_task.completed_at.as_deref()),
+            task: task.clone(),
+            by: None,
             title: event.this_task.title.clone(),
             who: event
                 .completer
@@ -263,12 +278,19 @@ async fn tell(app: &Services, job: &str, news: News) {
             mrkdwn::escape(who),
             mrkdwn::escape(&title)
         )
+    } else if let Some(by) = &news.by {
+        format!(
+            ":arrows_counterclockwise: {} reopened *{}*",
+            mrkdwn::mention(by),
+            mrkdwn::escape(&title)
+        )
     } else {
         format!(
             ":arrows_counterclockwise: *{}* was reopened",
             mrkdwn::escape(&title)
         )
     };
+    app.ledger.note_done(&news.task, news.done).await;
     if let Err(e) = app
         .courier
         .reply_in_thread(&card.channel, &card.ts, &reply)
@@ -276,7 +298,14 @@ async fn tell(app: &Services, job: &str, news: News) {
     {
         tracing::warn!(error = %e, "could not reply in the confirmation's thread");
     }
-    let updated = with_progress(card.content.clone(), &news.progress.line());
+    let finished = match news.progress {
+        Progress::Task { done } => done,
+        Progress::Project { .. } => news.progress.is_project_complete(),
+    };
+    let updated = card::with_turn(
+        with_progress(card.content.clone(), &news.progress.line()),
+        finished,
+    );
     if let Err(e) = app.courier.update(&card.channel, &card.ts, updated).await {
         tracing::warn!(error = %e, "could not update the confirmation");
     }
@@ -294,6 +323,31 @@ async fn tell(app: &Services, job: &str, news: News) {
             );
             let _ = app.courier.say(&card.channel, &line).await;
         }
+    }
+}
+
+/// Tells that `by` reopened `task` (titled `title`) from job `job`'s card, once for the
+/// completion at `completed_at` it undid: in the thread, and on the card.
+pub async fn reopened(
+    app: &Services,
+    job: &str,
+    task: &TaskId,
+    title: &str,
+    by: &UserId,
+    completed_at: Option<&str>,
+) {
+    let news = News {
+        key: News::key(&task.0, false, completed_at),
+        task: task.0.clone(),
+        by: Some(by.clone()),
+        title: Some(title.to_string()),
+        who: None,
+        done: false,
+        progress: Progress::Task { done: false },
+        process: None,
+    };
+    if app.ledger.first_news(&news.key).await {
+        tell(app, job, news).await;
     }
 }
 
@@ -366,6 +420,8 @@ async fn read(app: &Services, followed: &Followed) -> Vec<News> {
         Followed::Task(id) => match app.tallyfy.get_task(id).await {
             Ok(task) if task.status.as_deref() == Some("completed") => vec![News {
                 key: News::key(&id.0, true, task.completed_at.as_deref()),
+                task: id.0.clone(),
+                by: None,
                 title: task.title.clone(),
                 who: who(&task.completed_by),
                 done: true,
@@ -397,6 +453,8 @@ async fn read(app: &Services, followed: &Followed) -> Vec<News> {
                     .filter(|t| t.status.as_deref() == Some("completed"))
                     .map(|t| News {
                         key: News::key(&t.id.0, true, t.completed_at.as_deref()),
+                        task: t.id.0.clone(),
+                        by: None,
                         title: t.title.clone(),
                         who: who(&t.completed_by),
                         done: true,

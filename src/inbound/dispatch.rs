@@ -6,13 +6,15 @@
 use serde_json::{json, Value};
 
 use crate::courier;
+use crate::home;
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
-use crate::slack::interaction::{Interaction, Shortcut};
+use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut};
 use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
+use crate::task::done::Turn;
 use crate::work::RetryJob;
 
 /// The callback id of the "Create a Tallyfy task" message shortcut.
@@ -149,6 +151,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
                 project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
+                task::comment::CALLBACK_ID => task::comment::submit(state, sub).await,
                 _ => SubmitAnswer::Close,
             };
             match answer {
@@ -164,15 +167,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         }
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
-                if action.action_id == task::message::DONE_ACTION {
-                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
-                        state.metrics.slack_request("block_actions", "mark_done");
-                        let (app, key, url) = (state.clone(), key.clone(), url.clone());
-                        let (team, user) = (actions.team_id(), actions.user.id.clone());
-                        let _ = state.jobs.hand_off(async move {
-                            task::done::press(&app, &key, &team, &user, &url).await
-                        });
-                    }
+                if card_or_home_action(state, &actions, action) {
                     continue;
                 }
                 let retry = action.action_id == project::message::RETRY_ACTION
@@ -199,6 +194,77 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             Answer::Empty
         }
     }
+}
+
+/// A press of a task card's button (Mark done, Reopen, Comment) or of a Home tab's
+/// guide, handed off; false for any other action.
+fn card_or_home_action(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+    let (team, user) = (actions.team_id(), actions.user.id.clone());
+    let app = state.clone();
+    let id = action.action_id.as_str();
+    let turn = match id {
+        task::message::DONE_ACTION => Some(Turn::Done),
+        task::message::REOPEN_ACTION => Some(Turn::Reopen),
+        _ => None,
+    };
+    let handed = match (turn, id) {
+        (Some(turn), _) => {
+            let (Some(key), Some(url)) = (action.value.clone(), actions.response_url.clone())
+            else {
+                return true;
+            };
+            let what = if turn == Turn::Done {
+                "mark_done"
+            } else {
+                "reopen"
+            };
+            state.metrics.slack_request("block_actions", what);
+            state.jobs.hand_off(async move {
+                task::done::press(&app, &key, &team, &user, &url, turn).await
+            })
+        }
+        (None, task::message::COMMENT_ACTION) => {
+            let (Some(key), Some(trigger_id)) = (action.value.clone(), actions.trigger_id.clone())
+            else {
+                return true;
+            };
+            state.metrics.slack_request("block_actions", "comment");
+            let container = actions.container.as_ref();
+            let press = task::comment::Press {
+                key,
+                team,
+                user,
+                trigger_id,
+                channel: container.and_then(|c| c.channel_id.clone()),
+                ts: container.and_then(|c| c.message_ts.clone()),
+                response_url: actions.response_url.clone(),
+            };
+            state
+                .jobs
+                .hand_off(async move { task::comment::open(&app, press).await })
+        }
+        (None, home::HELP_TASK_ACTION | home::HELP_PROJECT_ACTION) => {
+            let Some(trigger_id) = actions.trigger_id.clone() else {
+                return true;
+            };
+            state.metrics.slack_request("block_actions", "home_guide");
+            let guide = if id == home::HELP_TASK_ACTION {
+                home::guide("Using /task", &task::message::help("/task"))
+            } else {
+                home::guide("Using /project", &project::message::help("/project"))
+            };
+            state.jobs.hand_off(async move {
+                if let Err(e) = app.slack.open_view(&trigger_id, guide).await {
+                    tracing::info!(error = %e, "could not open a Home tab guide");
+                }
+            })
+        }
+        _ => return false,
+    };
+    if handed.is_err() {
+        tracing::warn!("too much work is running: a button press was not handled");
+    }
+    true
 }
 
 /// A shortcut opens the "New task" modal: from a message, prefilled with its text and
@@ -239,6 +305,10 @@ pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
                 .and_then(|c| c.as_str())
                 .unwrap_or_default();
             Some(Answer::Json(json!({ "challenge": challenge })))
+        }
+        "event_callback" => {
+            home::event(state, event);
+            Some(Answer::Empty)
         }
         kind => {
             state.metrics.slack_request("event", kind);

@@ -17,6 +17,11 @@
 //! | `watch:{token}` | the job's key | whose task a webhook call is about |
 //! | `card:{key}` | channel, ts and content (JSON) | the confirmation, to reply to and update |
 //! | `news:{what}` | `1` | a completion (or reopening) already told |
+//! | `turn:{task}` | `1` | someone's "Mark done" or "Reopen" is being carried out (30 s) |
+//! | `done:{task}` | `1` or `0` | whether the task was last told done or open |
+//! | `assigned:{user}` | a list of tasks (JSON), newest first | tasks made from Slack for that person, for their Home tab |
+//! | `projects:{user}` | a list of projects (JSON), newest first | projects they asked for or work in, for their Home tab |
+//! | `event:{event id}` | `1` | an Events API event already taken (an hour) |
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +37,13 @@ use crate::store::{MemoryStore, Store, StoreError};
 pub const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long what follows a confirmation (its webhooks, the card) is kept: work takes time.
 pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long a "Mark done" or "Reopen" holds its task against another press.
+const TURN_TTL: Duration = Duration::from_secs(30);
+/// How long an Events API event id is remembered: Slack retries within minutes.
+const EVENT_TTL: Duration = Duration::from_secs(3600);
+/// How many tasks and projects a person's Home tab list keeps.
+const ASSIGNED_KEEP: usize = 50;
+const PROJECTS_KEEP: usize = 10;
 /// The record of a creation that was sent but whose outcome is not known yet.
 const SENDING: &str = "sending";
 /// A write that Redis refused is tried again this often, this many times (two minutes).
@@ -304,6 +316,84 @@ impl Ledger {
                 .set_if_absent(&format!("news:{what}"), "1", FOLLOW_TTL)
                 .await,
             Ok(true)
+        )
+    }
+
+    /// Takes `task` for one press of "Mark done" or "Reopen"; false while another press is
+    /// being carried out (or the store cannot say: nothing is done then).
+    pub async fn take_turn(&self, task: &str) -> bool {
+        matches!(
+            self.store
+                .set_if_absent(&format!("turn:{task}"), "1", TURN_TTL)
+                .await,
+            Ok(true)
+        )
+    }
+
+    pub async fn end_turn(&self, task: &str) {
+        let _ = self.store.delete(&format!("turn:{task}")).await;
+    }
+
+    /// Records whether `task` was last told done or open.
+    pub async fn note_done(&self, task: &str, done: bool) {
+        let value = if done { "1" } else { "0" };
+        let _ = self
+            .store
+            .set(&format!("done:{task}"), value, FOLLOW_TTL)
+            .await;
+    }
+
+    /// Whether each of `tasks` was last told done (false when never told).
+    pub async fn done(&self, tasks: &[String]) -> Vec<bool> {
+        let keys: Vec<String> = tasks.iter().map(|t| format!("done:{t}")).collect();
+        match self.store.get_many(&keys).await {
+            Ok(found) => found.iter().map(|v| v.as_deref() == Some("1")).collect(),
+            Err(_) => vec![false; tasks.len()],
+        }
+    }
+
+    /// Adds a task (JSON) to `user`'s list of tasks made from Slack.
+    pub async fn note_assigned(&self, user: &str, entry: &str) {
+        let key = format!("assigned:{user}");
+        if let Err(e) = self
+            .store
+            .push_recent(&key, entry, ASSIGNED_KEEP, FOLLOW_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not list a task for its assignee's Home tab");
+        }
+    }
+
+    pub async fn assigned(&self, user: &str) -> Vec<String> {
+        let key = format!("assigned:{user}");
+        self.store.recent(&key).await.unwrap_or_default()
+    }
+
+    /// Adds a project (JSON) to `user`'s recent projects.
+    pub async fn note_project(&self, user: &str, entry: &str) {
+        let key = format!("projects:{user}");
+        if let Err(e) = self
+            .store
+            .push_recent(&key, entry, PROJECTS_KEEP, FOLLOW_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not list a project for a Home tab");
+        }
+    }
+
+    pub async fn projects(&self, user: &str) -> Vec<String> {
+        let key = format!("projects:{user}");
+        self.store.recent(&key).await.unwrap_or_default()
+    }
+
+    /// True the first time an Events API event id is taken, on any replica: Slack's
+    /// retries and repeats change nothing. When the store cannot say, it is taken.
+    pub async fn first_event(&self, event_id: &str) -> bool {
+        !matches!(
+            self.store
+                .set_if_absent(&format!("event:{event_id}"), "1", EVENT_TTL)
+                .await,
+            Ok(false)
         )
     }
 

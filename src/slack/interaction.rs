@@ -221,8 +221,23 @@ pub struct BlockActions {
     /// Present when the action came from a message.
     #[serde(default)]
     pub response_url: Option<String>,
+    /// Good for one `views.open` within 3 s of the press.
+    #[serde(default)]
+    pub trigger_id: Option<String>,
+    /// Where the pressed button is: for a message, its channel and ts.
+    #[serde(default)]
+    pub container: Option<Container>,
     #[serde(default, deserialize_with = "or_default")]
     pub actions: Vec<Action>,
+}
+
+/// Where a block action happened (`container` of a `block_actions` payload).
+#[derive(Debug, Default, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub channel_id: Option<ChannelId>,
+    #[serde(default)]
+    pub message_ts: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

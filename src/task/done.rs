@@ -1,7 +1,10 @@
-//! "Mark done" on a task's confirmation: the task is completed in Tallyfy, once, when the
-//! person who pressed is one of its assignees (their Slack account maps to a Tallyfy
-//! member who owns it); anyone else is told, privately, that only the assignees can. The
-//! thread hears of the completion as of any other (see `crate::visibility`).
+//! "Mark done" and "Reopen" on a task's confirmation: the task is completed (or reopened)
+//! in Tallyfy, once, when the person who pressed is one of its assignees (their Slack
+//! account maps to a Tallyfy member who owns it); anyone else is told, privately, that
+//! only the assignees can. What Tallyfy says of the task decides: a done task is not
+//! completed again, an open one not reopened, and a second press while the first is being
+//! carried out changes nothing. The thread hears of a completion as of any other, and of a
+//! reopening with who made it (see `crate::visibility`).
 
 use super::work::TaskJob;
 use crate::directory::Assignee;
@@ -11,26 +14,69 @@ use crate::state::Services;
 use crate::tallyfy::model::CreatedTask;
 use crate::wording;
 
-/// What a press was answered with, privately.
-const NOT_AN_ASSIGNEE: &str = "Only the task's assignees can mark it done.";
-const ALREADY: &str = "This task is already marked done.";
-const MARKED: &str = "Marked done in Tallyfy.";
-const GONE: &str = "I no longer have this task's details; mark it done in Tallyfy.";
+/// Which way a press turns the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// "Mark done".
+    Done,
+    /// "Reopen".
+    Reopen,
+}
 
-/// Answers a "Mark done" press by `user` on job `key`'s confirmation.
-pub async fn press(app: &Services, key: &str, team: &TeamId, user: &UserId, response_url: &str) {
-    let text = answer(app, key, team, user).await;
+impl Turn {
+    fn not_an_assignee(self) -> &'static str {
+        match self {
+            Turn::Done => "Only the task's assignees can mark it done.",
+            Turn::Reopen => "Only the task's assignees can reopen it.",
+        }
+    }
+
+    /// The answer when the task already is where the press would take it.
+    fn already(self) -> &'static str {
+        match self {
+            Turn::Done => "This task is already marked done.",
+            Turn::Reopen => "This task is already open.",
+        }
+    }
+
+    fn made(self) -> &'static str {
+        match self {
+            Turn::Done => "Marked done in Tallyfy.",
+            Turn::Reopen => "Reopened in Tallyfy.",
+        }
+    }
+}
+
+const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
+
+/// Answers a "Mark done" or "Reopen" press by `user` on job `key`'s confirmation.
+pub async fn press(
+    app: &Services,
+    key: &str,
+    team: &TeamId,
+    user: &UserId,
+    response_url: &str,
+    turn: Turn,
+) {
+    let text = answer(app, key, team, user, turn).await;
     app.courier.reply_privately(response_url, &text).await;
 }
 
-async fn answer(app: &Services, key: &str, team: &TeamId, user: &UserId) -> String {
+/// The job's task, and its title, when they are still kept.
+pub(super) async fn kept_task(app: &Services, key: &str) -> Option<(TaskJob, CreatedTask)> {
     let job = app
         .ledger
         .kept(key)
         .await
-        .and_then(|raw| serde_json::from_str::<TaskJob>(&raw).ok());
-    let created = app.ledger.progress::<CreatedTask>(key, Step::Task).await;
-    let (Some(job), Progress::Made(created)) = (job, created) else {
+        .and_then(|raw| serde_json::from_str::<TaskJob>(&raw).ok())?;
+    match app.ledger.progress::<CreatedTask>(key, Step::Task).await {
+        Progress::Made(created) => Some((job, created)),
+        _ => None,
+    }
+}
+
+async fn answer(app: &Services, key: &str, team: &TeamId, user: &UserId, turn: Turn) -> String {
+    let Some((job, created)) = kept_task(app, key).await else {
         return GONE.into();
     };
     let owners = job.owners.map(|o| o.users).unwrap_or_default();
@@ -46,22 +92,53 @@ async fn answer(app: &Services, key: &str, team: &TeamId, user: &UserId) -> Stri
         Err(e) => return wording::lookup(&e, "assignees'"),
     };
     if !member.is_some_and(|m| owners.contains(&m)) {
-        return NOT_AN_ASSIGNEE.into();
+        return turn.not_an_assignee().into();
     }
-    if !app
-        .ledger
-        .first_news(&format!("marked-done:{}", created.id))
-        .await
-    {
-        return ALREADY.into();
+    if !app.ledger.take_turn(&created.id.0).await {
+        return turn.already().into();
     }
-    match app.tallyfy.complete_task(&created).await {
+    let text = carry_out(app, key, &job.draft.title, &created, user, turn).await;
+    app.ledger.end_turn(&created.id.0).await;
+    text
+}
+
+/// Reads the task in Tallyfy, and turns it when it is not there already.
+async fn carry_out(
+    app: &Services,
+    key: &str,
+    title: &str,
+    created: &CreatedTask,
+    user: &UserId,
+    turn: Turn,
+) -> String {
+    let now = match app.tallyfy.get_task(&created.id).await {
+        Ok(task) => task,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a task before changing it");
+            return wording::tallyfy(&e);
+        }
+    };
+    let done = now.status.as_deref() == Some("completed");
+    let result = match (turn, done) {
+        (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
+        (Turn::Done, false) => app.tallyfy.complete_task(created).await,
+        (Turn::Reopen, true) => app.tallyfy.reopen_task(created).await,
+    };
+    match result {
         Ok(()) => {
-            app.metrics.job("mark_done", "completed");
-            MARKED.into()
+            let (name, outcome) = match turn {
+                Turn::Done => ("mark_done", "completed"),
+                Turn::Reopen => ("reopen", "reopened"),
+            };
+            app.metrics.job(name, outcome);
+            if turn == Turn::Reopen {
+                let at = now.completed_at.as_deref();
+                crate::visibility::reopened(app, key, &created.id, title, user, at).await;
+            }
+            turn.made().into()
         }
         Err(e) => {
-            tracing::warn!(error = %e, "could not mark a task done");
+            tracing::warn!(error = %e, ?turn, "could not change a task in Tallyfy");
             wording::tallyfy(&e)
         }
     }

@@ -4,8 +4,10 @@
 //!
 //! - [`modal`] builds and reads the form; [`submit`] checks a submission within Slack's
 //!   3 s and queues the job; [`work`] is the job: create the task once, then tell the
-//!   channel; [`message`] is what people read; [`whois`] answers the directory commands.
+//!   channel; [`message`] is what people read; [`whois`] answers the directory commands;
+//!   [`done`] and [`comment`] are the card's buttons (Mark done, Reopen, Comment).
 
+pub mod comment;
 pub mod done;
 pub mod message;
 pub mod modal;

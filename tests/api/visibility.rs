@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// An app whose PUBLIC_URL is its own address, so Tallyfy's webhooks reach it.
-async fn app_with_public_url() -> TestApp {
+pub(crate) async fn app_with_public_url() -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,7 +25,7 @@ async fn app_with_public_url() -> TestApp {
 }
 
 /// The confirmation in the channel (the first top-level message there).
-async fn card(app: &TestApp) -> Value {
+pub(crate) async fn card(app: &TestApp) -> Value {
     eventually("the confirmation", || {
         app.slack
             .posted()
@@ -36,7 +36,7 @@ async fn card(app: &TestApp) -> Value {
 }
 
 /// Replies in the card's thread.
-fn replies(app: &TestApp, card: &Value) -> Vec<String> {
+pub(crate) fn replies(app: &TestApp, card: &Value) -> Vec<String> {
     app.slack
         .posted()
         .into_iter()
@@ -46,7 +46,7 @@ fn replies(app: &TestApp, card: &Value) -> Vec<String> {
 }
 
 /// The card's blocks as they now read.
-fn card_now(app: &TestApp, card: &Value) -> String {
+pub(crate) fn card_now(app: &TestApp, card: &Value) -> String {
     app.slack
         .posted()
         .into_iter()
@@ -236,14 +236,14 @@ async fn without_a_public_url_a_projects_card_counts_its_tasks() {
 }
 
 /// A press of a card's button by `user`; the private answer goes to hook `hook`.
-async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
+pub(crate) async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
     let mut payload = button_press(action_id, value, &app.slack.response_url(hook));
     payload["user"]["id"] = user.into();
     assert_eq!(app.interact(&payload).await.status(), 200);
 }
 
 /// The private answer given through hook `hook`.
-async fn answer_on(app: &TestApp, hook: &str) -> String {
+pub(crate) async fn answer_on(app: &TestApp, hook: &str) -> String {
     let hook = hook.to_string();
     let (_, message) = eventually("the private answer", || {
         app.slack

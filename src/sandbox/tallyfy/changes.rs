@@ -44,7 +44,14 @@ pub(super) async fn reopen_task(
         Some(run) => format!("/organizations/{org}/runs/{run}/completed-tasks/{task_id}"),
         None => format!("/organizations/{org}/completed-tasks/{task_id}"),
     };
-    record(&inner, "DELETE", path, HashMap::new(), &headers, Value::Null);
+    record(
+        &inner,
+        "DELETE",
+        path,
+        HashMap::new(),
+        &headers,
+        Value::Null,
+    );
     if let Err(r) = check_auth(&headers, &org, false) {
         return r;
     }
@@ -111,7 +118,12 @@ pub(super) async fn comment_task(
         return invalid(json!({"content": ["The content field is required."]}));
     }
     let mut s = inner.lock().unwrap();
-    if !s.runs.values().flatten().any(|t| t["id"] == task_id.as_str()) {
+    if !s
+        .runs
+        .values()
+        .flatten()
+        .any(|t| t["id"] == task_id.as_str())
+    {
         return not_found();
     }
     s.next_id += 1;
@@ -122,9 +134,6 @@ pub(super) async fn comment_task(
         "author": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"},
         "created_at": super::tasks::iso_millis(jiff::Timestamp::now()),
     });
-    s.comments
-        .entry(task_id)
-        .or_default()
-        .push(comment.clone());
+    s.comments.entry(task_id).or_default().push(comment.clone());
     (StatusCode::CREATED, Json(json!({ "data": comment }))).into_response()
 }

@@ -40,10 +40,10 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use self::access::{bearer_check, rate_limit, token};
+use self::changes::{comment_task, reopen_task};
 use self::lists::{
     get_run, get_task, list_groups, list_run_tasks, list_tags, list_tasks, list_users, me,
 };
-use self::changes::{comment_task, reopen_task};
 use self::tasks::{complete_task, create_task, mark, send_webhook};
 
 mod access;

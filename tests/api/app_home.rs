@@ -1,0 +1,98 @@
+//! The App Home tab: opening it shows the viewer the tasks made from Slack that are theirs
+//! and still open, their recent projects, and how to use `/task` and `/project`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fake_slack;
+use crate::helpers::*;
+use crate::visibility::{app_with_public_url, replies};
+
+/// `app_home_opened` for `user`, as the Events API sends it, signed.
+async fn home_opened(app: &TestApp, user: &str, event_id: &str) -> reqwest::Response {
+    let body = json!({
+        "token": "verification-token", "team_id": fake_slack::TEAM, "api_app_id": "A0TEST",
+        "type": "event_callback", "event_id": event_id, "event_time": now(),
+        "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home",
+                  "event_ts": format!("{}.000100", now())}
+    });
+    app.post_signed("/slack/events", "application/json", body.to_string())
+        .await
+}
+
+#[tokio::test]
+async fn the_home_tab_lists_the_viewers_open_tasks_only() {
+    let app = app_with_public_url().await;
+    for (title, who) in [
+        ("Sign the lease", BOB),
+        ("Buy milk", ALICE),
+        ("Old chore", BOB),
+    ] {
+        let view = app.open_task_modal("").await;
+        app.submit_task(&view, &TaskValues::new(title, &[who]))
+            .await;
+        eventually("the confirmation", || {
+            app.slack
+                .posted()
+                .into_iter()
+                .find(|m| m["text"].as_str().unwrap_or_default().contains(title))
+        })
+        .await;
+    }
+    let old = app
+        .slack
+        .posted()
+        .into_iter()
+        .find(|m| m["text"].as_str().unwrap_or_default().contains("Old chore"))
+        .unwrap();
+    app.tallyfy.complete_and_tell("Old chore", 1002, true).await;
+    eventually_within(Duration::from_secs(5), "the completion told", || {
+        (!replies(&app, &old).is_empty()).then_some(())
+    })
+    .await;
+
+    assert_eq!(home_opened(&app, BOB, "Ev0001").await.status(), 200);
+    let home = eventually("Bob's home tab", || app.slack.home_view(BOB)).await;
+    let text = home.to_string();
+    assert_eq!(home["type"], "home");
+    assert!(text.contains("Sign the lease"), "{text}");
+    assert!(!text.contains("Buy milk"), "another's task: {text}");
+    assert!(!text.contains("Old chore"), "a completed task: {text}");
+    let buttons: Vec<&Value> = home["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+        .filter(|e| e["type"] == "button")
+        .collect();
+    assert!(buttons.len() >= 2, "how to use /task and /project: {text}");
+
+    // The same event delivered again publishes nothing more.
+    assert_eq!(home_opened(&app, BOB, "Ev0001").await.status(), 200);
+    app.idle().await;
+    assert_eq!(app.slack.calls("views.publish").len(), 1);
+
+    // A different visit by someone else shows theirs.
+    assert_eq!(home_opened(&app, ALICE, "Ev0002").await.status(), 200);
+    let alice = eventually("Alice's home tab", || app.slack.home_view(ALICE)).await;
+    assert!(alice.to_string().contains("Buy milk"));
+    assert!(!alice.to_string().contains("Sign the lease"));
+}
+
+#[tokio::test]
+async fn an_unsigned_home_event_publishes_nothing() {
+    let app = app_with_public_url().await;
+    let body = json!({"type": "event_callback", "team_id": fake_slack::TEAM, "event_id": "Ev9",
+                      "event": {"type": "app_home_opened", "user": BOB, "tab": "home"}});
+    let response = reqwest::Client::new()
+        .post(app.url("/slack/events"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    app.idle().await;
+    assert!(app.slack.home_view(BOB).is_none());
+}
