@@ -96,3 +96,29 @@ async fn an_unsigned_home_event_publishes_nothing() {
     app.idle().await;
     assert!(app.slack.home_view(BOB).is_none());
 }
+
+#[tokio::test]
+async fn over_socket_mode_the_home_tab_is_published_too() {
+    let app = spawn_app_with(|env| {
+        env.insert("SLACK_APP_TOKEN".into(), fake_slack::APP_TOKEN.into());
+    })
+    .await;
+    eventually("the socket to connect", || {
+        app.slack.socket_connected().then_some(())
+    })
+    .await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Renew the domain", &[ALICE]))
+        .await;
+    eventually("the confirmation", || app.slack.posted().into_iter().next()).await;
+    assert!(app.slack.socket_send(json!({
+        "envelope_id": "env-home", "type": "events_api", "accepts_response_payload": false,
+        "payload": {
+            "team_id": fake_slack::TEAM, "api_app_id": "A0TEST", "type": "event_callback",
+            "event_id": "Ev0100", "event_time": now(),
+            "event": {"type": "app_home_opened", "user": ALICE, "channel": "D0HOME", "tab": "home"}
+        }
+    })));
+    let home = eventually("Alice's home tab", || app.slack.home_view(ALICE)).await;
+    assert!(home.to_string().contains("Renew the domain"), "{home}");
+}

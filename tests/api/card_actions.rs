@@ -199,3 +199,31 @@ async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread
         told.body
     );
 }
+
+#[tokio::test]
+async fn a_comment_tallyfy_refuses_is_told_to_its_author_in_words_they_can_act_on() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Water the plants", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Water the plants").unwrap();
+    // Someone deletes the task in Tallyfy meanwhile.
+    app.tallyfy.delete_run(&format!("oneoff-{task}"));
+
+    let form = open_comment(&app, &card, &key, BOB).await;
+    let sent = comment_submission(&form, BOB, "Done <soon>");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let told = eventually("the private answer", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == BOB)
+    })
+    .await;
+    let text = told.body["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("was not added"), "{text}");
+    assert!(!text.contains("<soon>"), "{text}");
+    assert!(app.tallyfy.all_comments().is_empty());
+}
