@@ -14,11 +14,14 @@
 //! way, once. Work a day old is read a tenth as often; work a month old, no more.
 //!
 //! A task's card carries its assignees' buttons ([`card`]): "Mark done" while it is open,
-//! "Reopen" once it is done, and "Comment". A reopening made from the card is told in the
+//! "Reopen" once it is done ([`actions`]), and "Comment" ([`comment`]); a project's card
+//! offers the same for each of its lines. A reopening made from a card is told in the
 //! thread with who made it ("@bob reopened *Draft contract*"). What was made for whom is
 //! kept for their Home tab ([`records`]), with whether each task was last told done.
 
+pub mod actions;
 pub mod card;
+pub mod comment;
 pub mod records;
 
 use std::time::Duration;

@@ -246,6 +246,26 @@ pub struct Action {
     pub action_id: String,
     #[serde(default)]
     pub value: Option<String>,
+    /// A select's choice.
+    #[serde(default)]
+    pub selected_option: Option<SelectedOption>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SelectedOption {
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl Action {
+    /// What was pressed or chosen: a button's value, or a select's chosen value.
+    pub fn chosen(&self) -> Option<&str> {
+        let chosen = self
+            .selected_option
+            .as_ref()
+            .and_then(|o| o.value.as_deref());
+        self.value.as_deref().or(chosen)
+    }
 }
 
 impl BlockActions {

@@ -5,9 +5,8 @@
 //! - [`modal`] builds and reads the form; [`submit`] checks a submission within Slack's
 //!   3 s and queues the job; [`work`] is the job: create the task once, then tell the
 //!   channel; [`message`] is what people read; [`whois`] answers the directory commands;
-//!   [`done`] and [`comment`] are the card's buttons (Mark done, Reopen, Comment).
+//!   [`done`] finds the task a card's button acts on.
 
-pub mod comment;
 pub mod done;
 pub mod message;
 pub mod modal;

@@ -227,3 +227,100 @@ async fn a_comment_tallyfy_refuses_is_told_to_its_author_in_words_they_can_act_o
     assert!(!text.contains("<soon>"), "{text}");
     assert!(app.tallyfy.all_comments().is_empty());
 }
+
+/// A choice of `value` in the project card's line menu `action_id` by `user`; the
+/// private answer goes to hook `hook`, and a form opens with the returned trigger id.
+async fn choose_as(
+    app: &TestApp,
+    card: &Value,
+    user: &str,
+    action_id: &str,
+    value: &str,
+    hook: &str,
+) -> String {
+    let trigger = app.slack.issue_trigger();
+    let mut payload = button_press(action_id, "", &app.slack.response_url(hook));
+    payload["user"]["id"] = user.into();
+    payload["trigger_id"] = trigger.clone().into();
+    payload["container"]["message_ts"] = card["ts"].clone();
+    payload["actions"] = json!([{"type": "static_select", "action_id": action_id, "block_id": "lines",
+        "selected_option": {"text": {"type": "plain_text", "text": "a line"}, "value": value},
+        "action_ts": "1700000001.000002"}]);
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    trigger
+}
+
+/// The value of the line menu option for the line titled `title`.
+fn line_option(card: &Value, title: &str) -> String {
+    card["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["block_id"] == "lines")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["options"].as_array().cloned().unwrap_or_default())
+        .find(|o| o["text"]["text"] == title)
+        .and_then(|o| o["value"].as_str().map(str::to_string))
+        .expect("a line menu option")
+}
+
+#[tokio::test]
+async fn each_line_of_a_projects_card_can_be_marked_done_reopened_and_commented_on() {
+    let app = app_with_public_url().await;
+    let values = ProjectValues::new("Launch", &[ALICE], "Book venue\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+    let venue = line_option(&card, "Book venue");
+    let task = app.tallyfy.task_id_titled("Book venue").unwrap();
+
+    // Not an assignee of that line: nothing changes.
+    choose_as(&app, &card, BOB, "line_done", &venue, "bob-line").await;
+    assert!(answer_on(&app, "bob-line")
+        .await
+        .contains("Only the task's assignees"));
+    app.idle().await;
+    assert!(app.tallyfy.completions().is_empty());
+
+    choose_as(&app, &card, ALICE, "line_done", &venue, "alice-line").await;
+    assert_eq!(
+        answer_on(&app, "alice-line").await,
+        "Marked done in Tallyfy."
+    );
+    assert_eq!(app.tallyfy.completions(), std::slice::from_ref(&task));
+    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
+        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    })
+    .await;
+
+    choose_as(&app, &card, ALICE, "line_reopen", &venue, "alice-reopen").await;
+    assert_eq!(
+        answer_on(&app, "alice-reopen").await,
+        "Reopened in Tallyfy."
+    );
+    let reopened = eventually_within(Duration::from_secs(5), "the reopening", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("reopened"))
+    })
+    .await;
+    assert!(
+        reopened.contains(&format!("<@{ALICE}> reopened *Book venue*")),
+        "{reopened}"
+    );
+    assert_eq!(app.tallyfy.reopenings(), std::slice::from_ref(&task));
+
+    let trigger = choose_as(&app, &card, BOB, "line_comment", &venue, "bob-comment").await;
+    let form = eventually("the comment form", || app.slack.opened_view(&trigger)).await;
+    let sent = comment_submission(&form, BOB, "The venue has a piano");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let comments = eventually_within(Duration::from_secs(5), "the comment", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert!(comments[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("The venue has a piano"));
+}

@@ -1,18 +1,20 @@
-//! "Comment" on a task's confirmation: a small form opens (within the press's 3 s trigger
-//! id), and what is written there becomes a comment on the task in Tallyfy, saying who
-//! wrote it and linking back to the conversation in Slack. The commenter is told privately
-//! how it went, in words they can act on when Tallyfy refused it. Anyone who can see the
-//! card may comment: the comment names them.
+//! "Comment" on a card (a task's, or a line of a project's): a small form opens (within
+//! the press's 3 s trigger id), and what is written there becomes a comment on the task in
+//! Tallyfy, saying who wrote it and linking back to the conversation in Slack. The
+//! commenter is told privately how it went, in words they can act on when Tallyfy refused
+//! it. Anyone who can see the card may comment: the comment names them.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
 use crate::courier::{notice, Origin};
-use crate::modals::{self, SubmitAnswer};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::interaction::ViewSubmission;
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
+use crate::tallyfy::model::TaskId;
 use crate::wording;
 
 /// The comment form's callback id.
@@ -22,20 +24,22 @@ const BLOCK: &str = "comment";
 const INPUT: &str = "text";
 /// Slack's limit on a text input.
 const MAX_CHARS: u64 = 3000;
+/// Characters of the task's title the form's metadata carries.
+const TITLE_KEPT: usize = 200;
 
-/// Where the comment form came from: the job, and the card it was pressed on.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// What the comment form carries through Slack: the task, and the card it came from.
+#[derive(Debug, Serialize, Deserialize)]
 struct Pressed {
-    key: String,
+    task: TaskId,
+    title: String,
     #[serde(default)]
     channel: Option<ChannelId>,
     #[serde(default)]
     ts: Option<String>,
 }
 
-/// A press of "Comment": what it needs to open the form and answer.
+/// A press of "Comment": who, where, and the trigger id to open the form with.
 pub struct Press {
-    pub key: String,
     pub team: TeamId,
     pub user: UserId,
     pub trigger_id: String,
@@ -44,10 +48,19 @@ pub struct Press {
     pub response_url: Option<String>,
 }
 
-/// Opens the comment form for a press; tells the person privately when Slack would not.
-pub async fn open(app: &Services, press: Press) {
+/// Opens the comment form on `task` (titled `title`) for a press; tells the person
+/// privately when Slack would not, or when the task is no longer known (`None`).
+pub async fn open(app: &Services, press: Press, task: Option<(TaskId, String)>) {
+    let Some((task, title)) = task else {
+        let text = "I no longer have this task's details; comment on it in Tallyfy.";
+        app.courier
+            .tell_person(&press.user, press.response_url.as_deref(), text)
+            .await;
+        return;
+    };
     let pressed = Pressed {
-        key: press.key,
+        task,
+        title: mrkdwn::shorten(&title, TITLE_KEPT),
         channel: press.channel,
         ts: press.ts,
     };
@@ -82,21 +95,27 @@ pub async fn open(app: &Services, press: Press) {
     }
 }
 
-/// A submitted comment form: an empty comment is answered on the field; otherwise the
-/// comment is handed off, once however often Slack delivers the submission.
-pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
+/// A submitted comment form: an empty comment is answered on the field (the errors to
+/// show, by block); otherwise the comment is handed off, once however often Slack
+/// delivers the submission.
+pub async fn submit(state: &AppState, sub: ViewSubmission) -> Result<(), BTreeMap<String, String>> {
+    let error = |text: &str| Err([(BLOCK.to_string(), text.to_string())].into());
     let Some(text) = sub.view.state.text(BLOCK) else {
-        let errors = [(BLOCK.to_string(), "Write a comment first.".to_string())];
-        return SubmitAnswer::Errors(errors.into_iter().collect());
+        return error("Write a comment first.");
+    };
+    let Ok(pressed) = serde_json::from_str::<Pressed>(&sub.view.private_metadata) else {
+        return error("This form is out of date; press Comment on the card again.");
     };
     let team = sub.team_id();
-    if !modals::claim_submission(state, &team, &sub.view)
+    let hash = sub.view.hash.as_deref().unwrap_or("");
+    if !state
+        .ledger
+        .claim_submission(&team, &sub.view.id, hash)
         .await
         .first
     {
-        return SubmitAnswer::Close;
+        return Ok(());
     }
-    let pressed: Pressed = serde_json::from_str(&sub.view.private_metadata).unwrap_or_default();
     let (app, user) = (state.clone(), sub.user.id.clone());
     let handed = state.jobs.hand_off(async move {
         let origin = Origin {
@@ -111,11 +130,9 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         let _ = app.courier.tell(&origin, notice(&answer)).await;
     });
     if handed.is_err() {
-        let busy = "I'm handling a lot of requests right now; please try again in a moment.";
-        let errors = [(BLOCK.to_string(), busy.to_string())];
-        return SubmitAnswer::Errors(errors.into_iter().collect());
+        return error("I'm handling a lot of requests right now; please try again in a moment.");
     }
-    SubmitAnswer::Close
+    Ok(())
 }
 
 /// Sends the comment to Tallyfy; answers what to tell the commenter.
@@ -126,9 +143,6 @@ async fn send(
     user: &UserId,
     text: &str,
 ) -> String {
-    let Some((job, created)) = super::done::kept_task(app, &pressed.key).await else {
-        return "I no longer have this task's details; comment on it in Tallyfy.".into();
-    };
     let author = match app.directory.person(team, user).await {
         Ok(person) => person.name.unwrap_or_else(|| user.to_string()),
         Err(_) => user.to_string(),
@@ -138,8 +152,8 @@ async fn send(
         _ => None,
     };
     let content = content(text, &author, link.as_deref());
-    let title = mrkdwn::escape(&mrkdwn::shorten(&job.draft.title, limits::SHOWN_TITLE));
-    match app.tallyfy.comment(&created.id, &content).await {
+    let title = mrkdwn::escape(&mrkdwn::shorten(&pressed.title, limits::SHOWN_TITLE));
+    match app.tallyfy.comment(&pressed.task, &content).await {
         Ok(()) => {
             app.metrics.job("comment", "added");
             format!("Your comment was added to *{title}* in Tallyfy.")
