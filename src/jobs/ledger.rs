@@ -18,7 +18,7 @@
 //! | `card:{key}` | channel, ts and content (JSON) | the confirmation, to reply to and update |
 //! | `news:{what}` | `1` | a completion (or reopening) already told |
 //! | `turn:{task}` | `1` | someone's "Mark done" or "Reopen" is being carried out (30 s) |
-//! | `done:{task}` | `1` or `0` | whether the task was last told done or open |
+//! | `done:{task}` | `1:{completed at}` or `0` | whether the task was last told done (and when it was completed) or open |
 //! | `assigned:{user}` | a list of tasks (JSON), newest first | tasks made from Slack for that person, for their Home tab |
 //! | `projects:{user}` | a list of projects (JSON), newest first | projects they asked for or work in, for their Home tab |
 //! | `event:{event id}` | `1` | an Events API event already taken (an hour) |
@@ -334,21 +334,33 @@ impl Ledger {
         let _ = self.store.delete(&format!("turn:{task}")).await;
     }
 
-    /// Records whether `task` was last told done or open.
-    pub async fn note_done(&self, task: &str, done: bool) {
-        let value = if done { "1" } else { "0" };
+    /// Records whether `task` was last told done (and when it was completed) or open.
+    pub async fn note_done(&self, task: &str, done: Option<&str>) {
+        let value = match done {
+            Some(at) => format!("1:{at}"),
+            None => "0".into(),
+        };
         let _ = self
             .store
-            .set(&format!("done:{task}"), value, FOLLOW_TTL)
+            .set(&format!("done:{task}"), &value, FOLLOW_TTL)
             .await;
     }
 
-    /// Whether each of `tasks` was last told done (false when never told).
-    pub async fn done(&self, tasks: &[String]) -> Vec<bool> {
+    /// For each of `tasks`, when it was completed if it was last told done (`Some("")`
+    /// when that time is not known); `None` when open or never told.
+    pub async fn done(&self, tasks: &[String]) -> Vec<Option<String>> {
         let keys: Vec<String> = tasks.iter().map(|t| format!("done:{t}")).collect();
         match self.store.get_many(&keys).await {
-            Ok(found) => found.iter().map(|v| v.as_deref() == Some("1")).collect(),
-            Err(_) => vec![false; tasks.len()],
+            Ok(found) => found
+                .into_iter()
+                .map(|v| {
+                    let v = v?;
+                    // Earlier records hold `1` alone.
+                    v.strip_prefix('1')
+                        .map(|rest| rest.trim_start_matches(':').to_string())
+                })
+                .collect(),
+            Err(_) => vec![None; tasks.len()],
         }
     }
 

@@ -68,7 +68,7 @@ pub async fn open_tasks(app: &Services, user: &str) -> Vec<AssignedTask> {
     tasks
         .into_iter()
         .zip(done)
-        .filter(|(_, done)| !done)
+        .filter(|(_, done)| done.is_none())
         .map(|(task, _)| task)
         .collect()
 }

@@ -299,3 +299,53 @@ async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() 
     assert_eq!(app.tallyfy.completions().len(), 1, "completed once");
     assert_eq!(replies(&app, &card).len(), 1);
 }
+
+#[tokio::test]
+async fn without_a_public_url_a_task_reopened_in_tallyfy_is_told_and_open_again() {
+    let app = polling_app().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Fix the gate", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "the completion", || {
+        card_now(&app, &card).contains("task_reopen").then_some(())
+    })
+    .await;
+    // Reopened in Tallyfy itself: no webhook, but the next reading sees it.
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, false)
+        .await;
+    let reopened = eventually_within(Duration::from_secs(5), "the reopening", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("was reopened"))
+    })
+    .await;
+    assert!(
+        reopened.contains("*Fix the gate* was reopened"),
+        "{reopened}"
+    );
+    eventually_within(
+        Duration::from_secs(5),
+        "the card to offer Mark done",
+        || card_now(&app, &card).contains("task_done").then_some(()),
+    )
+    .await;
+    // Later rounds tell nothing more; completed again, it is news again.
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "the second completion", || {
+        (replies(&app, &card)
+            .iter()
+            .filter(|r| r.contains("completed *Fix the gate*"))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(replies(&app, &card).len(), 3, "{:?}", replies(&app, &card));
+}
