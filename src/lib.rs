@@ -28,7 +28,8 @@
 //!   people to Tallyfy members, and lists the organization's groups and tags, cached;
 //!   [`runs`] is the projects a channel remembers; [`wording`] turns failures into words
 //!   people can act on; [`visibility`] tells the channel as the work gets done (Tallyfy's
-//!   webhooks, or reading the work, into the confirmation's thread).
+//!   webhooks, or reading the work, into the confirmation's thread), carries out the
+//!   cards' Mark done, Reopen and Comment, and keeps what was made for whom.
 //! - [`jobs`] is the engine, which knows no job kinds: it consumes the [`jobs::queue`]
 //!   (a Redis stream every replica reads, or an in-process channel), claims, heartbeats,
 //!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
