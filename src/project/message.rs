@@ -18,8 +18,9 @@ pub const LINE_REOPEN_ACTION: &str = "line_reopen";
 pub const LINE_COMMENT_ACTION: &str = "line_comment";
 /// Characters of a line's title its menu option shows (Slack allows fewer than 76).
 const OPTION_TITLE: usize = 70;
-/// Options a static select may hold.
+/// Options a static select may hold, and the characters of an option's value.
 const MENU_OPTIONS: usize = 100;
+const OPTION_VALUE: usize = 150;
 
 /// A line menu's option value: the line's position and the job's key.
 pub fn line_value(position: u32, key: &str) -> String {
@@ -46,7 +47,8 @@ fn line_menus(o: &Outcome<'_>) -> Option<SlackBlock> {
             SlackBlockChoiceItem::new(title.as_str().into(), line_value(task.position, o.job_key))
         })
         .collect();
-    if options.is_empty() {
+    // A job key too long for an option's value would make Slack refuse the whole card.
+    if options.is_empty() || line_value(u32::MAX, o.job_key).len() > OPTION_VALUE {
         return None;
     }
     let menu = |action: &str, placeholder: &str| -> SlackActionBlockElement {
