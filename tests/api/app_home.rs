@@ -122,3 +122,39 @@ async fn over_socket_mode_the_home_tab_is_published_too() {
     let home = eventually("Alice's home tab", || app.slack.home_view(ALICE)).await;
     assert!(home.to_string().contains("Renew the domain"), "{home}");
 }
+
+#[tokio::test]
+async fn the_home_tabs_buttons_open_the_guides_to_task_and_project() {
+    let app = app_with_public_url().await;
+    assert_eq!(home_opened(&app, BOB, "Ev0200").await.status(), 200);
+    let home = eventually("Bob's home tab", || app.slack.home_view(BOB)).await;
+    assert!(home.to_string().contains("Nothing open"), "{home}");
+    for (action, command) in [
+        ("home_help_task", "/task"),
+        ("home_help_project", "/project"),
+    ] {
+        let button = home["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["elements"].as_array().into_iter().flatten())
+            .find(|e| e["action_id"] == action)
+            .expect("the guide's button")
+            .clone();
+        let trigger = app.slack.issue_trigger();
+        let mut payload = button_press(action, button["value"].as_str().unwrap(), "");
+        payload["user"]["id"] = BOB.into();
+        payload["trigger_id"] = trigger.clone().into();
+        payload["container"] = json!({"type": "view", "view_id": "VHOME"});
+        payload.as_object_mut().unwrap().remove("response_url");
+        payload.as_object_mut().unwrap().remove("channel");
+        payload.as_object_mut().unwrap().remove("message");
+        assert_eq!(app.interact(&payload).await.status(), 200);
+        let guide = eventually("the guide", || app.slack.opened_view(&trigger)).await;
+        assert!(
+            guide.view.to_string().contains(&format!("*{command}*")),
+            "{}",
+            guide.view
+        );
+    }
+}
