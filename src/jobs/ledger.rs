@@ -17,6 +17,7 @@
 //! | `watch:{token}` | the job's key | whose task a webhook call is about |
 //! | `card:{key}` | channel, ts and content (JSON) | the confirmation, to reply to and update |
 //! | `news:{what}` | `1` | a completion (or reopening) already told |
+//! | `target:{key}`, `target:{key}:{position}` | a task, its title and owners (JSON) | what a card's buttons (or a project line's menus) act on, as long as the card is followed |
 //! | `turn:{task}` | `1` | someone's "Mark done" or "Reopen" is being carried out (30 s) |
 //! | `done:{task}` | `1:{completed at}` or `0` | whether the task was last told done (and when it was completed) or open |
 //! | `assigned:{user}` | a list of tasks (JSON), newest first | tasks made from Slack for that person, for their Home tab |
@@ -319,6 +320,19 @@ impl Ledger {
         )
     }
 
+    /// Keeps what job `key`'s card (or its line at `line`) acts on, as long as the card is
+    /// followed: its buttons work after the job's own data is gone.
+    pub async fn keep_target(&self, key: &str, line: Option<u32>, target: &str) {
+        let _ = self
+            .store
+            .set(&target_key(key, line), target, FOLLOW_TTL)
+            .await;
+    }
+
+    pub async fn target(&self, key: &str, line: Option<u32>) -> Option<String> {
+        self.store.get(&target_key(key, line)).await.ok().flatten()
+    }
+
     /// Takes `task` for one press of "Mark done" or "Reopen"; false while another press is
     /// being carried out (or the store cannot say: nothing is done then).
     pub async fn take_turn(&self, task: &str) -> bool {
@@ -417,6 +431,13 @@ impl Ledger {
                 .await,
             Ok(true)
         )
+    }
+}
+
+fn target_key(key: &str, line: Option<u32>) -> String {
+    match line {
+        Some(position) => format!("target:{key}:{position}"),
+        None => format!("target:{key}"),
     }
 }
 

@@ -29,7 +29,7 @@ use crate::slack::command::SlashCommand;
 use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{CreatedTask, Owners, TagId, TaskOptions};
-use crate::visibility::actions::Target;
+use crate::visibility::actions::{self, Target};
 use modal::Prefill;
 
 /// How long `/project list` waits for progress from Tallyfy.
@@ -118,9 +118,13 @@ pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
     json!({"response_type": "ephemeral", "text": message::list(&entries)})
 }
 
-/// The task of line `position` of project job `key`, with its title and owners, while the
-/// job is still kept: what the line menus on the project's card act on.
+/// The task of line `position` of project job `key`, with its title and owners: what the
+/// line menus on the project's card act on (kept for as long as the card is followed, else
+/// read from the job while it is still kept).
 pub async fn line_target(app: &Services, key: &str, position: u32) -> Option<Target> {
+    if let Some(target) = actions::remembered(app, key, Some(position)).await {
+        return Some(target);
+    }
     let job = app
         .ledger
         .kept(key)

@@ -19,6 +19,7 @@ use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{CreatedTask, NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
+use crate::visibility::actions::{self, Target};
 use crate::visibility::records::{self, AssignedTask, RecentProject};
 use crate::wording::{self, Failure};
 
@@ -95,9 +96,7 @@ pub async fn create(
         if missing == 0 { "complete" } else { "partial" },
     );
     let link = app.links.run(&run);
-    if matches!(reply, Reply::New) {
-        remember(app, &job, &plan, &run, &link, &results).await;
-    }
+    remember(app, &job, &plan, &run, &link, &results).await;
     let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
     let content = message::confirmation(&Confirmation {
         name: &plan.name,
@@ -309,6 +308,13 @@ async fn remember(
         }
         let step = Step::Line(line.position);
         if let Progress::Made(task) = app.ledger.progress::<CreatedTask>(&job.key, step).await {
+            let target = Target {
+                key: job.key.clone(),
+                title: line.title.clone(),
+                owners: line.owners.users.clone(),
+                created: task.clone(),
+            };
+            actions::remember(app, &target, Some(line.position)).await;
             let listed = AssignedTask {
                 task: task.id.0.clone(),
                 title: line.title.clone(),

@@ -15,6 +15,7 @@ use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, Owners};
 use crate::tallyfy::TallyfyError;
+use crate::visibility::actions::{self, Target};
 use crate::visibility::records::{self, AssignedTask};
 use crate::wording::{self, Failure};
 
@@ -169,6 +170,13 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         channel: job.origin.channel_id.as_ref().map(|c| c.to_string()),
     };
     records::remember_task(app, &draft.assignees, &listed).await;
+    let target = Target {
+        key: job.key.clone(),
+        title: draft.title.clone(),
+        owners: request.owners.users.clone(),
+        created: created.clone(),
+    };
+    actions::remember(app, &target, None).await;
     app.ledger.mark_told(&job.key).await;
     Outcome::Done
 }

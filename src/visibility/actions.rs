@@ -7,6 +7,8 @@
 //! nothing. The thread hears of a completion as of any other, and of a reopening with who
 //! made it.
 
+use serde::{Deserialize, Serialize};
+
 use crate::directory::Assignee;
 use crate::slack::ids::{TeamId, UserId};
 use crate::state::Services;
@@ -14,7 +16,7 @@ use crate::tallyfy::model::{CreatedTask, MemberId};
 use crate::wording;
 
 /// A task a card's button acts on, as its flow read it from the kept job.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
     /// The job whose card it is.
     pub key: String,
@@ -22,6 +24,19 @@ pub struct Target {
     /// The Tallyfy members who own it.
     pub owners: Vec<MemberId>,
     pub created: CreatedTask,
+}
+
+/// Keeps what job `key`'s card (or its line at `line`) acts on, for as long as the card
+/// is followed.
+pub async fn remember(app: &Services, target: &Target, line: Option<u32>) {
+    let raw = serde_json::to_string(target).expect("plain data");
+    app.ledger.keep_target(&target.key, line, &raw).await;
+}
+
+/// What job `key`'s card (or its line at `line`) acts on, when it was kept.
+pub async fn remembered(app: &Services, key: &str, line: Option<u32>) -> Option<Target> {
+    let raw = app.ledger.target(key, line).await?;
+    serde_json::from_str(&raw).ok()
 }
 
 /// What a press is answered with when the job's details are no longer kept.

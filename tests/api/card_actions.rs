@@ -324,3 +324,40 @@ async fn each_line_of_a_projects_card_can_be_marked_done_reopened_and_commented_
         .unwrap()
         .contains("The venue has a piano"));
 }
+
+#[tokio::test]
+async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Renew the lease", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_done").expect("a Mark done button");
+    // A day later the job and its progress are gone (they are kept for the Retry button).
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let expired: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.contains(":job:") || k.contains(":progress:"))
+        .collect();
+    assert!(!expired.is_empty(), "{keys:?}");
+    for k in expired {
+        let _: () = redis::cmd("DEL")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    press_as(&app, BOB, "task_done", &key, "bob-later").await;
+    assert_eq!(
+        answer_on(&app, "bob-later").await,
+        "Marked done in Tallyfy."
+    );
+    assert_eq!(app.tallyfy.completions().len(), 1);
+}
