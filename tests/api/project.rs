@@ -225,6 +225,8 @@ async fn missing_tasks_are_reported_and_the_retry_adds_only_them() {
     );
     assert_eq!(message.retry_button()["action_id"], "project_retry");
     let key = message.retry_key();
+    // The first run has finished (a Retry pressed while it still runs is told to wait).
+    app.idle().await;
 
     let pressed = app.press("project_retry", key, "retry-hook").await;
     assert_eq!(pressed.status(), 200);
