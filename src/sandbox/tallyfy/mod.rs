@@ -309,25 +309,25 @@ impl FakeTallyfy {
     }
 
     /// The first task titled `title` is completed by member `by` (or reopened, with
-    /// `done` false), and its webhook, if it has one, is called as Tallyfy calls it: once.
-    /// Answers the status the webhook's server answered.
+    /// `done` false) in Tallyfy itself. A completion calls the task's webhook, if it has
+    /// one, as Tallyfy calls it: once. A reopening calls none: Tallyfy's webhooks fire on
+    /// completion only (shared/docs/tallyfy-api.md, "Webhooks": complete, reopen,
+    /// complete gives two calls). Answers the status the webhook's server answered.
     pub async fn complete_and_tell(&self, title: &str, by: u64, done: bool) -> Option<u16> {
-        let told = {
-            let mut s = self.inner.lock().unwrap();
-            let completer = s
-                .members
-                .iter()
-                .find(|m| m.id == by)
-                .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
-                .unwrap_or(Value::Null);
-            mark(&mut s, |t| t["title"] == title, completer, done)?
-        };
-        send_webhook(&told.0, ORG, &told.1).await
+        self.change_and_tell(|t| t["title"] == title, by, done).await
     }
 
-    /// The task `task_id` is completed by member `by` (or reopened, with `done` false), as
-    /// [`FakeTallyfy::complete_and_tell`] does for a title.
+    /// As [`FakeTallyfy::complete_and_tell`], for the task `task_id`.
     pub async fn complete_id_and_tell(&self, task_id: &str, by: u64, done: bool) -> Option<u16> {
+        self.change_and_tell(|t| t["id"] == task_id, by, done).await
+    }
+
+    async fn change_and_tell(
+        &self,
+        which: impl Fn(&Value) -> bool,
+        by: u64,
+        done: bool,
+    ) -> Option<u16> {
         let told = {
             let mut s = self.inner.lock().unwrap();
             let completer = s
@@ -336,8 +336,11 @@ impl FakeTallyfy {
                 .find(|m| m.id == by)
                 .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
                 .unwrap_or(Value::Null);
-            mark(&mut s, |t| t["id"] == task_id, completer, done)?
+            mark(&mut s, which, completer, done)?
         };
+        if !done {
+            return None;
+        }
         send_webhook(&told.0, ORG, &told.1).await
     }
 
