@@ -267,6 +267,43 @@ impl Room {
         self.interact(payload).await.map(|_| ())
     }
 
+    /// Someone opened the app's Home tab: Slack sends `app_home_opened`.
+    pub async fn open_home(&self, user: &str) -> Result<(), String> {
+        player(user).ok_or("no such person")?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let event = json!({
+            "token": "sandbox", "team_id": fake_slack::TEAM, "api_app_id": "A0TEST",
+            "type": "event_callback", "event_id": format!("Ev{n:08}"), "event_time": unix_now() as i64,
+            "event": {"type": "app_home_opened", "user": user, "channel": format!("D{user}"),
+                      "tab": "home", "event_ts": self.ts()}
+        });
+        self.send("/slack/events", "application/json", event.to_string())
+            .await
+            .map(|_| ())
+    }
+
+    /// Someone pressed a button on their Home tab.
+    pub async fn press_home(&self, user: &str, action: Value) -> Result<(), String> {
+        let person = player(user).ok_or("no such person")?;
+        let view = self.slack.home_view(user).unwrap_or_else(|| json!({}));
+        let trigger = self.slack.issue_trigger();
+        self.seen()
+            .triggers
+            .insert(trigger.clone(), user.to_string());
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": fake_slack::TEAM, "domain": "sandbox"},
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
+            "api_app_id": "A0TEST",
+            "token": "sandbox",
+            "container": {"type": "view", "view_id": view["id"].as_str().unwrap_or("VHOME")},
+            "view": view,
+            "trigger_id": trigger,
+            "actions": [pressed(action, self.ts())]
+        });
+        self.interact(payload).await.map(|_| ())
+    }
+
     /// Someone ran the message shortcut on a message `text` in a channel.
     pub async fn shortcut(&self, who: Action<'_>, ts: &str, text: &str) -> Result<(), String> {
         let person = player(who.user).ok_or("no such person")?;
@@ -380,7 +417,12 @@ impl Room {
             .into_iter()
             .map(|(id, tasks)| json!({"id": id, "oneoff": id.starts_with("oneoff-"), "tasks": tasks}))
             .collect();
+        let homes: serde_json::Map<String, Value> = PLAYERS
+            .iter()
+            .filter_map(|p| self.slack.home_view(p.id).map(|v| (p.id.to_string(), v)))
+            .collect();
         json!({
+            "homes": homes,
             "people": PLAYERS,
             "channels": CHANNELS,
             "lines": lines,

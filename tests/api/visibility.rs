@@ -109,7 +109,11 @@ async fn a_completed_task_is_told_in_its_thread_once_and_its_card_updated() {
         .complete_and_tell("Draft contract", 1002, false)
         .await;
     app.idle().await;
-    assert_eq!(replies(&app, &card).len(), 1, "a reopening calls no webhook");
+    assert_eq!(
+        replies(&app, &card).len(),
+        1,
+        "a reopening calls no webhook"
+    );
     assert_eq!(
         app.tallyfy
             .complete_and_tell("Draft contract", 1002, true)

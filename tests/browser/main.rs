@@ -320,3 +320,34 @@ async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_t
     browser.screenshot("marked-done-by-the-assignee").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn the_home_tab_shows_the_person_at_the_browser_their_open_tasks() {
+    let (_sandbox, browser) = open("home").await;
+    say(&browser, "/task Pay the rent @bob tomorrow").await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    browser.click("#modal-submit").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
+        .await;
+
+    play_as(&browser, "U0BOB").await;
+    browser.click("#app-dm").await;
+    let home = browser
+        .wait_for_text("#home", PATIENCE, |t| t.contains("Pay the rent"))
+        .await;
+    assert!(!home.contains("Opening"), "{home}");
+    browser.screenshot("bobs-home-tab").await;
+
+    // Alice has nothing assigned.
+    play_as(&browser, "U0ALICE").await;
+    let home = browser
+        .wait_for_text("#home", PATIENCE, |t| {
+            !t.is_empty() && !t.contains("Opening")
+        })
+        .await;
+    assert!(!home.contains("Pay the rent"), "{home}");
+    browser.close().await;
+}

@@ -9,6 +9,7 @@ const page = {
   channel: localStorage.getItem("sandbox.channel") || "C0PROJECTS",
   drawn: "",
   modal: null, // {id, hash, errors}
+  appTab: "home", // in the app's own space: "home" or "messages"
 };
 
 const $ = (id) => document.getElementById(id);
@@ -103,7 +104,10 @@ const EMOJI = {
 function token(body) {
   const [target, label] = body.split("|");
   if (target.startsWith("@")) return `<span class="mention">@${escapeHtml(personName(target.slice(1)))}</span>`;
-  if (target.startsWith("#")) return `<span class="mention">#${escapeHtml(decodeSlack(label || target.slice(1)))}</span>`;
+  if (target.startsWith("#")) {
+    const channel = (page.state?.channels || []).find((c) => c.id === target.slice(1));
+    return `<span class="mention">#${escapeHtml(decodeSlack(label || channel?.name || target.slice(1)))}</span>`;
+  }
   if (target.startsWith("!date^")) {
     const [, ts, format] = target.split("^");
     return escapeHtml(formatDate(Number(ts), format || "{date_short}"));
@@ -222,19 +226,7 @@ function drawLine(line, replies) {
   const author = fromApp ? "Tallyfy" : personName(line.user);
   const blocks = Array.isArray(line.blocks) ? line.blocks : [];
   const onPress = (element, block) =>
-    call("/api/press", {
-      user: page.user,
-      channel: line.channel,
-      ts: line.ts,
-      action: {
-        type: element.type,
-        action_id: element.action_id,
-        block_id: block.block_id || "",
-        value: element.value || "",
-        text: element.text?.text || "",
-        selected_option: element.selected_option || null,
-      },
-    });
+    call("/api/press", { user: page.user, channel: line.channel, ts: line.ts, action: actionOf(element, block) });
   const body = blocks.length ? messageBlocks(blocks, onPress) : [el("div", { html: mrkdwn(line.text || "", false) })];
   const meta = el(
     "div",
@@ -259,8 +251,46 @@ function drawLine(line, replies) {
   );
 }
 
+function actionOf(element, block) {
+  return {
+    type: element.type,
+    action_id: element.action_id,
+    block_id: block.block_id || "",
+    value: element.value || "",
+    text: element.text?.text || "",
+    selected_option: element.selected_option || null,
+  };
+}
+
+// The app's Home tab, as it last published it for the person at the browser.
+function drawHome() {
+  const view = page.state.homes?.[page.user];
+  const onPress = (element, block) => call("/api/home/press", { user: page.user, action: actionOf(element, block) });
+  const body = view ? messageBlocks(view.blocks || [], onPress) : [el("p", { class: "muted" }, "Opening the Home tab…")];
+  $("timeline").replaceChildren(el("div", { class: "home", id: "home" }, body));
+}
+
+function openHome() {
+  call("/api/home", { user: page.user }).then(refresh);
+}
+
+function drawTabs() {
+  const tabs = $("app-tabs");
+  tabs.hidden = page.channel !== "";
+  for (const [id, tab] of [["tab-home", "home"], ["tab-messages", "messages"]]) {
+    $(id).className = page.appTab === tab ? "active" : "";
+  }
+}
+
 function drawChannel() {
   const s = page.state;
+  drawTabs();
+  const home = page.channel === "" && page.appTab === "home";
+  $("composer-form").hidden = home;
+  if (home) {
+    $("channel-name").textContent = "Tallyfy";
+    return drawHome();
+  }
   const name = page.channel === "" ? "Tallyfy" : `# ${s.channels.find((c) => c.id === page.channel)?.name || page.channel}`;
   $("channel-name").textContent = name;
   $("composer").placeholder = page.channel === "" ? "Message Tallyfy" : `Message ${name.replace("# ", "#")} — try /task Review the Q4 report @alice friday 5pm`;
@@ -288,11 +318,13 @@ function drawSidebar() {
   $("app-dm").className = page.channel === "" ? "active" : "";
 }
 
-function go(channel) {
+function go(channel, tab) {
   page.channel = channel;
+  page.appTab = tab || "home";
   localStorage.setItem("sandbox.channel", channel);
   page.drawn = "";
   draw();
+  if (channel === "" && page.appTab === "home") openHome();
 }
 
 // --- the stand-in Tallyfy --------------------------------------------------------------------
@@ -561,11 +593,14 @@ $("person").addEventListener("change", (e) => {
   page.modal = null;
   page.drawn = "";
   draw();
+  if (page.channel === "" && page.appTab === "home") openHome();
 });
-$("app-dm").addEventListener("click", (e) => { e.preventDefault(); go(""); });
+$("app-dm").addEventListener("click", (e) => { e.preventDefault(); go("", "home"); });
+$("tab-home").addEventListener("click", (e) => { e.preventDefault(); go("", "home"); });
+$("tab-messages").addEventListener("click", (e) => { e.preventDefault(); go("", "messages"); });
 $("modal-form").addEventListener("submit", submitModal);
 $("modal-close").addEventListener("click", closeModal);
 $("modal-x").addEventListener("click", closeModal);
 
-refresh();
+refresh().then(() => { if (page.channel === "") openHome(); });
 setInterval(refresh, 600);

@@ -314,7 +314,8 @@ impl FakeTallyfy {
     /// completion only (shared/docs/tallyfy-api.md, "Webhooks": complete, reopen,
     /// complete gives two calls). Answers the status the webhook's server answered.
     pub async fn complete_and_tell(&self, title: &str, by: u64, done: bool) -> Option<u16> {
-        self.change_and_tell(|t| t["title"] == title, by, done).await
+        self.change_and_tell(|t| t["title"] == title, by, done)
+            .await
     }
 
     /// As [`FakeTallyfy::complete_and_tell`], for the task `task_id`.
