@@ -415,7 +415,15 @@ impl Room {
             .tallyfy
             .all_runs()
             .into_iter()
-            .map(|(id, tasks)| json!({"id": id, "oneoff": id.starts_with("oneoff-"), "tasks": tasks}))
+            .map(|(id, mut tasks)| {
+                for task in &mut tasks {
+                    let comments = self
+                        .tallyfy
+                        .comments(task["id"].as_str().unwrap_or_default());
+                    task["comments"] = json!(comments);
+                }
+                json!({"id": id, "oneoff": id.starts_with("oneoff-"), "tasks": tasks})
+            })
             .collect();
         let homes: serde_json::Map<String, Value> = PLAYERS
             .iter()

@@ -351,3 +351,54 @@ async fn the_home_tab_shows_the_person_at_the_browser_their_open_tasks() {
     assert!(!home.contains("Pay the rent"), "{home}");
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_comment_from_the_card_reaches_the_task_in_tallyfy() {
+    let (sandbox, browser) = open("comment").await;
+    say(&browser, "/task Check the figures @alice tomorrow").await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    browser.click("#modal-submit").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Comment"))
+        .await;
+    browser
+        .click("#timeline button[data-action=task_comment]")
+        .await;
+    let title = browser
+        .wait_for_text("#modal-title", PATIENCE, |t| {
+            !t.is_empty() && t != "New task"
+        })
+        .await;
+    browser
+        .type_into(
+            "#modal-blocks textarea, #modal-blocks input[type=text]",
+            "The totals in row 12 look off",
+        )
+        .await;
+    browser.screenshot("comment-form").await;
+    browser.click("#modal-submit").await;
+    let panel = browser
+        .wait_for_text("#tallyfy-runs", PATIENCE, |t| {
+            t.contains("The totals in row 12 look off")
+        })
+        .await;
+    assert!(panel.contains("Comment"), "{panel}");
+    let comments = sandbox.room.tallyfy.all_comments();
+    assert_eq!(
+        comments.len(),
+        1,
+        "one comment, from the form titled {title}"
+    );
+    assert!(
+        comments[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/archives/C0PROJECTS/p"),
+        "the comment links back to the thread: {}",
+        comments[0]
+    );
+    browser.screenshot("comment-in-tallyfy").await;
+    browser.close().await;
+}

@@ -359,6 +359,7 @@ function drawTallyfy() {
           { class: `task${done ? " done" : ""}`, "data-task": t.id },
           el("div", { class: "title" }, t.title),
           el("div", { class: "details" }, `${done ? "completed" : t.status} · owners: ${owners.join(", ") || "nobody"} · due ${new Date(t.deadline).toLocaleString()} · position ${t.position}`),
+          (t.comments || []).map((c) => el("div", { class: "comment" }, el("span", { class: "muted" }, "Comment: "), c.content)),
           el(
             "div",
             { class: "controls" },
