@@ -259,6 +259,18 @@ async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() 
     let _ = child.wait();
 }
 
+/// Runs `/task …`, submits the form as it was filled in, and waits for the card.
+async fn create_task(browser: &Browser, command: &str) {
+    say(browser, command).await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    browser.click("#modal-submit").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
+        .await;
+}
+
 /// Chooses who the person at the browser is.
 async fn play_as(browser: &Browser, user: &str) {
     browser
@@ -273,14 +285,7 @@ async fn play_as(browser: &Browser, user: &str) {
 #[tokio::test]
 async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_to_anyone_else() {
     let (sandbox, browser) = open("mark-done").await;
-    say(&browser, "/task Send the invoice @bob tomorrow").await;
-    browser
-        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
-        .await;
-    browser.click("#modal-submit").await;
-    browser
-        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
-        .await;
+    create_task(&browser, "/task Send the invoice @bob tomorrow").await;
 
     // Sam asked for it but is not an assignee.
     browser
@@ -324,14 +329,7 @@ async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_t
 #[tokio::test]
 async fn the_home_tab_shows_the_person_at_the_browser_their_open_tasks() {
     let (_sandbox, browser) = open("home").await;
-    say(&browser, "/task Pay the rent @bob tomorrow").await;
-    browser
-        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
-        .await;
-    browser.click("#modal-submit").await;
-    browser
-        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
-        .await;
+    create_task(&browser, "/task Pay the rent @bob tomorrow").await;
 
     play_as(&browser, "U0BOB").await;
     browser.click("#app-dm").await;
@@ -355,14 +353,7 @@ async fn the_home_tab_shows_the_person_at_the_browser_their_open_tasks() {
 #[tokio::test]
 async fn a_comment_from_the_card_reaches_the_task_in_tallyfy() {
     let (sandbox, browser) = open("comment").await;
-    say(&browser, "/task Check the figures @alice tomorrow").await;
-    browser
-        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
-        .await;
-    browser.click("#modal-submit").await;
-    browser
-        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Comment"))
-        .await;
+    create_task(&browser, "/task Check the figures @alice tomorrow").await;
     browser
         .click("#timeline button[data-action=task_comment]")
         .await;
