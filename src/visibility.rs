@@ -291,7 +291,19 @@ async fn tell(app: &Services, job: &str, news: News) {
         news.title.as_deref().unwrap_or("a task"),
         limits::SHOWN_TITLE,
     );
-    let reply = if news.done {
+    // A completion made with the card's "Mark done" names the person who pressed it, not
+    // the user of the service's own Tallyfy token.
+    let pressed_by = match news.done {
+        true => app.ledger.take_completer(&news.task).await,
+        false => None,
+    };
+    let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+        format!(
+            ":white_check_mark: {} completed *{}*",
+            mrkdwn::mention(user),
+            mrkdwn::escape(&title)
+        )
+    } else if news.done {
         format!(
             ":white_check_mark: {} completed *{}*",
             mrkdwn::escape(who),

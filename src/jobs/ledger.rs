@@ -19,6 +19,7 @@
 //! | `news:{what}` | `1` | a completion (or reopening) already told |
 //! | `target:{key}`, `target:{key}:{position}` | a task, its title and owners (JSON) | what a card's buttons (or a project line's menus) act on, as long as the card is followed |
 //! | `turn:{task}` | `1` | someone's "Mark done" or "Reopen" is being carried out (30 s) |
+//! | `completer:{task}` | a Slack user id | who pressed "Mark done" on it, to name them when the completion is told (an hour) |
 //! | `done:{task}` | `1:{completed at}` or `0` | whether the task was last told done (and when it was completed) or open |
 //! | `assigned:{user}` | a list of tasks (JSON), newest first | tasks made from Slack for that person, for their Home tab |
 //! | `projects:{user}` | a list of projects (JSON), newest first | projects they asked for or work in, for their Home tab |
@@ -37,6 +38,8 @@ use crate::store::{MemoryStore, Store, StoreError};
 /// How long a job's data and progress are kept: its Retry button works this long.
 pub const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long what follows a confirmation (its webhooks, the card) is kept: work takes time.
+/// How long who pressed "Mark done" is kept for the completion's news.
+const COMPLETER_TTL: Duration = Duration::from_secs(3600);
 pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
 /// How long a "Mark done" or "Reopen" holds its task against another press.
 const TURN_TTL: Duration = Duration::from_secs(30);
@@ -346,6 +349,24 @@ impl Ledger {
 
     pub async fn end_turn(&self, task: &str) {
         let _ = self.store.delete(&format!("turn:{task}")).await;
+    }
+
+    /// Records that `user` pressed "Mark done" on `task`: the completion Tallyfy then
+    /// reports names its token's user, so the thread names the person instead.
+    pub async fn note_completer(&self, task: &str, user: &str) {
+        let _ = self
+            .store
+            .set(&format!("completer:{task}"), user, COMPLETER_TTL)
+            .await;
+    }
+
+    /// Who pressed "Mark done" on `task`, once: the record goes as it is read (and when
+    /// the press failed).
+    pub async fn take_completer(&self, task: &str) -> Option<String> {
+        let key = format!("completer:{task}");
+        let user = self.store.get(&key).await.ok().flatten()?;
+        let _ = self.store.delete(&key).await;
+        Some(user)
     }
 
     /// Records whether `task` was last told done (and when it was completed) or open.

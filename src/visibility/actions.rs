@@ -119,7 +119,16 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
     let done = now.status.as_deref() == Some("completed");
     let result = match (turn, done) {
         (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
-        (Turn::Done, false) => app.tallyfy.complete_task(created).await,
+        (Turn::Done, false) => {
+            app.ledger
+                .note_completer(&created.id.0, user.as_str())
+                .await;
+            let result = app.tallyfy.complete_task(created).await;
+            if result.is_err() {
+                app.ledger.take_completer(&created.id.0).await;
+            }
+            result
+        }
         (Turn::Reopen, true) => app.tallyfy.reopen_task(created).await,
     };
     match result {

@@ -302,7 +302,10 @@ async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() 
         replies(&app, &card).into_iter().next()
     })
     .await;
-    assert!(reply.contains("completed *Sign the lease*"), "{reply}");
+    assert!(
+        reply.contains(&format!("<@{BOB}> completed *Sign the lease*")),
+        "the reply names who pressed, not the service's own Tallyfy user: {reply}"
+    );
 
     press_as(&app, BOB, "task_done", &key, "bob-again").await;
     assert!(answer_on(&app, "bob-again")

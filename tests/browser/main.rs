@@ -199,6 +199,28 @@ async fn a_project_with_three_lines_lands_in_order_and_the_thread_hears_of_each_
         "the card's progress was updated in place: {card}"
     );
     browser.screenshot("line-completed").await;
+
+    // Alice marks her line done from the card's menu.
+    play_as(&browser, "U0ALICE").await;
+    browser
+        .eval(
+            "const menu = document.querySelector('#timeline select[data-action=line_done]');
+             const option = [...menu.options].find(o => o.text.includes('Draft the copy'));
+             menu.value = option.value;
+             menu.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    let thread = browser
+        .wait_for_text("#timeline .thread", PATIENCE, |t| {
+            t.contains("Draft the copy")
+        })
+        .await;
+    assert!(
+        thread.contains("@alice completed Draft the copy"),
+        "the reply names who pressed, not the service's Tallyfy user: {thread}"
+    );
+    browser.screenshot("line-done-from-the-menu").await;
     browser.close().await;
 }
 

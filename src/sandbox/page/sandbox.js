@@ -179,9 +179,28 @@ function overflow(element, onPress) {
   return el("span", { class: "overflow-wrap" }, more, menu);
 }
 
+// A select menu on a message: choosing an option is the action.
+function menu(element, onPress) {
+  const select = el(
+    "select",
+    {
+      class: "message-select",
+      "data-action": element.action_id,
+      onchange: (e) => {
+        const o = options(element).find((x) => x.value === e.target.value);
+        if (o) onPress({ ...element, selected_option: { text: o.text.text, value: o.value } });
+      },
+    },
+    el("option", { value: "" }, element.placeholder?.text || "Choose…"),
+    options(element).map((o) => el("option", { value: o.value }, o.text.text)),
+  );
+  return select;
+}
+
 function element(e, onPress) {
   if (e.type === "button") return button(e, onPress);
   if (e.type === "overflow") return overflow(e, onPress);
+  if (e.type === "static_select") return menu(e, onPress);
   return null;
 }
 
