@@ -17,7 +17,8 @@
 //!   [`task`] (`/task` and the shortcuts: [`task::modal`], [`task::submit`],
 //!   [`task::work`], [`task::message`], [`task::whois`]) and [`project`] (`/project`: the
 //!   same four, and [`project::lines`]). What a job kind does after the modal closes is in
-//!   its flow's `work.rs`. [`modals`] is what both forms share (opening one within the
+//!   its flow's `work.rs`. [`home`] is the App Home tab (`app_home_opened`: the viewer's
+//!   open tasks and recent projects). [`modals`] is what both forms share (opening one within the
 //!   trigger id's 3 s, reading common fields, claiming a submission), with
 //!   [`modals::options`] (the Options part: Tallyfy's flags, start, most assignees, tags
 //!   and fields to fill in) and [`modals::marks`] (quick-text `#tags` and `!type`).
@@ -27,7 +28,8 @@
 //!   people to Tallyfy members, and lists the organization's groups and tags, cached;
 //!   [`runs`] is the projects a channel remembers; [`wording`] turns failures into words
 //!   people can act on; [`visibility`] tells the channel as the work gets done (Tallyfy's
-//!   webhooks, or reading the work, into the confirmation's thread).
+//!   webhooks, or reading the work, into the confirmation's thread), carries out the
+//!   cards' Mark done, Reopen and Comment, and keeps what was made for whom.
 //! - [`jobs`] is the engine, which knows no job kinds: it consumes the [`jobs::queue`]
 //!   (a Redis stream every replica reads, or an in-process channel), claims, heartbeats,
 //!   redelivers, gives up, drains and hands back; [`jobs::ledger`] names every key and
@@ -56,6 +58,7 @@ pub mod courier;
 pub mod creation;
 pub mod deadline;
 pub mod directory;
+pub mod home;
 pub mod inbound;
 pub mod jobs;
 pub mod manifest;

@@ -56,6 +56,7 @@ mod tests {
         assert!(manifest.contains("url: https://slack.example.com/slack/commands"));
         assert!(manifest.contains("request_url: https://slack.example.com/slack/interactions"));
         assert!(manifest.contains("socket_mode_enabled: false"));
+        assert!(manifest.contains("request_url: https://slack.example.com/slack/events"));
     }
 
     #[test]
@@ -64,6 +65,9 @@ mod tests {
         assert!(!manifest.contains("url:"), "{manifest}");
         assert!(manifest.contains("socket_mode_enabled: true"));
         assert!(manifest.contains("command: /task"));
+        // The Home tab's event still comes, over the socket.
+        assert!(manifest.contains("- app_home_opened"));
+        assert!(manifest.contains("home_tab_enabled: true"));
     }
 
     #[test]

@@ -12,8 +12,20 @@
 //! holds a lease in the store) reads the tasks and projects the app created, every
 //! `TALLYFY_POLL_SECS`, within the shared rate budget, and tells the same news the same
 //! way, once. Work a day old is read a tenth as often; work a month old, no more.
+//!
+//! A task's card carries its assignees' buttons ([`card`]): "Mark done" while it is open,
+//! "Reopen" once it is done ([`actions`]), and "Comment" ([`comment`]); a project's card
+//! offers the same for each of its lines. A reopening made from a card is told in the
+//! thread with who made it ("@bob reopened *Draft contract*"). What was made for whom is
+//! kept for their Home tab ([`records`]), with whether each task was last told done.
 
-use std::time::Duration;
+pub mod actions;
+pub mod card;
+pub mod comment;
+mod poll;
+pub mod records;
+
+pub use poll::poll;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,6 +33,7 @@ use slack_morphism::prelude::*;
 
 use crate::courier::Posted;
 use crate::jobs::ledger::{Step, FOLLOW_TTL};
+use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{RunId, TaskId};
@@ -171,7 +184,19 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
     let Ok(event) = serde_json::from_slice::<Event>(body) else {
         return Received::Malformed;
     };
-    let news = News::from_event(&event);
+    let mut news = News::from_event(&event);
+    if !news.done {
+        // A reopening is told once for the completion it undid (Tallyfy's payload no longer
+        // says when that was).
+        if let Some(Some(at)) = app
+            .ledger
+            .done(std::slice::from_ref(&news.task))
+            .await
+            .pop()
+        {
+            news.key = News::key(&news.task, false, Some(&at));
+        }
+    }
     if !app.ledger.first_news(&news.key).await {
         app.metrics.job("webhook", "repeat");
         return Received::Accepted;
@@ -189,6 +214,12 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
 struct News {
     /// What it is told once by: the task, done or open, and when it was completed.
     key: String,
+    /// The task's id.
+    task: String,
+    /// The Slack user who made the change from the card, when it was made there.
+    by: Option<UserId>,
+    /// When a completion was made.
+    at: Option<String>,
     title: Option<String>,
     who: Option<String>,
     done: bool,
@@ -221,6 +252,9 @@ impl News {
             .unwrap_or(Progress::Task { done });
         Self {
             key: News::key(&task, done, event.this_task.completed_at.as_deref()),
+            task: task.clone(),
+            by: None,
+            at: event.this_task.completed_at.clone(),
             title: event.this_task.title.clone(),
             who: event
                 .completer
@@ -257,10 +291,28 @@ async fn tell(app: &Services, job: &str, news: News) {
         news.title.as_deref().unwrap_or("a task"),
         limits::SHOWN_TITLE,
     );
-    let reply = if news.done {
+    // A completion made with the card's "Mark done" names the person who pressed it, not
+    // the user of the service's own Tallyfy token.
+    let pressed_by = match news.done {
+        true => app.ledger.take_completer(&news.task).await,
+        false => None,
+    };
+    let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+        format!(
+            ":white_check_mark: {} completed *{}*",
+            mrkdwn::mention(user),
+            mrkdwn::escape(&title)
+        )
+    } else if news.done {
         format!(
             ":white_check_mark: {} completed *{}*",
             mrkdwn::escape(who),
+            mrkdwn::escape(&title)
+        )
+    } else if let Some(by) = &news.by {
+        format!(
+            ":arrows_counterclockwise: {} reopened *{}*",
+            mrkdwn::mention(by),
             mrkdwn::escape(&title)
         )
     } else {
@@ -269,6 +321,8 @@ async fn tell(app: &Services, job: &str, news: News) {
             mrkdwn::escape(&title)
         )
     };
+    let at = news.done.then(|| news.at.clone().unwrap_or_default());
+    app.ledger.note_done(&news.task, at.as_deref()).await;
     if let Err(e) = app
         .courier
         .reply_in_thread(&card.channel, &card.ts, &reply)
@@ -276,7 +330,14 @@ async fn tell(app: &Services, job: &str, news: News) {
     {
         tracing::warn!(error = %e, "could not reply in the confirmation's thread");
     }
-    let updated = with_progress(card.content.clone(), &news.progress.line());
+    let finished = match news.progress {
+        Progress::Task { done } => done,
+        Progress::Project { .. } => news.progress.is_project_complete(),
+    };
+    let updated = card::with_turn(
+        with_progress(card.content.clone(), &news.progress.line()),
+        finished,
+    );
     if let Err(e) = app.courier.update(&card.channel, &card.ts, updated).await {
         tracing::warn!(error = %e, "could not update the confirmation");
     }
@@ -297,119 +358,29 @@ async fn tell(app: &Services, job: &str, news: News) {
     }
 }
 
-/// Without a public URL: reads the work the app created for completions, every
-/// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
-pub async fn poll(app: AppState, stop: impl std::future::Future<Output = ()>) {
-    let every = app.config.jobs.poll_every;
-    let me = crate::store::instance_name();
-    tokio::pin!(stop);
-    let mut round: u64 = 0;
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(every) => {}
-        }
-        round += 1;
-        if holds_lease(&app, &me, every * 3).await {
-            poll_once(&app, round).await;
-        }
-    }
-}
-
-/// Takes the poller's lease, or keeps it: one replica polls at a time.
-async fn holds_lease(app: &Services, me: &str, ttl: Duration) -> bool {
-    match app.store.set_if_absent(LEASE, me, ttl).await {
-        Ok(true) => true,
-        Ok(false) => match app.store.get(LEASE).await {
-            Ok(Some(holder)) if holder == me => app.store.set(LEASE, me, ttl).await.is_ok(),
-            _ => false,
-        },
-        // Without the store each replica reads for itself; news is still told once each.
-        Err(_) => true,
-    }
-}
-
-/// One round: young work every round, work a day old every tenth, older work no more.
-async fn poll_once(app: &Services, round: u64) {
-    let now = jiff::Timestamp::now().as_second();
-    let listed = app.store.recent(POLLED).await.unwrap_or_default();
-    let mut seen = Vec::new();
-    for entry in listed
-        .iter()
-        .filter_map(|raw| serde_json::from_str::<Polled>(raw).ok())
-    {
-        let age = now - entry.since;
-        if seen.contains(&entry.followed)
-            || age > 30 * DAY
-            || (age > DAY && !round.is_multiple_of(10))
-        {
-            continue;
-        }
-        seen.push(entry.followed.clone());
-        for news in read(app, &entry.followed).await {
-            if app.ledger.first_news(&news.key).await {
-                tell(app, &entry.job, news).await;
-            }
-        }
-    }
-}
-
-/// The completions in a piece of work, as news.
-async fn read(app: &Services, followed: &Followed) -> Vec<News> {
-    let who = |by: &Option<Value>| {
-        by.as_ref()
-            .and_then(|b| b.get("full_name"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+/// Tells that `by` reopened `task` (titled `title`) from job `job`'s card, once for the
+/// completion at `completed_at` it undid: in the thread, and on the card.
+pub async fn reopened(
+    app: &Services,
+    job: &str,
+    task: &TaskId,
+    title: &str,
+    by: &UserId,
+    completed_at: Option<&str>,
+) {
+    let news = News {
+        key: News::key(&task.0, false, completed_at),
+        task: task.0.clone(),
+        by: Some(by.clone()),
+        at: None,
+        title: Some(title.to_string()),
+        who: None,
+        done: false,
+        progress: Progress::Task { done: false },
+        process: None,
     };
-    match followed {
-        Followed::Task(id) => match app.tallyfy.get_task(id).await {
-            Ok(task) if task.status.as_deref() == Some("completed") => vec![News {
-                key: News::key(&id.0, true, task.completed_at.as_deref()),
-                title: task.title.clone(),
-                who: who(&task.completed_by),
-                done: true,
-                progress: Progress::Task { done: true },
-                process: None,
-            }],
-            Ok(_) => Vec::new(),
-            Err(e) => {
-                tracing::info!(error = %e, "could not read a task for its completion");
-                Vec::new()
-            }
-        },
-        Followed::Run(id) => match app.tallyfy.get_run(id).await {
-            Ok(run) => {
-                let (done, total) = run.progress().unwrap_or((0, 0));
-                let progress = if total > 1 {
-                    Progress::Project {
-                        done: done as u64,
-                        total: total as u64,
-                    }
-                } else {
-                    Progress::Task { done: true }
-                };
-                let name = run.name.clone();
-                run.tasks
-                    .map(|t| t.data)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|t| t.status.as_deref() == Some("completed"))
-                    .map(|t| News {
-                        key: News::key(&t.id.0, true, t.completed_at.as_deref()),
-                        title: t.title.clone(),
-                        who: who(&t.completed_by),
-                        done: true,
-                        progress: progress.clone(),
-                        process: Some((id.0.clone(), name.clone())),
-                    })
-                    .collect()
-            }
-            Err(e) => {
-                tracing::info!(error = %e, "could not read a project for its completions");
-                Vec::new()
-            }
-        },
+    if app.ledger.first_news(&news.key).await {
+        tell(app, job, news).await;
     }
 }
 

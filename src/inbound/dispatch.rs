@@ -6,13 +6,18 @@
 use serde_json::{json, Value};
 
 use crate::courier;
+use crate::home;
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
-use crate::slack::interaction::{Interaction, Shortcut};
+use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut};
 use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
+use crate::visibility::{
+    self,
+    actions::{self, Turn},
+};
 use crate::work::RetryJob;
 
 /// The callback id of the "Create a Tallyfy task" message shortcut.
@@ -177,6 +182,12 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
                 project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
+                visibility::comment::CALLBACK_ID => {
+                    match visibility::comment::submit(state, sub).await {
+                        Ok(()) => SubmitAnswer::Close,
+                        Err(errors) => SubmitAnswer::Errors(errors),
+                    }
+                }
                 _ => SubmitAnswer::Close,
             };
             match answer {
@@ -192,15 +203,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         }
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
-                if action.action_id == task::message::DONE_ACTION {
-                    if let (Some(key), Some(url)) = (&action.value, &actions.response_url) {
-                        state.metrics.slack_request("block_actions", "mark_done");
-                        let (app, key, url) = (state.clone(), key.clone(), url.clone());
-                        let (team, user) = (actions.team_id(), actions.user.id.clone());
-                        let _ = state.jobs.hand_off(async move {
-                            task::done::press(&app, &key, &team, &user, &url).await
-                        });
-                    }
+                if card_or_home_action(state, &actions, action) {
                     continue;
                 }
                 let retry = action.action_id == project::message::RETRY_ACTION
@@ -227,6 +230,96 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             Answer::Empty
         }
     }
+}
+
+/// A press of a card's button (Mark done, Reopen, Comment, or a project line's menu) or
+/// of a Home tab's guide, handed off; false for any other action.
+fn card_or_home_action(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+    let id = action.action_id.as_str();
+    let (turn, comment, line) = match id {
+        task::message::DONE_ACTION => (Some(Turn::Done), false, false),
+        task::message::REOPEN_ACTION => (Some(Turn::Reopen), false, false),
+        task::message::COMMENT_ACTION => (None, true, false),
+        project::message::LINE_DONE_ACTION => (Some(Turn::Done), false, true),
+        project::message::LINE_REOPEN_ACTION => (Some(Turn::Reopen), false, true),
+        project::message::LINE_COMMENT_ACTION => (None, true, true),
+        home::HELP_TASK_ACTION | home::HELP_PROJECT_ACTION => {
+            home_guide(state, actions, id);
+            return true;
+        }
+        _ => return false,
+    };
+    let Some(chosen) = action.chosen().map(str::to_string) else {
+        return true;
+    };
+    let what = match (turn, comment) {
+        (Some(Turn::Done), _) => "mark_done",
+        (Some(Turn::Reopen), _) => "reopen",
+        _ => "comment",
+    };
+    state.metrics.slack_request("block_actions", what);
+    let (app, team, user) = (state.clone(), actions.team_id(), actions.user.id.clone());
+    let container = actions.container.as_ref();
+    let press = visibility::comment::Press {
+        team,
+        user,
+        trigger_id: actions.trigger_id.clone().unwrap_or_default(),
+        channel: container.and_then(|c| c.channel_id.clone()),
+        ts: container.and_then(|c| c.message_ts.clone()),
+        response_url: actions.response_url.clone(),
+    };
+    let handed = state.jobs.hand_off(async move {
+        // The task the press is about: the card's own, or one line of a project's.
+        let target = if line {
+            match project::message::read_line_value(&chosen) {
+                Some((position, key)) => project::line_target(&app, key, position).await,
+                None => None,
+            }
+        } else {
+            task::done::target(&app, &chosen).await
+        };
+        match turn {
+            Some(turn) => {
+                let Some(url) = press.response_url.clone() else {
+                    return;
+                };
+                let text = match &target {
+                    Some(target) => {
+                        actions::turn(&app, target, &press.team, &press.user, turn).await
+                    }
+                    None => actions::GONE.to_string(),
+                };
+                app.courier.reply_privately(&url, &text).await;
+            }
+            None => {
+                let task = target.map(|t| (t.created.id, t.title));
+                visibility::comment::open(&app, press, task).await;
+            }
+        }
+    });
+    if handed.is_err() {
+        tracing::warn!("too much work is running: a button press was not handled");
+    }
+    true
+}
+
+/// A Home tab's guide button: the command's help in a modal.
+fn home_guide(state: &AppState, actions: &BlockActions, id: &str) {
+    let Some(trigger_id) = actions.trigger_id.clone() else {
+        return;
+    };
+    state.metrics.slack_request("block_actions", "home_guide");
+    let guide = if id == home::HELP_TASK_ACTION {
+        home::guide("Using /task", &task::message::help("/task"))
+    } else {
+        home::guide("Using /project", &project::message::help("/project"))
+    };
+    let app = state.clone();
+    let _ = state.jobs.hand_off(async move {
+        if let Err(e) = app.slack.open_view(&trigger_id, guide).await {
+            tracing::info!(error = %e, "could not open a Home tab guide");
+        }
+    });
 }
 
 /// A shortcut opens the "New task" modal: from a message, prefilled with its text and
@@ -267,6 +360,10 @@ pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
                 .and_then(|c| c.as_str())
                 .unwrap_or_default();
             Some(Answer::Json(json!({ "challenge": challenge })))
+        }
+        "event_callback" => {
+            home::event(state, event);
+            Some(Answer::Empty)
         }
         kind => {
             state.metrics.slack_request("event", kind);

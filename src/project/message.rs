@@ -11,6 +11,64 @@ use crate::slack::{limits, mrkdwn};
 
 /// The action id of the "Retry missing tasks" button; its value is the job's key.
 pub const RETRY_ACTION: &str = "project_retry";
+/// The action ids of the menus that act on one line of the project (its task): mark it
+/// done, reopen it, comment on it. Each option's value is `{position}:{job key}`.
+pub const LINE_DONE_ACTION: &str = "line_done";
+pub const LINE_REOPEN_ACTION: &str = "line_reopen";
+pub const LINE_COMMENT_ACTION: &str = "line_comment";
+/// Characters of a line's title its menu option shows (Slack allows fewer than 76).
+const OPTION_TITLE: usize = 70;
+/// Options a static select may hold, and the characters of an option's value.
+const MENU_OPTIONS: usize = 100;
+const OPTION_VALUE: usize = 150;
+
+/// A line menu's option value: the line's position and the job's key.
+pub fn line_value(position: u32, key: &str) -> String {
+    format!("{position}:{key}")
+}
+
+/// The line's position and the job's key, from a line menu's option value.
+pub fn read_line_value(value: &str) -> Option<(u32, &str)> {
+    let (position, key) = value.split_once(':')?;
+    Some((position.parse().ok()?, key))
+}
+
+/// The assignees' menus for the lines that were made: one actions block of three static
+/// selects, whatever the number of lines (a select holds up to 100 options; a project up
+/// to 50 lines).
+fn line_menus(o: &Outcome<'_>) -> Option<SlackBlock> {
+    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = o
+        .tasks
+        .iter()
+        .filter(|(_, made)| made.is_ok())
+        .take(MENU_OPTIONS)
+        .map(|(task, _)| {
+            let title = mrkdwn::shorten(&task.title, OPTION_TITLE);
+            SlackBlockChoiceItem::new(title.as_str().into(), line_value(task.position, o.job_key))
+        })
+        .collect();
+    // A job key too long for an option's value would make Slack refuse the whole card.
+    if options.is_empty() || line_value(u32::MAX, o.job_key).len() > OPTION_VALUE {
+        return None;
+    }
+    let menu = |action: &str, placeholder: &str| -> SlackActionBlockElement {
+        SlackBlockStaticSelectElement::new()
+            .with_action_id(action.into())
+            .with_placeholder(placeholder.into())
+            .with_options(options.clone())
+            .into()
+    };
+    let menus = vec![
+        menu(LINE_DONE_ACTION, "Mark a task done"),
+        menu(LINE_REOPEN_ACTION, "Reopen a task"),
+        menu(LINE_COMMENT_ACTION, "Comment on a task"),
+    ];
+    Some(
+        SlackActionsBlock::new(menus)
+            .with_block_id("lines".into())
+            .into(),
+    )
+}
 
 /// A project as it stands after a creation attempt.
 pub struct Outcome<'a> {
@@ -78,7 +136,7 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
     all.extend(lines.iter().cloned());
     let mut texts = mrkdwn::pack(&all, limits::SECTION_TEXT);
     // Room for the warning and the buttons; lines that do not fit are summed up.
-    let room = limits::MESSAGE_BLOCKS - 2;
+    let room = limits::MESSAGE_BLOCKS - 3;
     if texts.len() > room {
         texts.truncate(room - 1);
         // The head's two lines are not tasks.
@@ -129,6 +187,7 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
                 .into(),
         );
     }
+    blocks.extend(line_menus(o));
     blocks.push(SlackActionsBlock::new(buttons).into());
     let fallback = format!(
         "New project: {} ({} tasks{}) - {}",
@@ -223,7 +282,25 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("1 of 2 tasks could not be added"));
-        let retry = &json["blocks"][2]["elements"][1];
+        // The menus list the lines that were made, each naming its position and the job.
+        let menus = &json["blocks"][2];
+        assert_eq!(menus["block_id"], "lines");
+        let ids: Vec<&str> = menus["elements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [LINE_DONE_ACTION, LINE_REOPEN_ACTION, LINE_COMMENT_ACTION]
+        );
+        let options = menus["elements"][0]["options"].as_array().unwrap();
+        assert_eq!(options.len(), 1, "only lines that were made");
+        assert_eq!(options[0]["text"]["text"], "Draft <b>");
+        let value = options[0]["value"].as_str().unwrap();
+        assert_eq!(read_line_value(value), Some((2, "submission:T:V:h")));
+        let retry = &json["blocks"][3]["elements"][1];
         assert_eq!(retry["action_id"], RETRY_ACTION);
         assert_eq!(retry["value"], "submission:T:V:h");
     }
@@ -242,8 +319,9 @@ mod tests {
             job_key: "k",
         });
         let json = serde_json::to_value(&content).unwrap();
-        assert_eq!(json["blocks"].as_array().unwrap().len(), 2);
-        assert_eq!(json["blocks"][1]["elements"].as_array().unwrap().len(), 1);
+        assert_eq!(json["blocks"].as_array().unwrap().len(), 3);
+        assert_eq!(json["blocks"][1]["block_id"], "lines");
+        assert_eq!(json["blocks"][2]["elements"].as_array().unwrap().len(), 1);
     }
 
     #[test]

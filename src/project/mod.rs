@@ -23,11 +23,13 @@ use serde_json::json;
 
 use crate::deadline;
 use crate::directory::DirectoryError;
+use crate::jobs::ledger::{Progress, Step};
 use crate::modals::{self, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::ids::UserId;
-use crate::state::AppState;
-use crate::tallyfy::model::{Owners, TagId, TaskOptions};
+use crate::state::{AppState, Services};
+use crate::tallyfy::model::{CreatedTask, Owners, TagId, TaskOptions};
+use crate::visibility::actions::{self, Target};
 use modal::Prefill;
 
 /// How long `/project list` waits for progress from Tallyfy.
@@ -116,4 +118,36 @@ pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
         })
         .collect();
     json!({"response_type": "ephemeral", "text": message::list(&entries)})
+}
+
+/// The task of line `position` of project job `key`, with its title and owners: what the
+/// line menus on the project's card act on (kept for as long as the card is followed, else
+/// read from the job while it is still kept).
+pub async fn line_target(app: &Services, key: &str, position: u32) -> Option<Target> {
+    if let Some(target) = actions::remembered(app, key, Some(position)).await {
+        return Some(target);
+    }
+    let job = app
+        .ledger
+        .kept(key)
+        .await
+        .and_then(|raw| serde_json::from_str::<work::ProjectJob>(&raw).ok())?;
+    let line = job
+        .plan?
+        .tasks
+        .into_iter()
+        .find(|t| t.position == position)?;
+    match app
+        .ledger
+        .progress::<CreatedTask>(key, Step::Line(position))
+        .await
+    {
+        Progress::Made(created) => Some(Target {
+            key: key.to_string(),
+            title: line.title,
+            owners: line.owners.users,
+            created,
+        }),
+        _ => None,
+    }
 }

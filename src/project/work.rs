@@ -12,13 +12,15 @@ use super::modal::ProjectForm;
 use super::{PlanError, PlannedTask, ProjectPlan};
 use crate::courier::{self, Origin};
 use crate::creation::{Creation, Made};
-use crate::jobs::ledger::Step;
+use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::runs::{self, ProjectRef};
 use crate::slack::mrkdwn;
 use crate::state::Services;
-use crate::tallyfy::model::{NewTask, RunId, TaskOptions, TaskType};
+use crate::tallyfy::model::{CreatedTask, NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
+use crate::visibility::actions::{self, Target};
+use crate::visibility::records::{self, AssignedTask, RecentProject};
 use crate::wording::{self, Failure};
 
 /// The kind under which a project job is stored.
@@ -98,6 +100,7 @@ pub async fn create(
         if missing == 0 { "complete" } else { "partial" },
     );
     let link = app.links.run(&run);
+    remember(app, &job, &plan, &run, &link, &results).await;
     let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
     let content = message::confirmation(&Confirmation {
         name: &plan.name,
@@ -282,5 +285,48 @@ async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
     {
         Ok(()) => Outcome::Done,
         Err(_) => Outcome::Untold,
+    }
+}
+
+/// Lists the project among its people's recent projects, and each line made among its
+/// assignees' tasks, for their Home tabs.
+async fn remember(
+    app: &Services,
+    job: &ProjectJob,
+    plan: &ProjectPlan,
+    run: &RunId,
+    link: &str,
+    results: &[Result<(), String>],
+) {
+    let mut people = vec![job.origin.user_id.clone()];
+    people.extend(plan.assignees.iter().cloned());
+    let project = RecentProject {
+        run: run.0.clone(),
+        name: plan.name.clone(),
+        link: link.to_string(),
+    };
+    records::remember_project(app, &people, &project).await;
+    for (line, made) in plan.tasks.iter().zip(results) {
+        if made.is_err() {
+            continue;
+        }
+        let step = Step::Line(line.position);
+        if let Progress::Made(task) = app.ledger.progress::<CreatedTask>(&job.key, step).await {
+            let target = Target {
+                key: job.key.clone(),
+                title: line.title.clone(),
+                owners: line.owners.users.clone(),
+                created: task.clone(),
+            };
+            actions::remember(app, &target, Some(line.position)).await;
+            let listed = AssignedTask {
+                task: task.id.0.clone(),
+                title: line.title.clone(),
+                link: link.to_string(),
+                deadline: line.deadline.as_second(),
+                channel: job.origin.channel_id.as_ref().map(|c| c.to_string()),
+            };
+            records::remember_task(app, &line.assignees, &listed).await;
+        }
     }
 }

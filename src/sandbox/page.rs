@@ -43,6 +43,8 @@ pub fn router(room: Arc<Room>) -> Router {
         .route("/api/close", post(close))
         .route("/api/press", post(press))
         .route("/api/shortcut", post(shortcut))
+        .route("/api/home", post(home))
+        .route("/api/home/press", post(press_home))
         .route("/api/tallyfy/complete", post(complete))
         .with_state(room)
 }
@@ -155,4 +157,27 @@ struct Complete {
 async fn complete(State(room): State<Arc<Room>>, Json(c): Json<Complete>) -> Response {
     let told = room.complete(&c.task_id, c.member, c.done).await;
     outcome(Ok(json!({ "webhook_answered": told })))
+}
+
+#[derive(Deserialize)]
+struct Home {
+    user: String,
+}
+
+async fn home(State(room): State<Arc<Room>>, Json(h): Json<Home>) -> Response {
+    outcome(room.open_home(&h.user).await.map(|()| Value::Null))
+}
+
+#[derive(Deserialize)]
+struct HomePress {
+    user: String,
+    action: Value,
+}
+
+async fn press_home(State(room): State<Arc<Room>>, Json(p): Json<HomePress>) -> Response {
+    outcome(
+        room.press_home(&p.user, p.action)
+            .await
+            .map(|()| Value::Null),
+    )
 }

@@ -262,11 +262,44 @@ impl Room {
             "message": {"type": "message", "ts": ts, "text": message["text"], "blocks": blocks_of(&message)},
             "response_url": response_url,
             "trigger_id": trigger,
-            "actions": [{
-                "type": "button", "action_id": action["action_id"], "block_id": action["block_id"],
-                "value": action["value"], "text": {"type": "plain_text", "text": action["text"]},
-                "action_ts": self.ts()
-            }]
+            "actions": [pressed(action, self.ts())]
+        });
+        self.interact(payload).await.map(|_| ())
+    }
+
+    /// Someone opened the app's Home tab: Slack sends `app_home_opened`.
+    pub async fn open_home(&self, user: &str) -> Result<(), String> {
+        player(user).ok_or("no such person")?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let event = json!({
+            "token": "sandbox", "team_id": fake_slack::TEAM, "api_app_id": "A0TEST",
+            "type": "event_callback", "event_id": format!("Ev{n:08}"), "event_time": unix_now() as i64,
+            "event": {"type": "app_home_opened", "user": user, "channel": format!("D{user}"),
+                      "tab": "home", "event_ts": self.ts()}
+        });
+        self.send("/slack/events", "application/json", event.to_string())
+            .await
+            .map(|_| ())
+    }
+
+    /// Someone pressed a button on their Home tab.
+    pub async fn press_home(&self, user: &str, action: Value) -> Result<(), String> {
+        let person = player(user).ok_or("no such person")?;
+        let view = self.slack.home_view(user).unwrap_or_else(|| json!({}));
+        let trigger = self.slack.issue_trigger();
+        self.seen()
+            .triggers
+            .insert(trigger.clone(), user.to_string());
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": fake_slack::TEAM, "domain": "sandbox"},
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
+            "api_app_id": "A0TEST",
+            "token": "sandbox",
+            "container": {"type": "view", "view_id": view["id"].as_str().unwrap_or("VHOME")},
+            "view": view,
+            "trigger_id": trigger,
+            "actions": [pressed(action, self.ts())]
         });
         self.interact(payload).await.map(|_| ())
     }
@@ -382,9 +415,22 @@ impl Room {
             .tallyfy
             .all_runs()
             .into_iter()
-            .map(|(id, tasks)| json!({"id": id, "oneoff": id.starts_with("oneoff-"), "tasks": tasks}))
+            .map(|(id, mut tasks)| {
+                for task in &mut tasks {
+                    let comments = self
+                        .tallyfy
+                        .comments(task["id"].as_str().unwrap_or_default());
+                    task["comments"] = json!(comments);
+                }
+                json!({"id": id, "oneoff": id.starts_with("oneoff-"), "tasks": tasks})
+            })
+            .collect();
+        let homes: serde_json::Map<String, Value> = PLAYERS
+            .iter()
+            .filter_map(|p| self.slack.home_view(p.id).map(|v| (p.id.to_string(), v)))
             .collect();
         json!({
+            "homes": homes,
             "people": PLAYERS,
             "channels": CHANNELS,
             "lines": lines,
@@ -392,6 +438,27 @@ impl Room {
             "tallyfy": {"runs": runs, "members": self.tallyfy.members().iter().map(|m| json!({"id": m.id, "email": m.email, "name": m.first_name})).collect::<Vec<_>>()},
         })
     }
+}
+
+/// The action as Slack describes it in `block_actions`: a button's value, or the option
+/// chosen from an overflow menu or a select.
+fn pressed(action: Value, ts: String) -> Value {
+    let text = |t: &Value| json!({"type": "plain_text", "text": t.as_str().unwrap_or_default()});
+    let mut out = json!({
+        "type": action["type"].as_str().unwrap_or("button"),
+        "action_id": action["action_id"], "block_id": action["block_id"], "action_ts": ts
+    });
+    match action.get("selected_option") {
+        Some(option) if !option.is_null() => {
+            out["selected_option"] =
+                json!({"text": text(&option["text"]), "value": option["value"]});
+        }
+        _ => {
+            out["value"] = action["value"].clone();
+            out["text"] = text(&action["text"]);
+        }
+    }
+    out
 }
 
 /// A message's blocks as a list (form-encoded posts carry them as a JSON string).

@@ -235,6 +235,15 @@ impl SlackApi {
         })
     }
 
+    /// `views.publish`: `user`'s App Home tab now shows `view`.
+    pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsPublishRequest::new(user.to_string().into(), view);
+        self.measured("views.publish", session.views_publish(&req))
+            .await
+            .map(|_| ())
+    }
+
     /// Replaces an open view; `hash` makes Slack refuse if the view changed meanwhile.
     pub async fn update_view(
         &self,
@@ -407,6 +416,7 @@ impl SlackApi {
         Ok(super::workspace::Identity {
             team_id: me.team_id.to_string(),
             app_id,
+            url: Some(me.url.0.to_string()).filter(|u| u.starts_with("https://")),
         })
     }
 

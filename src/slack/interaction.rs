@@ -221,8 +221,23 @@ pub struct BlockActions {
     /// Present when the action came from a message.
     #[serde(default)]
     pub response_url: Option<String>,
+    /// Good for one `views.open` within 3 s of the press.
+    #[serde(default)]
+    pub trigger_id: Option<String>,
+    /// Where the pressed button is: for a message, its channel and ts.
+    #[serde(default)]
+    pub container: Option<Container>,
     #[serde(default, deserialize_with = "or_default")]
     pub actions: Vec<Action>,
+}
+
+/// Where a block action happened (`container` of a `block_actions` payload).
+#[derive(Debug, Default, Deserialize)]
+pub struct Container {
+    #[serde(default)]
+    pub channel_id: Option<ChannelId>,
+    #[serde(default)]
+    pub message_ts: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,6 +246,26 @@ pub struct Action {
     pub action_id: String,
     #[serde(default)]
     pub value: Option<String>,
+    /// A select's choice.
+    #[serde(default)]
+    pub selected_option: Option<SelectedOption>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SelectedOption {
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl Action {
+    /// What was pressed or chosen: a button's value, or a select's chosen value.
+    pub fn chosen(&self) -> Option<&str> {
+        let chosen = self
+            .selected_option
+            .as_ref()
+            .and_then(|o| o.value.as_deref());
+        self.value.as_deref().or(chosen)
+    }
 }
 
 impl BlockActions {

@@ -12,6 +12,9 @@ pub struct Identity {
     pub team_id: String,
     /// `None` when `bots.info` would not say: then only the team is checked.
     pub app_id: Option<String>,
+    /// The workspace's address (`auth.test`'s `url`, e.g. `https://acme.slack.com/`), for
+    /// links to messages.
+    pub url: Option<String>,
 }
 
 /// What to do with a request that names a team and (perhaps) an app.
@@ -34,6 +37,17 @@ impl Workspace {
         let cell = OnceLock::new();
         let _ = cell.set(identity);
         Self(Arc::new(cell))
+    }
+
+    /// A link to the message at `ts` in `channel` (its thread, for a thread's parent), as
+    /// Slack writes permalinks: `{workspace url}archives/{channel}/p{ts without its dot}`.
+    pub fn permalink(&self, channel: &str, ts: &str) -> Option<String> {
+        let base = self.0.get()?.url.as_deref()?;
+        Some(format!(
+            "{}/archives/{channel}/p{}",
+            base.trim_end_matches('/'),
+            ts.replace('.', "")
+        ))
     }
 
     pub fn identity(&self) -> Option<&Identity> {
@@ -78,6 +92,7 @@ mod tests {
         let ours = Workspace::known(Identity {
             team_id: "T1".into(),
             app_id: Some("A1".into()),
+            url: Some("https://acme.slack.com/".into()),
         });
         assert_eq!(ours.admits("T1", Some("A1")), Admission::Admitted);
         assert_eq!(ours.admits("T1", None), Admission::Admitted);
@@ -87,7 +102,22 @@ mod tests {
         let team_only = Workspace::known(Identity {
             team_id: "T1".into(),
             app_id: None,
+            url: None,
         });
         assert_eq!(team_only.admits("T1", Some("A9")), Admission::Admitted);
+    }
+
+    #[test]
+    fn a_permalink_names_the_channel_and_the_ts_without_its_dot() {
+        let ours = Workspace::known(Identity {
+            team_id: "T1".into(),
+            app_id: None,
+            url: Some("https://acme.slack.com/".into()),
+        });
+        assert_eq!(
+            ours.permalink("C123", "1700000000.000100").as_deref(),
+            Some("https://acme.slack.com/archives/C123/p1700000000000100")
+        );
+        assert_eq!(Workspace::default().permalink("C1", "1.2"), None);
     }
 }

@@ -209,6 +209,33 @@ impl TallyfyClient {
         Ok(())
     }
 
+    /// Reopens a completed task: a one-off task through
+    /// `DELETE /organizations/{org}/completed-tasks/{task}`, a task of a run through
+    /// `DELETE /organizations/{org}/runs/{run}/completed-tasks/{task}` (Tallyfy's CLI,
+    /// `resources.go`: `ReopenOrgTask`, `ReopenTask`).
+    pub async fn reopen_task(&self, task: &CreatedTask) -> Result<(), TallyfyError> {
+        let path = match task.run_id() {
+            Some(run) => format!(
+                "organizations/{}/runs/{run}/completed-tasks/{}",
+                self.org_id, task.id
+            ),
+            None => format!("organizations/{}/completed-tasks/{}", self.org_id, task.id),
+        };
+        let req = self.request(Method::DELETE, &path);
+        let _: serde_json::Value = self.send("reopen_task", req).await?;
+        Ok(())
+    }
+
+    /// Comments on a task: `POST /organizations/{org}/tasks/{task}/comment {"content"}`
+    /// (Tallyfy's CLI, `resources.go`: `CommentTask`).
+    pub async fn comment(&self, task: &TaskId, content: &str) -> Result<(), TallyfyError> {
+        let path = format!("organizations/{}/tasks/{}/comment", self.org_id, task);
+        let body = serde_json::json!({ "content": content });
+        let req = self.request(Method::POST, &path).json(&body);
+        let _: serde_json::Value = self.send("comment", req).await?;
+        Ok(())
+    }
+
     /// `GET /organizations/{org}/tasks/{id}`: one task, one-off or in a run.
     pub async fn get_task(&self, task: &TaskId) -> Result<ListedTask, TallyfyError> {
         let path = format!("organizations/{}/tasks/{}", self.org_id, task);

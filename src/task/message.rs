@@ -30,9 +30,9 @@ pub struct Created<'a> {
     pub job_key: &'a str,
 }
 
-/// The action id of the "Mark done" button on a task's confirmation; its value is the
-/// job's key.
-pub const DONE_ACTION: &str = "task_done";
+/// The action ids of the assignees' buttons on a task's confirmation ("Mark done" or
+/// "Reopen", and "Comment"); each one's value is the job's key.
+pub use crate::visibility::card::{COMMENT_ACTION, DONE_ACTION, REOPEN_ACTION};
 
 /// Field labels the confirmation names before "and N more".
 const FIELDS_NAMED: usize = 3;
@@ -152,9 +152,11 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                 .parse()
                 .expect("links are built from valid base URLs"),
         );
-    let done = SlackBlockButtonElement::new("Mark done".into())
-        .with_action_id(DONE_ACTION.into())
-        .with_value(created.job_key.to_string());
+    let mut buttons = vec![button.into()];
+    buttons.extend(crate::visibility::card::task_buttons(
+        created.job_key,
+        false,
+    ));
     SlackMessageContent::new()
         .with_text(fallback)
         .with_blocks(vec![
@@ -163,7 +165,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                     SlackBlockMarkDownText::new(mrkdwn::clip(&body, limits::SECTION_TEXT)).into(),
                 )
                 .into(),
-            SlackActionsBlock::new(vec![button.into(), done.into()]).into(),
+            SlackActionsBlock::new(buttons).into(),
         ])
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - [`modal`] builds and reads the form; [`submit`] checks a submission within Slack's
 //!   3 s and queues the job; [`work`] is the job: create the task once, then tell the
-//!   channel; [`message`] is what people read; [`whois`] answers the directory commands.
+//!   channel; [`message`] is what people read; [`whois`] answers the directory commands;
+//!   [`done`] finds the task a card's button acts on.
 
 pub mod done;
 pub mod message;

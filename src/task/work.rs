@@ -15,6 +15,8 @@ use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, Owners};
 use crate::tallyfy::TallyfyError;
+use crate::visibility::actions::{self, Target};
+use crate::visibility::records::{self, AssignedTask};
 use crate::wording::{self, Failure};
 
 /// The kind under which a task job is stored.
@@ -160,6 +162,21 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         _ => crate::visibility::Followed::Task(created.id.clone()),
     };
     crate::visibility::remember_card(app, &job.key, &posted, &card, followed).await;
+    let listed = AssignedTask {
+        task: created.id.0.clone(),
+        title: draft.title.clone(),
+        link: link.clone(),
+        deadline: draft.deadline.as_second(),
+        channel: job.origin.channel_id.as_ref().map(|c| c.to_string()),
+    };
+    records::remember_task(app, &draft.assignees, &listed).await;
+    let target = Target {
+        key: job.key.clone(),
+        title: draft.title.clone(),
+        owners: request.owners.users.clone(),
+        created: created.clone(),
+    };
+    actions::remember(app, &target, None).await;
     app.ledger.mark_told(&job.key).await;
     Outcome::Done
 }

@@ -1,8 +1,10 @@
 //! Black-box tests: the real application on port 0 against local fakes of Slack and
 //! Tallyfy and a real Redis on 127.0.0.1:6379.
 
+mod app_home;
 mod block_limits;
 mod body_limit;
+mod card_actions;
 mod cli;
 mod directory;
 mod fair_use;

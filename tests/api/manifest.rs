@@ -63,16 +63,18 @@ fn the_manifest_asks_for_every_scope_the_code_uses() {
 }
 
 #[test]
-fn the_manifest_subscribes_to_no_events() {
-    // The app acts on no Events API event, so it subscribes to none: each subscription is
-    // a signed request per occurrence (`app_home_opened` fires on every App Home visit),
-    // and an events URL is one more that Slack must verify before the app can be saved.
-    for line in MANIFEST.lines() {
-        let key = line.trim().trim_end_matches(':');
-        assert!(
-            !["event_subscriptions", "bot_events", "user_events"].contains(&key),
-            "{line:?}"
-        );
-        assert!(!line.contains("app_home_opened"), "{line:?}");
-    }
+fn the_manifest_subscribes_to_the_home_tab_only() {
+    // The app acts on one Events API event, `app_home_opened` (its Home tab), so it
+    // subscribes to that one alone: each subscription is a signed request per occurrence.
+    let events: Vec<&str> = MANIFEST
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "bot_events:")
+        .skip(1)
+        .take_while(|l| l.starts_with("- "))
+        .collect();
+    assert_eq!(events, ["- app_home_opened"]);
+    assert!(!MANIFEST.contains("user_events"));
+    assert!(MANIFEST.contains("home_tab_enabled: true"));
+    assert!(MANIFEST.contains("request_url: https://YOUR-PUBLIC-URL/slack/events"));
 }

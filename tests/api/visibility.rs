@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::*;
 
 /// An app whose PUBLIC_URL is its own address, so Tallyfy's webhooks reach it.
-async fn app_with_public_url() -> TestApp {
+pub(crate) async fn app_with_public_url() -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,7 +25,7 @@ async fn app_with_public_url() -> TestApp {
 }
 
 /// The confirmation in the channel (the first top-level message there).
-async fn card(app: &TestApp) -> Value {
+pub(crate) async fn card(app: &TestApp) -> Value {
     eventually("the confirmation", || {
         app.slack
             .posted()
@@ -36,7 +36,7 @@ async fn card(app: &TestApp) -> Value {
 }
 
 /// Replies in the card's thread.
-fn replies(app: &TestApp, card: &Value) -> Vec<String> {
+pub(crate) fn replies(app: &TestApp, card: &Value) -> Vec<String> {
     app.slack
         .posted()
         .into_iter()
@@ -46,7 +46,7 @@ fn replies(app: &TestApp, card: &Value) -> Vec<String> {
 }
 
 /// The card's blocks as they now read.
-fn card_now(app: &TestApp, card: &Value) -> String {
+pub(crate) fn card_now(app: &TestApp, card: &Value) -> String {
     app.slack
         .posted()
         .into_iter()
@@ -103,15 +103,28 @@ async fn a_completed_task_is_told_in_its_thread_once_and_its_card_updated() {
     app.idle().await;
     assert_eq!(replies(&app, &card).len(), 1, "told once");
 
-    // Reopened, it is news again.
+    // Reopened in Tallyfy (which calls no webhook for that) and completed again: the new
+    // completion is news.
     app.tallyfy
         .complete_and_tell("Draft contract", 1002, false)
         .await;
-    eventually_within(Duration::from_secs(5), "the reopening", || {
+    app.idle().await;
+    assert_eq!(
+        replies(&app, &card).len(),
+        1,
+        "a reopening calls no webhook"
+    );
+    assert_eq!(
+        app.tallyfy
+            .complete_and_tell("Draft contract", 1002, true)
+            .await,
+        Some(200)
+    );
+    eventually_within(Duration::from_secs(5), "the second completion", || {
         (replies(&app, &card).len() == 2).then_some(())
     })
     .await;
-    assert!(replies(&app, &card)[1].contains("was reopened"));
+    assert!(replies(&app, &card)[1].contains("completed"));
 }
 
 #[tokio::test]
@@ -236,14 +249,14 @@ async fn without_a_public_url_a_projects_card_counts_its_tasks() {
 }
 
 /// A press of a card's button by `user`; the private answer goes to hook `hook`.
-async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
+pub(crate) async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
     let mut payload = button_press(action_id, value, &app.slack.response_url(hook));
     payload["user"]["id"] = user.into();
     assert_eq!(app.interact(&payload).await.status(), 200);
 }
 
 /// The private answer given through hook `hook`.
-async fn answer_on(app: &TestApp, hook: &str) -> String {
+pub(crate) async fn answer_on(app: &TestApp, hook: &str) -> String {
     let hook = hook.to_string();
     let (_, message) = eventually("the private answer", || {
         app.slack
@@ -289,7 +302,10 @@ async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() 
         replies(&app, &card).into_iter().next()
     })
     .await;
-    assert!(reply.contains("completed *Sign the lease*"), "{reply}");
+    assert!(
+        reply.contains(&format!("<@{BOB}> completed *Sign the lease*")),
+        "the reply names who pressed, not the service's own Tallyfy user: {reply}"
+    );
 
     press_as(&app, BOB, "task_done", &key, "bob-again").await;
     assert!(answer_on(&app, "bob-again")
@@ -298,4 +314,54 @@ async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() 
     app.idle().await;
     assert_eq!(app.tallyfy.completions().len(), 1, "completed once");
     assert_eq!(replies(&app, &card).len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_public_url_a_task_reopened_in_tallyfy_is_told_and_open_again() {
+    let app = polling_app().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Fix the gate", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "the completion", || {
+        card_now(&app, &card).contains("task_reopen").then_some(())
+    })
+    .await;
+    // Reopened in Tallyfy itself: no webhook, but the next reading sees it.
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, false)
+        .await;
+    let reopened = eventually_within(Duration::from_secs(5), "the reopening", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("was reopened"))
+    })
+    .await;
+    assert!(
+        reopened.contains("*Fix the gate* was reopened"),
+        "{reopened}"
+    );
+    eventually_within(
+        Duration::from_secs(5),
+        "the card to offer Mark done",
+        || card_now(&app, &card).contains("task_done").then_some(()),
+    )
+    .await;
+    // Later rounds tell nothing more; completed again, it is news again.
+    app.tallyfy
+        .complete_and_tell("Fix the gate", 1002, true)
+        .await;
+    eventually_within(Duration::from_secs(5), "the second completion", || {
+        (replies(&app, &card)
+            .iter()
+            .filter(|r| r.contains("completed *Fix the gate*"))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(replies(&app, &card).len(), 3, "{:?}", replies(&app, &card));
 }

@@ -199,6 +199,28 @@ async fn a_project_with_three_lines_lands_in_order_and_the_thread_hears_of_each_
         "the card's progress was updated in place: {card}"
     );
     browser.screenshot("line-completed").await;
+
+    // Alice marks her line done from the card's menu.
+    play_as(&browser, "U0ALICE").await;
+    browser
+        .eval(
+            "const menu = document.querySelector('#timeline select[data-action=line_done]');
+             const option = [...menu.options].find(o => o.text.includes('Draft the copy'));
+             menu.value = option.value;
+             menu.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    let thread = browser
+        .wait_for_text("#timeline .thread", PATIENCE, |t| {
+            t.contains("Draft the copy")
+        })
+        .await;
+    assert!(
+        thread.contains("@alice completed Draft the copy"),
+        "the reply names who pressed, not the service's Tallyfy user: {thread}"
+    );
+    browser.screenshot("line-done-from-the-menu").await;
     browser.close().await;
 }
 
@@ -259,6 +281,18 @@ async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() 
     let _ = child.wait();
 }
 
+/// Runs `/task …`, submits the form as it was filled in, and waits for the card.
+async fn create_task(browser: &Browser, command: &str) {
+    say(browser, command).await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    browser.click("#modal-submit").await;
+    browser
+        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
+        .await;
+}
+
 /// Chooses who the person at the browser is.
 async fn play_as(browser: &Browser, user: &str) {
     browser
@@ -273,14 +307,7 @@ async fn play_as(browser: &Browser, user: &str) {
 #[tokio::test]
 async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_to_anyone_else() {
     let (sandbox, browser) = open("mark-done").await;
-    say(&browser, "/task Send the invoice @bob tomorrow").await;
-    browser
-        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
-        .await;
-    browser.click("#modal-submit").await;
-    browser
-        .wait_for_text("#timeline", PATIENCE, |t| t.contains("Mark done"))
-        .await;
+    create_task(&browser, "/task Send the invoice @bob tomorrow").await;
 
     // Sam asked for it but is not an assignee.
     browser
@@ -318,5 +345,73 @@ async fn mark_done_on_the_card_works_for_the_assignee_and_is_refused_privately_t
         "completed once in Tallyfy"
     );
     browser.screenshot("marked-done-by-the-assignee").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn the_home_tab_shows_the_person_at_the_browser_their_open_tasks() {
+    let (_sandbox, browser) = open("home").await;
+    create_task(&browser, "/task Pay the rent @bob tomorrow").await;
+
+    play_as(&browser, "U0BOB").await;
+    browser.click("#app-dm").await;
+    let home = browser
+        .wait_for_text("#home", PATIENCE, |t| t.contains("Pay the rent"))
+        .await;
+    assert!(!home.contains("Opening"), "{home}");
+    browser.screenshot("bobs-home-tab").await;
+
+    // Alice has nothing assigned.
+    play_as(&browser, "U0ALICE").await;
+    let home = browser
+        .wait_for_text("#home", PATIENCE, |t| {
+            !t.is_empty() && !t.contains("Opening")
+        })
+        .await;
+    assert!(!home.contains("Pay the rent"), "{home}");
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_comment_from_the_card_reaches_the_task_in_tallyfy() {
+    let (sandbox, browser) = open("comment").await;
+    create_task(&browser, "/task Check the figures @alice tomorrow").await;
+    browser
+        .click("#timeline button[data-action=task_comment]")
+        .await;
+    let title = browser
+        .wait_for_text("#modal-title", PATIENCE, |t| {
+            !t.is_empty() && t != "New task"
+        })
+        .await;
+    browser
+        .type_into(
+            "#modal-blocks textarea, #modal-blocks input[type=text]",
+            "The totals in row 12 look off",
+        )
+        .await;
+    browser.screenshot("comment-form").await;
+    browser.click("#modal-submit").await;
+    let panel = browser
+        .wait_for_text("#tallyfy-runs", PATIENCE, |t| {
+            t.contains("The totals in row 12 look off")
+        })
+        .await;
+    assert!(panel.contains("Comment"), "{panel}");
+    let comments = sandbox.room.tallyfy.all_comments();
+    assert_eq!(
+        comments.len(),
+        1,
+        "one comment, from the form titled {title}"
+    );
+    assert!(
+        comments[0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/archives/C0PROJECTS/p"),
+        "the comment links back to the thread: {}",
+        comments[0]
+    );
+    browser.screenshot("comment-in-tallyfy").await;
     browser.close().await;
 }

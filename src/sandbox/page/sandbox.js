@@ -9,6 +9,7 @@ const page = {
   channel: localStorage.getItem("sandbox.channel") || "C0PROJECTS",
   drawn: "",
   modal: null, // {id, hash, errors}
+  appTab: "home", // in the app's own space: "home" or "messages"
 };
 
 const $ = (id) => document.getElementById(id);
@@ -103,7 +104,10 @@ const EMOJI = {
 function token(body) {
   const [target, label] = body.split("|");
   if (target.startsWith("@")) return `<span class="mention">@${escapeHtml(personName(target.slice(1)))}</span>`;
-  if (target.startsWith("#")) return `<span class="mention">#${escapeHtml(decodeSlack(label || target.slice(1)))}</span>`;
+  if (target.startsWith("#")) {
+    const channel = (page.state?.channels || []).find((c) => c.id === target.slice(1));
+    return `<span class="mention">#${escapeHtml(decodeSlack(label || channel?.name || target.slice(1)))}</span>`;
+  }
   if (target.startsWith("!date^")) {
     const [, ts, format] = target.split("^");
     return escapeHtml(formatDate(Number(ts), format || "{date_short}"));
@@ -153,6 +157,53 @@ function button(element, onPress) {
   });
 }
 
+// An overflow menu: a "more" button that opens its options; choosing one is the action.
+function overflow(element, onPress) {
+  const menu = el(
+    "div",
+    { class: "menu", hidden: true },
+    (element.options || []).map((o) =>
+      el("button", {
+        type: "button",
+        class: "menu-item",
+        "data-value": o.value,
+        html: textObject(o.text),
+        onclick: () => {
+          menu.hidden = true;
+          onPress({ ...element, selected_option: { text: o.text.text, value: o.value } });
+        },
+      }),
+    ),
+  );
+  const more = el("button", { type: "button", class: "btn overflow", "data-action": element.action_id, "aria-label": "More actions", onclick: () => { menu.hidden = !menu.hidden; } }, "\u22EF");
+  return el("span", { class: "overflow-wrap" }, more, menu);
+}
+
+// A select menu on a message: choosing an option is the action.
+function menu(element, onPress) {
+  const select = el(
+    "select",
+    {
+      class: "message-select",
+      "data-action": element.action_id,
+      onchange: (e) => {
+        const o = options(element).find((x) => x.value === e.target.value);
+        if (o) onPress({ ...element, selected_option: { text: o.text.text, value: o.value } });
+      },
+    },
+    el("option", { value: "" }, element.placeholder?.text || "Choose…"),
+    options(element).map((o) => el("option", { value: o.value }, o.text.text)),
+  );
+  return select;
+}
+
+function element(e, onPress) {
+  if (e.type === "button") return button(e, onPress);
+  if (e.type === "overflow") return overflow(e, onPress);
+  if (e.type === "static_select") return menu(e, onPress);
+  return null;
+}
+
 function messageBlocks(blocks, onPress) {
   return blocks.map((block) => {
     switch (block.type) {
@@ -160,13 +211,13 @@ function messageBlocks(blocks, onPress) {
         const body = el("div", {});
         if (block.text) body.append(el("div", { html: textObject(block.text) }));
         if (block.fields) body.append(el("div", { class: "fields" }, block.fields.map((f) => el("div", { html: textObject(f) }))));
-        const accessory = block.accessory?.type === "button" ? button(block.accessory, (e) => onPress(e, block)) : null;
+        const accessory = block.accessory ? element(block.accessory, (e) => onPress(e, block)) : null;
         return el("div", { class: "block section" }, accessory ? el("div", { class: "section-with-accessory" }, body, accessory) : body);
       }
       case "context":
         return el("div", { class: "block context" }, (block.elements || []).map((e) => el("span", { html: e.type === "image" ? "" : textObject(e) })));
       case "actions":
-        return el("div", { class: "block actions" }, (block.elements || []).filter((e) => e.type === "button").map((e) => button(e, (x) => onPress(x, block))));
+        return el("div", { class: "block actions" }, (block.elements || []).map((e) => element(e, (x) => onPress(x, block))));
       case "header":
         return el("div", { class: "block header", html: textObject(block.text) });
       case "divider":
@@ -194,12 +245,7 @@ function drawLine(line, replies) {
   const author = fromApp ? "Tallyfy" : personName(line.user);
   const blocks = Array.isArray(line.blocks) ? line.blocks : [];
   const onPress = (element, block) =>
-    call("/api/press", {
-      user: page.user,
-      channel: line.channel,
-      ts: line.ts,
-      action: { action_id: element.action_id, block_id: block.block_id || "", value: element.value || "", text: element.text?.text || "" },
-    });
+    call("/api/press", { user: page.user, channel: line.channel, ts: line.ts, action: actionOf(element, block) });
   const body = blocks.length ? messageBlocks(blocks, onPress) : [el("div", { html: mrkdwn(line.text || "", false) })];
   const meta = el(
     "div",
@@ -224,8 +270,46 @@ function drawLine(line, replies) {
   );
 }
 
+function actionOf(element, block) {
+  return {
+    type: element.type,
+    action_id: element.action_id,
+    block_id: block.block_id || "",
+    value: element.value || "",
+    text: element.text?.text || "",
+    selected_option: element.selected_option || null,
+  };
+}
+
+// The app's Home tab, as it last published it for the person at the browser.
+function drawHome() {
+  const view = page.state.homes?.[page.user];
+  const onPress = (element, block) => call("/api/home/press", { user: page.user, action: actionOf(element, block) });
+  const body = view ? messageBlocks(view.blocks || [], onPress) : [el("p", { class: "muted" }, "Opening the Home tab…")];
+  $("timeline").replaceChildren(el("div", { class: "home", id: "home" }, body));
+}
+
+function openHome() {
+  call("/api/home", { user: page.user }).then(refresh);
+}
+
+function drawTabs() {
+  const tabs = $("app-tabs");
+  tabs.hidden = page.channel !== "";
+  for (const [id, tab] of [["tab-home", "home"], ["tab-messages", "messages"]]) {
+    $(id).className = page.appTab === tab ? "active" : "";
+  }
+}
+
 function drawChannel() {
   const s = page.state;
+  drawTabs();
+  const home = page.channel === "" && page.appTab === "home";
+  $("composer-form").hidden = home;
+  if (home) {
+    $("channel-name").textContent = "Tallyfy";
+    return drawHome();
+  }
   const name = page.channel === "" ? "Tallyfy" : `# ${s.channels.find((c) => c.id === page.channel)?.name || page.channel}`;
   $("channel-name").textContent = name;
   $("composer").placeholder = page.channel === "" ? "Message Tallyfy" : `Message ${name.replace("# ", "#")} — try /task Review the Q4 report @alice friday 5pm`;
@@ -253,11 +337,13 @@ function drawSidebar() {
   $("app-dm").className = page.channel === "" ? "active" : "";
 }
 
-function go(channel) {
+function go(channel, tab) {
   page.channel = channel;
+  page.appTab = tab || "home";
   localStorage.setItem("sandbox.channel", channel);
   page.drawn = "";
   draw();
+  if (channel === "" && page.appTab === "home") openHome();
 }
 
 // --- the stand-in Tallyfy --------------------------------------------------------------------
@@ -292,6 +378,7 @@ function drawTallyfy() {
           { class: `task${done ? " done" : ""}`, "data-task": t.id },
           el("div", { class: "title" }, t.title),
           el("div", { class: "details" }, `${done ? "completed" : t.status} · owners: ${owners.join(", ") || "nobody"} · due ${new Date(t.deadline).toLocaleString()} · position ${t.position}`),
+          (t.comments || []).map((c) => el("div", { class: "comment" }, el("span", { class: "muted" }, "Comment: "), c.content)),
           el(
             "div",
             { class: "controls" },
@@ -526,11 +613,14 @@ $("person").addEventListener("change", (e) => {
   page.modal = null;
   page.drawn = "";
   draw();
+  if (page.channel === "" && page.appTab === "home") openHome();
 });
-$("app-dm").addEventListener("click", (e) => { e.preventDefault(); go(""); });
+$("app-dm").addEventListener("click", (e) => { e.preventDefault(); go("", "home"); });
+$("tab-home").addEventListener("click", (e) => { e.preventDefault(); go("", "home"); });
+$("tab-messages").addEventListener("click", (e) => { e.preventDefault(); go("", "messages"); });
 $("modal-form").addEventListener("submit", submitModal);
 $("modal-close").addEventListener("click", closeModal);
 $("modal-x").addEventListener("click", closeModal);
 
-refresh();
+refresh().then(() => { if (page.channel === "") openHome(); });
 setInterval(refresh, 600);

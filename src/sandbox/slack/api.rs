@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::blocks::{check_message, check_view};
+use super::blocks::{check_home, check_message, check_view};
 use super::*;
 
 pub(super) fn slack_error(code: &str) -> Response {
@@ -164,6 +164,30 @@ pub(super) async fn answer(
                 open.view = args["view"].clone();
             }
             Json(json!({ "ok": true, "view": stateful(&args["view"], &id, &hash) })).into_response()
+        }
+        // The App Home tab of one user (api.slack.com/methods/views.publish): `user_id` is
+        // required and must be a person of the workspace; the view replaces the last one
+        // published for them.
+        "views.publish" => {
+            let user = args["user_id"].as_str().unwrap_or_default().to_string();
+            if user.is_empty() {
+                return slack_error("invalid_arguments");
+            }
+            if !s.people.contains_key(&user) {
+                return slack_error("user_not_found");
+            }
+            // Form-encoded calls carry the view as a JSON string.
+            let view = match &args["view"] {
+                Value::String(raw) => serde_json::from_str(raw).unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            if let Err(code) = check_home(&view) {
+                return slack_error(code);
+            }
+            s.next_id += 1;
+            let (id, hash) = (format!("V{:08}", s.next_id), format!("{}.{}", s.next_id, rand_suffix()));
+            s.homes.insert(user, view.clone());
+            Json(json!({ "ok": true, "view": stateful(&view, &id, &hash) })).into_response()
         }
         "chat.postMessage" | "chat.postEphemeral" if posting_down(&s) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -38,6 +38,20 @@ pub(super) fn check_view(view: &Value) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The checks Slack makes on an App Home view before publishing it
+/// (api.slack.com/methods/views.publish, .../reference/surfaces/views): its type is
+/// `home`, it holds at most 100 blocks, each within the limits any view's blocks keep.
+pub(super) fn check_home(view: &Value) -> Result<(), &'static str> {
+    if view["type"] != "home" {
+        return Err("invalid_arguments");
+    }
+    let blocks = view["blocks"].as_array().ok_or("invalid_arguments")?;
+    if blocks.len() > 100 || chars(&view["private_metadata"]) > 3000 {
+        return Err("invalid_arguments");
+    }
+    check_blocks(blocks).map_err(|_| "invalid_arguments")
+}
+
 /// The checks Slack makes on a message (posted, ephemeral, or through a `response_url`).
 pub(super) fn check_message(message: &Value) -> Result<(), &'static str> {
     if chars(&message["text"]) > 40_000 {

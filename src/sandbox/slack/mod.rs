@@ -77,6 +77,8 @@ struct Inner {
     /// Open views: id -> hash.
     views: HashMap<String, String>,
     opened: Vec<OpenView>,
+    /// The App Home view last published for each user, by user id.
+    homes: HashMap<String, Value>,
     people: HashMap<String, Person>,
     /// Channels the bot is a member of.
     member_of: HashSet<String>,
@@ -247,6 +249,11 @@ impl FakeSlack {
             .iter()
             .find(|o| o.trigger_id == trigger_id)
             .cloned()
+    }
+
+    /// The App Home view last published (`views.publish`) for `user`.
+    pub fn home_view(&self, user: &str) -> Option<Value> {
+        self.inner.lock().unwrap().homes.get(user).cloned()
     }
 
     /// Sends a Socket Mode message to the connected app; false when none is connected.

@@ -25,6 +25,7 @@
 //!   `form_fields`) are checked in [`options`], each rule with its source.
 //! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
 //!   `tag_management.py`).
+//! - Tasks are reopened and commented on as Tallyfy's CLI does it, in [`changes`].
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -34,17 +35,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use self::access::{bearer_check, rate_limit, token};
+use self::changes::{comment_task, reopen_task};
 use self::lists::{
     get_run, get_task, list_groups, list_run_tasks, list_tags, list_tasks, list_users, me,
 };
 use self::tasks::{complete_task, create_task, mark, send_webhook};
 
 mod access;
+mod changes;
 mod lists;
 pub mod options;
 mod tasks;
@@ -132,6 +135,8 @@ struct Inner {
     tags_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
+    /// Comments on each task, by task id, oldest first.
+    comments: HashMap<String, Vec<Value>>,
     next_id: u64,
     /// How long every create takes to answer, like a distant Tallyfy.
     create_latency: Duration,
@@ -182,6 +187,18 @@ impl FakeTallyfy {
             .route(
                 "/api/organizations/{org}/runs/{run}/completed-tasks",
                 post(complete_task),
+            )
+            .route(
+                "/api/organizations/{org}/completed-tasks/{task}",
+                delete(reopen_task),
+            )
+            .route(
+                "/api/organizations/{org}/runs/{run}/completed-tasks/{task}",
+                delete(reopen_task),
+            )
+            .route(
+                "/api/organizations/{org}/tasks/{task}/comment",
+                post(comment_task),
             )
             .route("/api/organizations/{org}/users", get(list_users))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
@@ -315,25 +332,26 @@ impl FakeTallyfy {
     }
 
     /// The first task titled `title` is completed by member `by` (or reopened, with
-    /// `done` false), and its webhook, if it has one, is called as Tallyfy calls it: once.
-    /// Answers the status the webhook's server answered.
+    /// `done` false) in Tallyfy itself. A completion calls the task's webhook, if it has
+    /// one, as Tallyfy calls it: once. A reopening calls none: Tallyfy's webhooks fire on
+    /// completion only (shared/docs/tallyfy-api.md, "Webhooks": complete, reopen,
+    /// complete gives two calls). Answers the status the webhook's server answered.
     pub async fn complete_and_tell(&self, title: &str, by: u64, done: bool) -> Option<u16> {
-        let told = {
-            let mut s = self.inner.lock().unwrap();
-            let completer = s
-                .members
-                .iter()
-                .find(|m| m.id == by)
-                .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
-                .unwrap_or(Value::Null);
-            mark(&mut s, |t| t["title"] == title, completer, done)?
-        };
-        send_webhook(&told.0, ORG, &told.1).await
+        self.change_and_tell(|t| t["title"] == title, by, done)
+            .await
     }
 
-    /// The task `task_id` is completed by member `by` (or reopened, with `done` false), as
-    /// [`FakeTallyfy::complete_and_tell`] does for a title.
+    /// As [`FakeTallyfy::complete_and_tell`], for the task `task_id`.
     pub async fn complete_id_and_tell(&self, task_id: &str, by: u64, done: bool) -> Option<u16> {
+        self.change_and_tell(|t| t["id"] == task_id, by, done).await
+    }
+
+    async fn change_and_tell(
+        &self,
+        which: impl Fn(&Value) -> bool,
+        by: u64,
+        done: bool,
+    ) -> Option<u16> {
         let told = {
             let mut s = self.inner.lock().unwrap();
             let completer = s
@@ -342,8 +360,11 @@ impl FakeTallyfy {
                 .find(|m| m.id == by)
                 .map(|m| json!({"id": m.id, "email": m.email, "full_name": format!("{} Example", m.first_name)}))
                 .unwrap_or(Value::Null);
-            mark(&mut s, |t| t["id"] == task_id, completer, done)?
+            mark(&mut s, which, completer, done)?
         };
+        if !done {
+            return None;
+        }
         send_webhook(&told.0, ORG, &told.1).await
     }
 
@@ -378,6 +399,50 @@ impl FakeTallyfy {
             .filter(|r| r.method == "POST" && r.path.ends_with("/completed-tasks"))
             .map(|r| r.body["task_id"].as_str().unwrap_or_default().to_string())
             .collect()
+    }
+
+    /// Tasks reopened through Tallyfy's reopen endpoints, by task id.
+    pub fn reopenings(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "DELETE" && r.path.contains("/completed-tasks/"))
+            .filter_map(|r| r.path.rsplit('/').next().map(str::to_string))
+            .collect()
+    }
+
+    /// The comments on a task, oldest first: `{id, task_id, content, author, created_at}`.
+    pub fn comments(&self, task_id: &str) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .comments
+            .get(task_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every comment on every task.
+    pub fn all_comments(&self) -> Vec<Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .comments
+            .values()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// The id of the first task titled `title`.
+    pub fn task_id_titled(&self, title: &str) -> Option<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .runs
+            .values()
+            .flatten()
+            .find(|t| t["title"] == title)
+            .and_then(|t| t["id"].as_str().map(str::to_string))
     }
 
     /// The last webhook call, sent again as it was (Tallyfy can call more than once).

@@ -26,9 +26,9 @@ pub(super) fn mark(
         .iter()
         .find(|(_, tasks)| tasks.iter().any(&which))
         .map(|(k, _)| k.clone())?;
-    let now = jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        .to_string();
+    // Milliseconds, so a task completed, reopened and completed again within a second
+    // still tells two completions apart.
+    let now = iso_millis(jiff::Timestamp::now());
     let tasks = s.runs.get_mut(&run_key)?;
     let task = tasks.iter_mut().find(|t| which(t))?;
     task["status"] = json!(if done { "completed" } else { "not-started" });
@@ -130,6 +130,15 @@ pub(super) async fn send_webhook(hook: &str, org: &str, payload: &Value) -> Opti
         .await
         .ok()?;
     Some(response.status().as_u16())
+}
+
+/// A time as Tallyfy's answers give it, to the millisecond (`2026-11-29T10:00:00.123Z`).
+pub(super) fn iso_millis(at: jiff::Timestamp) -> String {
+    format!(
+        "{}.{:03}Z",
+        at.strftime("%Y-%m-%dT%H:%M:%S"),
+        at.subsec_millisecond()
+    )
 }
 
 pub(super) fn invalid(errors: Value) -> Response {

@@ -48,11 +48,12 @@ impl Message {
             .unwrap_or_else(|| panic!("a message without a section: {}", self.0))
     }
 
-    /// Every button, in order.
+    /// Every button, in order (a project's line menus are not buttons).
     pub fn buttons(&self) -> Vec<&Value> {
         self.blocks("actions")
             .filter_map(|b| b["elements"].as_array())
             .flatten()
+            .filter(|e| e["type"] == "button")
             .collect()
     }
 

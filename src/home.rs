@@ -1,0 +1,164 @@
+//! The App Home tab: when someone opens it (`app_home_opened`, over HTTP or Socket Mode),
+//! it is published for them with `views.publish`: the tasks made from Slack that are
+//! assigned to them and not done, their recent projects, and buttons that tell how to use
+//! `/task` and `/project`. It is read from the app's own records
+//! ([`crate::visibility::records`]), without calling Tallyfy. Each event is taken once
+//! (its `event_id`), however often Slack delivers it.
+
+use serde_json::Value;
+use slack_morphism::prelude::*;
+
+use crate::slack::{limits, mrkdwn};
+use crate::state::{AppState, Services};
+use crate::visibility::records::{self, AssignedTask, RecentProject};
+
+/// The Home tab's buttons; each opens a short guide.
+pub const HELP_TASK_ACTION: &str = "home_help_task";
+pub const HELP_PROJECT_ACTION: &str = "home_help_project";
+/// How many open tasks the tab lists (one block each; a view holds at most 100 blocks).
+const TASKS_SHOWN: usize = 40;
+/// How many recent projects the tab lists.
+const PROJECTS_SHOWN: usize = 10;
+
+/// Takes an `event_callback`: an `app_home_opened` on the Home tab is published for its
+/// user, once per event id; other events are ignored.
+pub fn event(state: &AppState, callback: &Value) {
+    let event = &callback["event"];
+    if event["type"] != "app_home_opened" {
+        return;
+    }
+    // The Messages tab also says it was opened; only the Home tab shows this view.
+    if event["tab"].as_str().is_some_and(|tab| tab != "home") {
+        return;
+    }
+    let Some(user) = event["user"].as_str().map(str::to_string) else {
+        return;
+    };
+    let event_id = callback["event_id"].as_str().map(str::to_string);
+    state.metrics.slack_request("event", "app_home_opened");
+    let app = state.clone();
+    let handed = state.jobs.hand_off(async move {
+        if let Some(id) = &event_id {
+            if !app.ledger.first_event(id).await {
+                return;
+            }
+        }
+        publish(&app, &user).await;
+    });
+    if handed.is_err() {
+        tracing::warn!("too much work is running: a Home tab was not published");
+    }
+}
+
+/// Publishes `user`'s Home tab.
+pub async fn publish(app: &Services, user: &str) {
+    let tasks = records::open_tasks(app, user).await;
+    let projects = records::recent_projects(app, user).await;
+    if let Err(e) = app.slack.publish_home(user, view(&tasks, &projects)).await {
+        tracing::warn!(error = %e, "could not publish a Home tab");
+    }
+}
+
+fn section(text: String) -> SlackBlock {
+    SlackSectionBlock::new()
+        .with_text(SlackBlockMarkDownText::new(mrkdwn::clip(&text, limits::SECTION_TEXT)).into())
+        .into()
+}
+
+/// The Home tab for these open tasks and recent projects.
+fn view(tasks: &[AssignedTask], projects: &[RecentProject]) -> SlackView {
+    let mut blocks: Vec<SlackBlock> = vec![
+        SlackHeaderBlock::new("Your Tallyfy work".into()).into(),
+        section("*Open tasks assigned to you*".into()),
+    ];
+    if tasks.is_empty() {
+        blocks.push(section(
+            "Nothing open. Tasks made for you with `/task` or `/project` show up here.".into(),
+        ));
+    }
+    for task in tasks.iter().take(TASKS_SHOWN) {
+        let title = mrkdwn::shorten(&task.title, limits::SHOWN_TITLE);
+        let due = jiff::Timestamp::from_second(task.deadline)
+            .map(|at| {
+                format!(
+                    " \u{b7} due {}",
+                    mrkdwn::date(task.deadline, &crate::deadline::utc_label(at))
+                )
+            })
+            .unwrap_or_default();
+        let place = task
+            .channel
+            .as_deref()
+            .filter(|c| c.starts_with('C') || c.starts_with('G'))
+            .map(|c| format!(" \u{b7} in <#{c}>"))
+            .unwrap_or_default();
+        blocks.push(section(format!(
+            "\u{2022} {}{due}{place}",
+            mrkdwn::link(&task.link, &title)
+        )));
+    }
+    if tasks.len() > TASKS_SHOWN {
+        let more = tasks.len() - TASKS_SHOWN;
+        blocks.push(section(format!("and {more} more in Tallyfy.")));
+    }
+    blocks.push(SlackDividerBlock::new().into());
+    blocks.push(section("*Your recent projects*".into()));
+    let lines: Vec<String> = projects
+        .iter()
+        .take(PROJECTS_SHOWN)
+        .map(|p| {
+            let name = mrkdwn::shorten(&p.name, limits::SHOWN_TITLE);
+            format!("\u{2022} {}", mrkdwn::link(&p.link, &name))
+        })
+        .collect();
+    blocks.push(section(if lines.is_empty() {
+        "None yet. `/project` makes one, with its tasks, from any channel.".into()
+    } else {
+        lines.join("\n")
+    }));
+    blocks.push(SlackDividerBlock::new().into());
+    blocks.push(section(
+        "Make work from any channel: `/task` for one task, `/project` for a project with its tasks.".into(),
+    ));
+    let task_help = SlackBlockButtonElement::new("How to use /task".into())
+        .with_action_id(HELP_TASK_ACTION.into())
+        .with_value("task".into());
+    let project_help = SlackBlockButtonElement::new("How to use /project".into())
+        .with_action_id(HELP_PROJECT_ACTION.into())
+        .with_value("project".into());
+    blocks.push(SlackActionsBlock::new(vec![task_help.into(), project_help.into()]).into());
+    SlackView::Home(SlackHomeView::new(blocks))
+}
+
+/// A short guide (the help text of a command) in a modal, for a Home tab button.
+pub fn guide(title: &str, text: &str) -> SlackView {
+    SlackView::Modal(
+        SlackModalView::new(title.into(), vec![section(text.to_string())])
+            .with_close("Close".into()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_home_tab_escapes_titles_and_stays_within_slacks_limits() {
+        let task = AssignedTask {
+            task: "t1".into(),
+            title: "<!channel> & co".into(),
+            link: "https://go.tallyfy.com/o/processes/r".into(),
+            deadline: 1_796_162_400,
+            channel: Some("C1".into()),
+        };
+        let tasks = vec![task; 120];
+        let json = serde_json::to_value(view(&tasks, &[])).unwrap();
+        assert_eq!(json["type"], "home");
+        let blocks = json["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 100, "{}", blocks.len());
+        let text = json.to_string();
+        assert!(!text.contains("<!channel>"));
+        assert!(text.contains("&lt;!channel&gt; &amp; co"));
+        assert!(text.contains("and 80 more"));
+    }
+}

@@ -1,0 +1,152 @@
+//! What an assignee's "Mark done" or "Reopen" does, whichever card it was pressed on (a
+//! task's, or a line of a project's): the task is completed (or reopened) in Tallyfy,
+//! once, when the person who pressed is one of its assignees (their Slack account maps to
+//! a Tallyfy member who owns it); anyone else is told, privately, that only the assignees
+//! can. What Tallyfy says of the task decides: a done task is not completed again, an open
+//! one not reopened, and a second press while the first is being carried out changes
+//! nothing. The thread hears of a completion as of any other, and of a reopening with who
+//! made it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::Assignee;
+use crate::slack::ids::{TeamId, UserId};
+use crate::state::Services;
+use crate::tallyfy::model::{CreatedTask, MemberId};
+use crate::wording;
+
+/// A task a card's button acts on, as its flow read it from the kept job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Target {
+    /// The job whose card it is.
+    pub key: String,
+    pub title: String,
+    /// The Tallyfy members who own it.
+    pub owners: Vec<MemberId>,
+    pub created: CreatedTask,
+}
+
+/// Keeps what job `key`'s card (or its line at `line`) acts on, for as long as the card
+/// is followed.
+pub async fn remember(app: &Services, target: &Target, line: Option<u32>) {
+    let raw = serde_json::to_string(target).expect("plain data");
+    app.ledger.keep_target(&target.key, line, &raw).await;
+}
+
+/// What job `key`'s card (or its line at `line`) acts on, when it was kept.
+pub async fn remembered(app: &Services, key: &str, line: Option<u32>) -> Option<Target> {
+    let raw = app.ledger.target(key, line).await?;
+    serde_json::from_str(&raw).ok()
+}
+
+/// What a press is answered with when the job's details are no longer kept.
+pub const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
+
+/// Which way a press turns the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// "Mark done".
+    Done,
+    /// "Reopen".
+    Reopen,
+}
+
+impl Turn {
+    fn not_an_assignee(self) -> &'static str {
+        match self {
+            Turn::Done => "Only the task's assignees can mark it done.",
+            Turn::Reopen => "Only the task's assignees can reopen it.",
+        }
+    }
+
+    /// The answer when the task already is where the press would take it.
+    fn already(self) -> &'static str {
+        match self {
+            Turn::Done => "This task is already marked done.",
+            Turn::Reopen => "This task is already open.",
+        }
+    }
+
+    fn made(self) -> &'static str {
+        match self {
+            Turn::Done => "Marked done in Tallyfy.",
+            Turn::Reopen => "Reopened in Tallyfy.",
+        }
+    }
+}
+
+/// Carries out `user`'s press on `target`; answers what to tell them, privately.
+pub async fn turn(
+    app: &Services,
+    target: &Target,
+    team: &TeamId,
+    user: &UserId,
+    turn: Turn,
+) -> String {
+    let member = match app
+        .directory
+        .resolve_all(team, std::slice::from_ref(user))
+        .await
+    {
+        Ok(resolved) => resolved.into_iter().find_map(|r| match r.assignee {
+            Assignee::Member { id, .. } => Some(id),
+            _ => None,
+        }),
+        Err(e) => return wording::lookup(&e, "assignees'"),
+    };
+    if !member.is_some_and(|m| target.owners.contains(&m)) {
+        return turn.not_an_assignee().into();
+    }
+    let task = &target.created.id.0;
+    if !app.ledger.take_turn(task).await {
+        return turn.already().into();
+    }
+    let text = carry_out(app, target, user, turn).await;
+    app.ledger.end_turn(task).await;
+    text
+}
+
+/// Reads the task in Tallyfy, and turns it when it is not there already.
+async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -> String {
+    let created = &target.created;
+    let now = match app.tallyfy.get_task(&created.id).await {
+        Ok(task) => task,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a task before changing it");
+            return wording::tallyfy(&e);
+        }
+    };
+    let done = now.status.as_deref() == Some("completed");
+    let result = match (turn, done) {
+        (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
+        (Turn::Done, false) => {
+            app.ledger
+                .note_completer(&created.id.0, user.as_str())
+                .await;
+            let result = app.tallyfy.complete_task(created).await;
+            if result.is_err() {
+                app.ledger.take_completer(&created.id.0).await;
+            }
+            result
+        }
+        (Turn::Reopen, true) => app.tallyfy.reopen_task(created).await,
+    };
+    match result {
+        Ok(()) => {
+            let (name, outcome) = match turn {
+                Turn::Done => ("mark_done", "completed"),
+                Turn::Reopen => ("reopen", "reopened"),
+            };
+            app.metrics.job(name, outcome);
+            if turn == Turn::Reopen {
+                let at = now.completed_at.as_deref();
+                super::reopened(app, &target.key, &created.id, &target.title, user, at).await;
+            }
+            turn.made().into()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, ?turn, "could not change a task in Tallyfy");
+            wording::tallyfy(&e)
+        }
+    }
+}

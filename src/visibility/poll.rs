@@ -1,0 +1,179 @@
+//! Without a public URL (Socket Mode) there are no webhooks: one replica at a time (it
+//! holds a lease in the store) reads the tasks and projects the app created, every
+//! `TALLYFY_POLL_SECS`, within the shared rate budget, and tells the same news the same
+//! way, once: a completion, and a reopening of a task last told done. Work a day old is
+//! read a tenth as often; work a month old, no more.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{tell, Followed, News, Polled, Progress, DAY, LEASE, POLLED};
+use crate::state::{AppState, Services};
+
+/// Without a public URL: reads the work the app created for completions, every
+/// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
+pub async fn poll(app: AppState, stop: impl std::future::Future<Output = ()>) {
+    let every = app.config.jobs.poll_every;
+    let me = crate::store::instance_name();
+    tokio::pin!(stop);
+    let mut round: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        round += 1;
+        if holds_lease(&app, &me, every * 3).await {
+            poll_once(&app, round).await;
+        }
+    }
+}
+
+/// Takes the poller's lease, or keeps it: one replica polls at a time.
+async fn holds_lease(app: &Services, me: &str, ttl: Duration) -> bool {
+    match app.store.set_if_absent(LEASE, me, ttl).await {
+        Ok(true) => true,
+        Ok(false) => match app.store.get(LEASE).await {
+            Ok(Some(holder)) if holder == me => app.store.set(LEASE, me, ttl).await.is_ok(),
+            _ => false,
+        },
+        // Without the store each replica reads for itself; news is still told once each.
+        Err(_) => true,
+    }
+}
+
+/// One round: young work every round, work a day old every tenth, older work no more.
+async fn poll_once(app: &Services, round: u64) {
+    let now = jiff::Timestamp::now().as_second();
+    let listed = app.store.recent(POLLED).await.unwrap_or_default();
+    let mut seen = Vec::new();
+    for entry in listed
+        .iter()
+        .filter_map(|raw| serde_json::from_str::<Polled>(raw).ok())
+    {
+        let age = now - entry.since;
+        if seen.contains(&entry.followed)
+            || age > 30 * DAY
+            || (age > DAY && !round.is_multiple_of(10))
+        {
+            continue;
+        }
+        seen.push(entry.followed.clone());
+        for news in read(app, &entry.followed).await {
+            if app.ledger.first_news(&news.key).await {
+                tell(app, &entry.job, news).await;
+            }
+        }
+    }
+}
+
+/// The completions in a piece of work, as news.
+async fn read(app: &Services, followed: &Followed) -> Vec<News> {
+    let who = |by: &Option<Value>| {
+        by.as_ref()
+            .and_then(|b| b.get("full_name"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    match followed {
+        Followed::Task(id) => match app.tallyfy.get_task(id).await {
+            Ok(task) if task.status.as_deref() == Some("completed") => vec![News {
+                key: News::key(&id.0, true, task.completed_at.as_deref()),
+                task: id.0.clone(),
+                by: None,
+                at: task.completed_at.clone(),
+                title: task.title.clone(),
+                who: who(&task.completed_by),
+                done: true,
+                progress: Progress::Task { done: true },
+                process: None,
+            }],
+            Ok(task) => reopenings(app, &[(id.0.clone(), task.title.clone())], None)
+                .await
+                .into_iter()
+                .map(|mut news| {
+                    news.progress = Progress::Task { done: false };
+                    news
+                })
+                .collect(),
+            Err(e) => {
+                tracing::info!(error = %e, "could not read a task for its completion");
+                Vec::new()
+            }
+        },
+        Followed::Run(id) => match app.tallyfy.get_run(id).await {
+            Ok(run) => {
+                let (done, total) = run.progress().unwrap_or((0, 0));
+                let progress = if total > 1 {
+                    Progress::Project {
+                        done: done as u64,
+                        total: total as u64,
+                    }
+                } else {
+                    Progress::Task { done: true }
+                };
+                let name = run.name.clone();
+                let tasks = run.tasks.map(|t| t.data).unwrap_or_default();
+                let open: Vec<(String, Option<String>)> = tasks
+                    .iter()
+                    .filter(|t| t.status.as_deref() != Some("completed"))
+                    .map(|t| (t.id.0.clone(), t.title.clone()))
+                    .collect();
+                let process = Some((id.0.clone(), name.clone()));
+                let mut news = reopenings(app, &open, process).await;
+                for reopened in &mut news {
+                    reopened.progress = progress.clone();
+                }
+                let done = tasks
+                    .into_iter()
+                    .filter(|t| t.status.as_deref() == Some("completed"))
+                    .map(|t| News {
+                        key: News::key(&t.id.0, true, t.completed_at.as_deref()),
+                        task: t.id.0.clone(),
+                        by: None,
+                        at: t.completed_at.clone(),
+                        title: t.title.clone(),
+                        who: who(&t.completed_by),
+                        done: true,
+                        progress: progress.clone(),
+                        process: Some((id.0.clone(), name.clone())),
+                    });
+                news.extend(done);
+                news
+            }
+            Err(e) => {
+                tracing::info!(error = %e, "could not read a project for its completions");
+                Vec::new()
+            }
+        },
+    }
+}
+
+/// Tasks read open that were last told done: reopened in Tallyfy, as news (keyed by the
+/// completion they undid, as a reopening from a card is).
+async fn reopenings(
+    app: &Services,
+    open: &[(String, Option<String>)],
+    process: Option<(String, Option<String>)>,
+) -> Vec<News> {
+    let ids: Vec<String> = open.iter().map(|(id, _)| id.clone()).collect();
+    let told = app.ledger.done(&ids).await;
+    open.iter()
+        .zip(told)
+        .filter_map(|((id, title), at)| {
+            let at = at?;
+            Some(News {
+                key: News::key(id, false, Some(&at)),
+                task: id.clone(),
+                by: None,
+                at: None,
+                title: title.clone(),
+                who: None,
+                done: false,
+                progress: Progress::Task { done: false },
+                process: process.clone(),
+            })
+        })
+        .collect()
+}

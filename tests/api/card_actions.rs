@@ -1,0 +1,363 @@
+//! What the assignees can do from a task's card besides "Mark done": reopen it (and the
+//! thread hears who did), and comment on it from a small form; the comment reaches
+//! Tallyfy with its author and a link back to the conversation.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fake_slack;
+use crate::helpers::*;
+use crate::visibility::{answer_on, app_with_public_url, card, card_now, press_as, replies};
+
+/// The value of the card's button `action_id` (the job's key), when the card shows it.
+fn button_value(blocks: &Value, action_id: &str) -> Option<String> {
+    blocks
+        .as_array()?
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == action_id)
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+}
+
+/// The card's buttons as they now read.
+fn shows(app: &TestApp, card: &Value, action_id: &str) -> bool {
+    card_now(app, card).contains(&format!("\"action_id\":\"{action_id}\""))
+}
+
+#[tokio::test]
+async fn an_assignee_reopens_a_done_task_once_and_the_thread_hears_who_did() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Sign the lease", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_done").expect("a Mark done button");
+    assert!(
+        button_value(&card["blocks"], "task_reopen").is_none(),
+        "an open task shows no Reopen"
+    );
+
+    press_as(&app, BOB, "task_done", &key, "bob-done").await;
+    assert_eq!(answer_on(&app, "bob-done").await, "Marked done in Tallyfy.");
+    eventually_within(Duration::from_secs(5), "the card to offer Reopen", || {
+        (shows(&app, &card, "task_reopen") && !shows(&app, &card, "task_done")).then_some(())
+    })
+    .await;
+
+    // Someone who is not an assignee: nothing changes, and they are told privately.
+    press_as(&app, ALICE, "task_reopen", &key, "alice-reopen").await;
+    assert!(answer_on(&app, "alice-reopen")
+        .await
+        .contains("Only the task's assignees"));
+    app.idle().await;
+    assert!(app.tallyfy.reopenings().is_empty());
+
+    press_as(&app, BOB, "task_reopen", &key, "bob-reopen").await;
+    assert_eq!(answer_on(&app, "bob-reopen").await, "Reopened in Tallyfy.");
+    let reopened = eventually_within(
+        Duration::from_secs(5),
+        "the reopening in the thread",
+        || {
+            replies(&app, &card)
+                .into_iter()
+                .find(|r| r.contains("reopened"))
+        },
+    )
+    .await;
+    assert!(
+        reopened.contains(&format!("<@{BOB}> reopened *Sign the lease*")),
+        "{reopened}"
+    );
+    eventually_within(Duration::from_secs(5), "the card to show it open", || {
+        (shows(&app, &card, "task_done") && !shows(&app, &card, "task_reopen")).then_some(())
+    })
+    .await;
+    assert!(!card_now(&app, &card).contains(":white_check_mark: Done"));
+
+    press_as(&app, BOB, "task_reopen", &key, "bob-again").await;
+    assert!(
+        answer_on(&app, "bob-again").await.contains("already open"),
+        "a second press changes nothing"
+    );
+    app.idle().await;
+    assert_eq!(app.tallyfy.reopenings().len(), 1, "reopened once");
+
+    // Done again: Tallyfy calls the webhook again, and the thread hears it.
+    press_as(&app, BOB, "task_done", &key, "bob-done-again").await;
+    assert_eq!(
+        answer_on(&app, "bob-done-again").await,
+        "Marked done in Tallyfy."
+    );
+    eventually_within(Duration::from_secs(5), "the second completion", || {
+        (replies(&app, &card)
+            .iter()
+            .filter(|r| r.contains("completed *Sign the lease*"))
+            .count()
+            == 2)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(replies(&app, &card).len(), 3, "{:?}", replies(&app, &card));
+}
+
+/// A press of the card's "Comment" button by `user`, with a fresh trigger id; answers the
+/// modal Slack opened for it.
+async fn open_comment(app: &TestApp, card: &Value, key: &str, user: &str) -> fake_slack::OpenView {
+    let trigger = app.slack.issue_trigger();
+    let mut payload = button_press("task_comment", key, &app.slack.response_url("comment"));
+    payload["user"]["id"] = user.into();
+    payload["trigger_id"] = trigger.clone().into();
+    payload["container"]["message_ts"] = card["ts"].clone();
+    payload["message"]["ts"] = card["ts"].clone();
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    eventually("the comment form", || app.slack.opened_view(&trigger)).await
+}
+
+/// The comment form submitted by `user` with `text`.
+fn comment_submission(view: &fake_slack::OpenView, user: &str, text: &str) -> Value {
+    let block = view.view["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["type"] == "input")
+        .expect("an input")
+        .clone();
+    let (block_id, action_id) = (
+        block["block_id"].as_str().unwrap().to_string(),
+        block["element"]["action_id"].as_str().unwrap().to_string(),
+    );
+    json!({
+        "type": "view_submission",
+        "team": {"id": fake_slack::TEAM, "domain": "test"},
+        "user": {"id": user, "username": "someone", "team_id": fake_slack::TEAM},
+        "api_app_id": "A0TEST",
+        "view": {
+            "id": view.id, "hash": view.hash, "type": "modal",
+            "callback_id": view.view["callback_id"],
+            "private_metadata": view.view["private_metadata"],
+            "state": {"values": {block_id: {action_id: {"type": "plain_text_input", "value": text}}}}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Order chairs", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Order chairs").unwrap();
+
+    let form = open_comment(&app, &card, &key, ALICE).await;
+    assert_eq!(form.view["type"], "modal");
+
+    // Nothing written: the form says so where the comment goes, and nothing is sent.
+    let empty = app
+        .interact(&comment_submission(&form, ALICE, "   "))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(empty["response_action"], "errors", "{empty}");
+    assert!(app.tallyfy.comments(&task).is_empty());
+
+    let text = "Ten <chairs> & one table, please";
+    let sent = comment_submission(&form, ALICE, text);
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    // Slack delivers the same submission again: still one comment.
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let comments = eventually_within(Duration::from_secs(5), "the comment in Tallyfy", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    app.idle().await;
+    assert_eq!(app.tallyfy.comments(&task).len(), 1, "one comment");
+    let content = comments[0]["content"].as_str().unwrap();
+    assert!(content.contains(text), "{content}");
+    assert!(content.contains("alice"), "the author: {content}");
+    let ts = card["ts"].as_str().unwrap().replace('.', "");
+    assert!(
+        content.contains(&format!("https://test.slack.com/archives/{CHANNEL}/p{ts}")),
+        "a link to the thread: {content}"
+    );
+
+    // The commenter is told, privately.
+    let told = eventually("the private confirmation", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == ALICE)
+    })
+    .await;
+    assert!(
+        told.body.to_string().contains("Your comment was added"),
+        "{:?}",
+        told.body
+    );
+}
+
+#[tokio::test]
+async fn a_comment_tallyfy_refuses_is_told_to_its_author_in_words_they_can_act_on() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Water the plants", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Water the plants").unwrap();
+    // Someone deletes the task in Tallyfy meanwhile.
+    app.tallyfy.delete_run(&format!("oneoff-{task}"));
+
+    let form = open_comment(&app, &card, &key, BOB).await;
+    let sent = comment_submission(&form, BOB, "Done <soon>");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let told = eventually("the private answer", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == BOB)
+    })
+    .await;
+    let text = told.body["text"].as_str().unwrap_or_default().to_string();
+    assert!(text.contains("was not added"), "{text}");
+    assert!(!text.contains("<soon>"), "{text}");
+    assert!(app.tallyfy.all_comments().is_empty());
+}
+
+/// A choice of `value` in the project card's line menu `action_id` by `user`; the
+/// private answer goes to hook `hook`, and a form opens with the returned trigger id.
+async fn choose_as(
+    app: &TestApp,
+    card: &Value,
+    user: &str,
+    action_id: &str,
+    value: &str,
+    hook: &str,
+) -> String {
+    let trigger = app.slack.issue_trigger();
+    let mut payload = button_press(action_id, "", &app.slack.response_url(hook));
+    payload["user"]["id"] = user.into();
+    payload["trigger_id"] = trigger.clone().into();
+    payload["container"]["message_ts"] = card["ts"].clone();
+    payload["actions"] = json!([{"type": "static_select", "action_id": action_id, "block_id": "lines",
+        "selected_option": {"text": {"type": "plain_text", "text": "a line"}, "value": value},
+        "action_ts": "1700000001.000002"}]);
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    trigger
+}
+
+/// The value of the line menu option for the line titled `title`.
+fn line_option(card: &Value, title: &str) -> String {
+    card["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["block_id"] == "lines")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["options"].as_array().cloned().unwrap_or_default())
+        .find(|o| o["text"]["text"] == title)
+        .and_then(|o| o["value"].as_str().map(str::to_string))
+        .expect("a line menu option")
+}
+
+#[tokio::test]
+async fn each_line_of_a_projects_card_can_be_marked_done_reopened_and_commented_on() {
+    let app = app_with_public_url().await;
+    let values = ProjectValues::new("Launch", &[ALICE], "Book venue\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+    let venue = line_option(&card, "Book venue");
+    let task = app.tallyfy.task_id_titled("Book venue").unwrap();
+
+    // Not an assignee of that line: nothing changes.
+    choose_as(&app, &card, BOB, "line_done", &venue, "bob-line").await;
+    assert!(answer_on(&app, "bob-line")
+        .await
+        .contains("Only the task's assignees"));
+    app.idle().await;
+    assert!(app.tallyfy.completions().is_empty());
+
+    choose_as(&app, &card, ALICE, "line_done", &venue, "alice-line").await;
+    assert_eq!(
+        answer_on(&app, "alice-line").await,
+        "Marked done in Tallyfy."
+    );
+    assert_eq!(app.tallyfy.completions(), std::slice::from_ref(&task));
+    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
+        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    })
+    .await;
+
+    choose_as(&app, &card, ALICE, "line_reopen", &venue, "alice-reopen").await;
+    assert_eq!(
+        answer_on(&app, "alice-reopen").await,
+        "Reopened in Tallyfy."
+    );
+    let reopened = eventually_within(Duration::from_secs(5), "the reopening", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("reopened"))
+    })
+    .await;
+    assert!(
+        reopened.contains(&format!("<@{ALICE}> reopened *Book venue*")),
+        "{reopened}"
+    );
+    assert_eq!(app.tallyfy.reopenings(), std::slice::from_ref(&task));
+
+    let trigger = choose_as(&app, &card, BOB, "line_comment", &venue, "bob-comment").await;
+    let form = eventually("the comment form", || app.slack.opened_view(&trigger)).await;
+    let sent = comment_submission(&form, BOB, "The venue has a piano");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let comments = eventually_within(Duration::from_secs(5), "the comment", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert!(comments[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("The venue has a piano"));
+}
+
+#[tokio::test]
+async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Renew the lease", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_done").expect("a Mark done button");
+    // A day later the job and its progress are gone (they are kept for the Retry button).
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let expired: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.contains(":job:") || k.contains(":progress:"))
+        .collect();
+    assert!(!expired.is_empty(), "{keys:?}");
+    for k in expired {
+        let _: () = redis::cmd("DEL")
+            .arg(k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+
+    press_as(&app, BOB, "task_done", &key, "bob-later").await;
+    assert_eq!(
+        answer_on(&app, "bob-later").await,
+        "Marked done in Tallyfy."
+    );
+    assert_eq!(app.tallyfy.completions().len(), 1);
+}
