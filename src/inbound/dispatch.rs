@@ -316,7 +316,7 @@ fn home_guide(state: &AppState, actions: &BlockActions, id: &str) {
     };
     let app = state.clone();
     let _ = state.jobs.hand_off(async move {
-        if let Err(e) = app.slack.open_view(&trigger_id, guide).await {
+        if let Err(e) = app.slack.open_view(&trigger_id, &guide).await {
             tracing::info!(error = %e, "could not open a Home tab guide");
         }
     });

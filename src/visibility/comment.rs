@@ -83,7 +83,7 @@ pub async fn open(app: &Services, press: Press, task: Option<(TaskId, String)>) 
     );
     let opened = tokio::time::timeout(
         std::time::Duration::from_secs(3),
-        app.slack.open_view(&press.trigger_id, view),
+        app.slack.open_view(&press.trigger_id, &view),
     )
     .await;
     if !matches!(opened, Ok(Ok(_))) {
