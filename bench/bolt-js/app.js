@@ -28,6 +28,6 @@ app.command('/task', async ({ command, ack, client }) => {
 });
 
 (async () => {
-  await app.start(port, '127.0.0.1');
+  await app.start({ port, host: '127.0.0.1' });
   console.log(`bolt-js listening on ${port}`);
 })();
