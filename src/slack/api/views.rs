@@ -70,7 +70,10 @@ impl SlackApi {
                 return Err(SlackCallError::RateLimited(after));
             }
             if !status.is_success() {
-                return Err(SlackCallError::Transport(format!("HTTP {}", status.as_u16())));
+                return Err(SlackCallError::Transport(format!(
+                    "HTTP {}",
+                    status.as_u16()
+                )));
             }
             let body = response
                 .bytes()
@@ -104,7 +107,8 @@ impl SlackApi {
             Ok(_) => "ok",
             Err(e) => e.code(),
         };
-        self.metrics.slack_call("views.open", status, started.elapsed());
+        self.metrics
+            .slack_call("views.open", status, started.elapsed());
         if let Err(e) = &result {
             tracing::warn!(method = "views.open", error = %e, "Slack API call failed");
         }
