@@ -266,9 +266,13 @@ impl FakeSlack {
 
     /// The connection goes silent, as a half-open link does: still open, but nothing is
     /// read from it or sent on it (not even a pong).
+    /// It stops being the socket messages are sent down: [`FakeSlack::socket_connected`]
+    /// is false until the app opens another.
     pub fn socket_freeze(&self) {
-        if let Some(tx) = self.inner.lock().unwrap().socket.as_ref() {
+        let mut s = self.inner.lock().unwrap();
+        if let Some(tx) = s.socket.take() {
             let _ = tx.send(Some(FREEZE.to_string()));
+            s.retired.push(tx);
         }
     }
 
