@@ -201,10 +201,10 @@ impl Room {
     /// Someone submitted the modal `view_id` with its inputs' state, as Slack shapes it.
     /// Answers the application's `response_action`, if any (inline errors).
     pub async fn submit(&self, user: &str, view_id: &str, values: Value) -> Result<Value, String> {
-        let view = self
-            .open_views(user)
+        let (_, view) = self
+            .open_views()
             .into_iter()
-            .find(|v| v["id"] == view_id)
+            .find(|(for_user, v)| for_user == user && v["id"] == view_id)
             .ok_or("that form is no longer open")?;
         let person = player(user).ok_or("no such person")?;
         let mut submitted = view.clone();
@@ -332,19 +332,19 @@ impl Room {
             .await
     }
 
-    /// The modals open for `user`, newest last.
-    fn open_views(&self, user: &str) -> Vec<Value> {
+    /// The modals open, oldest first, each with the person it was opened for.
+    fn open_views(&self) -> Vec<(String, Value)> {
         let opened = self.slack.opened_views();
         let seen = self.seen();
         opened
             .into_iter()
-            .filter(|o| seen.triggers.get(&o.trigger_id).is_some_and(|u| u == user))
             .filter(|o| !seen.closed.contains(&o.id))
-            .map(|o| {
+            .filter_map(|o| {
+                let user = seen.triggers.get(&o.trigger_id)?.clone();
                 let mut view = seen.replaced.get(&o.id).cloned().unwrap_or(o.view);
                 view["id"] = json!(o.id);
                 view["hash"] = json!(o.hash);
-                view
+                Some((user, view))
             })
             .collect()
     }
@@ -403,13 +403,14 @@ impl Room {
             placed.sort_by_key(|(at, _)| *at);
             lines = placed.into_iter().map(|(_, l)| l).collect();
         }
-        let modals: Vec<Value> = PLAYERS
-            .iter()
-            .filter_map(|p| {
-                self.open_views(p.id)
-                    .pop()
-                    .map(|v| json!({"user": p.id, "view": v}))
-            })
+        // Each person sees their newest open modal.
+        let mut newest: HashMap<String, Value> = HashMap::new();
+        for (user, view) in self.open_views() {
+            newest.insert(user, view);
+        }
+        let modals: Vec<Value> = newest
+            .into_iter()
+            .map(|(user, view)| json!({"user": user, "view": view}))
             .collect();
         let runs: Vec<Value> = self
             .tallyfy

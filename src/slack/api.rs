@@ -177,14 +177,8 @@ impl SlackApi {
                 .send()
                 .await
                 .map_err(|e| SlackCallError::Transport(e.without_url().to_string()))?;
-            if response.status().as_u16() == 429 {
-                let after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_secs);
-                return Err(SlackCallError::RateLimited(after));
+            if let Some(limited) = rate_limited(&response) {
+                return Err(limited);
             }
             let opened: Opened = response
                 .json()
@@ -531,4 +525,17 @@ impl SlackApi {
             .slack_call("response_url", status, started.elapsed());
         result
     }
+}
+
+/// Slack's 429, with the wait its `Retry-After` asks for; `None` for any other answer.
+fn rate_limited(response: &reqwest::Response) -> Option<SlackCallError> {
+    (response.status().as_u16() == 429).then(|| {
+        let after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs);
+        SlackCallError::RateLimited(after)
+    })
 }

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::access::{check_auth, record};
+use super::access::{check_auth, record, write_request};
 use super::tasks::{invalid, mark};
 use super::Inner;
 
@@ -96,18 +96,11 @@ pub(super) async fn comment_task(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(
-        &inner,
-        "POST",
-        format!("/organizations/{org}/tasks/{task_id}/comment"),
-        HashMap::new(),
-        &headers,
-        value.clone(),
-    );
-    if let Err(r) = check_auth(&headers, &org, true) {
-        return r;
-    }
+    let path = format!("/organizations/{org}/tasks/{task_id}/comment");
+    let value = match write_request(&inner, &org, path, &headers, &body) {
+        Ok(value) => value,
+        Err(r) => return r,
+    };
     let content = value
         .get("content")
         .and_then(Value::as_str)

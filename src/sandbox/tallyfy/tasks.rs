@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::access::{check_auth, record};
+use super::access::write_request;
 use super::*;
 
 /// Marks the first task `which` picks completed by `completer` (or open again), and gives
@@ -67,22 +67,14 @@ pub(super) async fn complete_task(
     body: Bytes,
 ) -> Response {
     let org = params.get("org").cloned().unwrap_or_default();
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let path = match params.get("run") {
         Some(run) => format!("/organizations/{org}/runs/{run}/completed-tasks"),
         None => format!("/organizations/{org}/completed-tasks"),
     };
-    record(
-        &inner,
-        "POST",
-        path,
-        HashMap::new(),
-        &headers,
-        value.clone(),
-    );
-    if let Err(r) = check_auth(&headers, &org, true) {
-        return r;
-    }
+    let value = match write_request(&inner, &org, path, &headers, &body) {
+        Ok(value) => value,
+        Err(r) => return r,
+    };
     let Some(task_id) = value
         .get("task_id")
         .and_then(Value::as_str)
@@ -171,18 +163,11 @@ pub(super) async fn create_task_to_the_end(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    record(
-        &inner,
-        "POST",
-        format!("/organizations/{org}/tasks"),
-        HashMap::new(),
-        &headers,
-        value.clone(),
-    );
-    if let Err(r) = check_auth(&headers, &org, true) {
-        return r;
-    }
+    let path = format!("/organizations/{org}/tasks");
+    let value = match write_request(&inner, &org, path, &headers, &body) {
+        Ok(value) => value,
+        Err(r) => return r,
+    };
     let _in_flight = super::CreateInFlight::enter(&inner);
     let latency = inner.lock().unwrap().create_latency;
     if !latency.is_zero() {

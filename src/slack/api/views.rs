@@ -1,10 +1,10 @@
 //! `views.open`, sent and read here rather than through slack-morphism.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use slack_morphism::prelude::SlackView;
 
-use super::{OpenedView, SlackApi, SlackCallError, CALL_TIMEOUT};
+use super::{rate_limited, OpenedView, SlackApi, SlackCallError, CALL_TIMEOUT};
 
 /// `views.open` calls in flight at once. Each holds a connection, its buffers and the
 /// form's JSON until Slack answers: past this many, the next waits for one to end (its
@@ -60,14 +60,8 @@ impl SlackApi {
                 .await
                 .map_err(|e| SlackCallError::Transport(e.without_url().to_string()))?;
             let status = response.status();
-            if status.as_u16() == 429 {
-                let after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok())
-                    .map(Duration::from_secs);
-                return Err(SlackCallError::RateLimited(after));
+            if let Some(limited) = rate_limited(&response) {
+                return Err(limited);
             }
             if !status.is_success() {
                 return Err(SlackCallError::Transport(format!(
