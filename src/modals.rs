@@ -182,6 +182,20 @@ pub fn groups_block(groups: &[Group]) -> SlackBlock {
         .into()
 }
 
+/// A form's Assignees block. Each pick in it is sent to the app at once
+/// (`dispatch_action`), which looks the people up while the rest of the form is filled in.
+pub fn assignees_block(
+    block_id: &str,
+    picker: SlackBlockMultiUsersSelectElement,
+    optional: bool,
+) -> SlackBlock {
+    SlackInputBlock::new("Assignees".into(), picker.into())
+        .with_block_id(block_id.into())
+        .with_optional(optional)
+        .with_dispatch_action(true)
+        .into()
+}
+
 /// The choice to assign people without a Tallyfy account as guests, by email.
 pub fn guests_block() -> SlackBlock {
     let option = SlackBlockChoiceItem::new(
@@ -360,6 +374,52 @@ pub async fn refused_guest(state: &AppState, team: &str, user: &str, budget: Dur
     }
 }
 
+/// How long looking up the people picked in a form may run in the background; past that
+/// it is left to the submission, which looks up whoever is not known yet.
+const EARLY_LOOKUP_LIMIT: Duration = Duration::from_secs(10);
+/// How long the early lookup waits to learn whether the person filling in the form is a
+/// guest (their profile is normally cached since the form opened).
+const EARLY_GUEST_CHECK: Duration = Duration::from_secs(2);
+
+/// Looks up `people`, picked in a form (or named in the command that opened it), while the
+/// form is being filled in, so that its submission finds them known: in the background,
+/// bounded like all work handed off after an answer. A lookup still running when the form
+/// is submitted is joined by the submission, not repeated; one that is refused (too much
+/// running) or gives up costs nothing, since the submission looks up whoever is not known
+/// yet. Nobody is looked up for a form naming more than [`MAX_PEOPLE`] (the submission
+/// says so), nor, when `requester` is given, for a guest this installation refuses.
+pub fn look_up_early(
+    state: &AppState,
+    team: TeamId,
+    people: Vec<UserId>,
+    requester: Option<UserId>,
+) {
+    if people.is_empty() || people.len() > MAX_PEOPLE {
+        return;
+    }
+    let app = state.clone();
+    let handed = state.jobs.hand_off(async move {
+        if let Some(requester) = requester {
+            if refused_guest(&app, &team, &requester, EARLY_GUEST_CHECK).await {
+                return;
+            }
+        }
+        let lookup = app.directory.resolve_all(&team, &people);
+        match tokio::time::timeout(EARLY_LOOKUP_LIMIT, lookup).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "people picked in a form could not be looked up yet")
+            }
+            Err(_) => tracing::info!("people picked in a form are still being looked up"),
+        }
+    });
+    if handed.is_err() {
+        tracing::info!(
+            "too much work is running: people picked in a form are looked up when it is submitted"
+        );
+    }
+}
+
 /// A lookup for a form, waited for `wait` at most. It runs on by itself, so a slow one
 /// still warms the cache for next time.
 /// The lookup starts at once, in a task of its own (on the heap, so that what waits for
@@ -414,6 +474,15 @@ pub async fn open_for_command(
         }
         Err(_) => (None, true),
     };
+    let text = parse_text(&req.text);
+    // The people the command names fill the form's Assignees: looked up while it opens
+    // (the guest check again when Slack has not yet said who the requester is).
+    look_up_early(
+        state,
+        req.team_id.clone(),
+        text.mentions.clone(),
+        pending.then(|| req.user_id.clone()),
+    );
     let now = Timestamp::now();
     let metadata = Metadata {
         channel_id: req.channel_id.clone(),
@@ -422,7 +491,7 @@ pub async fn open_for_command(
         tz: tz.clone(),
     };
     let mut opening = Opening {
-        text: parse_text(&req.text),
+        text,
         summary: req.summary.clone(),
         now: now.to_zoned(deadline::timezone(tz.as_deref())),
         metadata,

@@ -203,7 +203,9 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         }
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
-                if card_or_home_action(state, &actions, action) {
+                if assignees_picked(state, &actions, action)
+                    || card_or_home_action(state, &actions, action)
+                {
                     continue;
                 }
                 let retry = action.action_id == project::message::RETRY_ACTION
@@ -230,6 +232,25 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             Answer::Empty
         }
     }
+}
+
+/// A pick in a form's Assignees picker (Slack sends each one): the people chosen are
+/// looked up in the background while the form is filled in; false for any other action.
+fn assignees_picked(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+    let picker = match actions.view_callback_id() {
+        task::modal::CALLBACK_ID => task::modal::ASSIGNEES,
+        project::modal::CALLBACK_ID => project::modal::ASSIGNEES,
+        _ => return false,
+    };
+    if action.block_id != picker {
+        return false;
+    }
+    state
+        .metrics
+        .slack_request("block_actions", "people_picked");
+    let (team, user) = (actions.team_id(), actions.user.id.clone());
+    modals::look_up_early(state, team, action.selected_users.clone(), Some(user));
+    true
 }
 
 /// A press of a card's button (Mark done, Reopen, Comment, or a project line's menu) or

@@ -92,12 +92,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
         input(NAME, "Name", name.into(), false),
         input(SUMMARY, "Summary", summary.into(), true),
         // With groups on offer, a group alone may own the project.
-        input(
-            ASSIGNEES,
-            "Assignees",
-            people.into(),
-            !prefill.groups.is_empty(),
-        ),
+        modals::assignees_block(ASSIGNEES, people, !prefill.groups.is_empty()),
     ];
     if !prefill.groups.is_empty() {
         blocks.push(modals::groups_block(&prefill.groups));

@@ -41,6 +41,7 @@ pub fn router(room: Arc<Room>) -> Router {
         .route("/api/say", post(say))
         .route("/api/submit", post(submit))
         .route("/api/close", post(close))
+        .route("/api/pick", post(pick))
         .route("/api/press", post(press))
         .route("/api/shortcut", post(shortcut))
         .route("/api/home", post(home))
@@ -99,6 +100,22 @@ struct Submit {
 
 async fn submit(State(room): State<Arc<Room>>, Json(s): Json<Submit>) -> Response {
     outcome(room.submit(&s.user, &s.view_id, s.values).await)
+}
+
+#[derive(Deserialize)]
+struct Pick {
+    user: String,
+    view_id: String,
+    block_id: String,
+    values: Value,
+}
+
+async fn pick(State(room): State<Arc<Room>>, Json(p): Json<Pick>) -> Response {
+    outcome(
+        room.pick(&p.user, &p.view_id, &p.block_id, p.values)
+            .await
+            .map(|sent| json!({ "sent": sent })),
+    )
 }
 
 #[derive(Deserialize)]

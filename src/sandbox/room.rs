@@ -1,5 +1,6 @@
 //! What a person does in the sandbox's channel, sent to the application as Slack sends it
-//! (signed slash commands, `view_submission` and `block_actions` payloads), and what the
+//! (signed slash commands, `view_submission` and `block_actions` payloads, a pick in a
+//! form's people picker among them), and what the
 //! page shows: every message the application posted, ephemeral answers, open modals and
 //! everything the stand-in Tallyfy holds.
 
@@ -234,6 +235,67 @@ impl Room {
             }
         }
         Ok(answer)
+    }
+
+    /// Someone picked people in the users select of the input block `block_id` on their
+    /// open modal `view_id`; `values` is the form's state so far. Slack sends the pick at
+    /// once as a `block_actions` payload when the block has `dispatch_action: true`
+    /// (docs.slack.dev/reference/interaction-payloads/block_actions-payload), and sends
+    /// nothing otherwise. Answers whether it was sent.
+    pub async fn pick(
+        &self,
+        user: &str,
+        view_id: &str,
+        block_id: &str,
+        values: Value,
+    ) -> Result<bool, String> {
+        let (_, view) = self
+            .open_views()
+            .into_iter()
+            .find(|(for_user, v)| for_user == user && v["id"] == view_id)
+            .ok_or("that form is no longer open")?;
+        let person = player(user).ok_or("no such person")?;
+        let block = view["blocks"]
+            .as_array()
+            .and_then(|blocks| blocks.iter().find(|b| b["block_id"] == block_id))
+            .cloned()
+            .ok_or("no such block on the form")?;
+        let element = &block["element"];
+        let kind = element["type"].as_str().unwrap_or_default();
+        if block["type"] != "input"
+            || block["dispatch_action"] != true
+            || !matches!(kind, "multi_users_select" | "users_select")
+        {
+            return Ok(false);
+        }
+        let chosen = &values[block_id][element["action_id"].as_str().unwrap_or_default()];
+        let mut action = json!({"type": kind, "action_id": element["action_id"],
+            "block_id": block_id, "action_ts": self.ts()});
+        if kind == "multi_users_select" {
+            action["selected_users"] = chosen["selected_users"].clone();
+        } else {
+            action["selected_user"] = chosen["selected_user"].clone();
+        }
+        let mut current = view.clone();
+        current["state"] = json!({ "values": values });
+        current["team_id"] = json!(fake_slack::TEAM);
+        let trigger = self.slack.issue_trigger();
+        self.seen()
+            .triggers
+            .insert(trigger.clone(), user.to_string());
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": fake_slack::TEAM, "domain": "sandbox"},
+            "user": {"id": user, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
+            "api_app_id": "A0TEST",
+            "token": "sandbox",
+            "container": {"type": "view", "view_id": view_id},
+            "view": current,
+            "trigger_id": trigger,
+            "actions": [action],
+            "is_enterprise_install": false
+        });
+        self.interact(payload).await.map(|_| true)
     }
 
     /// Someone closed the modal `view_id` without submitting it.

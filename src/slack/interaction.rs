@@ -244,6 +244,12 @@ pub struct Container {
 pub struct Action {
     #[serde(default, deserialize_with = "or_default")]
     pub action_id: String,
+    /// The block the element is in (a form's input block, say).
+    #[serde(default, deserialize_with = "or_default")]
+    pub block_id: String,
+    /// The people chosen so far in a multi users select (all of them, on every pick).
+    #[serde(default, deserialize_with = "or_default")]
+    pub selected_users: Vec<UserId>,
     #[serde(default)]
     pub value: Option<String>,
     /// A select's choice.
@@ -271,6 +277,15 @@ impl Action {
 impl BlockActions {
     pub fn team_id(&self) -> TeamId {
         sender_team(&self.team, &self.user).unwrap_or_default()
+    }
+
+    /// The callback id of the modal the action happened in; empty for a message's.
+    pub fn view_callback_id(&self) -> &str {
+        self.view
+            .as_ref()
+            .and_then(|v| v.get("callback_id"))
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
     }
 }
 
@@ -398,6 +413,32 @@ mod tests {
             };
             assert!(sub.view.id.is_empty() || sub.user.id.is_empty(), "{doc}");
         }
+    }
+
+    #[test]
+    fn an_action_in_a_modal_names_its_view_block_and_people() {
+        // Recorded in a modal (its `container` is the view): a datepicker's action.
+        let doc = include_str!(
+            "../../tests/fixtures/slack/DonDebonair/slack-machine/interaction-block_actions-09.json"
+        );
+        let Interaction::BlockActions(actions) = recorded(doc) else {
+            panic!("not a block_actions")
+        };
+        assert_eq!(actions.actions[0].block_id, "sLIvA");
+        assert!(actions.actions[0].selected_users.is_empty());
+        assert_eq!(actions.view_callback_id(), "");
+        // A pick in a multi users select, as Slack's block_actions reference shapes it.
+        let payload = r#"{"type":"block_actions","team":{"id":"T1"},"user":{"id":"U1"},
+            "container":{"type":"view","view_id":"V1"},
+            "view":{"id":"V1","callback_id":"project_create","state":{"values":{}}},
+            "actions":[{"type":"multi_users_select","action_id":"value","block_id":"assignees",
+                        "selected_users":["U2","U3"],"action_ts":"1.2"}]}"#;
+        let Interaction::BlockActions(actions) = serde_json::from_str(payload).unwrap() else {
+            panic!()
+        };
+        assert_eq!(actions.view_callback_id(), "project_create");
+        assert_eq!(actions.actions[0].block_id, "assignees");
+        assert_eq!(actions.actions[0].selected_users, vec!["U2", "U3"]);
     }
 
     #[test]

@@ -90,12 +90,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
     let mut blocks: Vec<SlackBlock> = vec![
         input(TITLE, "Title", title_input.into(), false),
         // With groups on offer, a task may go to a group alone.
-        input(
-            ASSIGNEES,
-            "Assignees",
-            people.into(),
-            !prefill.groups.is_empty(),
-        ),
+        modals::assignees_block(ASSIGNEES, people, !prefill.groups.is_empty()),
     ];
     if !prefill.groups.is_empty() {
         blocks.push(modals::groups_block(&prefill.groups));

@@ -19,6 +19,7 @@ mod messages_once;
 mod one_url;
 mod ops;
 mod permissions;
+mod picking;
 mod project;
 mod queue;
 mod rate_budget;

@@ -488,24 +488,50 @@ async fn a_big_projects_lines_keep_their_order_by_position_whatever_order_they_l
 }
 
 /// How many of Tallyfy's round trips a 20-line project takes, from its submission to its
-/// announcement, with every Tallyfy call answered in 150 ms: first with its people not yet
-/// known (looked up first), then again with them known. Printed, not asserted (timing
-/// belongs to the benchmark); `bench/run` runs it:
+/// announcement, with every Tallyfy call answered in 150 ms. Made as a person makes it: the
+/// form opened, its owner picked (looked up while the lines are typed, a second here), then
+/// submitted; again with the people known already; and with a person named for the first
+/// time only at submission (a line's `@bob`, never picked, looked up then). Printed, not
+/// asserted (timing belongs to the benchmark); `bench/run` runs it:
 /// `cargo test --test api project_round_trips -- --ignored --nocapture`.
 #[tokio::test]
 #[ignore = "a measurement for the benchmark"]
 async fn project_round_trips() {
     let latency = std::time::Duration::from_millis(150);
+    let typing = std::time::Duration::from_secs(1);
     let app = spawn_app().await;
     let titles = numbered_lines(20);
-    for (round, people) in [(1, "people looked up"), (2, "people known")] {
+    let mut naming_bob = titles.clone();
+    naming_bob[19].push_str(" @bob");
+    let cases = [
+        (
+            1,
+            "people picked in the form 1 s before submitting",
+            true,
+            &titles,
+        ),
+        (2, "people known", false, &titles),
+        (
+            3,
+            "a person named first at submission (a line's @bob)",
+            false,
+            &naming_bob,
+        ),
+    ];
+    for (round, people, picked, lines) in cases {
         let name = format!("Twenty steps {round}");
-        let values = ProjectValues::new(&name, &[ALICE], &titles.join("\n"));
+        let values = ProjectValues::new(&name, &[ALICE], &lines.join("\n"));
         let view = app.open_project_modal(&values.name).await;
         // From here every Tallyfy call takes the round trip: the lookup of the people
         // named, the run, and its lines.
         app.tallyfy.set_list_delay(latency);
         app.tallyfy.set_create_latency(latency);
+        if picked {
+            // The owner is picked first, then the lines are typed.
+            let pick = app.pick_assignees(&view, &[ALICE]).await;
+            assert_eq!(pick.status(), 200);
+            tokio::time::sleep(typing).await;
+        }
         let before = app.tallyfy.requests().len();
         let started = std::time::Instant::now();
         let response = app.submit_project(&view, &values).await;

@@ -415,3 +415,38 @@ async fn a_comment_from_the_card_reaches_the_task_in_tallyfy() {
     browser.screenshot("comment-in-tallyfy").await;
     browser.close().await;
 }
+
+#[tokio::test]
+async fn a_person_picked_in_the_form_is_looked_up_while_it_is_filled_in() {
+    let (sandbox, browser) = open("pick").await;
+    say(&browser, "/task Write the launch post").await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New task")
+        .await;
+    let tallyfy = &sandbox.room.tallyfy;
+    assert!(tallyfy.member_searches().is_empty(), "nobody named yet");
+    let bob = tallyfy
+        .members()
+        .into_iter()
+        .find(|m| m.id == 2003)
+        .expect("Bob is a Tallyfy member")
+        .email;
+
+    // Choosing Bob in the Assignees picker: Slack sends the pick, the app looks him up.
+    browser.click("#in-assignees option[value=U0BOB]").await;
+    let started = std::time::Instant::now();
+    while !tallyfy.member_searches().iter().any(|s| {
+        s.query
+            .get("q")
+            .is_some_and(|q| q.eq_ignore_ascii_case(&bob))
+    }) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "Bob was never looked up after the pick"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(field(&browser, "assignees").await, json!(["U0BOB"]));
+    browser.screenshot("bob-picked").await;
+    browser.close().await;
+}

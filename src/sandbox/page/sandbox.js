@@ -420,9 +420,10 @@ function inputElement(block) {
     case "multi_users_select":
     case "users_select": {
       const chosen = e.initial_users || (e.initial_user ? [e.initial_user] : []);
+      const onchange = block.dispatch_action === true ? () => picked(block) : null;
       return el(
         "select",
-        { ...data, multiple: e.type === "multi_users_select" },
+        { ...data, multiple: e.type === "multi_users_select", onchange },
         e.type === "users_select" ? el("option", { value: "" }, "") : null,
         page.state.people.map((p) => el("option", { value: p.id, selected: chosen.includes(p.id) }, `${p.full_name} (@${p.name})`)),
       );
@@ -458,6 +459,13 @@ function inputElement(block) {
     default:
       return el("div", { class: "hint" }, `(${e.type})`);
   }
+}
+
+// A pick in the people picker of an input block with `dispatch_action`: Slack sends it to
+// the app at once, with the form's state so far.
+function picked(block) {
+  if (!page.modal) return;
+  call("/api/pick", { user: page.user, view_id: page.modal.id, block_id: block.block_id, values: modalValues() });
 }
 
 // One input's state, as Slack puts it in `view.state.values`.

@@ -77,7 +77,7 @@ pub(super) fn chars(v: &Value) -> usize {
 pub(super) fn check_blocks(blocks: &[Value]) -> Result<(), &'static str> {
     let over = |v: &Value, max: usize| chars(v) > max;
     for block in blocks {
-        if over(&block["block_id"], 255) {
+        if over(&block["block_id"], 255) || !dispatch_fits(block) {
             return Err("invalid_blocks");
         }
         let fine = match block["type"].as_str() {
@@ -102,6 +102,17 @@ pub(super) fn check_blocks(blocks: &[Value]) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// `dispatch_action` belongs to input blocks only, as a boolean: "A boolean that indicates
+/// whether or not the use of elements in this block should dispatch a block_actions
+/// payload. Defaults to false." (docs.slack.dev/reference/block-kit/blocks/input-block; no
+/// other block lists the field, and Slack refuses a block with fields its type lacks).
+fn dispatch_fits(block: &Value) -> bool {
+    match block.get("dispatch_action") {
+        None => true,
+        Some(flag) => block["type"] == "input" && flag.is_boolean(),
+    }
+}
+
 pub(super) fn check_element(element: &Value) -> bool {
     let over = |v: &Value, max: usize| chars(v) > max;
     !over(&element["action_id"], 255)
@@ -109,4 +120,40 @@ pub(super) fn check_element(element: &Value) -> bool {
             || (!over(&element["text"]["text"], 75)
                 && !over(&element["value"], 2000)
                 && !over(&element["url"], 3000)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn modal(blocks: Value) -> Value {
+        json!({"type": "modal", "title": {"type": "plain_text", "text": "New task"}, "blocks": blocks})
+    }
+
+    fn picker(dispatch: Value) -> Value {
+        json!({"type": "input", "block_id": "assignees", "dispatch_action": dispatch,
+               "label": {"type": "plain_text", "text": "Assignees"},
+               "element": {"type": "multi_users_select", "action_id": "value"}})
+    }
+
+    #[test]
+    fn dispatch_action_is_a_boolean_of_input_blocks_only() {
+        assert!(check_view(&modal(json!([picker(json!(true))]))).is_ok());
+        assert!(check_view(&modal(json!([picker(json!(false))]))).is_ok());
+        assert_eq!(
+            check_view(&modal(json!([picker(json!("yes"))]))),
+            Err("invalid_arguments")
+        );
+        let section = json!({"type": "section", "dispatch_action": true,
+                             "text": {"type": "mrkdwn", "text": "Hi"}});
+        assert_eq!(
+            check_view(&modal(json!([section.clone()]))),
+            Err("invalid_arguments")
+        );
+        assert_eq!(
+            check_message(&json!({"text": "Hi", "blocks": [section]})),
+            Err("invalid_blocks")
+        );
+    }
 }

@@ -10,9 +10,10 @@
 //! its `text` at most 40,000 characters (`msg_too_long`); a view at most 100 blocks;
 //! a section's `text` at most 3,000 characters and at most 10 `fields` of 2,000; a header
 //! 150; a context at most 10 elements; an actions block at most 25 elements; a button's
-//! text 75, value 2,000 and url 3,000; `block_id` and `action_id` 255. Over a limit, posts
-//! get `invalid_blocks`, `response_url` posts HTTP 400 `invalid_blocks`, and views
-//! `invalid_arguments`.
+//! text 75, value 2,000 and url 3,000; `block_id` and `action_id` 255; `dispatch_action`
+//! on input blocks only, as a boolean (.../reference/block-kit/blocks/input-block). Over a
+//! limit, posts get `invalid_blocks`, `response_url` posts HTTP 400 `invalid_blocks`, and
+//! views `invalid_arguments`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};

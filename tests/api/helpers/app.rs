@@ -13,7 +13,8 @@ use tallyfy_slack::startup::Application;
 use tokio::sync::oneshot;
 
 use super::payloads::{
-    button_press, command_body, now, project_submission, submission, ProjectValues, TaskValues,
+    button_press, command_body, now, people_picked, project_submission, submission, ProjectValues,
+    TaskValues,
 };
 use super::redis::{unique_prefix, JOB_SIGNING_KEY, REDIS_URL, STORE_ENCRYPTION_KEY};
 use super::waiting::eventually;
@@ -452,6 +453,12 @@ impl TestApp {
         let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
         self.interact(&project_submission(&view.id, &view.hash, metadata, v))
             .await
+    }
+
+    /// Picks `users` in the open form's Assignees picker, as Slack reports the pick.
+    pub async fn pick_assignees(&self, view: &OpenView, users: &[&str]) -> reqwest::Response {
+        let payload = people_picked(&view.id, &view.hash, &view.view, "assignees", users);
+        self.interact(&payload).await
     }
 
     /// Presses a button on a message, as Slack reports it; Slack's response URL for the

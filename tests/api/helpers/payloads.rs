@@ -196,6 +196,42 @@ pub fn button_press(action_id: &str, value: &str, response_url: &str) -> Value {
     })
 }
 
+/// A `block_actions` payload: the requester picked `users` in the people picker of the
+/// input block `block_id` (`dispatch_action: true`) on the open modal `view`, as Slack sends
+/// it on each pick (docs.slack.dev/reference/interaction-payloads/block_actions-payload):
+/// `container` names the view, `view` carries the form with its state so far, and the
+/// action its `selected_users`. Recorded payloads from modals have the same frame
+/// (tests/fixtures/slack/slackapi/java-slack-sdk/interaction-block_actions-08.json,
+/// tests/fixtures/slack/DonDebonair/slack-machine/interaction-block_actions-09.json).
+pub fn people_picked(
+    view_id: &str,
+    hash: &str,
+    view: &Value,
+    block_id: &str,
+    users: &[&str],
+) -> Value {
+    let mut view = view.clone();
+    view["id"] = json!(view_id);
+    view["hash"] = json!(hash);
+    view["team_id"] = json!(fake_slack::TEAM);
+    view["state"] = json!({"values": {
+        block_id: {"value": {"type": "multi_users_select", "selected_users": users}}
+    }});
+    json!({
+        "type": "block_actions",
+        "team": {"id": fake_slack::TEAM, "domain": "test"},
+        "user": {"id": REQUESTER, "username": "rita", "name": "rita", "team_id": fake_slack::TEAM},
+        "api_app_id": "A0TEST",
+        "token": "deprecated",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": "1.2.3",
+        "view": view,
+        "actions": [{"type": "multi_users_select", "action_id": "value", "block_id": block_id,
+                      "selected_users": users, "action_ts": "1700000001.000001"}],
+        "is_enterprise_install": false
+    })
+}
+
 /// Unix time in seconds, as Slack writes timestamps and deadlines.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
