@@ -30,15 +30,96 @@ pub enum CommandBody {
     Command(Box<SlashCommand>),
 }
 
-pub fn parse_body(body: &[u8]) -> Result<CommandBody, serde_urlencoded::de::Error> {
+/// Why a command body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    #[error("missing field `{0}`")]
+    Missing(&'static str),
+    #[error("duplicate field `{0}`")]
+    Duplicate(&'static str),
+}
+
+/// The fields of a command this service reads, by their key as Slack sends it.
+const FIELDS: [&str; 9] = [
+    "team_id",
+    "enterprise_id",
+    "channel_id",
+    "user_id",
+    "command",
+    "text",
+    "response_url",
+    "trigger_id",
+    "api_app_id",
+];
+
+pub fn parse_body(body: &[u8]) -> Result<CommandBody, BodyError> {
     // Keys and the check's `1` are plain ASCII in Slack's forms: they are compared as sent,
-    // and only the command itself is decoded, once.
+    // and only the values kept are decoded, each once.
     if raw_fields(body).any(|(k, v)| k == b"ssl_check" && v == b"1")
         && !raw_fields(body).any(|(k, _)| k == b"command")
     {
         return Ok(CommandBody::SslCheck);
     }
-    serde_urlencoded::from_bytes(body).map(|cmd| CommandBody::Command(Box::new(cmd)))
+    let mut values: [Option<String>; 9] = Default::default();
+    for (key, value) in raw_fields(body) {
+        let Some(at) = FIELDS.iter().position(|f| f.as_bytes() == key) else {
+            continue;
+        };
+        if values[at].is_some() {
+            return Err(BodyError::Duplicate(FIELDS[at]));
+        }
+        values[at] = Some(decode(value));
+    }
+    let [team_id, enterprise_id, channel_id, user_id, command, text, response_url, trigger_id, api_app_id] =
+        values;
+    let required = |value: Option<String>, at: usize| value.ok_or(BodyError::Missing(FIELDS[at]));
+    Ok(CommandBody::Command(Box::new(SlashCommand {
+        team_id: TeamId::from(required(team_id, 0)?),
+        enterprise_id,
+        channel_id: ChannelId::from(required(channel_id, 2)?),
+        user_id: UserId::from(required(user_id, 3)?),
+        command: required(command, 4)?,
+        text: text.unwrap_or_default(),
+        response_url: required(response_url, 6)?,
+        trigger_id: required(trigger_id, 7)?,
+        api_app_id,
+    })))
+}
+
+/// A form value decoded as `application/x-www-form-urlencoded` says (`+` is a space,
+/// `%XX` a byte; bytes that are not UTF-8 become U+FFFD). Most of Slack's values need no
+/// decoding, and are copied as they are.
+fn decode(raw: &[u8]) -> String {
+    if !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
+        if let Ok(plain) = std::str::from_utf8(raw) {
+            return plain.to_string();
+        }
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|b| hex(*b)),
+                raw.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(high), Some(low)) => {
+                    bytes.push(high << 4 | low);
+                    i += 2;
+                }
+                // A `%` not followed by two hex digits is kept as it is.
+                _ => bytes.push(b'%'),
+            },
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
 }
 
 /// A form body's fields as sent, neither key nor value decoded.
@@ -203,6 +284,25 @@ mod tests {
     #[test]
     fn bodies_without_required_fields_are_errors() {
         assert!(parse_body(b"command=/task&text=hi").is_err());
+    }
+
+    #[test]
+    fn values_are_decoded_as_forms_are() {
+        assert_eq!(decode(b"plain.value_1"), "plain.value_1");
+        assert_eq!(
+            decode(b"Review+the+%3C%40U1%7Calice%3E"),
+            "Review the <@U1|alice>"
+        );
+        assert_eq!(decode(b"caf%C3%A9+%E2%9C%85"), "café ✅");
+        // Broken escapes stay as sent; bytes that are not UTF-8 become U+FFFD.
+        assert_eq!(decode(b"100%+sure%2"), "100% sure%2");
+        assert_eq!(decode(b"%FFok"), "\u{FFFD}ok");
+    }
+
+    #[test]
+    fn a_field_sent_twice_is_an_error() {
+        let body = b"team_id=T1&channel_id=C1&user_id=U1&command=/task&text=a&text=b&response_url=u&trigger_id=t";
+        assert_eq!(parse_body(body).unwrap_err(), BodyError::Duplicate("text"));
     }
 
     #[test]
