@@ -7,9 +7,6 @@ use std::sync::Arc;
 use axum::http::HeaderName;
 use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,8 +24,6 @@ pub fn app(state: AppState) -> Router {
         ))
         .merge(crate::inbound::http::tallyfy_router())
         .merge(crate::ops::router(state.config.metrics_addr.is_none()))
-        // The request id is known to the code the request runs, and so to the jobs it queues.
-        .layer(axum::middleware::from_fn(with_request_id))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let path = req
@@ -46,12 +41,12 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), path, request_id)
             }),
         )
-        // Every request gets an id of this service's making before it is traced, and the
-        // answer carries it. An id the client sent is dropped first: it is the client's
-        // text, and would be logged, unchecked, on every line the request causes.
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
-        .layer(axum::middleware::map_request(drop_client_request_id))
+        // Every request gets an id of this service's making before it is traced; the code
+        // it runs (and so the jobs it queues) knows it, and the answer carries it.
+        .layer(axum::middleware::from_fn_with_state(
+            RequestIds::new(),
+            with_request_id,
+        ))
         .with_state(state)
 }
 
@@ -87,8 +82,8 @@ impl RequestIds {
     }
 }
 
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+impl RequestIds {
+    fn next(&self) -> axum::http::HeaderValue {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Shaped like a UUID, as log readers expect.
         let p = self.process;
@@ -100,28 +95,26 @@ impl MakeRequestId for RequestIds {
             n >> 48,
             n & 0xffff_ffff_ffff
         );
-        axum::http::HeaderValue::from_str(&id)
-            .ok()
-            .map(RequestId::new)
+        axum::http::HeaderValue::from_str(&id).expect("hex digits and dashes make a header value")
     }
 }
 
-async fn drop_client_request_id(mut req: axum::extract::Request) -> axum::extract::Request {
-    req.headers_mut().remove(REQUEST_ID);
-    req
-}
-
+/// Gives the request an id of this service's making. An id the client sent is dropped
+/// first: it is the client's text, and would be logged, unchecked, on every line the
+/// request causes.
 async fn with_request_id(
-    req: axum::extract::Request,
+    axum::extract::State(ids): axum::extract::State<RequestIds>,
+    mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    crate::telemetry::REQUEST_ID.scope(id, next.run(req)).await
+    let id = ids.next();
+    req.headers_mut().insert(REQUEST_ID, id.clone());
+    let text = id.to_str().unwrap_or_default().to_string();
+    let mut response = crate::telemetry::REQUEST_ID
+        .scope(text, next.run(req))
+        .await;
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
 }
 
 pub struct Application {
