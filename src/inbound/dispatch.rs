@@ -95,6 +95,9 @@ fn admitted(state: &AppState, kind: &str, team: &str, app: Option<&str>) -> Admi
     admission
 }
 
+/// A slash command's answer. What only some commands wait for (a guest check, `whois`,
+/// the project list) is kept on the heap while it runs, so the future of every command
+/// (`help` answered from memory among them) stays small to move.
 pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
     match admitted(state, "command", &cmd.team_id, cmd.api_app_id.as_deref()) {
         Admission::Admitted => {}
@@ -111,15 +114,23 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
     let answered_inline = task::whois::is_whois_or_forget(&cmd.text) || project::is_list(&cmd.text);
     if answered_inline
         && !is_help(&cmd.text)
-        && modals::refused_guest(state, &cmd.team_id, &cmd.user_id, GUEST_CHECK).await
+        && Box::pin(modals::refused_guest(
+            state,
+            &cmd.team_id,
+            &cmd.user_id,
+            GUEST_CHECK,
+        ))
+        .await
     {
         return ephemeral(modals::GUEST_REFUSAL.into());
     }
     match cmd.command.as_str() {
         "/task" if is_help(&cmd.text) => help(&TASK_HELP, &cmd.command, task::message::help),
-        "/task" if task::whois::is_whois_or_forget(&cmd.text) => {
-            ephemeral(task::whois::answer(state, &cmd).await.unwrap_or_default())
-        }
+        "/task" if task::whois::is_whois_or_forget(&cmd.text) => ephemeral(
+            Box::pin(task::whois::answer(state, &cmd))
+                .await
+                .unwrap_or_default(),
+        ),
         "/task" => {
             // The modal opens in the background: the trigger id is good for 3 s, and the
             // command is acknowledged at once so Slack never shows a timeout.
@@ -134,7 +145,9 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
             help(&PROJECT_HELP, &cmd.command, project::message::help)
         }
         // Answered inline: the progress lookups are bounded well inside Slack's 3 s.
-        "/project" if project::is_list(&cmd.text) => Answer::Json(project::list(state, &cmd).await),
+        "/project" if project::is_list(&cmd.text) => {
+            Answer::Json(Box::pin(project::list(state, &cmd)).await)
+        }
         "/project" => {
             let (app, request) = (state.clone(), ModalRequest::from(&cmd));
             opening(
@@ -170,7 +183,14 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
     match interaction {
         Interaction::ViewSubmission(sub) => {
             // A form that opened before Slack said who its user is: checked now.
-            if modals::refused_guest(state, &sub.team_id(), &sub.user.id, GUEST_CHECK).await {
+            if Box::pin(modals::refused_guest(
+                state,
+                &sub.team_id(),
+                &sub.user.id,
+                GUEST_CHECK,
+            ))
+            .await
+            {
                 let (app, user) = (state.clone(), sub.user.id.clone());
                 let _ = state.jobs.hand_off(async move {
                     app.courier
@@ -180,10 +200,10 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                 return Answer::Empty;
             }
             let answer = match sub.view.callback_id.as_str() {
-                task::modal::CALLBACK_ID => task::submit::submit(state, sub).await,
-                project::modal::CALLBACK_ID => project::submit::submit(state, sub).await,
+                task::modal::CALLBACK_ID => Box::pin(task::submit::submit(state, sub)).await,
+                project::modal::CALLBACK_ID => Box::pin(project::submit::submit(state, sub)).await,
                 visibility::comment::CALLBACK_ID => {
-                    match visibility::comment::submit(state, sub).await {
+                    match Box::pin(visibility::comment::submit(state, sub)).await {
                         Ok(()) => SubmitAnswer::Close,
                         Err(errors) => SubmitAnswer::Errors(errors),
                     }
@@ -218,7 +238,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                         response_url: url.clone(),
                         pressed_by: Some(actions.user.id.clone()),
                     };
-                    state.jobs.submit(retry.stored()).await;
+                    Box::pin(state.jobs.submit(retry.stored())).await;
                 }
             }
             Answer::Empty
