@@ -499,16 +499,14 @@ pub async fn open_for_command(
         groups: groups.unwrap_or_default(),
         tags: tags.unwrap_or_default(),
     };
-    let first = build(&opening);
     // A trigger id is good for three seconds: past that, opening the form is not worth
-    // trying (and an answer that comes later than that is not waited for).
+    // trying (and an answer that comes later than that is not waited for). The form is
+    // made when its turn to be sent comes, so forms waiting for Slack hold no view.
     let left = TRIGGER_LIFE.saturating_sub(req.received.elapsed());
-    let opened = match tokio::time::timeout(
-        left,
-        Box::pin(state.slack.open_view(&req.trigger_id, &first)),
-    )
-    .await
-    {
+    let open = state
+        .slack
+        .open_built_view(&req.trigger_id, || build(&opening));
+    let (opened, first) = match tokio::time::timeout(left, Box::pin(open)).await {
         Err(_) => {
             state.metrics.slack_request("form", "too_late");
             let text = format!(

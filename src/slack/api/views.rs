@@ -1,5 +1,6 @@
 //! `views.open`, sent and read here rather than through slack-morphism.
 
+use std::borrow::Borrow;
 use std::time::Instant;
 
 use slack_morphism::prelude::SlackView;
@@ -9,8 +10,10 @@ use super::{rate_limited, OpenedView, SlackApi, SlackCallError, CALL_TIMEOUT};
 /// `views.open` calls in flight at once. Each holds a connection, its buffers and the
 /// form's JSON until Slack answers: past this many, the next waits for one to end (its
 /// trigger's clock running, so a slow Slack turns into "too slow, try again" rather than
-/// into memory). At Slack's usual 100 to 300 ms this is 200 to 600 forms a second.
-pub const OPENING_AT_ONCE: usize = 64;
+/// into memory). At Slack's usual 100 to 300 ms this is 100 to 300 forms a second for
+/// each replica; each call in flight holds about 25 KB (its connection's buffers and
+/// channel), so the bound is also what the form path's memory peaks at.
+pub const OPENING_AT_ONCE: usize = 32;
 
 impl SlackApi {
     /// Opens `view` with `trigger_id`; answers its id and hash, for a later update.
@@ -19,6 +22,19 @@ impl SlackApi {
         trigger_id: &str,
         view: &SlackView,
     ) -> Result<OpenedView, SlackCallError> {
+        self.open_built_view(trigger_id, || view)
+            .await
+            .map(|(opened, _)| opened)
+    }
+
+    /// Opens the view `build` makes, made only once its turn among the calls in flight has
+    /// come: a form waiting for its turn holds what it is made from, not the view itself.
+    /// Answers the view's id and hash, and the view.
+    pub async fn open_built_view<V: Borrow<SlackView>>(
+        &self,
+        trigger_id: &str,
+        build: impl FnOnce() -> V,
+    ) -> Result<(OpenedView, V), SlackCallError> {
         // Sent and read here rather than through slack-morphism, which reads the whole
         // view Slack echoes back into its types: of that answer only the id and hash are
         // kept, and reading just them makes opening a form a third cheaper.
@@ -46,6 +62,8 @@ impl SlackApi {
                 .acquire()
                 .await
                 .map_err(|_| SlackCallError::Transport("shutting down".into()))?;
+            let built = build();
+            let view = built.borrow();
             let url = self
                 .api_url
                 .join("views.open")
@@ -83,10 +101,13 @@ impl SlackApi {
                 ))
             })?;
             match (opened.ok, opened.view) {
-                (true, Some(v)) => Ok(OpenedView {
-                    id: v.id,
-                    hash: v.hash,
-                }),
+                (true, Some(v)) => Ok((
+                    OpenedView {
+                        id: v.id,
+                        hash: v.hash,
+                    },
+                    built,
+                )),
                 (true, None) => Err(SlackCallError::Unreadable("no view in the answer".into())),
                 (false, _) => Err(SlackCallError::Api(
                     opened.error.unwrap_or_else(|| "unknown_error".into()),
