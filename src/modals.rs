@@ -506,7 +506,7 @@ pub async fn open_for_command(
     let open = state
         .slack
         .open_built_view(&req.trigger_id, || build(&opening));
-    let (opened, first) = match tokio::time::timeout(left, Box::pin(open)).await {
+    let opened = match tokio::time::timeout(left, Box::pin(open)).await {
         Err(_) => {
             state.metrics.slack_request("form", "too_late");
             let text = format!(
@@ -540,6 +540,8 @@ pub async fn open_for_command(
     // The timezone came late: rebuild with it, so defaults fall at 17:00 the user's time.
     if pending {
         if let Ok(Ok(p)) = tokio::time::timeout(Duration::from_secs(10), person).await {
+            // The form as it was opened, made again (not kept while Slack answered).
+            let first = build(&opening);
             opening.now = now.to_zoned(deadline::timezone(p.tz.as_deref()));
             opening.metadata.tz = p.tz;
             let corrected = build(&opening);
