@@ -279,22 +279,7 @@ impl Room {
         let mut current = view.clone();
         current["state"] = json!({ "values": values });
         current["team_id"] = json!(fake_slack::TEAM);
-        let trigger = self.slack.issue_trigger();
-        self.seen()
-            .triggers
-            .insert(trigger.clone(), user.to_string());
-        let payload = json!({
-            "type": "block_actions",
-            "team": {"id": fake_slack::TEAM, "domain": "sandbox"},
-            "user": {"id": user, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
-            "api_app_id": "A0TEST",
-            "token": "sandbox",
-            "container": {"type": "view", "view_id": view_id},
-            "view": current,
-            "trigger_id": trigger,
-            "actions": [action],
-            "is_enterprise_install": false
-        });
+        let payload = self.in_view(person, view_id, current, action);
         self.interact(payload).await.map(|_| true)
     }
 
@@ -348,22 +333,30 @@ impl Room {
     pub async fn press_home(&self, user: &str, action: Value) -> Result<(), String> {
         let person = player(user).ok_or("no such person")?;
         let view = self.slack.home_view(user).unwrap_or_else(|| json!({}));
+        let view_id = view["id"].as_str().unwrap_or("VHOME").to_string();
+        let payload = self.in_view(person, &view_id, view, pressed(action, self.ts()));
+        self.interact(payload).await.map(|_| ())
+    }
+
+    /// The `block_actions` payload Slack sends for `action` taken by `person` in the view
+    /// `view_id` (a modal or their Home tab), with a fresh trigger id of theirs.
+    fn in_view(&self, person: &Player, view_id: &str, view: Value, action: Value) -> Value {
         let trigger = self.slack.issue_trigger();
         self.seen()
             .triggers
-            .insert(trigger.clone(), user.to_string());
-        let payload = json!({
+            .insert(trigger.clone(), person.id.to_string());
+        json!({
             "type": "block_actions",
             "team": {"id": fake_slack::TEAM, "domain": "sandbox"},
-            "user": {"id": user, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
+            "user": {"id": person.id, "username": person.name, "name": person.name, "team_id": fake_slack::TEAM},
             "api_app_id": "A0TEST",
             "token": "sandbox",
-            "container": {"type": "view", "view_id": view["id"].as_str().unwrap_or("VHOME")},
+            "container": {"type": "view", "view_id": view_id},
             "view": view,
             "trigger_id": trigger,
-            "actions": [pressed(action, self.ts())]
-        });
-        self.interact(payload).await.map(|_| ())
+            "actions": [action],
+            "is_enterprise_install": false
+        })
     }
 
     /// Someone ran the message shortcut on a message `text` in a channel.
