@@ -70,7 +70,9 @@ impl SlackApi {
                 // Kept at its length while Slack answers, not at the buffer's doubled size.
                 serde_json::to_vec(&open)
                     .map(|json| bytes::Bytes::from(json.into_boxed_slice()))
-                    .map_err(|e| SlackCallError::Transport(format!("the form could not be written: {e}")))?
+                    .map_err(|e| {
+                        SlackCallError::Transport(format!("the form could not be written: {e}"))
+                    })?
             };
             let url = self
                 .api_url
