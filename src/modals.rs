@@ -24,6 +24,11 @@ pub mod options;
 
 /// How long a trigger id stays good for opening a form, less a margin for the way back.
 const TRIGGER_LIFE: Duration = Duration::from_millis(2800);
+/// The latest a form's `views.open` call is started, after the command: Slack takes a few
+/// hundred milliseconds to open a form, so a form whose turn among the calls in flight
+/// comes later than this would reach Slack with its trigger all but spent. It is not
+/// sent (no call spent on Slack's rate limit for nothing), and the person is told.
+const LAST_CALL: Duration = Duration::from_millis(2000);
 /// How long opening a modal waits for the requester's timezone. Slack's trigger id lives
 /// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
 const PROFILE_WAIT: Duration = Duration::from_millis(1200);
@@ -503,11 +508,11 @@ pub async fn open_for_command(
     // trying (and an answer that comes later than that is not waited for). The form is
     // made when its turn to be sent comes, so forms waiting for Slack hold no view.
     let left = TRIGGER_LIFE.saturating_sub(req.received.elapsed());
-    let open = state
-        .slack
-        .open_built_view(&req.trigger_id, || build(&opening));
+    let open = state.slack.open_built_view(&req.trigger_id, || {
+        (req.received.elapsed() < LAST_CALL).then(|| build(&opening))
+    });
     let opened = match tokio::time::timeout(left, Box::pin(open)).await {
-        Err(_) => {
+        Err(_) | Ok(Ok(None)) => {
             state.metrics.slack_request("form", "too_late");
             let text = format!(
                 "Slack was too slow to open the form just now. Please try {} again.",
@@ -521,7 +526,7 @@ pub async fn open_for_command(
             .await;
             return;
         }
-        Ok(Ok(opened)) => opened,
+        Ok(Ok(Some(opened))) => opened,
         Ok(Err(e)) => {
             let text = format!(
                 "I couldn't open the form (Slack said `{}`). Please try {} again.",

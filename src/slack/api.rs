@@ -13,6 +13,8 @@ use crate::telemetry::Metrics;
 
 mod views;
 
+pub use views::OPENING_AT_ONCE;
+
 /// The longest a Web API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a `response_url` post may take.

@@ -23,17 +23,20 @@ impl SlackApi {
         trigger_id: &str,
         view: &SlackView,
     ) -> Result<OpenedView, SlackCallError> {
-        self.open_built_view(trigger_id, || view).await
+        self.open_built_view(trigger_id, || Some(view))
+            .await?
+            .ok_or_else(|| SlackCallError::Transport("the view was not sent".into()))
     }
 
     /// Opens the view `build` makes, made only once its turn among the calls in flight has
     /// come and dropped once it is sent: a form waiting for its turn, or for Slack's
-    /// answer, holds what it is made from, not the view. Answers its id and hash.
+    /// answer, holds what it is made from, not the view. Answers its id and hash, or
+    /// nothing when `build` made nothing (its turn came too late to be worth a call).
     pub async fn open_built_view<V: Borrow<SlackView>>(
         &self,
         trigger_id: &str,
-        build: impl FnOnce() -> V,
-    ) -> Result<OpenedView, SlackCallError> {
+        build: impl FnOnce() -> Option<V>,
+    ) -> Result<Option<OpenedView>, SlackCallError> {
         // Sent and read here rather than through slack-morphism, which reads the whole
         // view Slack echoes back into its types: of that answer only the id and hash are
         // kept, and reading just them makes opening a form a third cheaper.
@@ -62,7 +65,9 @@ impl SlackApi {
                 .await
                 .map_err(|_| SlackCallError::Transport("shutting down".into()))?;
             let body = {
-                let built = build();
+                let Some(built) = build() else {
+                    return Ok(None);
+                };
                 let open = Open {
                     trigger_id,
                     view: built.borrow(),
@@ -112,10 +117,10 @@ impl SlackApi {
                 ))
             })?;
             match (opened.ok, opened.view) {
-                (true, Some(v)) => Ok(OpenedView {
+                (true, Some(v)) => Ok(Some(OpenedView {
                     id: v.id,
                     hash: v.hash,
-                }),
+                })),
                 (true, None) => Err(SlackCallError::Unreadable("no view in the answer".into())),
                 (false, _) => Err(SlackCallError::Api(
                     opened.error.unwrap_or_else(|| "unknown_error".into()),
