@@ -199,14 +199,19 @@ impl Room {
         Ok(())
     }
 
+    /// The modal `view_id`, when it is open for `user`.
+    fn open_view_of(&self, user: &str, view_id: &str) -> Result<Value, String> {
+        self.open_views()
+            .into_iter()
+            .find(|(for_user, v)| for_user == user && v["id"] == view_id)
+            .map(|(_, view)| view)
+            .ok_or_else(|| "that form is no longer open".to_string())
+    }
+
     /// Someone submitted the modal `view_id` with its inputs' state, as Slack shapes it.
     /// Answers the application's `response_action`, if any (inline errors).
     pub async fn submit(&self, user: &str, view_id: &str, values: Value) -> Result<Value, String> {
-        let (_, view) = self
-            .open_views()
-            .into_iter()
-            .find(|(for_user, v)| for_user == user && v["id"] == view_id)
-            .ok_or("that form is no longer open")?;
+        let view = self.open_view_of(user, view_id)?;
         let person = player(user).ok_or("no such person")?;
         let mut submitted = view.clone();
         submitted["state"] = json!({ "values": values });
@@ -249,11 +254,7 @@ impl Room {
         block_id: &str,
         values: Value,
     ) -> Result<bool, String> {
-        let (_, view) = self
-            .open_views()
-            .into_iter()
-            .find(|(for_user, v)| for_user == user && v["id"] == view_id)
-            .ok_or("that form is no longer open")?;
+        let view = self.open_view_of(user, view_id)?;
         let person = player(user).ok_or("no such person")?;
         let block = view["blocks"]
             .as_array()
