@@ -76,19 +76,35 @@ async fn state(State(room): State<Arc<Room>>) -> Json<Value> {
     Json(room.state())
 }
 
+/// Who acts, and in which channel: part of every request made in a channel.
 #[derive(Deserialize)]
-struct Say {
+struct Who {
     user: String,
     channel: String,
+}
+
+impl Who {
+    fn action(&self) -> Action<'_> {
+        Action {
+            user: &self.user,
+            channel: &self.channel,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Say {
+    #[serde(flatten)]
+    who: Who,
     text: String,
 }
 
 async fn say(State(room): State<Arc<Room>>, Json(s): Json<Say>) -> Response {
-    let who = Action {
-        user: &s.user,
-        channel: &s.channel,
-    };
-    outcome(room.say(who, &s.text).await.map(|()| Value::Null))
+    outcome(
+        room.say(s.who.action(), &s.text)
+            .await
+            .map(|()| Value::Null),
+    )
 }
 
 #[derive(Deserialize)]
@@ -130,38 +146,28 @@ async fn close(State(room): State<Arc<Room>>, Json(c): Json<Close>) -> Response 
 
 #[derive(Deserialize)]
 struct Press {
-    user: String,
-    channel: String,
+    #[serde(flatten)]
+    who: Who,
     ts: String,
     action: Value,
 }
 
 async fn press(State(room): State<Arc<Room>>, Json(p): Json<Press>) -> Response {
-    let who = Action {
-        user: &p.user,
-        channel: &p.channel,
-    };
-    outcome(room.press(who, &p.ts, p.action).await.map(|()| Value::Null))
+    let done = room.press(p.who.action(), &p.ts, p.action).await;
+    outcome(done.map(|()| Value::Null))
 }
 
 #[derive(Deserialize)]
 struct Shortcut {
-    user: String,
-    channel: String,
+    #[serde(flatten)]
+    who: Who,
     ts: String,
     text: String,
 }
 
 async fn shortcut(State(room): State<Arc<Room>>, Json(s): Json<Shortcut>) -> Response {
-    let who = Action {
-        user: &s.user,
-        channel: &s.channel,
-    };
-    outcome(
-        room.shortcut(who, &s.ts, &s.text)
-            .await
-            .map(|()| Value::Null),
-    )
+    let done = room.shortcut(s.who.action(), &s.ts, &s.text).await;
+    outcome(done.map(|()| Value::Null))
 }
 
 #[derive(Deserialize)]
