@@ -5,7 +5,7 @@
 //!
 //! - `main.rs` parses the command line; [`startup`] builds the application from
 //!   [`config`] ([`state`] makes every service once), hands the job engine the
-//!   [`work::Performer`], and serves. [`check`] and [`manifest`] are the other commands.
+//!   [`job_kinds::Performer`], and serves. [`check`] and [`manifest`] are the other commands.
 //! - [`inbound`] is how requests arrive: [`inbound::http`] (signature check, body limit,
 //!   routes, served by [`inbound::server`] with its timeouts and ceilings) and
 //!   [`inbound::socket`] (Socket Mode) both hand what came to [`inbound::dispatch`], which
@@ -21,7 +21,7 @@
 //!   open tasks and recent projects). [`modals`] is what both forms share (opening one within the
 //!   trigger id's 3 s, reading common fields, claiming a submission), with
 //!   [`modals::options`] (the Options part: Tallyfy's flags, start, most assignees, tags
-//!   and fields to fill in) and [`modals::marks`] (quick-text `#tags` and `!type`).
+//!   and fields to fill in) and [`modals::quick_text`] (quick-text `#tags` and `!type`).
 //! - The services the flows use: [`creation`] sends a creation to Tallyfy exactly once
 //!   (record, send, look up before resending, backoff); [`courier`] posts every message
 //!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
@@ -52,20 +52,22 @@
 //! [`jobs`] takes it -> [`work`] hands it to [`task::work`] -> [`creation`] sends it to
 //! Tallyfy once -> [`courier`] tells the channel -> [`jobs::ledger`] records it was told.
 
+pub mod cards;
+pub mod channel_projects;
 pub mod check;
 pub mod config;
 pub mod courier;
-pub mod creation;
+pub mod create_once;
 pub mod deadline;
 pub mod directory;
 pub mod home;
 pub mod inbound;
+pub mod job_kinds;
 pub mod jobs;
 pub mod manifest;
 pub mod modals;
 pub mod ops;
 pub mod project;
-pub mod runs;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod schedule;
@@ -78,6 +80,4 @@ pub mod tallyfy;
 pub mod task;
 pub mod telemetry;
 pub mod tls;
-pub mod visibility;
 pub mod wording;
-pub mod work;

@@ -11,7 +11,7 @@ use slack_morphism::prelude::*;
 use crate::courier::Origin;
 use crate::deadline;
 use crate::jobs::ledger::Claim;
-use crate::runs::ProjectRef;
+use crate::channel_projects::ProjectRef;
 use crate::slack::api::SlackPerson;
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
@@ -19,7 +19,7 @@ use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
 use crate::tallyfy::model::{Group, Tag};
 
-pub mod marks;
+pub mod quick_text;
 pub mod options;
 
 /// How long a trigger id stays good for opening a form, less a margin for the way back.

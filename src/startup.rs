@@ -14,7 +14,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 use crate::config::Config;
 use crate::jobs::Drained;
 use crate::state::AppState;
-use crate::work::Performer;
+use crate::job_kinds::Performer;
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
@@ -187,7 +187,7 @@ impl Application {
         // Without a public URL Tallyfy has nowhere to call: completions are read instead.
         let poller = self.state.config.public_url.is_none().then(|| {
             let mut stop = stop_watch.clone();
-            tokio::spawn(crate::visibility::poll(self.state.clone(), async move {
+            tokio::spawn(crate::cards::poll(self.state.clone(), async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             }))
         });

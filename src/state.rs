@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::courier::Courier;
-use crate::creation::{Creator, RetryPolicy};
+use crate::create_once::{Creator, RetryPolicy};
 use crate::directory::Directory;
 use crate::jobs::ledger::Ledger;
 use crate::jobs::queue::{Queue, RedisQueue};

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 
+use crate::cards;
 use crate::courier;
 use crate::home;
 use crate::modals::{self, ModalRequest, SubmitAnswer};
@@ -14,11 +15,7 @@ use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut};
 use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
-use crate::visibility::{
-    self,
-    actions::{self, Turn},
-};
-use crate::work::RetryJob;
+use crate::job_kinds::RetryJob;
 
 /// The callback id of the "Create a Tallyfy task" message shortcut.
 pub const MESSAGE_SHORTCUT: &str = "task_from_message";
@@ -202,8 +199,8 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => Box::pin(task::submit::submit(state, sub)).await,
                 project::modal::CALLBACK_ID => Box::pin(project::submit::submit(state, sub)).await,
-                visibility::comment::CALLBACK_ID => {
-                    match Box::pin(visibility::comment::submit(state, sub)).await {
+                cards::comment::CALLBACK_ID => {
+                    match Box::pin(cards::comment::submit(state, sub)).await {
                         Ok(()) => SubmitAnswer::Close,
                         Err(errors) => SubmitAnswer::Errors(errors),
                     }
@@ -224,7 +221,8 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
                 if assignees_picked(state, &actions, action)
-                    || card_or_home_action(state, &actions, action)
+                    || cards::press(state, &actions, action)
+                    || home_guide(state, &actions, action)
                 {
                     continue;
                 }
@@ -273,81 +271,14 @@ fn assignees_picked(state: &AppState, actions: &BlockActions, action: &Action) -
     true
 }
 
-/// A press of a card's button (Mark done, Reopen, Comment, or a project line's menu) or
-/// of a Home tab's guide, handed off; false for any other action.
-fn card_or_home_action(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+/// A Home tab's guide button: the command's help in a modal; false for any other action.
+fn home_guide(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
     let id = action.action_id.as_str();
-    let (turn, comment, line) = match id {
-        task::message::DONE_ACTION => (Some(Turn::Done), false, false),
-        task::message::REOPEN_ACTION => (Some(Turn::Reopen), false, false),
-        task::message::COMMENT_ACTION => (None, true, false),
-        project::message::LINE_DONE_ACTION => (Some(Turn::Done), false, true),
-        project::message::LINE_REOPEN_ACTION => (Some(Turn::Reopen), false, true),
-        project::message::LINE_COMMENT_ACTION => (None, true, true),
-        home::HELP_TASK_ACTION | home::HELP_PROJECT_ACTION => {
-            home_guide(state, actions, id);
-            return true;
-        }
-        _ => return false,
-    };
-    let Some(chosen) = action.chosen().map(str::to_string) else {
-        return true;
-    };
-    let what = match (turn, comment) {
-        (Some(Turn::Done), _) => "mark_done",
-        (Some(Turn::Reopen), _) => "reopen",
-        _ => "comment",
-    };
-    state.metrics.slack_request("block_actions", what);
-    let (app, team, user) = (state.clone(), actions.team_id(), actions.user.id.clone());
-    let container = actions.container.as_ref();
-    let press = visibility::comment::Press {
-        team,
-        user,
-        trigger_id: actions.trigger_id.clone().unwrap_or_default(),
-        channel: container.and_then(|c| c.channel_id.clone()),
-        ts: container.and_then(|c| c.message_ts.clone()),
-        response_url: actions.response_url.clone(),
-    };
-    let handed = state.jobs.hand_off(async move {
-        // The task the press is about: the card's own, or one line of a project's.
-        let target = if line {
-            match project::message::read_line_value(&chosen) {
-                Some((position, key)) => project::line_target(&app, key, position).await,
-                None => None,
-            }
-        } else {
-            task::done::target(&app, &chosen).await
-        };
-        match turn {
-            Some(turn) => {
-                let Some(url) = press.response_url.clone() else {
-                    return;
-                };
-                let text = match &target {
-                    Some(target) => {
-                        actions::turn(&app, target, &press.team, &press.user, turn).await
-                    }
-                    None => actions::GONE.to_string(),
-                };
-                app.courier.reply_privately(&url, &text).await;
-            }
-            None => {
-                let task = target.map(|t| (t.created.id, t.title));
-                visibility::comment::open(&app, press, task).await;
-            }
-        }
-    });
-    if handed.is_err() {
-        tracing::warn!("too much work is running: a button press was not handled");
+    if id != home::HELP_TASK_ACTION && id != home::HELP_PROJECT_ACTION {
+        return false;
     }
-    true
-}
-
-/// A Home tab's guide button: the command's help in a modal.
-fn home_guide(state: &AppState, actions: &BlockActions, id: &str) {
     let Some(trigger_id) = actions.trigger_id.clone() else {
-        return;
+        return true;
     };
     state.metrics.slack_request("block_actions", "home_guide");
     let guide = if id == home::HELP_TASK_ACTION {
@@ -361,6 +292,7 @@ fn home_guide(state: &AppState, actions: &BlockActions, id: &str) {
             tracing::info!(error = %e, "could not open a Home tab guide");
         }
     });
+    true
 }
 
 /// A shortcut opens the "New task" modal: from a message, prefilled with its text and

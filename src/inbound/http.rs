@@ -48,7 +48,7 @@ pub fn router(max_in_flight: usize) -> Router<AppState> {
 /// nothing: the unguessable token in the path and the organization header are the checks.
 pub fn tallyfy_router() -> Router<AppState> {
     Router::new()
-        .route(crate::visibility::ROUTE, post(tallyfy_webhook))
+        .route(crate::cards::ROUTE, post(tallyfy_webhook))
         .layer(DefaultBodyLimit::max(TALLYFY_BODY_LIMIT))
 }
 
@@ -61,9 +61,9 @@ async fn tallyfy_webhook(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    use crate::visibility::Received;
+    use crate::cards::Received;
     let org = headers.get("x-tallyfy-orgid").and_then(|v| v.to_str().ok());
-    match crate::visibility::receive(&state, &token, org, &body).await {
+    match crate::cards::receive(&state, &token, org, &body).await {
         Received::Accepted => StatusCode::OK.into_response(),
         Received::Unknown => StatusCode::NOT_FOUND.into_response(),
         Received::Foreign => StatusCode::FORBIDDEN.into_response(),

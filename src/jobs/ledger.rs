@@ -1,8 +1,9 @@
-//! Everything stored about a job, in one place: the submission's claim, the lock of the
-//! replica running it, its data kept for the Retry button, the progress of each creation
-//! it makes, and whether its outcome was told. Every key and value is named here and
-//! nowhere else; the layout is unchanged from earlier releases, so jobs queued or kept
-//! before an upgrade run the same after it.
+//! What the job engine stores about a job: the submission's claim, the lock of the
+//! replica running it, the job kept for the Retry button, the progress of each creation
+//! it makes, and whether its outcome was told. The layout is unchanged from earlier
+//! releases, so jobs queued or kept before an upgrade run the same after it. What follows a
+//! posted card is kept by `cards::store`, the Home tab's lists by `home::store`; every key
+//! the service writes is listed in `docs/keys.md`.
 //!
 //! | key | value | meaning |
 //! |---|---|---|
@@ -13,17 +14,6 @@
 //! | `progress:{key}:delayed` | `1` | the requester was told of a delay |
 //! | `progress:{key}:told` | `posting:{unix secs}:{channel}:{thread ts}` | the outcome is being posted there |
 //! | `progress:{key}:told` | `1` | the outcome was told |
-//! | `hook:{key}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done |
-//! | `watch:{token}` | the job's key | whose task a webhook call is about |
-//! | `card:{key}` | channel, ts and content (JSON) | the confirmation, to reply to and update |
-//! | `news:{what}` | `1` | a completion (or reopening) already told |
-//! | `target:{key}`, `target:{key}:{position}` | a task, its title and owners (JSON) | what a card's buttons (or a project line's menus) act on, as long as the card is followed |
-//! | `turn:{task}` | `1` | someone's "Mark done" or "Reopen" is being carried out (30 s) |
-//! | `completer:{task}` | a Slack user id | who pressed "Mark done" on it, to name them when the completion is told (an hour) |
-//! | `done:{task}` | `1:{completed at}` or `0` | whether the task was last told done (and when it was completed) or open |
-//! | `assigned:{user}` | a list of tasks (JSON), newest first | tasks made from Slack for that person, for their Home tab |
-//! | `projects:{user}` | a list of projects (JSON), newest first | projects they asked for or work in, for their Home tab |
-//! | `event:{event id}` | `1` | an Events API event already taken (an hour) |
 
 use std::future::Future;
 use std::sync::Arc;
@@ -37,22 +27,32 @@ use crate::store::{MemoryStore, Store, StoreError};
 
 /// How long a job's data and progress are kept: its Retry button works this long.
 pub const JOB_TTL: Duration = Duration::from_secs(24 * 3600);
-/// How long what follows a confirmation (its webhooks, the card) is kept: work takes time.
-/// How long who pressed "Mark done" is kept for the completion's news.
-const COMPLETER_TTL: Duration = Duration::from_secs(3600);
-pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
-/// How long a "Mark done" or "Reopen" holds its task against another press.
-const TURN_TTL: Duration = Duration::from_secs(30);
-/// How long an Events API event id is remembered: Slack retries within minutes.
-const EVENT_TTL: Duration = Duration::from_secs(3600);
-/// How many tasks and projects a person's Home tab list keeps.
-const ASSIGNED_KEEP: usize = 50;
-const PROJECTS_KEEP: usize = 10;
 /// The record of a creation that was sent but whose outcome is not known yet.
 const SENDING: &str = "sending";
 /// A write that Redis refused is tried again this often, this many times (two minutes).
 const LATE_WRITE_PAUSE: Duration = Duration::from_millis(500);
 const LATE_WRITE_TRIES: u32 = 240;
+
+/// A job as it is stored: one JSON object, its kind under `"kind"` beside its own fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: String,
+    pub json: String,
+}
+
+impl Stored {
+    /// `data` (a struct) with `"kind": kind` added to it.
+    pub fn new(kind: &str, key: &str, data: &impl Serialize) -> Self {
+        let mut value = serde_json::to_value(data).expect("jobs are plain data");
+        if let Some(object) = value.as_object_mut() {
+            object.insert("kind".into(), kind.into());
+        }
+        Self {
+            key: key.to_string(),
+            json: value.to_string(),
+        }
+    }
+}
 
 /// One creation a job makes, named in its progress record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,16 +185,18 @@ impl Ledger {
         let _ = self.store.delete(&format!("running:{key}")).await;
     }
 
-    /// Keeps a job's data (its stored JSON) for its Retry button.
-    pub async fn keep(&self, key: &str, json: &str) {
-        if let Err(e) = self.store.set(&format!("job:{key}"), json, JOB_TTL).await {
+    /// Keeps a job as it is stored, for its Retry button.
+    pub async fn keep(&self, job: &Stored) {
+        let key = format!("job:{}", job.key);
+        if let Err(e) = self.store.set(&key, &job.json, JOB_TTL).await {
             tracing::warn!(error = %e, "could not keep the job; its retry button will not work");
         }
     }
 
-    /// The data kept for a job, when it is still there.
-    pub async fn kept(&self, key: &str) -> Option<String> {
-        self.store.get(&format!("job:{key}")).await.ok().flatten()
+    /// The job kept as `key`, when it is still there and reads as a `T`.
+    pub async fn kept<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let raw = self.store.get(&format!("job:{key}")).await.ok().flatten()?;
+        serde_json::from_str(&raw).ok()
     }
 
     /// Whether the outcome of this job was already told (an earlier run got that far).
@@ -267,183 +269,6 @@ impl Ledger {
         }
     }
 
-    /// The token of creation `step`'s webhook: the same one every time it is asked for
-    /// (the first replica to ask makes it), and known to [`Ledger::watched`].
-    pub async fn webhook_token(&self, key: &str, step: Step) -> String {
-        let hook = format!("hook:{key}:{step}");
-        let token = match self.store.get(&hook).await {
-            Ok(Some(token)) => token,
-            _ => {
-                let fresh = crate::seal::random_token();
-                match self.store.set_if_absent(&hook, &fresh, FOLLOW_TTL).await {
-                    Ok(false) => self.store.get(&hook).await.ok().flatten().unwrap_or(fresh),
-                    _ => fresh,
-                }
-            }
-        };
-        let _ = self
-            .store
-            .set(&format!("watch:{token}"), key, FOLLOW_TTL)
-            .await;
-        token
-    }
-
-    /// The job whose webhook has this token, if it is one this service gave out.
-    pub async fn watched(&self, token: &str) -> Option<String> {
-        if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        self.store
-            .get(&format!("watch:{token}"))
-            .await
-            .ok()
-            .flatten()
-    }
-
-    /// Keeps where a job's confirmation is, and what it says (JSON).
-    pub async fn keep_card(&self, key: &str, card: &str) {
-        let _ = self
-            .store
-            .set(&format!("card:{key}"), card, FOLLOW_TTL)
-            .await;
-    }
-
-    pub async fn card(&self, key: &str) -> Option<String> {
-        self.store.get(&format!("card:{key}")).await.ok().flatten()
-    }
-
-    /// True the first time `what` (a task and its completion time, say) is asked about, on
-    /// any replica: each piece of news is told once.
-    pub async fn first_news(&self, what: &str) -> bool {
-        matches!(
-            self.store
-                .set_if_absent(&format!("news:{what}"), "1", FOLLOW_TTL)
-                .await,
-            Ok(true)
-        )
-    }
-
-    /// Keeps what job `key`'s card (or its line at `line`) acts on, as long as the card is
-    /// followed: its buttons work after the job's own data is gone.
-    pub async fn keep_target(&self, key: &str, line: Option<u32>, target: &str) {
-        let _ = self
-            .store
-            .set(&target_key(key, line), target, FOLLOW_TTL)
-            .await;
-    }
-
-    pub async fn target(&self, key: &str, line: Option<u32>) -> Option<String> {
-        self.store.get(&target_key(key, line)).await.ok().flatten()
-    }
-
-    /// Takes `task` for one press of "Mark done" or "Reopen"; false while another press is
-    /// being carried out (or the store cannot say: nothing is done then).
-    pub async fn take_turn(&self, task: &str) -> bool {
-        matches!(
-            self.store
-                .set_if_absent(&format!("turn:{task}"), "1", TURN_TTL)
-                .await,
-            Ok(true)
-        )
-    }
-
-    pub async fn end_turn(&self, task: &str) {
-        let _ = self.store.delete(&format!("turn:{task}")).await;
-    }
-
-    /// Records that `user` pressed "Mark done" on `task`: the completion Tallyfy then
-    /// reports names its token's user, so the thread names the person instead.
-    pub async fn note_completer(&self, task: &str, user: &str) {
-        let _ = self
-            .store
-            .set(&format!("completer:{task}"), user, COMPLETER_TTL)
-            .await;
-    }
-
-    /// Who pressed "Mark done" on `task`, once: the record goes as it is read (and when
-    /// the press failed).
-    pub async fn take_completer(&self, task: &str) -> Option<String> {
-        let key = format!("completer:{task}");
-        let user = self.store.get(&key).await.ok().flatten()?;
-        let _ = self.store.delete(&key).await;
-        Some(user)
-    }
-
-    /// Records whether `task` was last told done (and when it was completed) or open.
-    pub async fn note_done(&self, task: &str, done: Option<&str>) {
-        let value = match done {
-            Some(at) => format!("1:{at}"),
-            None => "0".into(),
-        };
-        let _ = self
-            .store
-            .set(&format!("done:{task}"), &value, FOLLOW_TTL)
-            .await;
-    }
-
-    /// For each of `tasks`, when it was completed if it was last told done (`Some("")`
-    /// when that time is not known); `None` when open or never told.
-    pub async fn done(&self, tasks: &[String]) -> Vec<Option<String>> {
-        let keys: Vec<String> = tasks.iter().map(|t| format!("done:{t}")).collect();
-        match self.store.get_many(&keys).await {
-            Ok(found) => found
-                .into_iter()
-                .map(|v| {
-                    let v = v?;
-                    // Earlier records hold `1` alone.
-                    v.strip_prefix('1')
-                        .map(|rest| rest.trim_start_matches(':').to_string())
-                })
-                .collect(),
-            Err(_) => vec![None; tasks.len()],
-        }
-    }
-
-    /// Adds a task (JSON) to `user`'s list of tasks made from Slack.
-    pub async fn note_assigned(&self, user: &str, entry: &str) {
-        let key = format!("assigned:{user}");
-        if let Err(e) = self
-            .store
-            .push_recent(&key, entry, ASSIGNED_KEEP, FOLLOW_TTL)
-            .await
-        {
-            tracing::warn!(error = %e, "could not list a task for its assignee's Home tab");
-        }
-    }
-
-    pub async fn assigned(&self, user: &str) -> Vec<String> {
-        let key = format!("assigned:{user}");
-        self.store.recent(&key).await.unwrap_or_default()
-    }
-
-    /// Adds a project (JSON) to `user`'s recent projects.
-    pub async fn note_project(&self, user: &str, entry: &str) {
-        let key = format!("projects:{user}");
-        if let Err(e) = self
-            .store
-            .push_recent(&key, entry, PROJECTS_KEEP, FOLLOW_TTL)
-            .await
-        {
-            tracing::warn!(error = %e, "could not list a project for a Home tab");
-        }
-    }
-
-    pub async fn projects(&self, user: &str) -> Vec<String> {
-        let key = format!("projects:{user}");
-        self.store.recent(&key).await.unwrap_or_default()
-    }
-
-    /// True the first time an Events API event id is taken, on any replica: Slack's
-    /// retries and repeats change nothing. When the store cannot say, it is taken.
-    pub async fn first_event(&self, event_id: &str) -> bool {
-        !matches!(
-            self.store
-                .set_if_absent(&format!("event:{event_id}"), "1", EVENT_TTL)
-                .await,
-            Ok(false)
-        )
-    }
-
     /// True the first time it is asked for a job: the requester is told of a delay once.
     pub async fn first_delay(&self, key: &str) -> bool {
         matches!(
@@ -452,13 +277,6 @@ impl Ledger {
                 .await,
             Ok(true)
         )
-    }
-}
-
-fn target_key(key: &str, line: Option<u32>) -> String {
-    match line {
-        Some(position) => format!("target:{key}:{position}"),
-        None => format!("target:{key}"),
     }
 }
 

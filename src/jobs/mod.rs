@@ -2,7 +2,7 @@
 //! while a heartbeat keeps it claimed, hands a job whose replica died to another, gives up
 //! a job that keeps dying, and on shutdown lets running jobs finish or hands them back.
 //! It knows no job kinds: a job arrives as a stored payload, and the [`Reader`] it is
-//! started with turns that into a [`Runnable`] that does the work (see `crate::work`).
+//! started with turns that into a [`Runnable`] that does the work (see `crate::job_kinds`).
 //! What is stored about a job lives in the [`ledger`].
 
 pub mod ledger;
@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +19,7 @@ use tracing::Instrument;
 
 use crate::telemetry::Metrics;
 use ledger::{write_later, Ledger};
+pub use ledger::Stored;
 use queue::{Delivery, LocalQueue, Queue};
 
 /// Work handed off by request handlers that may run at once in one replica.
@@ -34,27 +34,6 @@ pub struct Busy;
 pub const MAX_DELIVERIES: u32 = 5;
 /// How long the queue is waited on at a time.
 const POLL: Duration = Duration::from_secs(1);
-
-/// A job as it is stored: one JSON object, its kind under `"kind"` beside its own fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stored {
-    pub key: String,
-    pub json: String,
-}
-
-impl Stored {
-    /// `data` (a struct) with `"kind": kind` added to it.
-    pub fn new(kind: &str, key: &str, data: &impl Serialize) -> Self {
-        let mut value = serde_json::to_value(data).expect("jobs are plain data");
-        if let Some(object) = value.as_object_mut() {
-            object.insert("kind".into(), kind.into());
-        }
-        Self {
-            key: key.to_string(),
-            json: value.to_string(),
-        }
-    }
-}
 
 /// Whether an earlier run of a job may have begun its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

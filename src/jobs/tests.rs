@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::store::MemoryStore;
+use serde::Serialize;
 
 const CLAIM: Duration = Duration::from_secs(30);
 

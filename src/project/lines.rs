@@ -4,7 +4,7 @@
 use jiff::Zoned;
 
 use crate::deadline;
-use crate::modals::marks;
+use crate::modals::quick_text;
 use crate::slack::command::parse_typed;
 use crate::tallyfy::model::{Tag, TagId};
 
@@ -57,7 +57,7 @@ fn parse_line(number: usize, raw: &str, now: &Zoned, tags: &[Tag]) -> Line {
             None => words.push(word),
         }
     }
-    let (rest, line_tags) = marks::take_tags(&words.join(" "), tags);
+    let (rest, line_tags) = quick_text::take_tags(&words.join(" "), tags);
     // A line that is only a date phrase keeps it as its title: split_phrase never empties it.
     let (title, deadline) = deadline::split_phrase(&rest, now);
     Line {

@@ -11,65 +11,6 @@ use crate::slack::{limits, mrkdwn};
 
 /// The action id of the "Retry missing tasks" button; its value is the job's key.
 pub const RETRY_ACTION: &str = "project_retry";
-/// The action ids of the menus that act on one line of the project (its task): mark it
-/// done, reopen it, comment on it. Each option's value is `{position}:{job key}`.
-pub const LINE_DONE_ACTION: &str = "line_done";
-pub const LINE_REOPEN_ACTION: &str = "line_reopen";
-pub const LINE_COMMENT_ACTION: &str = "line_comment";
-/// Characters of a line's title its menu option shows (Slack allows fewer than 76).
-const OPTION_TITLE: usize = 70;
-/// Options a static select may hold, and the characters of an option's value.
-const MENU_OPTIONS: usize = 100;
-const OPTION_VALUE: usize = 150;
-
-/// A line menu's option value: the line's position and the job's key.
-pub fn line_value(position: u32, key: &str) -> String {
-    format!("{position}:{key}")
-}
-
-/// The line's position and the job's key, from a line menu's option value.
-pub fn read_line_value(value: &str) -> Option<(u32, &str)> {
-    let (position, key) = value.split_once(':')?;
-    Some((position.parse().ok()?, key))
-}
-
-/// The assignees' menus for the lines that were made: one actions block of three static
-/// selects, whatever the number of lines (a select holds up to 100 options; a project up
-/// to 50 lines).
-fn line_menus(o: &Outcome<'_>) -> Option<SlackBlock> {
-    let options: Vec<SlackBlockChoiceItem<SlackBlockPlainTextOnly>> = o
-        .tasks
-        .iter()
-        .filter(|(_, made)| made.is_ok())
-        .take(MENU_OPTIONS)
-        .map(|(task, _)| {
-            let title = mrkdwn::shorten(&task.title, OPTION_TITLE);
-            SlackBlockChoiceItem::new(title.as_str().into(), line_value(task.position, o.job_key))
-        })
-        .collect();
-    // A job key too long for an option's value would make Slack refuse the whole card.
-    if options.is_empty() || line_value(u32::MAX, o.job_key).len() > OPTION_VALUE {
-        return None;
-    }
-    let menu = |action: &str, placeholder: &str| -> SlackActionBlockElement {
-        SlackBlockStaticSelectElement::new()
-            .with_action_id(action.into())
-            .with_placeholder(placeholder.into())
-            .with_options(options.clone())
-            .into()
-    };
-    let menus = vec![
-        menu(LINE_DONE_ACTION, "Mark a task done"),
-        menu(LINE_REOPEN_ACTION, "Reopen a task"),
-        menu(LINE_COMMENT_ACTION, "Comment on a task"),
-    ];
-    Some(
-        SlackActionsBlock::new(menus)
-            .with_block_id("lines".into())
-            .into(),
-    )
-}
-
 /// A project as it stands after a creation attempt.
 pub struct Outcome<'a> {
     pub name: &'a str,
@@ -187,7 +128,12 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
                 .into(),
         );
     }
-    blocks.extend(line_menus(o));
+    let made = o
+        .tasks
+        .iter()
+        .filter(|(_, made)| made.is_ok())
+        .map(|(task, _)| (task.position, task.title.as_str()));
+    blocks.extend(crate::cards::buttons::line_menus(made, o.job_key));
     blocks.push(SlackActionsBlock::new(buttons).into());
     let fallback = format!(
         "New project: {} ({} tasks{}) - {}",
@@ -291,15 +237,13 @@ mod tests {
             .iter()
             .map(|e| e["action_id"].as_str().unwrap())
             .collect();
-        assert_eq!(
-            ids,
-            [LINE_DONE_ACTION, LINE_REOPEN_ACTION, LINE_COMMENT_ACTION]
-        );
+        assert_eq!(ids, ["line_done", "line_reopen", "line_comment"]);
         let options = menus["elements"][0]["options"].as_array().unwrap();
         assert_eq!(options.len(), 1, "only lines that were made");
         assert_eq!(options[0]["text"]["text"], "Draft <b>");
         let value = options[0]["value"].as_str().unwrap();
-        assert_eq!(read_line_value(value), Some((2, "submission:T:V:h")));
+        let pressed = crate::cards::buttons::pressed("line_done", value).unwrap();
+        assert_eq!((pressed.job.as_str(), pressed.line), ("submission:T:V:h", Some(2)));
         let retry = &json["blocks"][3]["elements"][1];
         assert_eq!(retry["action_id"], RETRY_ACTION);
         assert_eq!(retry["value"], "submission:T:V:h");

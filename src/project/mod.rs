@@ -1,7 +1,7 @@
 //! `/project`: an ad-hoc Tallyfy process with no template. The run is created as an empty
 //! process (`separate_task_for_each_assignee: true`) and each task line is appended to it
 //! with `run_id` and its `position`. The channel remembers its recent projects
-//! ([`crate::runs`]), so later `/task`s can be added to them, and `/project list` shows them.
+//! ([`crate::channel_projects`]), so later `/task`s can be added to them, and `/project list` shows them.
 //!
 //! - [`modal`] builds and reads the form, with [`lines`] for its task lines; [`submit`]
 //!   checks a submission within Slack's 3 s, resolves its people, and queues the job;
@@ -12,7 +12,7 @@ pub mod lines;
 pub mod message;
 pub mod modal;
 pub mod submit;
-pub mod work;
+pub mod job;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,13 +23,11 @@ use serde_json::json;
 
 use crate::deadline;
 use crate::directory::DirectoryError;
-use crate::jobs::ledger::{Progress, Step};
 use crate::modals::{self, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::slack::ids::UserId;
-use crate::state::{AppState, Services};
-use crate::tallyfy::model::{CreatedTask, Owners, TagId, TaskOptions};
-use crate::visibility::actions::{self, Target};
+use crate::state::AppState;
+use crate::tallyfy::model::{Owners, TagId, TaskOptions};
 use modal::Prefill;
 
 /// How long `/project list` waits for progress from Tallyfy.
@@ -94,12 +92,12 @@ pub async fn open(state: &AppState, request: ModalRequest) {
 /// `/project list`: the channel's recent projects with links, and progress from Tallyfy
 /// where it answers quickly.
 pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
-    let projects = crate::runs::recent(state.store.as_ref(), &cmd.team_id, &cmd.channel_id).await;
+    let projects = crate::channel_projects::recent(state.store.as_ref(), &cmd.team_id, &cmd.channel_id).await;
     if projects.is_empty() {
         return json!({"response_type": "ephemeral", "text": "No projects have been started in this channel yet. Start one with `/project Name`."});
     }
     let lookups = projects.iter().map(|p| {
-        crate::runs::progress(
+        crate::channel_projects::progress(
             state.store.as_ref(),
             &state.tallyfy,
             &p.run_id,
@@ -118,36 +116,4 @@ pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
         })
         .collect();
     json!({"response_type": "ephemeral", "text": message::list(&entries)})
-}
-
-/// The task of line `position` of project job `key`, with its title and owners: what the
-/// line menus on the project's card act on (kept for as long as the card is followed, else
-/// read from the job while it is still kept).
-pub async fn line_target(app: &Services, key: &str, position: u32) -> Option<Target> {
-    if let Some(target) = actions::remembered(app, key, Some(position)).await {
-        return Some(target);
-    }
-    let job = app
-        .ledger
-        .kept(key)
-        .await
-        .and_then(|raw| serde_json::from_str::<work::ProjectJob>(&raw).ok())?;
-    let line = job
-        .plan?
-        .tasks
-        .into_iter()
-        .find(|t| t.position == position)?;
-    match app
-        .ledger
-        .progress::<CreatedTask>(key, Step::Line(position))
-        .await
-    {
-        Progress::Made(created) => Some(Target {
-            key: key.to_string(),
-            title: line.title,
-            owners: line.owners.users,
-            created,
-        }),
-        _ => None,
-    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::modal::{self, ProjectForm};
-use super::work::ProjectJob;
+use super::job::ProjectJob;
 use super::{PlanError, PlannedTask, ProjectPlan};
 use crate::deadline;
 use crate::directory::{self, Directory, Resolved};

@@ -13,7 +13,6 @@ use crate::telemetry::Metrics;
 
 mod views;
 
-pub use views::OPENING_AT_ONCE;
 
 /// The longest a Web API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,6 +77,26 @@ impl From<SlackClientError> for SlackCallError {
     }
 }
 
+/// `views.open` calls in flight at once. Each holds a connection, its buffers and the
+/// form's JSON until Slack answers: past this many, the next waits for one to end (its
+/// trigger's clock running, so a slow Slack turns into "too slow, try again" rather than
+/// into memory). At Slack's usual 100 to 300 ms this is 200 to 600 forms a second for
+/// each replica; each call in flight holds about 40 KB (its connection's buffers and
+/// channel, and the form's JSON), so the bound is also what the form path's memory
+/// peaks at.
+pub const OPENING_AT_ONCE: usize = 64;
+
+/// Who the bot token belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub team_id: String,
+    /// `None` when `bots.info` would not say: then only the team is checked.
+    pub app_id: Option<String>,
+    /// The workspace's address (`auth.test`'s `url`, e.g. `https://acme.slack.com/`), for
+    /// links to messages.
+    pub url: Option<String>,
+}
+
 /// The id and hash of an open view, for a later `views.update`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpenedView {
@@ -110,7 +129,7 @@ pub struct SlackApi {
     api_url: url::Url,
     /// Response URLs are posted to only under this base.
     response_url_base: url::Url,
-    /// Forms being opened at once (see [`views::OPENING_AT_ONCE`]).
+    /// Forms being opened at once (see [`OPENING_AT_ONCE`]).
     opening: Arc<tokio::sync::Semaphore>,
 }
 
@@ -148,7 +167,7 @@ impl SlackApi {
             metrics,
             api_url: config.api_url.clone(),
             response_url_base: config.response_url_base.clone(),
-            opening: Arc::new(tokio::sync::Semaphore::new(views::OPENING_AT_ONCE)),
+            opening: Arc::new(tokio::sync::Semaphore::new(OPENING_AT_ONCE)),
         })
     }
 
@@ -396,7 +415,7 @@ impl SlackApi {
 
     /// Whose the bot token is: its team (`auth.test`) and its app (`bots.info` on the
     /// bot `auth.test` names; left unknown when Slack will not say).
-    pub async fn installation(&self) -> Result<super::workspace::Identity, SlackCallError> {
+    pub async fn installation(&self) -> Result<Identity, SlackCallError> {
         let session = self.client.open_session(&self.token);
         let me = self.measured("auth.test", session.auth_test()).await?;
         let app_id = match &me.bot_id {
@@ -409,7 +428,7 @@ impl SlackApi {
             }
             None => None,
         };
-        Ok(super::workspace::Identity {
+        Ok(Identity {
             team_id: me.team_id.to_string(),
             app_id,
             url: Some(me.url.0.to_string()).filter(|u| u.starts_with("https://")),

@@ -4,18 +4,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+pub use super::api::Identity;
 use super::api::{SlackApi, SlackCallError};
-
-/// Who the bot token belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    pub team_id: String,
-    /// `None` when `bots.info` would not say: then only the team is checked.
-    pub app_id: Option<String>,
-    /// The workspace's address (`auth.test`'s `url`, e.g. `https://acme.slack.com/`), for
-    /// links to messages.
-    pub url: Option<String>,
-}
 
 /// What to do with a request that names a team and (perhaps) an app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Reservation, SendSchedule, Store, StoreError};
+use super::contract::{Store, StoreError};
+use crate::schedule::{Reservation, SendSchedule};
 
 /// The most keys the in-process store keeps of each sort (values, lists, schedules).
 pub const MEMORY_CAPACITY: usize = 10_000;

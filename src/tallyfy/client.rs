@@ -15,7 +15,7 @@ use super::model::{
     CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, Tag,
     TaskId,
 };
-use super::TallyfyError;
+use super::error::TallyfyError;
 use crate::config::TallyfyConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;

@@ -32,7 +32,6 @@ pub struct Created<'a> {
 
 /// The action ids of the assignees' buttons on a task's confirmation ("Mark done" or
 /// "Reopen", and "Comment"); each one's value is the job's key.
-pub use crate::visibility::card::{COMMENT_ACTION, DONE_ACTION, REOPEN_ACTION};
 
 /// Field labels the confirmation names before "and N more".
 const FIELDS_NAMED: usize = 3;
@@ -153,7 +152,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                 .expect("links are built from valid base URLs"),
         );
     let mut buttons = vec![button.into()];
-    buttons.extend(crate::visibility::card::task_buttons(
+    buttons.extend(crate::cards::buttons::task_buttons(
         created.job_key,
         false,
     ));

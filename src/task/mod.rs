@@ -7,54 +7,27 @@
 //!   channel; [`message`] is what people read; [`whois`] answers the directory commands;
 //!   [`done`] finds the task a card's button acts on.
 
-pub mod done;
+
 pub mod message;
 pub mod modal;
 pub mod submit;
 pub mod whois;
-pub mod work;
-
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+mod draft;
+pub mod job;
 
 use crate::deadline;
-use crate::directory::Resolved;
 use crate::modals::{self, ModalRequest, Opening};
-use crate::runs::ProjectRef;
-use crate::slack::ids::UserId;
 use crate::state::AppState;
-use crate::tallyfy::model::{Group, Owners, TaskOptions, TaskType};
+pub use draft::{draft_owners, TaskDraft};
 use modal::Prefill;
 
 /// Slack's limit on a text input's initial value.
 const MAX_INITIAL_CHARS: usize = 3000;
 
-/// A validated "New task" submission.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskDraft {
-    pub title: String,
-    pub assignees: Vec<UserId>,
-    pub deadline: Timestamp,
-    pub summary: Option<String>,
-    pub task_type: TaskType,
-    /// The project (run) to add the task to, or none for a standalone task.
-    #[serde(default)]
-    pub project: Option<ProjectRef>,
-    /// Tallyfy groups assigned as a whole.
-    #[serde(default)]
-    pub groups: Vec<Group>,
-    /// Assign people without a Tallyfy account as guests, by email.
-    #[serde(default)]
-    pub guests_ok: bool,
-    /// Tallyfy's optional settings; left out of the stored job when none is set.
-    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
-    pub options: TaskOptions,
-}
-
 /// Opens the "New task" modal for a `/task` command or a shortcut, prefilled from its text.
 pub async fn open(state: &AppState, request: ModalRequest) {
     let projects = match &request.channel_id {
-        Some(channel) => crate::runs::recent(state.store.as_ref(), &request.team_id, channel).await,
+        Some(channel) => crate::channel_projects::recent(state.store.as_ref(), &request.team_id, channel).await,
         None => Vec::new(),
     };
     // On the heap: the form's lookups and calls are large, and the task that opens it
@@ -66,8 +39,8 @@ pub async fn open(state: &AppState, request: ModalRequest) {
 }
 
 fn prefill(o: &Opening) -> Prefill {
-    let (text, chosen_tags) = modals::marks::take_tags(&o.text.text, &o.tags);
-    let (text, task_type) = modals::marks::take_task_type(&text);
+    let (text, chosen_tags) = modals::quick_text::take_tags(&o.text.text, &o.tags);
+    let (text, task_type) = modals::quick_text::take_task_type(&text);
     let (title, when) = deadline::split_phrase(&text, &o.now);
     Prefill {
         title: title.chars().take(MAX_INITIAL_CHARS).collect(),
@@ -82,29 +55,11 @@ fn prefill(o: &Opening) -> Prefill {
     }
 }
 
-/// The owners of a drafted task: its people, and its groups.
-pub fn draft_owners(draft: &TaskDraft, resolved: &[Resolved]) -> Result<Owners, String> {
-    let mut owners = crate::directory::owners(resolved, draft.guests_ok)?;
-    owners.groups = draft.groups.iter().map(|g| g.id.clone()).collect();
-    Ok(owners)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::modals::Metadata;
     use jiff::Zoned;
-
-    #[test]
-    fn a_draft_without_options_is_stored_as_before_and_old_drafts_still_read() {
-        let old = serde_json::json!({
-            "title": "Ship", "assignees": ["U1"], "deadline": "2030-01-01T17:00:00Z",
-            "summary": null, "task_type": "task", "project": null, "groups": [], "guests_ok": false
-        });
-        let draft: TaskDraft = serde_json::from_value(old.clone()).unwrap();
-        assert!(draft.options.is_empty());
-        assert_eq!(serde_json::to_value(&draft).unwrap(), old);
-    }
 
     #[test]
     fn prefill_takes_title_mentions_and_phrase() {

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use jiff::{Timestamp, Zoned};
 use slack_morphism::prelude::*;
 
-use super::TaskDraft;
+use super::draft::TaskDraft;
 use crate::modals::{self, Metadata};
-use crate::runs::ProjectRef;
+use crate::channel_projects::ProjectRef;
 use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
 use crate::tallyfy::model::{Group, Tag, TagId, TaskType};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::modal;
-use super::work::TaskJob;
+use super::job::TaskJob;
 use crate::modals::{self, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
@@ -29,7 +29,7 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     )
     .await
     {
-        Ok(Ok(resolved)) => match super::draft_owners(&draft, &resolved) {
+        Ok(Ok(resolved)) => match super::draft::draft_owners(&draft, &resolved) {
             Ok(owners) => Some(owners),
             Err(problem) => {
                 return SubmitAnswer::Errors(BTreeMap::from([(

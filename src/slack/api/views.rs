@@ -7,15 +7,6 @@ use slack_morphism::prelude::SlackView;
 
 use super::{rate_limited, OpenedView, SlackApi, SlackCallError, CALL_TIMEOUT};
 
-/// `views.open` calls in flight at once. Each holds a connection, its buffers and the
-/// form's JSON until Slack answers: past this many, the next waits for one to end (its
-/// trigger's clock running, so a slow Slack turns into "too slow, try again" rather than
-/// into memory). At Slack's usual 100 to 300 ms this is 200 to 600 forms a second for
-/// each replica; each call in flight holds about 40 KB (its connection's buffers and
-/// channel, and the form's JSON), so the bound is also what the form path's memory
-/// peaks at.
-pub const OPENING_AT_ONCE: usize = 64;
-
 impl SlackApi {
     /// Opens `view` with `trigger_id`; answers its id and hash, for a later update.
     pub async fn open_view(

@@ -4,12 +4,14 @@
 //! way, once: a completion, and a reopening of a task last told done. Work a day old is
 //! read a tenth as often; work a month old, no more.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
-use super::{tell, Followed, News, Polled, Progress, DAY, LEASE, POLLED};
+use super::news::{tell, News, Progress};
+use super::store::{self, Followed};
+use crate::home::store as home_store;
 use crate::state::{AppState, Services};
+
+const DAY: i64 = 24 * 3600;
 
 /// Without a public URL: reads the work the app created for completions, every
 /// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
@@ -24,34 +26,18 @@ pub async fn poll(app: AppState, stop: impl std::future::Future<Output = ()>) {
             _ = tokio::time::sleep(every) => {}
         }
         round += 1;
-        if holds_lease(&app, &me, every * 3).await {
+        if store::of(&app).hold_lease(&me, every * 3).await {
             poll_once(&app, round).await;
         }
-    }
-}
-
-/// Takes the poller's lease, or keeps it: one replica polls at a time.
-async fn holds_lease(app: &Services, me: &str, ttl: Duration) -> bool {
-    match app.store.set_if_absent(LEASE, me, ttl).await {
-        Ok(true) => true,
-        Ok(false) => match app.store.get(LEASE).await {
-            Ok(Some(holder)) if holder == me => app.store.set(LEASE, me, ttl).await.is_ok(),
-            _ => false,
-        },
-        // Without the store each replica reads for itself; news is still told once each.
-        Err(_) => true,
     }
 }
 
 /// One round: young work every round, work a day old every tenth, older work no more.
 async fn poll_once(app: &Services, round: u64) {
     let now = jiff::Timestamp::now().as_second();
-    let listed = app.store.recent(POLLED).await.unwrap_or_default();
+    let cards = store::of(app);
     let mut seen = Vec::new();
-    for entry in listed
-        .iter()
-        .filter_map(|raw| serde_json::from_str::<Polled>(raw).ok())
-    {
+    for entry in cards.polled().await {
         let age = now - entry.since;
         if seen.contains(&entry.followed)
             || age > 30 * DAY
@@ -61,7 +47,7 @@ async fn poll_once(app: &Services, round: u64) {
         }
         seen.push(entry.followed.clone());
         for news in read(app, &entry.followed).await {
-            if app.ledger.first_news(&news.key).await {
+            if cards.first_news(&news.key).await {
                 tell(app, &entry.job, news).await;
             }
         }
@@ -158,7 +144,7 @@ async fn reopenings(
     process: Option<(String, Option<String>)>,
 ) -> Vec<News> {
     let ids: Vec<String> = open.iter().map(|(id, _)| id.clone()).collect();
-    let told = app.ledger.done(&ids).await;
+    let told = home_store::of(app).done(&ids).await;
     open.iter()
         .zip(told)
         .filter_map(|((id, title), at)| {

@@ -6,17 +6,16 @@
 use serde::{Deserialize, Serialize};
 
 use super::message::{self, Created};
-use super::TaskDraft;
+use super::draft::TaskDraft;
 use crate::courier::{self, Origin};
-use crate::creation::Creation;
+use crate::create_once::Creation;
 use crate::directory::DirectoryError;
 use crate::jobs::ledger::Step;
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, Owners};
 use crate::tallyfy::TallyfyError;
-use crate::visibility::actions::{self, Target};
-use crate::visibility::records::{self, AssignedTask};
+use crate::cards::{self, CardTask, Followed, NewCard, Reply};
 use crate::wording::{self, Failure};
 
 /// The kind under which a task job is stored.
@@ -72,10 +71,10 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         },
     };
     job.owners = Some(owners.clone());
-    app.ledger.keep(&job.key, &job.stored().json).await;
+    app.ledger.keep(&job.stored()).await;
     let draft = &job.draft;
     let position = match &draft.project {
-        Some(p) => crate::runs::next_position(app.store.as_ref(), &p.run_id).await,
+        Some(p) => crate::channel_projects::next_position(app.store.as_ref(), &p.run_id).await,
         None => None,
     };
     let mut request = NewTask {
@@ -87,7 +86,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         separate_task_for_each_assignee: None,
         run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
         position,
-        webhook: crate::visibility::webhook_for(app, &job.key, Step::Task).await,
+        webhook: cards::webhook_for(app, &job.key, Step::Task).await,
         options: draft.options.clone(),
     };
     let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
@@ -153,32 +152,31 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         options: &draft.options,
         job_key: &job.key,
     });
-    let card = content.clone();
-    let Ok(posted) = app.courier.announce(&job.key, &job.origin, content).await else {
-        return Outcome::Untold;
-    };
     let followed = match (created.run_id(), &draft.project) {
-        (Some(run), None) => crate::visibility::Followed::Run(run.clone()),
-        _ => crate::visibility::Followed::Task(created.id.clone()),
+        (Some(run), None) => Followed::Run(run.clone()),
+        _ => Followed::Task(created.id.clone()),
     };
-    crate::visibility::remember_card(app, &job.key, &posted, &card, followed).await;
-    let listed = AssignedTask {
-        task: created.id.0.clone(),
-        title: draft.title.clone(),
-        link: link.clone(),
-        deadline: draft.deadline.as_second(),
-        channel: job.origin.channel_id.as_ref().map(|c| c.to_string()),
-    };
-    records::remember_task(app, &draft.assignees, &listed).await;
-    let target = Target {
-        key: job.key.clone(),
+    let task = CardTask {
+        line: None,
         title: draft.title.clone(),
         owners: request.owners.users.clone(),
-        created: created.clone(),
+        assignees: draft.assignees.clone(),
+        created,
+        link,
+        deadline: draft.deadline,
     };
-    actions::remember(app, &target, None).await;
-    app.ledger.mark_told(&job.key).await;
-    Outcome::Done
+    let card = NewCard {
+        job: &job.key,
+        origin: &job.origin,
+        content,
+        followed,
+        tasks: vec![task],
+        project: None,
+    };
+    match cards::post(app, card, Reply::New).await {
+        true => Outcome::Done,
+        false => Outcome::Untold,
+    }
 }
 
 /// A Retry press on a task's failure notice: run it again, unless it was made after all.
@@ -211,7 +209,7 @@ async fn resolve_owners(app: &Services, job: &TaskJob) -> Result<Owners, OwnersE
         .await
     {
         Ok(resolved) => {
-            super::draft_owners(&job.draft, &resolved).map_err(OwnersError::Unassignable)
+            super::draft::draft_owners(&job.draft, &resolved).map_err(OwnersError::Unassignable)
         }
         Err(e) => {
             tracing::warn!(error = %e, "assignee lookup failed");
@@ -226,7 +224,7 @@ async fn fail(app: &Services, job: &TaskJob, failure: Failure) -> Outcome {
     // The reason names people and titles: the log says only whether a retry can help.
     tracing::warn!(key = %job.key, retryable = failure.retry, "task not created");
     if failure.retry {
-        app.ledger.keep(&job.key, &job.stored().json).await;
+        app.ledger.keep(&job.stored()).await;
     }
     let key = failure.retry.then_some(job.key.as_str());
     let text = message::not_created(&job.draft.title, &failure.reason);

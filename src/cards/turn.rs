@@ -7,37 +7,12 @@
 //! nothing. The thread hears of a completion as of any other, and of a reopening with who
 //! made it.
 
-use serde::{Deserialize, Serialize};
-
+use super::news;
+use super::store::{self, Target};
 use crate::directory::Assignee;
 use crate::slack::ids::{TeamId, UserId};
 use crate::state::Services;
-use crate::tallyfy::model::{CreatedTask, MemberId};
 use crate::wording;
-
-/// A task a card's button acts on, as its flow read it from the kept job.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Target {
-    /// The job whose card it is.
-    pub key: String,
-    pub title: String,
-    /// The Tallyfy members who own it.
-    pub owners: Vec<MemberId>,
-    pub created: CreatedTask,
-}
-
-/// Keeps what job `key`'s card (or its line at `line`) acts on, for as long as the card
-/// is followed.
-pub async fn remember(app: &Services, target: &Target, line: Option<u32>) {
-    let raw = serde_json::to_string(target).expect("plain data");
-    app.ledger.keep_target(&target.key, line, &raw).await;
-}
-
-/// What job `key`'s card (or its line at `line`) acts on, when it was kept.
-pub async fn remembered(app: &Services, key: &str, line: Option<u32>) -> Option<Target> {
-    let raw = app.ledger.target(key, line).await?;
-    serde_json::from_str(&raw).ok()
-}
 
 /// What a press is answered with when the job's details are no longer kept.
 pub const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
@@ -97,12 +72,12 @@ pub async fn turn(
     if !member.is_some_and(|m| target.owners.contains(&m)) {
         return turn.not_an_assignee().into();
     }
-    let task = &target.created.id.0;
-    if !app.ledger.take_turn(task).await {
+    let (cards, task) = (store::of(app), &target.created.id);
+    if !cards.take_turn(task).await {
         return turn.already().into();
     }
     let text = carry_out(app, target, user, turn).await;
-    app.ledger.end_turn(task).await;
+    cards.end_turn(task).await;
     text
 }
 
@@ -120,12 +95,11 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
     let result = match (turn, done) {
         (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
         (Turn::Done, false) => {
-            app.ledger
-                .note_completer(&created.id.0, user.as_str())
-                .await;
+            let cards = store::of(app);
+            cards.note_completer(&created.id, user).await;
             let result = app.tallyfy.complete_task(created).await;
             if result.is_err() {
-                app.ledger.take_completer(&created.id.0).await;
+                cards.take_completer(&created.id.0).await;
             }
             result
         }
@@ -140,7 +114,7 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
             app.metrics.job(name, outcome);
             if turn == Turn::Reopen {
                 let at = now.completed_at.as_deref();
-                super::reopened(app, &target.key, &created.id, &target.title, user, at).await;
+                news::reopened(app, &target.key, &created.id, &target.title, user, at).await;
             }
             turn.made().into()
         }

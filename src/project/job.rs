@@ -11,16 +11,16 @@ use super::message::{self, Outcome as Confirmation};
 use super::modal::ProjectForm;
 use super::{PlanError, PlannedTask, ProjectPlan};
 use crate::courier::{self, Origin};
-use crate::creation::{Creation, Made};
+use crate::create_once::{Creation, Made};
 use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
-use crate::runs::{self, ProjectRef};
+use crate::channel_projects::{self, ProjectRef};
 use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{CreatedTask, NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
-use crate::visibility::actions::{self, Target};
-use crate::visibility::records::{self, AssignedTask, RecentProject};
+use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
+use crate::home::store::RecentProject;
 use crate::wording::{self, Failure};
 
 /// The kind under which a project job is stored.
@@ -47,15 +47,6 @@ impl ProjectJob {
     pub fn stored(&self) -> Stored {
         Stored::new(KIND, &self.key, self)
     }
-}
-
-/// Where a project's outcome is told.
-#[derive(Clone, Debug)]
-pub enum Reply {
-    /// A new message where the request came from.
-    New,
-    /// Replace the message whose Retry button was pressed, through its `response_url`.
-    Replace(String),
 }
 
 /// Creates the project (what an earlier run has not) and tells the channel.
@@ -85,7 +76,7 @@ pub async fn create(
         },
     };
     job.plan = Some(plan.clone());
-    app.ledger.keep(&job.key, &job.stored().json).await;
+    app.ledger.keep(&job.stored()).await;
     let run = match ensure_run(app, &job, &plan, attempt).await {
         Ok(run) => run,
         Err(e) => {
@@ -100,7 +91,7 @@ pub async fn create(
         if missing == 0 { "complete" } else { "partial" },
     );
     let link = app.links.run(&run);
-    remember(app, &job, &plan, &run, &link, &results).await;
+    let tasks = made_lines(app, &job, &plan, &link, &results).await;
     let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
     let content = message::confirmation(&Confirmation {
         name: &plan.name,
@@ -112,33 +103,25 @@ pub async fn create(
         tasks: plan.tasks.iter().zip(results).collect(),
         job_key: &job.key,
     });
-    let told = match reply {
-        Reply::Replace(url) => {
-            app.courier.replace(&url, &content).await.is_ok()
-                || app
-                    .courier
-                    .announce(&job.key, &job.origin, content)
-                    .await
-                    .is_ok()
-        }
-        Reply::New => {
-            let card = content.clone();
-            match app.courier.announce(&job.key, &job.origin, content).await {
-                Ok(posted) => {
-                    let followed = crate::visibility::Followed::Run(run.clone());
-                    crate::visibility::remember_card(app, &job.key, &posted, &card, followed).await;
-                    true
-                }
-                Err(_) => false,
-            }
-        }
+    let mut people = vec![job.origin.user_id.clone()];
+    people.extend(plan.assignees.iter().cloned());
+    let project = RecentProject {
+        run: run.0.clone(),
+        name: plan.name.clone(),
+        link: link.clone(),
     };
-    if !told {
-        return Outcome::Untold;
+    let card = NewCard {
+        job: &job.key,
+        origin: &job.origin,
+        content,
+        followed: Followed::Run(run.clone()),
+        tasks,
+        project: Some(ProjectListing { people, project }),
+    };
+    match cards::post(app, card, reply).await {
+        true => Outcome::Done,
+        false => Outcome::Untold,
     }
-    // A Retry's job, if its first run still comes, has nothing left to say.
-    app.ledger.mark_told(&job.key).await;
-    Outcome::Done
 }
 
 /// The job kept dying before it could finish: tell the requester, with a Retry button.
@@ -147,7 +130,7 @@ pub async fn give_up(app: &Services, job: &ProjectJob) {
         return;
     }
     app.metrics.job("job", "given_up");
-    app.ledger.keep(&job.key, &job.stored().json).await;
+    app.ledger.keep(&job.stored()).await;
     let reason = wording::GIVEN_UP.to_string();
     fail(app, job, Failure::retryable(reason)).await;
 }
@@ -168,7 +151,7 @@ async fn ensure_run(
         separate_task_for_each_assignee: Some(true),
         run_id: None,
         position: None,
-        webhook: crate::visibility::webhook_for(app, &job.key, Step::Run).await,
+        webhook: cards::webhook_for(app, &job.key, Step::Run).await,
         options: Default::default(),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
@@ -188,13 +171,13 @@ async fn ensure_run(
     }
     tracing::info!(run_id = %run, "project run created");
     let last_position = plan.tasks.last().map(|t| t.position).unwrap_or(1);
-    runs::set_last_position(app.store.as_ref(), &run, last_position).await;
+    channel_projects::set_last_position(app.store.as_ref(), &run, last_position).await;
     if let Some(channel) = &job.origin.channel_id {
         let remembered = ProjectRef {
             run_id: run.clone(),
             name: plan.name.clone(),
         };
-        runs::remember(
+        channel_projects::remember(
             app.store.as_ref(),
             &job.origin.team_id,
             channel,
@@ -244,7 +227,7 @@ async fn append(
         separate_task_for_each_assignee: None,
         run_id: Some(run.clone()),
         position: Some(task.position),
-        webhook: crate::visibility::webhook_for(app, &job.key, Step::Line(task.position)).await,
+        webhook: cards::webhook_for(app, &job.key, Step::Line(task.position)).await,
         options: options.with_tags(&task.tags),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&job.form.name));
@@ -288,45 +271,32 @@ async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
     }
 }
 
-/// Lists the project among its people's recent projects, and each line made among its
-/// assignees' tasks, for their Home tabs.
-async fn remember(
+/// The lines that were made, as the card's line menus act on them and their assignees'
+/// Home tabs list them.
+async fn made_lines(
     app: &Services,
     job: &ProjectJob,
     plan: &ProjectPlan,
-    run: &RunId,
     link: &str,
     results: &[Result<(), String>],
-) {
-    let mut people = vec![job.origin.user_id.clone()];
-    people.extend(plan.assignees.iter().cloned());
-    let project = RecentProject {
-        run: run.0.clone(),
-        name: plan.name.clone(),
-        link: link.to_string(),
-    };
-    records::remember_project(app, &people, &project).await;
+) -> Vec<CardTask> {
+    let mut tasks = Vec::new();
     for (line, made) in plan.tasks.iter().zip(results) {
         if made.is_err() {
             continue;
         }
         let step = Step::Line(line.position);
-        if let Progress::Made(task) = app.ledger.progress::<CreatedTask>(&job.key, step).await {
-            let target = Target {
-                key: job.key.clone(),
+        if let Progress::Made(created) = app.ledger.progress::<CreatedTask>(&job.key, step).await {
+            tasks.push(CardTask {
+                line: Some(line.position),
                 title: line.title.clone(),
                 owners: line.owners.users.clone(),
-                created: task.clone(),
-            };
-            actions::remember(app, &target, Some(line.position)).await;
-            let listed = AssignedTask {
-                task: task.id.0.clone(),
-                title: line.title.clone(),
+                assignees: line.assignees.clone(),
+                created,
                 link: link.to_string(),
-                deadline: line.deadline.as_second(),
-                channel: job.origin.channel_id.as_ref().map(|c| c.to_string()),
-            };
-            records::remember_task(app, &line.assignees, &listed).await;
+                deadline: line.deadline,
+            });
         }
     }
+    tasks
 }

@@ -2,15 +2,17 @@
 //! it is published for them with `views.publish`: the tasks made from Slack that are
 //! assigned to them and not done, their recent projects, and buttons that tell how to use
 //! `/task` and `/project`. It is read from the app's own records
-//! ([`crate::visibility::records`]), without calling Tallyfy. Each event is taken once
+//! ([`store`]), without calling Tallyfy. Each event is taken once
 //! (its `event_id`), however often Slack delivers it.
+
+pub mod store;
 
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
-use crate::visibility::records::{self, AssignedTask, RecentProject};
+use store::{AssignedTask, RecentProject};
 
 /// The Home tab's buttons; each opens a short guide.
 pub const HELP_TASK_ACTION: &str = "home_help_task";
@@ -39,7 +41,7 @@ pub fn event(state: &AppState, callback: &Value) {
     let app = state.clone();
     let handed = state.jobs.hand_off(async move {
         if let Some(id) = &event_id {
-            if !app.ledger.first_event(id).await {
+            if !store::of(&app).first_event(id).await {
                 return;
             }
         }
@@ -52,8 +54,9 @@ pub fn event(state: &AppState, callback: &Value) {
 
 /// Publishes `user`'s Home tab.
 pub async fn publish(app: &Services, user: &str) {
-    let tasks = records::open_tasks(app, user).await;
-    let projects = records::recent_projects(app, user).await;
+    let home = store::of(app);
+    let tasks = home.open_tasks(user).await;
+    let projects = home.recent_projects(user).await;
     if let Err(e) = app.slack.publish_home(user, view(&tasks, &projects)).await {
         tracing::warn!(error = %e, "could not publish a Home tab");
     }

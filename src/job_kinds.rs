@@ -12,10 +12,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
-use crate::project::work::{self as project_work, ProjectJob, Reply};
+use crate::cards::Reply;
+use crate::project::job::{self as project_job, ProjectJob};
 use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
-use crate::task::work::{self as task_work, TaskJob};
+use crate::task::job::{self as task_job, TaskJob};
 use crate::wording;
 
 /// The kind under which a Retry press is stored.
@@ -95,8 +96,8 @@ impl Runnable for Running {
     async fn run(&self, attempt: Attempt) -> Outcome {
         let app = &self.app;
         match self.job.clone() {
-            Job::Task(job) => task_work::create(app, job, attempt).await,
-            Job::Project(job) => project_work::create(app, job, Reply::New, attempt).await,
+            Job::Task(job) => task_job::create(app, job, attempt).await,
+            Job::Project(job) => project_job::create(app, job, Reply::New, attempt).await,
             Job::Retry(retry) => {
                 self::retry(app, &retry).await;
                 Outcome::Done
@@ -122,8 +123,8 @@ impl Runnable for Running {
     async fn give_up(&self) {
         let app = &self.app;
         match &self.job {
-            Job::Task(job) => task_work::give_up(app, job).await,
-            Job::Project(job) => project_work::give_up(app, job).await,
+            Job::Task(job) => task_job::give_up(app, job).await,
+            Job::Project(job) => project_job::give_up(app, job).await,
             Job::Retry(retry) => {
                 if app.ledger.told(&retry.key).await {
                     return;
@@ -140,8 +141,7 @@ impl Runnable for Running {
 
 /// A "Retry" press: runs the kept job again; only what is missing gets created.
 async fn retry(app: &Services, retry: &RetryJob) {
-    let kept = app.ledger.kept(&retry.key).await;
-    let job = kept.and_then(|raw| serde_json::from_str::<Job>(&raw).ok());
+    let job = app.ledger.kept::<Job>(&retry.key).await;
     let asked_by = match &job {
         Some(Job::Project(job)) => Some(&job.origin.user_id),
         Some(Job::Task(job)) => Some(&job.origin.user_id),
@@ -157,9 +157,9 @@ async fn retry(app: &Services, retry: &RetryJob) {
     match job {
         Some(Job::Project(job)) => {
             let reply = Reply::Replace(retry.response_url.clone());
-            project_work::create(app, job, reply, Attempt { resumed: true }).await;
+            project_job::create(app, job, reply, Attempt { resumed: true }).await;
         }
-        Some(Job::Task(job)) => task_work::retry(app, job, &retry.response_url).await,
+        Some(Job::Task(job)) => task_job::retry(app, job, &retry.response_url).await,
         _ => {
             let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
             app.courier.reply_privately(&retry.response_url, text).await;

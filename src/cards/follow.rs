@@ -1,0 +1,142 @@
+//! The one call a flow's job makes once its work exists in Tallyfy: [`post`] keeps what
+//! the card's buttons act on and what the Home tabs list, posts the card (or replaces the
+//! one whose Retry was pressed), keeps where it went so the news can reach it, lists the
+//! work for the poller when there are no webhooks, and records that the job was told.
+
+use jiff::Timestamp;
+use slack_morphism::prelude::SlackMessageContent;
+
+use super::store::{self, Card, Followed, Polled, Target};
+use crate::courier::{Origin, Posted};
+use crate::home::store::{self as home_store, AssignedTask, RecentProject};
+use crate::slack::ids::UserId;
+use crate::state::Services;
+use crate::tallyfy::model::{CreatedTask, MemberId};
+
+/// A card about to be posted for job `job`.
+pub struct NewCard<'a> {
+    pub job: &'a str,
+    pub origin: &'a Origin,
+    pub content: SlackMessageContent,
+    /// What its news comes from in Tallyfy.
+    pub followed: Followed,
+    /// The tasks its buttons (or a project's line menus) act on.
+    pub tasks: Vec<CardTask>,
+    /// A project, for the Home tabs of the people in it.
+    pub project: Option<ProjectListing>,
+}
+
+/// One task a card acts on, and whose Home tab lists it.
+pub struct CardTask {
+    /// Its line in a project; `None` for a task's own card.
+    pub line: Option<u32>,
+    pub title: String,
+    /// The Tallyfy members who own it, and the Slack people it was assigned to.
+    pub owners: Vec<MemberId>,
+    pub assignees: Vec<UserId>,
+    pub created: CreatedTask,
+    pub link: String,
+    pub deadline: Timestamp,
+}
+
+/// A project among its people's recent projects.
+pub struct ProjectListing {
+    pub people: Vec<UserId>,
+    pub project: RecentProject,
+}
+
+/// Where the card goes.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// A new message where the request came from.
+    New,
+    /// In place of the message whose Retry button was pressed, through its `response_url`.
+    Replace(String),
+}
+
+/// Keeps what the card acts on, posts it, follows it, and records the job as told; false
+/// when no way to tell the requester worked (the job is then tried again).
+pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
+    let (cards, home) = (store::of(app), home_store::of(app));
+    let channel = card.origin.channel_id.as_ref().map(|c| c.to_string());
+    for task in &card.tasks {
+        let target = Target {
+            key: card.job.to_string(),
+            title: task.title.clone(),
+            owners: task.owners.clone(),
+            created: task.created.clone(),
+        };
+        cards.keep_target(&target, task.line).await;
+        let listed = AssignedTask {
+            task: task.created.id.0.clone(),
+            title: task.title.clone(),
+            link: task.link.clone(),
+            deadline: task.deadline.as_second(),
+            channel: channel.clone(),
+        };
+        home.remember_task(&task.assignees, &listed).await;
+    }
+    if let Some(listing) = &card.project {
+        home.remember_project(&listing.people, &listing.project)
+            .await;
+    }
+    let told = match reply {
+        Reply::Replace(url) => replace(app, &card, &url).await,
+        Reply::New => match app
+            .courier
+            .announce(card.job, card.origin, card.content.clone())
+            .await
+        {
+            Ok(posted) => {
+                follow(app, &card, posted).await;
+                true
+            }
+            Err(_) => false,
+        },
+    };
+    if told {
+        // A Retry's job, if its first run still comes, has nothing left to say.
+        app.ledger.mark_told(card.job).await;
+    }
+    told
+}
+
+/// Replaces the card whose Retry was pressed (else posts it anew); the card's record then
+/// holds what it says now, so later news updates this content, not the earlier one.
+async fn replace(app: &Services, card: &NewCard<'_>, url: &str) -> bool {
+    let cards = store::of(app);
+    if app.courier.replace(url, &card.content).await.is_ok() {
+        if let Some(mut kept) = cards.card(card.job).await {
+            kept.content = card.content.clone();
+            cards.keep_card(card.job, &kept).await;
+        }
+        return true;
+    }
+    app.courier
+        .announce(card.job, card.origin, card.content.clone())
+        .await
+        .is_ok()
+}
+
+/// Keeps where a card went, when it went to a channel; without a public URL, also lists
+/// what it follows, for the poller.
+async fn follow(app: &Services, card: &NewCard<'_>, posted: Posted) {
+    let Posted::InChannel { channel, ts } = posted else {
+        return;
+    };
+    let cards = store::of(app);
+    let kept = Card {
+        channel,
+        ts,
+        content: card.content.clone(),
+    };
+    cards.keep_card(card.job, &kept).await;
+    if app.config.public_url.is_none() {
+        let entry = Polled {
+            job: card.job.to_string(),
+            followed: card.followed.clone(),
+            since: Timestamp::now().as_second(),
+        };
+        cards.list_polled(&entry).await;
+    }
+}

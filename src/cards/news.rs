@@ -1,0 +1,226 @@
+//! Telling a card's news, however it was learned (Tallyfy's webhook, the poller, a press
+//! of Reopen): once, in the card's thread ("Bob Builder completed *Draft contract*"), with
+//! the card updated in place ("3 of 5 done", "Done", "Project complete", the last also
+//! said in the channel).
+
+use slack_morphism::prelude::*;
+
+use super::buttons;
+use super::store;
+use crate::home::store as home_store;
+use crate::slack::ids::UserId;
+use crate::slack::{limits, mrkdwn};
+use crate::state::Services;
+use crate::tallyfy::model::TaskId;
+
+/// The block of the card that says how far the work is.
+const PROGRESS_BLOCK: &str = "progress";
+
+/// A completion (or a reopening), however it was learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct News {
+    /// What it is told once by: the task, done or open, and when it was completed.
+    pub key: String,
+    /// The task's id.
+    pub task: String,
+    /// The Slack user who made the change from the card, when it was made there.
+    pub by: Option<UserId>,
+    /// When a completion was made.
+    pub at: Option<String>,
+    pub title: Option<String>,
+    pub who: Option<String>,
+    pub done: bool,
+    pub progress: Progress,
+    /// The project's run and name, for "is complete".
+    pub process: Option<(String, Option<String>)>,
+}
+
+impl News {
+    pub fn key(task: &str, done: bool, completed_at: Option<&str>) -> String {
+        let state = if done { "done" } else { "open" };
+        format!("{task}:{state}:{}", completed_at.unwrap_or(""))
+    }
+}
+
+/// How far the work is, as the card shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// A project: this many of its tasks are done.
+    Project { done: u64, total: u64 },
+    /// A task on its own.
+    Task { done: bool },
+}
+
+impl Progress {
+    fn is_project_complete(&self) -> bool {
+        matches!(self, Progress::Project { done, total } if done >= total)
+    }
+
+    fn line(&self) -> String {
+        match self {
+            Progress::Project { done, total } if done >= total => ":tada: Project complete".into(),
+            Progress::Project { done, total } => format!("{done} of {total} done"),
+            Progress::Task { done: true } => ":white_check_mark: Done".into(),
+            Progress::Task { done: false } => "Reopened".into(),
+        }
+    }
+}
+
+/// Tells `news` in job `job`'s card's thread, and updates the card.
+pub async fn tell(app: &Services, job: &str, news: News) {
+    let cards = store::of(app);
+    let Some(card) = cards.card(job).await else {
+        // The confirmation went through a response URL or a direct message: no card.
+        return;
+    };
+    let who = news.who.as_deref().unwrap_or("Someone");
+    let title = mrkdwn::shorten(
+        news.title.as_deref().unwrap_or("a task"),
+        limits::SHOWN_TITLE,
+    );
+    // A completion made with the card's "Mark done" names the person who pressed it, not
+    // the user of the service's own Tallyfy token.
+    let pressed_by = match news.done {
+        true => cards.take_completer(&news.task).await,
+        false => None,
+    };
+    let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+        format!(
+            ":white_check_mark: {} completed *{}*",
+            mrkdwn::mention(user),
+            mrkdwn::escape(&title)
+        )
+    } else if news.done {
+        format!(
+            ":white_check_mark: {} completed *{}*",
+            mrkdwn::escape(who),
+            mrkdwn::escape(&title)
+        )
+    } else if let Some(by) = &news.by {
+        format!(
+            ":arrows_counterclockwise: {} reopened *{}*",
+            mrkdwn::mention(by),
+            mrkdwn::escape(&title)
+        )
+    } else {
+        format!(
+            ":arrows_counterclockwise: *{}* was reopened",
+            mrkdwn::escape(&title)
+        )
+    };
+    let at = news.done.then(|| news.at.clone().unwrap_or_default());
+    home_store::of(app).note_done(&news.task, at.as_deref()).await;
+    if let Err(e) = app
+        .courier
+        .reply_in_thread(&card.channel, &card.ts, &reply)
+        .await
+    {
+        tracing::warn!(error = %e, "could not reply in the confirmation's thread");
+    }
+    let finished = match news.progress {
+        Progress::Task { done } => done,
+        Progress::Project { .. } => news.progress.is_project_complete(),
+    };
+    let updated = buttons::with_turn(
+        with_progress(card.content.clone(), &news.progress.line()),
+        finished,
+    );
+    if let Err(e) = app.courier.update(&card.channel, &card.ts, updated).await {
+        tracing::warn!(error = %e, "could not update the confirmation");
+    }
+    if news.progress.is_project_complete() {
+        let (run, name) = news.process.clone().unwrap_or_default();
+        if cards.first_news(&format!("complete:{job}:{run}")).await {
+            let name = name.as_deref().unwrap_or("The project");
+            let line = format!(
+                ":tada: *{}* is complete.",
+                mrkdwn::escape(&mrkdwn::shorten(name, limits::SHOWN_TITLE))
+            );
+            let _ = app.courier.say(&card.channel, &line).await;
+        }
+    }
+}
+
+/// Tells that `by` reopened `task` (titled `title`) from job `job`'s card, once for the
+/// completion at `completed_at` it undid: in the thread, and on the card.
+pub async fn reopened(
+    app: &Services,
+    job: &str,
+    task: &TaskId,
+    title: &str,
+    by: &UserId,
+    completed_at: Option<&str>,
+) {
+    let news = News {
+        key: News::key(&task.0, false, completed_at),
+        task: task.0.clone(),
+        by: Some(by.clone()),
+        at: None,
+        title: Some(title.to_string()),
+        who: None,
+        done: false,
+        progress: Progress::Task { done: false },
+        process: None,
+    };
+    if store::of(app).first_news(&news.key).await {
+        tell(app, job, news).await;
+    }
+}
+
+/// The card with its progress line (replacing an earlier one), above its buttons.
+fn with_progress(mut content: SlackMessageContent, line: &str) -> SlackMessageContent {
+    let progress: SlackBlock = SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+        SlackBlockMarkDownText::new(line.to_string()),
+    )])
+    .with_block_id(PROGRESS_BLOCK.into())
+    .into();
+    let mut blocks = content.blocks.take().unwrap_or_default();
+    blocks.retain(|b| {
+        !matches!(b, SlackBlock::Context(c) if c.block_id.as_ref().map(|id| id.0.as_str()) == Some(PROGRESS_BLOCK))
+    });
+    let at = blocks
+        .iter()
+        .rposition(|b| matches!(b, SlackBlock::Actions(_)))
+        .unwrap_or(blocks.len());
+    blocks.insert(at, progress);
+    content.blocks = Some(blocks);
+    content
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_card_says_how_far_the_work_is() {
+        let project = |done, total| Progress::Project { done, total };
+        assert_eq!(project(3, 5).line(), "3 of 5 done");
+        assert!(project(5, 5).is_project_complete());
+        assert!(!project(4, 5).is_project_complete());
+        assert_eq!(Progress::Task { done: true }.line(), ":white_check_mark: Done");
+        assert_eq!(Progress::Task { done: false }.line(), "Reopened");
+        assert_ne!(
+            News::key("t1", false, Some("x")),
+            News::key("t1", true, Some("x")),
+            "a reopening is news of its own"
+        );
+    }
+
+    #[test]
+    fn the_progress_line_replaces_the_last_one_above_the_buttons() {
+        let content = SlackMessageContent::new().with_blocks(vec![
+            SlackSectionBlock::new()
+                .with_text(SlackBlockMarkDownText::new("card".into()).into())
+                .into(),
+            SlackActionsBlock::new(vec![]).into(),
+        ]);
+        let once = with_progress(content, "1 of 3 done");
+        let twice = with_progress(once, "2 of 3 done");
+        let json = serde_json::to_value(&twice).unwrap();
+        let blocks = json["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 3);
+        assert_eq!(blocks[1]["block_id"], "progress");
+        assert_eq!(blocks[1]["elements"][0]["text"], "2 of 3 done");
+        assert_eq!(blocks[2]["type"], "actions");
+    }
+}

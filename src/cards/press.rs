@@ -1,0 +1,65 @@
+//! The one way in for a press on a card: Mark done, Reopen or Comment, on a task's card or
+//! on one line of a project's. The press is answered at once and carried out in the
+//! background: the task it acts on is read from the card's record, then turned
+//! ([`super::turn`]) or commented on ([`super::comment`]); the presser hears privately how
+//! it went.
+
+use super::buttons::{self, Act};
+use super::comment::{self, Press};
+use super::store;
+use super::turn::{self, Turn};
+use crate::slack::interaction::{Action, BlockActions};
+use crate::state::AppState;
+
+/// Takes `action` when it is a press of a card's button or a line's menu, and hands it
+/// off; false for any other action.
+pub fn press(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+    if !buttons::is_card_action(&action.action_id) {
+        return false;
+    }
+    let Some(pressed) = action
+        .chosen()
+        .and_then(|chosen| buttons::pressed(&action.action_id, chosen))
+    else {
+        return true;
+    };
+    let what = match pressed.act {
+        Act::Done => "mark_done",
+        Act::Reopen => "reopen",
+        Act::Comment => "comment",
+    };
+    state.metrics.slack_request("block_actions", what);
+    let container = actions.container.as_ref();
+    let press = Press {
+        team: actions.team_id(),
+        user: actions.user.id.clone(),
+        trigger_id: actions.trigger_id.clone().unwrap_or_default(),
+        channel: container.and_then(|c| c.channel_id.clone()),
+        ts: container.and_then(|c| c.message_ts.clone()),
+        response_url: actions.response_url.clone(),
+    };
+    let app = state.clone();
+    let handed = state.jobs.hand_off(async move {
+        let target = store::of(&app).target(&pressed.job, pressed.line).await;
+        let turned = match pressed.act {
+            Act::Done => Turn::Done,
+            Act::Reopen => Turn::Reopen,
+            Act::Comment => {
+                let task = target.map(|t| (t.created.id, t.title));
+                return comment::open(&app, press, task).await;
+            }
+        };
+        let Some(url) = press.response_url else {
+            return;
+        };
+        let text = match &target {
+            Some(target) => turn::turn(&app, target, &press.team, &press.user, turned).await,
+            None => turn::GONE.to_string(),
+        };
+        app.courier.reply_privately(&url, &text).await;
+    });
+    if handed.is_err() {
+        tracing::warn!("too much work is running: a button press was not handled");
+    }
+    true
+}

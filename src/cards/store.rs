@@ -1,0 +1,236 @@
+//! What is kept about each posted card, with typed values. The keys are the ones earlier
+//! releases wrote, so cards posted before an upgrade keep working after it.
+//!
+//! | key | value | meaning | kept |
+//! |---|---|---|---|
+//! | `card:{job}` | [`Card`] | the confirmation: where it is and what it says | [`FOLLOW_TTL`] |
+//! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`] |
+//! | `hook:{job}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done | [`FOLLOW_TTL`] |
+//! | `watch:{token}` | the job's key | whose card a webhook call is about | [`FOLLOW_TTL`] |
+//! | `news:{what}` | `1` | a completion (or reopening, or a project's end) already told | [`FOLLOW_TTL`] |
+//! | `turn:{task}` | `1` | someone's Mark done or Reopen is being carried out | 30 s |
+//! | `completer:{task}` | a Slack user id | who pressed Mark done, to name them in the thread | an hour |
+//! | `polled` | a list of [`Polled`], newest first | the work the poller reads (no public URL) | [`FOLLOW_TTL`] |
+//! | `poller` | a replica's name | the lease that makes one replica the poller | three polls |
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::SlackMessageContent;
+
+use crate::jobs::ledger::Step;
+use crate::slack::ids::UserId;
+use crate::state::Services;
+use crate::store::Store;
+use crate::tallyfy::model::{CreatedTask, MemberId, RunId, TaskId};
+
+/// How long what follows a card (its webhooks, its record, its news) is kept: work takes
+/// time.
+pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long a Mark done or Reopen holds its task against another press.
+const TURN_TTL: Duration = Duration::from_secs(30);
+/// How long who pressed Mark done is kept for the completion's news.
+const COMPLETER_TTL: Duration = Duration::from_secs(3600);
+/// Where the work read by polling is listed, and how many entries the list keeps.
+const POLLED: &str = "polled";
+const POLLED_KEEP: usize = 1000;
+/// The lease that makes one replica the poller.
+const LEASE: &str = "poller";
+
+/// A confirmation in a channel: where it is and what it says.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Card {
+    pub channel: String,
+    pub ts: String,
+    pub content: SlackMessageContent,
+}
+
+/// What a card's card follows in Tallyfy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Followed {
+    Task(TaskId),
+    Run(RunId),
+}
+
+/// A task a card's button acts on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Target {
+    /// The job whose card it is.
+    pub key: String,
+    pub title: String,
+    /// The Tallyfy members who own it.
+    pub owners: Vec<MemberId>,
+    pub created: CreatedTask,
+}
+
+/// One piece of work the poller reads: whose card, what, and since when (unix seconds).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Polled {
+    pub job: String,
+    pub followed: Followed,
+    pub since: i64,
+}
+
+/// The cards' keys over the shared store.
+pub struct CardStore<'a> {
+    store: &'a dyn Store,
+}
+
+/// The cards' keys in `app`'s store.
+pub fn of(app: &Services) -> CardStore<'_> {
+    CardStore {
+        store: app.store.as_ref(),
+    }
+}
+
+impl CardStore<'_> {
+    async fn read<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let raw = self.store.get(key).await.ok().flatten()?;
+        serde_json::from_str(&raw).ok()
+    }
+
+    async fn write<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+        let raw = serde_json::to_string(value).expect("plain data");
+        if let Err(e) = self.store.set(key, &raw, ttl).await {
+            tracing::warn!(error = %e, key = key.split(':').next().unwrap_or(""), "could not keep a card's record");
+        }
+    }
+
+    /// Keeps where job `job`'s card is and what it says.
+    pub async fn keep_card(&self, job: &str, card: &Card) {
+        self.write(&format!("card:{job}"), card, FOLLOW_TTL).await;
+    }
+
+    pub async fn card(&self, job: &str) -> Option<Card> {
+        self.read(&format!("card:{job}")).await
+    }
+
+    /// Keeps what job `target.key`'s card (or its line at `line`) acts on.
+    pub async fn keep_target(&self, target: &Target, line: Option<u32>) {
+        self.write(&target_key(&target.key, line), target, FOLLOW_TTL)
+            .await;
+    }
+
+    pub async fn target(&self, job: &str, line: Option<u32>) -> Option<Target> {
+        self.read(&target_key(job, line)).await
+    }
+
+    /// The token of creation `step`'s webhook: the same one every time it is asked for
+    /// (the first replica to ask makes it), and known to [`CardStore::watched`].
+    pub async fn webhook_token(&self, job: &str, step: Step) -> String {
+        let hook = format!("hook:{job}:{step}");
+        let token = match self.store.get(&hook).await {
+            Ok(Some(token)) => token,
+            _ => {
+                let fresh = crate::seal::random_token();
+                match self.store.set_if_absent(&hook, &fresh, FOLLOW_TTL).await {
+                    Ok(false) => self.store.get(&hook).await.ok().flatten().unwrap_or(fresh),
+                    _ => fresh,
+                }
+            }
+        };
+        let _ = self
+            .store
+            .set(&format!("watch:{token}"), job, FOLLOW_TTL)
+            .await;
+        token
+    }
+
+    /// The job whose webhook has this token, if it is one this service gave out.
+    pub async fn watched(&self, token: &str) -> Option<String> {
+        if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        self.store
+            .get(&format!("watch:{token}"))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// True the first time `what` (a task and its completion time, say) is asked about, on
+    /// any replica: each piece of news is told once.
+    pub async fn first_news(&self, what: &str) -> bool {
+        matches!(
+            self.store
+                .set_if_absent(&format!("news:{what}"), "1", FOLLOW_TTL)
+                .await,
+            Ok(true)
+        )
+    }
+
+    /// Takes `task` for one press of Mark done or Reopen; false while another press is
+    /// being carried out (or the store cannot say: nothing is done then).
+    pub async fn take_turn(&self, task: &TaskId) -> bool {
+        matches!(
+            self.store
+                .set_if_absent(&format!("turn:{task}"), "1", TURN_TTL)
+                .await,
+            Ok(true)
+        )
+    }
+
+    pub async fn end_turn(&self, task: &TaskId) {
+        let _ = self.store.delete(&format!("turn:{task}")).await;
+    }
+
+    /// Records that `user` pressed Mark done on `task`: the completion Tallyfy then
+    /// reports names its token's user, so the thread names the person instead.
+    pub async fn note_completer(&self, task: &TaskId, user: &UserId) {
+        let _ = self
+            .store
+            .set(&format!("completer:{task}"), user.as_str(), COMPLETER_TTL)
+            .await;
+    }
+
+    /// Who pressed Mark done on `task`, once: the record goes as it is read.
+    pub async fn take_completer(&self, task: &str) -> Option<UserId> {
+        let key = format!("completer:{task}");
+        let user = self.store.get(&key).await.ok().flatten()?;
+        let _ = self.store.delete(&key).await;
+        Some(UserId::new(user))
+    }
+
+    /// Lists a piece of work for the poller.
+    pub async fn list_polled(&self, entry: &Polled) {
+        let raw = serde_json::to_string(entry).expect("plain data");
+        if let Err(e) = self
+            .store
+            .push_recent(POLLED, &raw, POLLED_KEEP, FOLLOW_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not list the work to read for completions");
+        }
+    }
+
+    /// The work the poller reads, newest first.
+    pub async fn polled(&self) -> Vec<Polled> {
+        let listed = self.store.recent(POLLED).await.unwrap_or_default();
+        listed
+            .iter()
+            .filter_map(|raw| serde_json::from_str(raw).ok())
+            .collect()
+    }
+
+    /// Takes the poller's lease for `me`, or keeps it: one replica polls at a time.
+    /// Without the store each replica reads for itself; news is still told once each.
+    pub async fn hold_lease(&self, me: &str, ttl: Duration) -> bool {
+        match self.store.set_if_absent(LEASE, me, ttl).await {
+            Ok(true) => true,
+            Ok(false) => match self.store.get(LEASE).await {
+                Ok(Some(holder)) if holder == me => self.store.set(LEASE, me, ttl).await.is_ok(),
+                _ => false,
+            },
+            Err(_) => true,
+        }
+    }
+}
+
+fn target_key(job: &str, line: Option<u32>) -> String {
+    match line {
+        Some(position) => format!("target:{job}:{position}"),
+        None => format!("target:{job}"),
+    }
+}

@@ -1,0 +1,85 @@
+//! What can go wrong in a call to Tallyfy, sorted by what a caller does about it.
+
+use std::time::Duration;
+
+/// What can go wrong talking to Tallyfy, sorted by what the caller does about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TallyfyError {
+    /// 400/422: the request itself is wrong; retrying will not help.
+    #[error("Tallyfy rejected the request: {message}")]
+    Invalid {
+        message: String,
+        fields: Vec<(String, String)>,
+    },
+    /// 401: the token expired or was revoked.
+    #[error("Tallyfy did not accept the app's access token")]
+    Unauthorized,
+    /// 403: the token's user may not do this.
+    #[error("Tallyfy refused permission: {0}")]
+    Forbidden(String),
+    #[error("not found in Tallyfy: {0}")]
+    NotFound(String),
+    /// 429: wait `retry_after`, then try again.
+    #[error("Tallyfy's rate limit was reached")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Any other 4xx (405, 409, 410, 413...): Tallyfy will not do this as asked;
+    /// retrying will not help. `code` is Tallyfy's own (`SEAT_POOL_EXHAUSTED`, say).
+    #[error("Tallyfy refused the request (HTTP {status}): {message}")]
+    Refused {
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// 5xx (and 408): Tallyfy is not serving right now.
+    #[error("Tallyfy answered HTTP {status}: {message}")]
+    Server { status: u16, message: String },
+    /// The request never left: safe to send again.
+    #[error("could not connect to Tallyfy: {0}")]
+    Unreachable(String),
+    /// The request left but no answer came back: it may or may not have taken effect.
+    #[error("no answer from Tallyfy: {0}")]
+    NoAnswer(String),
+    #[error("unexpected answer from Tallyfy: {0}")]
+    Unexpected(String),
+}
+
+impl TallyfyError {
+    /// Whether trying again later may succeed: Tallyfy unavailable, or no answer.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            TallyfyError::Server { .. }
+                | TallyfyError::Unreachable(_)
+                | TallyfyError::NoAnswer(_)
+                | TallyfyError::Unexpected(_)
+        )
+    }
+
+    /// Whether a creation that failed this way may have been made all the same: the
+    /// request was sent, and what came back does not say it was refused. A 503 says
+    /// Tallyfy is not serving, and a refused connection means nothing was sent.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            TallyfyError::NoAnswer(_) | TallyfyError::Unexpected(_) => true,
+            TallyfyError::Server { status, .. } => *status != 503,
+            _ => false,
+        }
+    }
+
+    /// The label this error carries in metrics.
+    pub fn metric_label(&self) -> String {
+        match self {
+            TallyfyError::Invalid { .. } => "422".into(),
+            TallyfyError::Unauthorized => "401".into(),
+            TallyfyError::Forbidden(_) => "403".into(),
+            TallyfyError::NotFound(_) => "404".into(),
+            TallyfyError::RateLimited { .. } => "429".into(),
+            TallyfyError::Server { status, .. } | TallyfyError::Refused { status, .. } => {
+                status.to_string()
+            }
+            TallyfyError::Unreachable(_) => "unreachable".into(),
+            TallyfyError::NoAnswer(_) => "no_answer".into(),
+            TallyfyError::Unexpected(_) => "unexpected".into(),
+        }
+    }
+}
