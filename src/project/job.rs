@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::message::{self, Outcome as Confirmation};
 use super::modal::ProjectForm;
-use super::{PlanError, PlannedTask, ProjectPlan};
+use super::plan::{self, PlanError, PlannedTask, ProjectPlan};
 use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Made};
 use crate::jobs::ledger::{Progress, Step};
@@ -62,7 +62,7 @@ pub async fn create(
     }
     let plan = match job.plan.clone() {
         Some(plan) => plan,
-        None => match super::submit::plan(&app.directory, &job.origin.team_id, &job.form).await {
+        None => match plan::plan(&app.directory, &job.origin.team_id, &job.form).await {
             Ok(plan) => plan,
             Err(PlanError::Problems(problems)) => {
                 let reason = problems.into_values().collect::<Vec<_>>().join(" ");

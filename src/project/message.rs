@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use slack_morphism::prelude::*;
 
-use super::PlannedTask;
+use super::plan::PlannedTask;
 use crate::deadline;
 use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};

@@ -10,62 +10,24 @@
 
 pub mod lines;
 pub mod message;
-pub mod modal;
-pub mod submit;
 pub mod job;
+pub mod modal;
+mod plan;
+pub mod submit;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::deadline;
-use crate::directory::DirectoryError;
 use crate::modals::{self, ModalRequest};
 use crate::slack::command::SlashCommand;
-use crate::slack::ids::UserId;
 use crate::state::AppState;
-use crate::tallyfy::model::{Owners, TagId, TaskOptions};
 use modal::Prefill;
+pub use plan::{PlanError, PlannedTask, ProjectPlan};
 
 /// How long `/project list` waits for progress from Tallyfy.
 const PROGRESS_BUDGET: Duration = Duration::from_millis(1500);
-
-/// A project with every person resolved: what the job creates.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectPlan {
-    pub name: String,
-    pub summary: Option<String>,
-    pub assignees: Vec<UserId>,
-    pub owners: Owners,
-    pub deadline: Timestamp,
-    pub tasks: Vec<PlannedTask>,
-    /// Options for every task line; left out of the stored job when none is set.
-    #[serde(default, skip_serializing_if = "TaskOptions::is_empty")]
-    pub options: TaskOptions,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedTask {
-    /// The position in the run: the run's own first task is 1, so lines start at 2.
-    pub position: u32,
-    pub title: String,
-    pub assignees: Vec<UserId>,
-    pub owners: Owners,
-    pub deadline: Timestamp,
-    /// Tags of this line's own, besides the project's options.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<TagId>,
-}
-
-#[derive(Debug)]
-pub enum PlanError {
-    /// Mistakes to show on the modal, keyed by block.
-    Problems(BTreeMap<String, String>),
-    Lookup(DirectoryError),
-}
 
 pub fn is_list(text: &str) -> bool {
     text.trim().eq_ignore_ascii_case("list")
