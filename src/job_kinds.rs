@@ -4,20 +4,20 @@
 //!
 //! | kind | stored as | performed by |
 //! |---|---|---|
-//! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::work`] |
-//! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::work`] |
+//! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::job`] |
+//! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::job`] |
 //! | a Retry button press | `{"kind": "retry", "key", "response_url", "pressed_by"}` | here: the kept job again, for the person who asked for it only |
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
 use crate::cards::Reply;
+use crate::failures;
+use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
 use crate::project::job::{self as project_job, ProjectJob};
 use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
 use crate::task::job::{self as task_job, TaskJob};
-use crate::wording;
 
 /// The kind under which a Retry press is stored.
 pub const RETRY: &str = "retry";
@@ -130,7 +130,7 @@ impl Runnable for Running {
                     return;
                 }
                 app.metrics.job("job", "given_up");
-                let text = format!(":warning: The retry did not finish. {}", wording::GIVEN_UP);
+                let text = format!(":warning: The retry did not finish. {}", failures::GIVEN_UP);
                 app.courier
                     .reply_privately(&retry.response_url, &text)
                     .await;

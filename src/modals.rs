@@ -8,10 +8,10 @@ use jiff::{Timestamp, Zoned};
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
+use crate::channel_projects::ProjectRef;
 use crate::courier::Origin;
 use crate::deadline;
 use crate::jobs::ledger::Claim;
-use crate::channel_projects::ProjectRef;
 use crate::slack::api::SlackPerson;
 use crate::slack::command::{parse_text, CommandText, SlashCommand};
 use crate::slack::ids::{ChannelId, TeamId, UserId};
@@ -19,8 +19,8 @@ use crate::slack::interaction::{Shortcut, View, ViewState, ViewSubmission};
 use crate::state::AppState;
 use crate::tallyfy::model::{Group, Tag};
 
-pub mod quick_text;
 pub mod options;
+pub mod quick_text;
 
 /// How long a trigger id stays good for opening a form, less a margin for the way back.
 const TRIGGER_LIFE: Duration = Duration::from_millis(2800);

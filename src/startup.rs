@@ -12,9 +12,9 @@ use tower_http::trace::TraceLayer;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 use crate::config::Config;
+use crate::job_kinds::Performer;
 use crate::jobs::Drained;
 use crate::state::AppState;
-use crate::job_kinds::Performer;
 
 /// The whole HTTP surface.
 pub fn app(state: AppState) -> Router {
@@ -23,7 +23,9 @@ pub fn app(state: AppState) -> Router {
             state.config.http.max_in_flight,
         ))
         .merge(crate::inbound::http::tallyfy_router())
-        .merge(crate::ops::router(state.config.metrics_addr.is_none()))
+        .merge(crate::inbound::monitoring::router(
+            state.config.metrics_addr.is_none(),
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let path = req
@@ -52,7 +54,7 @@ pub fn app(state: AppState) -> Router {
 
 /// What `METRICS_ADDR` serves: `/metrics` alone.
 fn metrics_app(state: AppState) -> Router {
-    crate::ops::metrics_router().with_state(state)
+    crate::inbound::monitoring::metrics_router().with_state(state)
 }
 
 /// Request ids shaped like UUIDs: a random half for this process and a counted half, so

@@ -15,9 +15,10 @@ use crate::telemetry::Metrics;
 
 mod contract;
 mod memory;
-pub use crate::schedule::{Reservation, SendSchedule};
+mod send_schedule;
 pub use contract::{Store, StoreError};
 pub use memory::{MemoryStore, MEMORY_CAPACITY};
+pub use send_schedule::{Reservation, SendSchedule};
 
 /// The longest any one store call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);

@@ -198,16 +198,26 @@ mod tests {
             job: "submission:T:V:h".into(),
             line: None,
         };
-        assert_eq!(pressed(DONE_ACTION, "submission:T:V:h"), Some(task(Act::Done)));
-        assert_eq!(pressed(REOPEN_ACTION, "submission:T:V:h"), Some(task(Act::Reopen)));
-        assert_eq!(pressed(COMMENT_ACTION, "submission:T:V:h"), Some(task(Act::Comment)));
+        assert_eq!(
+            pressed(DONE_ACTION, "submission:T:V:h"),
+            Some(task(Act::Done))
+        );
+        assert_eq!(
+            pressed(REOPEN_ACTION, "submission:T:V:h"),
+            Some(task(Act::Reopen))
+        );
+        assert_eq!(
+            pressed(COMMENT_ACTION, "submission:T:V:h"),
+            Some(task(Act::Comment))
+        );
         let menus = line_menus([(2, "Draft"), (3, "Sign")].into_iter(), "submission:T:V:h");
         let json = serde_json::to_value(menus.unwrap()).unwrap();
-        for (menu, act) in json["elements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .zip([Act::Done, Act::Reopen, Act::Comment])
+        for (menu, act) in
+            json["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip([Act::Done, Act::Reopen, Act::Comment])
         {
             let id = menu["action_id"].as_str().unwrap();
             let value = menu["options"][1]["value"].as_str().unwrap();

@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
 use crate::courier::{notice, Origin};
+use crate::failures;
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::interaction::ViewSubmission;
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::TaskId;
-use crate::wording;
 
 /// The comment form's callback id.
 pub const CALLBACK_ID: &str = "task_comment";
@@ -162,7 +162,7 @@ async fn send(
             tracing::warn!(error = %e, "could not add a comment in Tallyfy");
             format!(
                 "Your comment was not added to *{title}*. {}",
-                mrkdwn::escape(&wording::tallyfy(&e))
+                mrkdwn::escape(&failures::tallyfy(&e))
             )
         }
     }

@@ -7,7 +7,7 @@
 //! - [`buttons`]: every button and menu on a card and their action ids: Mark done while a
 //!   task is open, Reopen once it is done, Comment; a project's card offers the same for
 //!   each of its lines.
-//! - [`press`]: the one way in for a press; [`turn`] carries out Mark done and Reopen
+//! - [`mod@press`]: the one way in for a press; [`turn`] carries out Mark done and Reopen
 //!   (only for the task's assignees, from what Tallyfy says of the task now), [`comment`]
 //!   the comment form.
 //! - News, once, in the card's thread and on the card ([`news`]), from Tallyfy's webhook

@@ -109,7 +109,9 @@ pub async fn tell(app: &Services, job: &str, news: News) {
         )
     };
     let at = news.done.then(|| news.at.clone().unwrap_or_default());
-    home_store::of(app).note_done(&news.task, at.as_deref()).await;
+    home_store::of(app)
+        .note_done(&news.task, at.as_deref())
+        .await;
     if let Err(e) = app
         .courier
         .reply_in_thread(&card.channel, &card.ts, &reply)
@@ -197,7 +199,10 @@ mod tests {
         assert_eq!(project(3, 5).line(), "3 of 5 done");
         assert!(project(5, 5).is_project_complete());
         assert!(!project(4, 5).is_project_complete());
-        assert_eq!(Progress::Task { done: true }.line(), ":white_check_mark: Done");
+        assert_eq!(
+            Progress::Task { done: true }.line(),
+            ":white_check_mark: Done"
+        );
         assert_eq!(Progress::Task { done: false }.line(), "Reopened");
         assert_ne!(
             News::key("t1", false, Some("x")),

@@ -10,9 +10,9 @@
 use super::news;
 use super::store::{self, Target};
 use crate::directory::Assignee;
+use crate::failures;
 use crate::slack::ids::{TeamId, UserId};
 use crate::state::Services;
-use crate::wording;
 
 /// What a press is answered with when the job's details are no longer kept.
 pub const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
@@ -67,7 +67,7 @@ pub async fn turn(
             Assignee::Member { id, .. } => Some(id),
             _ => None,
         }),
-        Err(e) => return wording::lookup(&e, "assignees'"),
+        Err(e) => return failures::lookup(&e, "assignees'"),
     };
     if !member.is_some_and(|m| target.owners.contains(&m)) {
         return turn.not_an_assignee().into();
@@ -88,7 +88,7 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
         Ok(task) => task,
         Err(e) => {
             tracing::warn!(error = %e, "could not read a task before changing it");
-            return wording::tallyfy(&e);
+            return failures::tallyfy(&e);
         }
     };
     let done = now.status.as_deref() == Some("completed");
@@ -120,7 +120,7 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
         }
         Err(e) => {
             tracing::warn!(error = %e, ?turn, "could not change a task in Tallyfy");
-            wording::tallyfy(&e)
+            failures::tallyfy(&e)
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::cards;
 use crate::courier;
 use crate::home;
+use crate::job_kinds::RetryJob;
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
@@ -15,7 +16,6 @@ use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut};
 use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
-use crate::job_kinds::RetryJob;
 
 /// The callback id of the "Create a Tallyfy task" message shortcut.
 pub const MESSAGE_SHORTCUT: &str = "task_from_message";

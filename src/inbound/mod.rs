@@ -4,5 +4,6 @@
 
 pub mod dispatch;
 pub mod http;
+pub mod monitoring;
 pub mod server;
 pub mod socket;

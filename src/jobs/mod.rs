@@ -18,8 +18,8 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::telemetry::Metrics;
-use ledger::{write_later, Ledger};
 pub use ledger::Stored;
+use ledger::{write_later, Ledger};
 use queue::{Delivery, LocalQueue, Queue};
 
 /// Work handed off by request handlers that may run at once in one replica.

@@ -10,18 +10,18 @@ use serde::{Deserialize, Serialize};
 use super::message::{self, Outcome as Confirmation};
 use super::modal::ProjectForm;
 use super::plan::{self, PlanError, PlannedTask, ProjectPlan};
+use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
+use crate::channel_projects::{self, ProjectRef};
 use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Made};
+use crate::failures::{self, Failure};
+use crate::home::store::RecentProject;
 use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
-use crate::channel_projects::{self, ProjectRef};
 use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{CreatedTask, NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
-use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
-use crate::home::store::RecentProject;
-use crate::wording::{self, Failure};
 
 /// The kind under which a project job is stored.
 pub const KIND: &str = "project";
@@ -70,7 +70,7 @@ pub async fn create(
             }
             Err(PlanError::Lookup(e)) => {
                 tracing::warn!(error = %e, "project lookups failed");
-                let reason = wording::lookup(&e, "people's");
+                let reason = failures::lookup(&e, "people's");
                 return fail(app, &job, Failure::retryable(reason)).await;
             }
         },
@@ -80,7 +80,7 @@ pub async fn create(
     let run = match ensure_run(app, &job, &plan, attempt).await {
         Ok(run) => run,
         Err(e) => {
-            let reason = wording::tallyfy(&e);
+            let reason = failures::tallyfy(&e);
             return fail(app, &job, Failure::retryable(reason)).await;
         }
     };
@@ -131,7 +131,7 @@ pub async fn give_up(app: &Services, job: &ProjectJob) {
     }
     app.metrics.job("job", "given_up");
     app.ledger.keep(&job.stored()).await;
-    let reason = wording::GIVEN_UP.to_string();
+    let reason = failures::GIVEN_UP.to_string();
     fail(app, job, Failure::retryable(reason)).await;
 }
 
@@ -242,7 +242,7 @@ async fn append(
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, position = task.position, "could not append a task");
-            Err(wording::tallyfy(&e))
+            Err(failures::tallyfy(&e))
         }
     }
 }

@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(options[0]["text"]["text"], "Draft <b>");
         let value = options[0]["value"].as_str().unwrap();
         let pressed = crate::cards::buttons::pressed("line_done", value).unwrap();
-        assert_eq!((pressed.job.as_str(), pressed.line), ("submission:T:V:h", Some(2)));
+        assert_eq!(
+            (pressed.job.as_str(), pressed.line),
+            ("submission:T:V:h", Some(2))
+        );
         let retry = &json["blocks"][3]["elements"][1];
         assert_eq!(retry["action_id"], RETRY_ACTION);
         assert_eq!(retry["value"], "submission:T:V:h");

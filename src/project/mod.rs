@@ -1,16 +1,18 @@
 //! `/project`: an ad-hoc Tallyfy process with no template. The run is created as an empty
 //! process (`separate_task_for_each_assignee: true`) and each task line is appended to it
 //! with `run_id` and its `position`. The channel remembers its recent projects
-//! ([`crate::channel_projects`]), so later `/task`s can be added to them, and `/project list` shows them.
+//! ([`crate::channel_projects`]), so later `/task`s can be added to them, and `/project
+//! list` shows them.
 //!
 //! - [`modal`] builds and reads the form, with [`lines`] for its task lines; [`submit`]
-//!   checks a submission within Slack's 3 s, resolves its people, and queues the job;
-//!   [`work`] is the job: the run, then each line, exactly once, then the message (and the
-//!   Retry of what is missing); [`message`] is what people read.
+//!   checks a submission within Slack's 3 s, resolves its people into a [`ProjectPlan`]
+//!   (`plan`), and queues the job; [`job`] creates the run, then each line, exactly once,
+//!   then hands its card to [`crate::cards`] (or replaces it, on a Retry of what is
+//!   missing); [`message`] is what people read.
 
+pub mod job;
 pub mod lines;
 pub mod message;
-pub mod job;
 pub mod modal;
 mod plan;
 pub mod submit;
@@ -24,7 +26,6 @@ use crate::modals::{self, ModalRequest};
 use crate::slack::command::SlashCommand;
 use crate::state::AppState;
 use modal::Prefill;
-pub use plan::{PlanError, PlannedTask, ProjectPlan};
 
 /// How long `/project list` waits for progress from Tallyfy.
 const PROGRESS_BUDGET: Duration = Duration::from_millis(1500);
@@ -54,7 +55,8 @@ pub async fn open(state: &AppState, request: ModalRequest) {
 /// `/project list`: the channel's recent projects with links, and progress from Tallyfy
 /// where it answers quickly.
 pub async fn list(state: &AppState, cmd: &SlashCommand) -> serde_json::Value {
-    let projects = crate::channel_projects::recent(state.store.as_ref(), &cmd.team_id, &cmd.channel_id).await;
+    let projects =
+        crate::channel_projects::recent(state.store.as_ref(), &cmd.team_id, &cmd.channel_id).await;
     if projects.is_empty() {
         return json!({"response_type": "ephemeral", "text": "No projects have been started in this channel yet. Start one with `/project Name`."});
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::modal;
 use super::job::ProjectJob;
+use super::modal;
 use super::plan::{self, PlanError};
 use crate::deadline;
 use crate::modals::{self, Metadata, SubmitAnswer};
@@ -32,8 +32,11 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         Err(errors) => return SubmitAnswer::Errors(errors),
     };
     let team = sub.team_id();
-    let plan = match tokio::time::timeout(RESOLVE_BUDGET, plan::plan(&state.directory, &team, &form))
-        .await
+    let plan = match tokio::time::timeout(
+        RESOLVE_BUDGET,
+        plan::plan(&state.directory, &team, &form),
+    )
+    .await
     {
         Ok(Ok(plan)) => Some(plan),
         Ok(Err(PlanError::Problems(errors))) => return SubmitAnswer::Errors(errors),

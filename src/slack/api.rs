@@ -13,7 +13,6 @@ use crate::telemetry::Metrics;
 
 mod views;
 
-
 /// The longest a Web API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a `response_url` post may take.

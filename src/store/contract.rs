@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::schedule::Reservation;
+use super::send_schedule::Reservation;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::contract::{Store, StoreError};
-use crate::schedule::{Reservation, SendSchedule};
+use super::send_schedule::{Reservation, SendSchedule};
 
 /// The most keys the in-process store keeps of each sort (values, lists, schedules).
 pub const MEMORY_CAPACITY: usize = 10_000;

@@ -11,11 +11,11 @@ use url::Url;
 
 use super::auth::Credentials;
 use super::budget::RateBudget;
+use super::error::TallyfyError;
 use super::model::{
     CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, Tag,
     TaskId,
 };
-use super::error::TallyfyError;
 use crate::config::TallyfyConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;

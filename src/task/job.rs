@@ -5,18 +5,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::message::{self, Created};
 use super::draft::TaskDraft;
+use super::message::{self, Created};
+use crate::cards::{self, CardTask, Followed, NewCard, Reply};
 use crate::courier::{self, Origin};
 use crate::create_once::Creation;
 use crate::directory::DirectoryError;
+use crate::failures::{self, Failure};
 use crate::jobs::ledger::Step;
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
 use crate::tallyfy::model::{NewTask, Owners};
 use crate::tallyfy::TallyfyError;
-use crate::cards::{self, CardTask, Followed, NewCard, Reply};
-use crate::wording::{self, Failure};
 
 /// The kind under which a task job is stored.
 pub const KIND: &str = "task";
@@ -52,7 +52,7 @@ impl From<OwnersError> for Failure {
     fn from(e: OwnersError) -> Self {
         match e {
             OwnersError::Unassignable(reason) => Failure::final_(reason),
-            OwnersError::Lookup(e) => Failure::retryable(wording::lookup(&e, "assignees'")),
+            OwnersError::Lookup(e) => Failure::retryable(failures::lookup(&e, "assignees'")),
         }
     }
 }
@@ -129,7 +129,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             return fail(app, &job, Failure::final_(reason)).await;
         }
         Err(e) => {
-            let reason = wording::tallyfy(&e);
+            let reason = failures::tallyfy(&e);
             return fail(app, &job, Failure::retryable(reason)).await;
         }
     };
@@ -197,7 +197,7 @@ pub async fn give_up(app: &Services, job: &TaskJob) {
         return;
     }
     app.metrics.job("job", "given_up");
-    let reason = wording::GIVEN_UP.to_string();
+    let reason = failures::GIVEN_UP.to_string();
     fail(app, job, Failure::retryable(reason)).await;
 }
 

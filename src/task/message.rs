@@ -30,9 +30,6 @@ pub struct Created<'a> {
     pub job_key: &'a str,
 }
 
-/// The action ids of the assignees' buttons on a task's confirmation ("Mark done" or
-/// "Reopen", and "Comment"); each one's value is the job's key.
-
 /// Field labels the confirmation names before "and N more".
 const FIELDS_NAMED: usize = 3;
 /// Characters of a field label the confirmation shows.
@@ -152,10 +149,7 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                 .expect("links are built from valid base URLs"),
         );
     let mut buttons = vec![button.into()];
-    buttons.extend(crate::cards::buttons::task_buttons(
-        created.job_key,
-        false,
-    ));
+    buttons.extend(crate::cards::buttons::task_buttons(created.job_key, false));
     SlackMessageContent::new()
         .with_text(fallback)
         .with_blocks(vec![

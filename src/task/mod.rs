@@ -3,22 +3,20 @@
 //! transport-free: the HTTP routes and the Socket Mode connection call them alike.
 //!
 //! - [`modal`] builds and reads the form; [`submit`] checks a submission within Slack's
-//!   3 s and queues the job; [`work`] is the job: create the task once, then tell the
-//!   channel; [`message`] is what people read; [`whois`] answers the directory commands;
-//!   [`done`] finds the task a card's button acts on.
+//!   3 s and queues the job, a [`TaskDraft`]; [`job`] creates the task once, then hands
+//!   its card to [`crate::cards`]; [`message`] is what people read; [`whois`] answers the
+//!   directory commands.
 
-
+mod draft;
+pub mod job;
 pub mod message;
 pub mod modal;
 pub mod submit;
 pub mod whois;
-mod draft;
-pub mod job;
 
 use crate::deadline;
 use crate::modals::{self, ModalRequest, Opening};
 use crate::state::AppState;
-pub use draft::{draft_owners, TaskDraft};
 use modal::Prefill;
 
 /// Slack's limit on a text input's initial value.
@@ -27,7 +25,9 @@ const MAX_INITIAL_CHARS: usize = 3000;
 /// Opens the "New task" modal for a `/task` command or a shortcut, prefilled from its text.
 pub async fn open(state: &AppState, request: ModalRequest) {
     let projects = match &request.channel_id {
-        Some(channel) => crate::channel_projects::recent(state.store.as_ref(), &request.team_id, channel).await,
+        Some(channel) => {
+            crate::channel_projects::recent(state.store.as_ref(), &request.team_id, channel).await
+        }
         None => Vec::new(),
     };
     // On the heap: the form's lookups and calls are large, and the task that opens it

@@ -7,8 +7,8 @@ use jiff::{Timestamp, Zoned};
 use slack_morphism::prelude::*;
 
 use super::draft::TaskDraft;
-use crate::modals::{self, Metadata};
 use crate::channel_projects::ProjectRef;
+use crate::modals::{self, Metadata};
 use crate::slack::ids::UserId;
 use crate::slack::interaction::ViewState;
 use crate::tallyfy::model::{Group, Tag, TagId, TaskType};
@@ -25,8 +25,6 @@ const STANDALONE: &str = "standalone";
 /// Every input block has a single element with this action id.
 const VALUE: &str = "value";
 
-/// Tallyfy's limit on titles.
-pub const MAX_TITLE_CHARS: usize = crate::tallyfy::limits::MAX_TITLE_CHARS;
 const MAX_SUMMARY_CHARS: usize = 3000;
 
 /// What the modal opens with.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::modal;
 use super::job::TaskJob;
+use super::modal;
 use crate::modals::{self, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
