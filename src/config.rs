@@ -10,6 +10,10 @@ use url::Url;
 
 use crate::seal::Key;
 
+/// What the keys derived from the Slack secret are for (see [`Key::derive`]).
+const JOB_KEY_PURPOSE: &str = "job signing";
+const STORE_KEY_PURPOSE: &str = "store encryption";
+
 /// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -83,8 +87,8 @@ pub struct TallyfyConfig {
     /// 600 a minute per organization).
     pub rate_limit: u32,
     pub rate_window: Duration,
-    /// Encrypts the tokens kept in the store (`STORE_ENCRYPTION_KEY`); without it renewed
-    /// tokens are never written to the store.
+    /// Encrypts the tokens kept in the store (`STORE_ENCRYPTION_KEY`, else derived from
+    /// the Slack signing secret or app token).
     pub token_key: Option<Key>,
 }
 
@@ -92,8 +96,8 @@ pub struct TallyfyConfig {
 pub struct StoreConfig {
     pub redis_url: Option<Secret>,
     pub key_prefix: String,
-    /// Signs the jobs on the shared stream (`JOB_SIGNING_KEY`); present whenever
-    /// `redis_url` is.
+    /// Signs the jobs on the shared stream (`JOB_SIGNING_KEY`, else derived from the Slack
+    /// signing secret or app token).
     pub job_signing_key: Option<Key>,
 }
 
@@ -258,26 +262,20 @@ impl Config {
             }
         }
         let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
-        let token_key = r.key("STORE_ENCRYPTION_KEY");
-        if redis_url.is_some()
-            && refresh.is_some()
-            && token_key.is_none()
-            && r.get("STORE_ENCRYPTION_KEY").is_none()
-        {
-            r.errors.push(
-                "STORE_ENCRYPTION_KEY is not set: with REDIS_URL and token refresh, the renewed Tallyfy \
-                 tokens are kept in Redis encrypted under it (make one with `openssl rand -hex 32`)"
-                    .into(),
-            );
-        }
-        let job_signing_key = r.key("JOB_SIGNING_KEY");
-        if redis_url.is_some() && job_signing_key.is_none() && r.get("JOB_SIGNING_KEY").is_none() {
-            r.errors.push(
-                "JOB_SIGNING_KEY is not set: with REDIS_URL, every job on the shared queue is signed \
-                 with it (make one with `openssl rand -hex 32`; every replica needs the same)"
-                    .into(),
-            );
-        }
+        // Without keys of their own, both are derived from the Slack secret every replica
+        // already shares, so that an installation configured for an earlier release (which
+        // had neither setting) starts and works as it did.
+        let shared_secret = signing_secret
+            .as_ref()
+            .or(app_token.as_ref())
+            .map(|s| s.expose().to_string());
+        let derived = |purpose: &str| shared_secret.as_deref().map(|s| Key::derive(s, purpose));
+        let token_key = r.key("STORE_ENCRYPTION_KEY").or_else(|| {
+            derived(STORE_KEY_PURPOSE).filter(|_| r.get("STORE_ENCRYPTION_KEY").is_none())
+        });
+        let job_signing_key = r
+            .key("JOB_SIGNING_KEY")
+            .or_else(|| derived(JOB_KEY_PURPOSE).filter(|_| r.get("JOB_SIGNING_KEY").is_none()));
         let hit_ttl = r.seconds("DIRECTORY_CACHE_TTL_SECS", 24 * 3600);
         let miss_ttl = r.seconds("DIRECTORY_MISS_TTL_SECS", 10 * 60);
         let claim_after = r.seconds("JOB_CLAIM_TIMEOUT_SECS", 30);

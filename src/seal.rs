@@ -35,7 +35,22 @@ impl Key {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
+
+    /// A key derived (HKDF-SHA256) from `secret` for one `purpose`: the same secret and
+    /// purpose always give the same key, and different purposes unrelated keys. For an
+    /// installation that sets no key of its own: every replica shares the secret, so every
+    /// replica derives the same key.
+    pub fn derive(secret: &str, purpose: &str) -> Self {
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(DERIVATION_SALT), secret.as_bytes());
+        let mut bytes = [0u8; 32];
+        hkdf.expand(purpose.as_bytes(), &mut bytes)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self(bytes)
+    }
 }
+
+/// The salt of every derived key: keys derived here differ from any other use of the secret.
+const DERIVATION_SALT: &[u8] = b"tallyfy-slack key derivation v1";
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,6 +170,24 @@ impl JobMac {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derived_key_depends_on_its_secret_and_its_purpose_only() {
+        let jobs = Key::derive("signing-secret", "jobs");
+        assert_eq!(jobs, Key::derive("signing-secret", "jobs"));
+        assert_ne!(jobs, Key::derive("signing-secret", "tokens"));
+        assert_ne!(jobs, Key::derive("another-secret", "jobs"));
+        // RFC 5869's construction, checked against an independent HMAC computation.
+        let prk = {
+            let mut mac = <Hmac<Sha256> as HmacKeyInit>::new_from_slice(DERIVATION_SALT).unwrap();
+            mac.update(b"signing-secret");
+            mac.finalize().into_bytes()
+        };
+        let mut mac = <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&prk).unwrap();
+        mac.update(b"jobs");
+        mac.update(&[1]);
+        assert_eq!(jobs.0[..], mac.finalize().into_bytes()[..]);
+    }
 
     #[test]
     fn keys_are_read_from_hex_or_base64_and_never_printed() {

@@ -124,7 +124,7 @@ const JOB_KEY: &str = "a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a1b2a
 const STORE_KEY: &str = "c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4c3d4";
 
 #[test]
-fn redis_needs_a_job_signing_key_and_stored_tokens_an_encryption_key() {
+fn without_keys_of_their_own_the_job_and_store_keys_are_derived_from_the_slack_secret() {
     let mut vars = MINIMAL.to_vec();
     vars.extend([
         ("REDIS_URL", "redis://localhost:6379"),
@@ -133,9 +133,33 @@ fn redis_needs_a_job_signing_key_and_stored_tokens_an_encryption_key() {
         ("TALLYFY_CLIENT_SECRET", "s"),
         ("TALLYFY_REFRESH_TOKEN", "r"),
     ]);
-    let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
-    assert!(text.contains("JOB_SIGNING_KEY is not set"), "{text}");
-    assert!(text.contains("STORE_ENCRYPTION_KEY is not set"), "{text}");
+    // The previous release's settings: no keys of their own.
+    let config = Config::from_lookup(lookup(&vars)).unwrap();
+    let (jobs, tokens) = (
+        config.store.job_signing_key.clone().unwrap(),
+        config.tallyfy.token_key.clone().unwrap(),
+    );
+    assert_ne!(jobs, tokens, "one key for each purpose");
+    let again = Config::from_lookup(lookup(&vars)).unwrap();
+    assert_eq!(
+        again.store.job_signing_key,
+        Some(jobs.clone()),
+        "every replica derives the same"
+    );
+    let mut other = vars.clone();
+    other.retain(|(k, _)| *k != "SLACK_SIGNING_SECRET");
+    other.push(("SLACK_SIGNING_SECRET", "another-signing-secret"));
+    let other = Config::from_lookup(lookup(&other)).unwrap();
+    assert_ne!(other.store.job_signing_key, Some(jobs.clone()));
+    // Keys of their own replace the derived ones.
+    let mut own = vars.clone();
+    own.extend([
+        ("JOB_SIGNING_KEY", JOB_KEY),
+        ("STORE_ENCRYPTION_KEY", STORE_KEY),
+    ]);
+    let own = Config::from_lookup(lookup(&own)).unwrap();
+    assert_eq!(own.store.job_signing_key, crate::seal::Key::parse(JOB_KEY));
+    assert_eq!(own.tallyfy.token_key, crate::seal::Key::parse(STORE_KEY));
     vars.extend([("JOB_SIGNING_KEY", "short"), ("STORE_ENCRYPTION_KEY", "x")]);
     let errors = Config::from_lookup(lookup(&vars)).unwrap_err();
     assert_eq!(errors.0.len(), 2, "{errors}");

@@ -36,5 +36,6 @@ mod task_command;
 mod task_options;
 mod task_submission;
 mod token_refresh;
+mod upgrade;
 mod visibility;
 mod workspace;

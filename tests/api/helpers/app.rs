@@ -196,6 +196,8 @@ async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp 
 pub async fn prepare(
     adjust: impl FnOnce(&mut HashMap<String, String>),
 ) -> (FakeSlack, FakeTallyfy, String, HashMap<String, String>) {
+    // The test's own HTTP clients need the process's TLS provider, as the app's do.
+    tallyfy_slack::tls::init();
     let slack = FakeSlack::start().await;
     let tallyfy = FakeTallyfy::start().await;
     populate(&slack, &tallyfy);
