@@ -43,9 +43,7 @@
 //!   [`deadline`] (date phrases), [`telemetry`] (logs and metrics) and [`tls`] (one TLS
 //!   policy for every outbound connection).
 //!
-//! - Above it all, [`sandbox`] (the `sandbox` feature): the stand-ins for Slack and Tallyfy
-//!   that the tests run against, and `tallyfy-slack sandbox`, the application against
-//!   them with a web page that works like a Slack channel.
+//! The stand-ins for Slack and Tallyfy and the sandbox are crates of their own.
 //!
 //! One `/task` submission, top-down: [`inbound::http`] verifies and parses ->
 //! [`inbound::dispatch`] -> [`task::submit`] validates, claims and queues the job ->
@@ -66,8 +64,6 @@ pub mod modals;
 pub mod ops;
 pub mod project;
 pub mod runs;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 pub mod schedule;
 pub mod seal;
 pub mod slack;
