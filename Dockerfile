@@ -21,6 +21,8 @@ RUN mkdir -p src benches stand-ins/src/bin sandbox/src \
         target/release/deps/tallyfy_slack-* target/release/deps/libtallyfy_slack-*
 COPY src ./src
 COPY benches ./benches
+# The Slack app manifest's template, which `tallyfy-slack manifest` has built in.
+COPY manifests/slack-app.yaml ./manifests/
 RUN cargo build --release --locked -p tallyfy-slack --bin tallyfy-slack
 
 # Run: distroless "cc" (glibc, libgcc, CA certificates; no shell, no package manager),
