@@ -3,19 +3,27 @@
 FROM rust:1.95.0-bookworm AS build
 WORKDIR /src
 # Dependencies first, in a layer of their own: built against empty targets, this layer is
-# reused until Cargo.toml or Cargo.lock changes, so a code change rebuilds only this crate.
+# reused until a Cargo.toml or Cargo.lock changes, so a code change rebuilds only this crate.
+# Cargo loads the whole workspace, so the other members (the stand-ins and the sandbox,
+# never built here) are there as their manifests and empty targets.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src benches \
+COPY stand-ins/Cargo.toml stand-ins/
+COPY sandbox/Cargo.toml sandbox/
+RUN mkdir -p src benches stand-ins/src/bin sandbox/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs stand-ins/src/lib.rs sandbox/src/lib.rs \
     && echo 'fn main() {}' > benches/directory.rs \
-    && cargo build --release --locked --no-default-features --bin tallyfy-slack \
+    && echo 'fn main() {}' > stand-ins/src/bin/bench_upstream.rs \
+    && echo 'fn main() {}' > sandbox/src/main.rs \
+    && cargo build --release --locked -p tallyfy-slack --bin tallyfy-slack \
     && rm -rf src benches target/release/tallyfy-slack* \
         target/release/.fingerprint/tallyfy-slack-* \
         target/release/deps/tallyfy_slack-* target/release/deps/libtallyfy_slack-*
 COPY src ./src
 COPY benches ./benches
-RUN cargo build --release --locked --no-default-features --bin tallyfy-slack
+# The Slack app manifest's template, which `tallyfy-slack manifest` has built in.
+COPY manifests/slack-app.yaml ./manifests/
+RUN cargo build --release --locked -p tallyfy-slack --bin tallyfy-slack
 
 # Run: distroless "cc" (glibc, libgcc, CA certificates; no shell, no package manager),
 # pinned by digest. To update: `docker buildx imagetools inspect

@@ -8,9 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use stand_ins::{slack as fake_slack, tallyfy as fake_tallyfy};
 use tallyfy_slack::config::Config;
 use tallyfy_slack::directory::Directory;
-use tallyfy_slack::sandbox::{slack as fake_slack, tallyfy as fake_tallyfy};
 use tallyfy_slack::slack::api::SlackApi;
 use tallyfy_slack::store::{RedisStore, Store};
 use tallyfy_slack::tallyfy::TallyfyClient;

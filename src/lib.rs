@@ -74,8 +74,6 @@ pub mod jobs;
 pub mod manifest;
 pub(crate) mod modals;
 pub(crate) mod project;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 pub mod seal;
 pub mod slack;
 pub mod startup;

@@ -28,14 +28,6 @@ enum Command {
         #[arg(long)]
         socket_mode: bool,
     },
-    /// Try it with no accounts: the app against stand-ins for Slack and Tallyfy, and a page
-    /// that works like a Slack channel. Prints the address to open.
-    #[cfg(feature = "sandbox")]
-    Sandbox {
-        /// Where the page listens.
-        #[arg(long, default_value = "127.0.0.1:3000")]
-        listen: std::net::SocketAddr,
-    },
 }
 
 fn load_config() -> Result<Config, ExitCode> {
@@ -62,23 +54,6 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        #[cfg(feature = "sandbox")]
-        Command::Sandbox { listen } => {
-            if let Ok(filter) = std::env::var("RUST_LOG") {
-                telemetry::init_logging(&filter, tallyfy_slack::config::LogFormat::Text);
-            }
-            match tallyfy_slack::sandbox::start(listen).await {
-                Ok(sandbox) => {
-                    println!("Open {} (Ctrl-C stops it)", sandbox.address);
-                    shutdown_signal().await;
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("tallyfy-slack sandbox: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
         Command::Check => {
             let config = match load_config() {
                 Ok(config) => config,

@@ -1,2 +1,2 @@
-//! The stand-in for Slack's Web API: `tallyfy_slack::sandbox::slack`.
-pub use tallyfy_slack::sandbox::slack::*;
+//! The stand-in for Slack's Web API: `stand_ins::slack`.
+pub use stand_ins::slack::*;

@@ -1,2 +1,2 @@
-//! The stand-in for Tallyfy's API: `tallyfy_slack::sandbox::tallyfy`.
-pub use tallyfy_slack::sandbox::tallyfy::*;
+//! The stand-in for Tallyfy's API: `stand_ins::tallyfy`.
+pub use stand_ins::tallyfy::*;

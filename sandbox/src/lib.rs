@@ -1,25 +1,22 @@
-//! `tallyfy-slack sandbox`, and the stand-ins it runs on.
+//! The sandbox: tallyfy-slack with no settings at all, against the stand-ins for Slack
+//! and Tallyfy (the `tallyfy-slack-stand-ins` crate, the ones the black-box tests run
+//! against).
 //!
-//! [`slack::FakeSlack`] and [`tallyfy::FakeTallyfy`] stand in for Slack's Web API and
-//! Tallyfy's API and behave as their owners document them, each rule with its source. The
-//! black-box tests run the application against them, and so does the sandbox, so there is
-//! one set of stand-ins and it stays faithful.
+//! It runs the real application: the stand-ins on loopback, the in-process store and
+//! queue, a few people, channels and Tallyfy members ([`world`]), and a web page that works
+//! like a Slack channel ([`page`]), where what a person does is sent to the application as
+//! Slack sends it ([`room`]).
 //!
-//! The sandbox runs the real application with no settings at all: the stand-ins on
-//! loopback, the in-process store and queue, a few people, channels and Tallyfy members
-//! ([`world`]), and a web page that works like a Slack channel ([`page`]), where what a
-//! person does is sent to the application as Slack sends it ([`room`]).
-//!
-//! Built with the `sandbox` cargo feature (on by default; the container image is built
-//! without it).
+//! `cargo run --release -p tallyfy-slack-sandbox` (the binary is `tallyfy-slack-sandbox`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use stand_ins::slack::FakeSlack;
+use stand_ins::tallyfy::FakeTallyfy;
+
 pub mod page;
 pub mod room;
-pub mod slack;
-pub mod tallyfy;
 pub mod world;
 
 /// A running sandbox.
@@ -43,8 +40,8 @@ pub async fn start(addr: SocketAddr) -> anyhow::Result<Sandbox> {
         bound.ip().to_string()
     };
     let address = format!("http://{host}:{}", bound.port());
-    let slack = slack::FakeSlack::start().await;
-    let tallyfy = tallyfy::FakeTallyfy::start().await;
+    let slack = FakeSlack::start().await;
+    let tallyfy = FakeTallyfy::start().await;
     world::populate(&slack, &tallyfy);
     let app = world::start_app(world::settings(&slack, &tallyfy, &address)?).await?;
     let room = Arc::new(Room::new(slack, tallyfy, app));

@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use serde_json::{json, Value};
+use stand_ins::slack::{self as fake_slack, FakeSlack};
+use stand_ins::tallyfy::FakeTallyfy;
+use tallyfy_slack::config::Secret;
+use tallyfy_slack::slack::signature::Verifier;
 
-use super::slack::{self as fake_slack, FakeSlack};
-use super::tallyfy::FakeTallyfy;
-use super::world::{self, Player, CHANNELS, PLAYERS};
-use crate::config::Secret;
-use crate::slack::signature::Verifier;
+use crate::world::{self, Player, CHANNELS, PLAYERS};
 
 /// A person's action, as the page sends it.
 pub struct Action<'a> {

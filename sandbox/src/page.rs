@@ -1,6 +1,6 @@
 //! The sandbox's web page and the small JSON API it calls: the page is plain HTML, CSS and
 //! JavaScript compiled into the binary; each call turns a person's action into what Slack
-//! would send the application (see [`super::room`]).
+//! would send the application (see [`crate::room`]).
 
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::room::{Action, Room};
+use crate::room::{Action, Room};
 
 const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/sandbox.js");

@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-
-use super::slack::{self as fake_slack, FakeSlack, Person};
-use super::tallyfy::{self as fake_tallyfy, FakeTallyfy};
-use crate::config::Config;
-use crate::startup::Application;
+use stand_ins::slack::{self as fake_slack, FakeSlack, Person};
+use stand_ins::tallyfy::{self as fake_tallyfy, FakeTallyfy};
+use tallyfy_slack::config::Config;
+use tallyfy_slack::startup::Application;
 
 /// The signing secret the sandbox signs every request to the application with.
 pub const SIGNING_SECRET: &str = "sandbox-signing-secret-0123456789";

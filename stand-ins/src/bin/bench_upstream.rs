@@ -8,7 +8,7 @@
 //! empty page. Control: `GET /bench/counts` (calls per method), `POST /bench/reset`,
 //! `POST /bench/views-open-delay/{ms}` (how long `views.open` takes to answer).
 //!
-//! `cargo run --release --example bench_upstream -- 127.0.0.1:4100`
+//! `cargo run --release -p tallyfy-slack-stand-ins --bin bench-upstream -- 127.0.0.1:4100`
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -90,7 +90,9 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no browser session: {answer}"))
             .to_string();
+        // The workspace's target directory, above this crate's.
         let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
             .join("target")
             .join("screenshots")
             .join(name);

@@ -7,7 +7,7 @@ mod webdriver;
 use std::time::Duration;
 
 use serde_json::json;
-use tallyfy_slack::sandbox;
+use tallyfy_slack_sandbox as sandbox;
 
 use webdriver::Browser;
 
@@ -234,10 +234,10 @@ async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() 
         .local_addr()
         .unwrap()
         .port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack-sandbox"))
         .env_clear()
         .current_dir(std::env::temp_dir())
-        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
