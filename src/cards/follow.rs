@@ -11,7 +11,7 @@ use crate::courier::{Origin, Posted};
 use crate::home::store::{self as home_store, AssignedTask, RecentProject};
 use crate::slack::ids::UserId;
 use crate::state::Services;
-use crate::tallyfy::model::{CreatedTask, MemberId};
+use crate::tallyfy::model::CreatedTask;
 
 /// A card about to be posted for job `job`.
 pub struct NewCard<'a> {
@@ -31,8 +31,7 @@ pub struct CardTask {
     /// Its line in a project; `None` for a task's own card.
     pub line: Option<u32>,
     pub title: String,
-    /// The Tallyfy members who own it, and the Slack people it was assigned to.
-    pub owners: Vec<MemberId>,
+    /// The Slack people it was assigned to, whose Home tabs list it.
     pub assignees: Vec<UserId>,
     pub created: CreatedTask,
     pub link: String,
@@ -63,7 +62,6 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
         let target = Target {
             key: card.job.to_string(),
             title: task.title.clone(),
-            owners: task.owners.clone(),
             created: task.created.clone(),
         };
         cards.keep_target(&target, task.line).await;

@@ -23,7 +23,7 @@ use crate::jobs::ledger::Step;
 use crate::slack::ids::UserId;
 use crate::state::Services;
 use crate::store::Store;
-use crate::tallyfy::model::{CreatedTask, MemberId, RunId, TaskId};
+use crate::tallyfy::model::{CreatedTask, RunId, TaskId};
 
 /// How long what follows a card (its webhooks, its record, its news) is kept: work takes
 /// time.
@@ -54,14 +54,13 @@ pub enum Followed {
     Run(RunId),
 }
 
-/// A task a card's button acts on.
+/// A task a card's button acts on. Who may act on it is read from Tallyfy at each press
+/// (earlier releases kept its owners here too; that is read no more).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Target {
     /// The job whose card it is.
     pub key: String,
     pub title: String,
-    /// The Tallyfy members who own it.
-    pub owners: Vec<MemberId>,
     pub created: CreatedTask,
 }
 

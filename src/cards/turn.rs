@@ -1,10 +1,12 @@
 //! What an assignee's "Mark done" or "Reopen" does, whichever card it was pressed on (a
 //! task's, or a line of a project's): the task is completed (or reopened) in Tallyfy,
-//! once, when the person who pressed is one of its assignees (their Slack account maps to
-//! a Tallyfy member who owns it); anyone else is told, privately, that only the assignees
-//! can. What Tallyfy says of the task decides: a done task is not completed again, an open
-//! one not reopened, and a second press while the first is being carried out changes
-//! nothing. The thread hears of a completion as of any other, and of a reopening with who
+//! once, when the person who pressed is one of its assignees as Tallyfy has them at that
+//! moment (their Slack account maps to a Tallyfy member who owns the task, or who is in a
+//! group that owns it); anyone else is told, privately, that only the assignees can.
+//! Nothing kept from when the card was posted decides: someone removed from the task since
+//! is refused, someone added since is not. What Tallyfy says of the task decides the rest
+//! too: a done task is not completed again, an open one not reopened, and a second press
+//! while the first is being carried out changes nothing. The thread hears of a completion as of any other, and of a reopening with who
 //! made it.
 
 use super::news;
@@ -13,6 +15,8 @@ use crate::directory::Assignee;
 use crate::failures;
 use crate::slack::ids::{TeamId, UserId};
 use crate::state::Services;
+use crate::tallyfy::model::{ListedTask, MemberId};
+use crate::tallyfy::TallyfyError;
 
 /// What a press is answered with when the job's details are no longer kept.
 pub const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
@@ -69,20 +73,27 @@ pub async fn turn(
         }),
         Err(e) => return failures::lookup(&e, "assignees'"),
     };
-    if !member.is_some_and(|m| target.owners.contains(&m)) {
+    let Some(member) = member else {
         return turn.not_an_assignee().into();
-    }
+    };
     let (cards, task) = (store::of(app), &target.created.id);
     if !cards.take_turn(task).await {
         return turn.already().into();
     }
-    let text = carry_out(app, target, user, turn).await;
+    let text = carry_out(app, target, member, user, turn).await;
     cards.end_turn(task).await;
     text
 }
 
-/// Reads the task in Tallyfy, and turns it when it is not there already.
-async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -> String {
+/// Reads the task in Tallyfy, and turns it when `member` is one of its assignees now and
+/// it is not there already.
+async fn carry_out(
+    app: &Services,
+    target: &Target,
+    member: MemberId,
+    user: &UserId,
+    turn: Turn,
+) -> String {
     let created = &target.created;
     let now = match app.tallyfy.get_task(&created.id).await {
         Ok(task) => task,
@@ -91,6 +102,14 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
             return failures::tallyfy(&e);
         }
     };
+    match assigned(app, &now, member).await {
+        Ok(true) => {}
+        Ok(false) => return turn.not_an_assignee().into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the groups that own a task");
+            return failures::tallyfy(&e);
+        }
+    }
     let done = now.status.as_deref() == Some("completed");
     let result = match (turn, done) {
         (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
@@ -123,4 +142,24 @@ async fn carry_out(app: &Services, target: &Target, user: &UserId, turn: Turn) -
             failures::tallyfy(&e)
         }
     }
+}
+
+/// Whether `member` is one of `task`'s assignees as Tallyfy has them now: named among its
+/// owners, or a member of a group that owns it (the groups are read only when needed).
+async fn assigned(
+    app: &Services,
+    task: &ListedTask,
+    member: MemberId,
+) -> Result<bool, TallyfyError> {
+    let owners = task.owners.clone().unwrap_or_default();
+    if owners.names(member) {
+        return Ok(true);
+    }
+    if owners.groups.is_empty() {
+        return Ok(false);
+    }
+    let groups = app.tallyfy.group_members().await?;
+    Ok(groups
+        .iter()
+        .any(|g| owners.groups.contains(&g.id) && g.has(member)))
 }

@@ -290,7 +290,6 @@ async fn made_lines(
             tasks.push(CardTask {
                 line: Some(line.position),
                 title: line.title.clone(),
-                owners: line.owners.users.clone(),
                 assignees: line.assignees.clone(),
                 created,
                 link: link.to_string(),

@@ -13,8 +13,8 @@ use super::auth::Credentials;
 use super::budget::RateBudget;
 use super::error::TallyfyError;
 use super::model::{
-    CreatedTask, Data, Group, ListedTask, Member, NewTask, OneOrFirst, Page, Run, RunId, Tag,
-    TaskId,
+    CreatedTask, Data, Group, GroupMembers, ListedTask, Member, NewTask, OneOrFirst, Page, Run,
+    RunId, Tag, TaskId,
 };
 use crate::config::TallyfyConfig;
 use crate::store::Store;
@@ -116,40 +116,40 @@ impl TallyfyClient {
 
     /// The organization's groups (every page, up to a bound).
     pub async fn list_groups(&self) -> Result<Vec<Group>, TallyfyError> {
-        let path = format!("organizations/{}/groups", self.org_id);
-        let mut groups = Vec::new();
-        for page in 1..=MAX_PAGES {
-            let req = self.request(Method::GET, &path).query(&[
-                ("page", page.to_string()),
-                ("per_page", PER_PAGE.to_string()),
-            ]);
-            let found: Page<Group> = self.send("list_groups", req).await?;
-            let more = found.has_next();
-            groups.extend(found.data);
-            if !more {
-                break;
-            }
-        }
-        Ok(groups)
+        self.every_page("groups", "list_groups").await
+    }
+
+    /// The organization's groups with their members, as Tallyfy has them now.
+    pub async fn group_members(&self) -> Result<Vec<GroupMembers>, TallyfyError> {
+        self.every_page("groups", "list_groups").await
     }
 
     /// The organization's tags (every page, up to a bound).
     pub async fn list_tags(&self) -> Result<Vec<Tag>, TallyfyError> {
-        let path = format!("organizations/{}/tags", self.org_id);
-        let mut tags = Vec::new();
+        self.every_page("tags", "list_tags").await
+    }
+
+    /// Every page of the organization's list `list` (up to a bound), as `call` in metrics.
+    async fn every_page<T: DeserializeOwned>(
+        &self,
+        list: &str,
+        call: &'static str,
+    ) -> Result<Vec<T>, TallyfyError> {
+        let path = format!("organizations/{}/{list}", self.org_id);
+        let mut all = Vec::new();
         for page in 1..=MAX_PAGES {
             let req = self.request(Method::GET, &path).query(&[
                 ("page", page.to_string()),
                 ("per_page", PER_PAGE.to_string()),
             ]);
-            let found: Page<Tag> = self.send("list_tags", req).await?;
+            let found: Page<T> = self.send(call, req).await?;
             let more = found.has_next();
-            tags.extend(found.data);
+            all.extend(found.data);
             if !more {
                 break;
             }
         }
-        Ok(tags)
+        Ok(all)
     }
 
     /// The task Tallyfy already holds that `request` would create, if any: a creation whose

@@ -194,8 +194,39 @@ pub struct ListedTask {
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct ListedOwners {
+    /// Member ids, or member objects with an `id`.
     #[serde(default)]
     pub users: Vec<serde_json::Value>,
+    /// Group ids.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl ListedOwners {
+    /// Whether `member` is named among the owners (not through a group).
+    pub fn names(&self, member: MemberId) -> bool {
+        self.users
+            .iter()
+            .filter_map(member_id)
+            .any(|id| id == member.0)
+    }
+}
+
+/// A group as Tallyfy lists it, with its members (ids, or member objects with an `id`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct GroupMembers {
+    pub id: String,
+    #[serde(default)]
+    pub members: Vec<serde_json::Value>,
+}
+
+impl GroupMembers {
+    pub fn has(&self, member: MemberId) -> bool {
+        self.members
+            .iter()
+            .filter_map(member_id)
+            .any(|id| id == member.0)
+    }
 }
 
 impl ListedTask {

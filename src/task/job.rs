@@ -159,7 +159,6 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
     let task = CardTask {
         line: None,
         title: draft.title.clone(),
-        owners: request.owners.users.clone(),
         assignees: draft.assignees.clone(),
         created,
         link,

@@ -276,7 +276,12 @@ pub(super) async fn list_groups(
     let data: Vec<Value> = s
         .groups
         .iter()
-        .map(|(id, name)| json!({"id": id, "name": name, "description": "", "members": []}))
+        // A group lists its members' ids and its guests' emails, the shape Tallyfy's group
+        // create and update take (tallyfy/mcp-public, server/tools/group_management.py).
+        .map(|(id, name)| {
+            let members = s.group_members.get(id).cloned().unwrap_or_default();
+            json!({"id": id, "name": name, "description": "", "members": members, "guests": []})
+        })
         .collect();
     // Tallyfy's `links` may be null, `{}` or `[]`: the groups list says null.
     one_page(data, Value::Null)

@@ -254,6 +254,15 @@ impl FakeTallyfy {
             .insert(id.into(), members.to_vec());
     }
 
+    /// The task `task_id`'s owners are changed in Tallyfy itself to these members and
+    /// groups (someone removed from it, someone added, a group given it).
+    pub fn set_owners(&self, task_id: &str, users: &[u64], groups: &[&str]) {
+        let mut s = self.inner.lock().unwrap();
+        if let Some(task) = s.runs.values_mut().flatten().find(|t| t["id"] == task_id) {
+            task["owners"] = json!({"users": users, "guests": [], "groups": groups});
+        }
+    }
+
     /// Listing groups answers 403, as for a token without admin rights.
     pub fn refuse_groups(&self) {
         self.inner.lock().unwrap().groups_refused = true;
