@@ -41,7 +41,17 @@ impl Key {
     /// installation that sets no key of its own: every replica shares the secret, so every
     /// replica derives the same key.
     pub fn derive(secret: &str, purpose: &str) -> Self {
-        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(DERIVATION_SALT), secret.as_bytes());
+        Self::derive_from(secret.as_bytes(), purpose)
+    }
+
+    /// A key for one `purpose` derived (HKDF-SHA256) from this one: one setting serves
+    /// several uses without one use's key being another's.
+    pub fn derive_for(&self, purpose: &str) -> Self {
+        Self::derive_from(&self.0, purpose)
+    }
+
+    fn derive_from(secret: &[u8], purpose: &str) -> Self {
+        let hkdf = hkdf::Hkdf::<Sha256>::new(Some(DERIVATION_SALT), secret);
         let mut bytes = [0u8; 32];
         hkdf.expand(purpose.as_bytes(), &mut bytes)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
@@ -167,9 +177,92 @@ impl JobMac {
     }
 }
 
+/// Signs the values the service keeps in the store, so that a value it acts on is one it
+/// wrote: `s1.{tag}.{value}`, where the tag is HMAC-SHA256 (first 16 bytes, base64url) of
+/// the Redis key and the value together, so a signed value copied under another key does
+/// not check either.
+#[derive(Clone)]
+pub struct ValueSigner {
+    key: Key,
+}
+
+/// How a signed value starts.
+const SIGNED_PREFIX: &str = "s1.";
+/// Characters of a tag: 16 bytes in base64url without padding.
+const TAG_LEN: usize = 22;
+
+impl ValueSigner {
+    pub fn new(key: &Key) -> Self {
+        Self { key: key.clone() }
+    }
+
+    fn tag(&self, key: &str, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as HmacKeyInit>::new_from_slice(&self.key.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(key.as_bytes());
+        mac.update(&[0]);
+        mac.update(value.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..16])
+    }
+
+    /// `value` as it is kept under `key`.
+    pub fn sign(&self, key: &str, value: &str) -> String {
+        format!("{SIGNED_PREFIX}{}.{value}", self.tag(key, value))
+    }
+
+    /// What `stored` holds, when it is a value this signer signed for `key`.
+    pub fn open<'a>(&self, key: &str, stored: &'a str) -> Option<&'a str> {
+        let rest = stored.strip_prefix(SIGNED_PREFIX)?;
+        let (tag, value) = (rest.get(..TAG_LEN)?, rest.get(TAG_LEN + 1..)?);
+        if rest.as_bytes().get(TAG_LEN) != Some(&b'.') {
+            return None;
+        }
+        let expected = self.tag(key, value);
+        // Constant time: the tag is compared byte for byte whatever matches.
+        let same = expected
+            .bytes()
+            .zip(tag.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+        same.then_some(value)
+    }
+
+    /// Whether `stored` is in the signed form at all (a value written before values were
+    /// signed is not).
+    pub fn is_signed(stored: &str) -> bool {
+        stored.starts_with(SIGNED_PREFIX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signed_value_opens_under_its_own_key_only_and_not_once_altered() {
+        let signer = ValueSigner::new(&Key::from_bytes([7; 32]).derive_for("store values"));
+        let stored = signer.sign("card:k1", "{\"ts\":\"1.2\"}");
+        assert!(ValueSigner::is_signed(&stored));
+        assert_eq!(signer.open("card:k1", &stored), Some("{\"ts\":\"1.2\"}"));
+        assert_eq!(
+            signer.open("card:k2", &stored),
+            None,
+            "moved to another key"
+        );
+        let altered = stored.replace("1.2", "9.9");
+        assert_eq!(signer.open("card:k1", &altered), None);
+        let other = ValueSigner::new(&Key::from_bytes([8; 32]));
+        assert_eq!(
+            other.open("card:k1", &stored),
+            None,
+            "another key's signature"
+        );
+        assert_eq!(signer.open("card:k1", "{\"ts\":\"1.2\"}"), None, "unsigned");
+        assert_eq!(signer.open("card:k1", "s1.short"), None);
+        let empty = signer.sign("x", "");
+        assert_eq!(signer.open("x", &empty), Some(""));
+    }
 
     #[test]
     fn a_derived_key_depends_on_its_secret_and_its_purpose_only() {

@@ -193,6 +193,16 @@ impl Application {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             }))
         });
+        // Values an earlier release kept unsigned are signed while they are still read.
+        if let Some(signed) = self.state.signed_store.clone() {
+            let mut stop = stop_watch.clone();
+            tokio::spawn(crate::store::signed::sign_earlier_values(
+                signed,
+                async move {
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                },
+            ));
+        }
         let metrics = self.metrics.map(|listener| {
             let (router, http) = (
                 metrics_app(self.state.clone()),

@@ -11,11 +11,15 @@ use crate::directory::Directory;
 use crate::jobs::ledger::Ledger;
 use crate::jobs::queue::{Queue, RedisQueue};
 use crate::jobs::{Jobs, QueueSettings};
-use crate::seal::JobMac;
+use crate::seal::{JobMac, ValueSigner};
 use crate::slack::api::SlackApi;
 use crate::slack::signature::Verifier;
 use crate::slack::workspace::Workspace;
+use crate::store::signed::SignedStore;
 use crate::store::{Breaker, MemoryStore, RedisStore, Store};
+
+/// What the key the store's values are signed with is derived for (from `JOB_SIGNING_KEY`).
+const STORE_VALUES: &str = "store values";
 use crate::tallyfy::{Links, TallyfyClient};
 use crate::telemetry::Metrics;
 
@@ -30,6 +34,9 @@ pub struct Services {
     /// Links into Tallyfy's web app.
     pub links: Links,
     pub store: Arc<dyn Store>,
+    /// The same store, when it is Redis: its values signed, and those an earlier release
+    /// left unsigned signed in the background.
+    pub signed_store: Option<Arc<SignedStore>>,
     /// What is stored about each job.
     pub ledger: Ledger,
     pub directory: Directory,
@@ -56,20 +63,30 @@ impl AppState {
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = Metrics::default();
         let breaker = Arc::new(Breaker::default());
-        let store: Arc<dyn Store> = match &config.store.redis_url {
-            Some(url) => Arc::new(RedisStore::new(
-                url.expose(),
-                &config.store.key_prefix,
-                metrics.clone(),
-                breaker.clone(),
-            )?),
+        let (store, signed): (Arc<dyn Store>, _) = match &config.store.redis_url {
+            Some(url) => {
+                let redis = Arc::new(RedisStore::new(
+                    url.expose(),
+                    &config.store.key_prefix,
+                    metrics.clone(),
+                    breaker.clone(),
+                )?);
+                let key = config
+                    .store
+                    .job_signing_key
+                    .as_ref()
+                    .ok_or_else(|| anyhow::anyhow!("no key to sign the store's values with"))?;
+                let signer = ValueSigner::new(&key.derive_for(STORE_VALUES));
+                let signed = Arc::new(SignedStore::new(redis, signer, metrics.clone()));
+                (signed.clone() as Arc<dyn Store>, Some(signed))
+            }
             None => {
                 tracing::warn!(
                     "REDIS_URL is not set: using an in-process store and job queue. Run a single \
                      replica only; caches and duplicate checks are lost on restart, and work in \
                      flight is lost if the process dies"
                 );
-                Arc::new(MemoryStore::default())
+                (Arc::new(MemoryStore::default()) as Arc<dyn Store>, None)
             }
         };
         let slack = SlackApi::new(&config.slack, metrics.clone())?;
@@ -124,6 +141,7 @@ impl AppState {
             tallyfy,
             links,
             store,
+            signed_store: signed,
             ledger,
             directory,
             courier,

@@ -16,6 +16,7 @@ use crate::telemetry::Metrics;
 mod contract;
 mod memory;
 mod send_schedule;
+pub mod signed;
 pub use contract::{Store, StoreError};
 pub use memory::{MemoryStore, MEMORY_CAPACITY};
 pub use send_schedule::{Reservation, SendSchedule};
@@ -117,6 +118,99 @@ impl RedisStore {
         format!("{}{}", self.prefix, key)
     }
 
+    /// Rewrites the values under the prefix that `rewrite` (given each key without the
+    /// prefix, and a value) answers a new value for: strings, and each entry of a list.
+    /// A value is replaced only if it is still the one read (a script compares and sets),
+    /// and keeps its time to live. Answers how many keys were rewritten.
+    pub(crate) async fn rewrite_values(
+        &self,
+        rewrite: &(dyn Fn(&str, &str) -> Option<String> + Send + Sync),
+    ) -> Result<usize, StoreError> {
+        let pattern = format!("{}*", self.prefix);
+        let (mut cursor, mut rewritten) = (0u64, 0usize);
+        loop {
+            let mut conn = self.conn.clone();
+            let (next, keys): (u64, Vec<String>) = self
+                .bounded(async {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(500)
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await?;
+            for full in keys {
+                let key = full.strip_prefix(&self.prefix).unwrap_or(&full).to_string();
+                if self.rewrite_one(&full, &key, rewrite).await? {
+                    rewritten += 1;
+                }
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(rewritten);
+            }
+        }
+    }
+
+    async fn rewrite_one(
+        &self,
+        full: &str,
+        key: &str,
+        rewrite: &(dyn Fn(&str, &str) -> Option<String> + Send + Sync),
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let kind: String = self
+            .bounded(async { redis::cmd("TYPE").arg(full).query_async(&mut conn).await })
+            .await?;
+        match kind.as_str() {
+            "string" => {
+                let Some(old): Option<String> =
+                    self.bounded(async { conn.get(full).await }).await?
+                else {
+                    return Ok(false);
+                };
+                let Some(new) = rewrite(key, &old) else {
+                    return Ok(false);
+                };
+                let script = redis::Script::new(REWRITE_STRING);
+                let done: i64 = self
+                    .bounded(async {
+                        script
+                            .key(full)
+                            .arg(&old)
+                            .arg(&new)
+                            .invoke_async(&mut conn)
+                            .await
+                    })
+                    .await?;
+                Ok(done == 1)
+            }
+            "list" => {
+                let old: Vec<String> = self
+                    .bounded(async { conn.lrange(full, 0, -1).await })
+                    .await?;
+                let new: Vec<String> = old
+                    .iter()
+                    .map(|v| rewrite(key, v).unwrap_or_else(|| v.clone()))
+                    .collect();
+                if new == old {
+                    return Ok(false);
+                }
+                let script = redis::Script::new(REWRITE_LIST);
+                let mut call = script.key(full);
+                call.arg(old.len()).arg(&old).arg(&new);
+                let done: i64 = self
+                    .bounded(async { call.invoke_async(&mut conn).await })
+                    .await?;
+                Ok(done == 1)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn bounded<T>(
         &self,
         fut: impl std::future::Future<Output = redis::RedisResult<T>>,
@@ -157,6 +251,29 @@ end
 redis.call('ZADD', KEYS[1], at, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], at - now + window)
 return {1, at - now}
+";
+
+/// Replaces a string with ARGV[2] if it is still ARGV[1], keeping its time to live.
+const REWRITE_STRING: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+";
+
+/// Replaces a list's ARGV[1] entries (ARGV[2..n+1]) with ARGV[n+2..2n+1] if it still holds
+/// exactly those, keeping its time to live.
+const REWRITE_LIST: &str = r"
+local n = tonumber(ARGV[1])
+if redis.call('LLEN', KEYS[1]) ~= n then return 0 end
+for i = 1, n do
+  if redis.call('LINDEX', KEYS[1], i - 1) ~= ARGV[1 + i] then return 0 end
+end
+for i = 1, n do
+  redis.call('LSET', KEYS[1], i - 1, ARGV[1 + n + i])
+end
+return 1
 ";
 
 /// A name for this process among the replicas: the host (the pod's name under

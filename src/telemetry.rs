@@ -74,6 +74,7 @@ struct Inner {
     directory: Family<ResultLabel, Counter>,
     jobs: Family<RequestLabels, Counter>,
     store_errors: Counter,
+    store_values_refused: Counter,
     store_up: Gauge,
     jobs_in_flight: Gauge,
     queue_waiting: Gauge,
@@ -151,6 +152,12 @@ impl Default for Metrics {
             "Store (Redis) calls that failed or timed out",
             store_errors.clone(),
         );
+        let store_values_refused = Counter::default();
+        registry.register(
+            "store_values_refused",
+            "Values read from the store that did not check (treated as absent)",
+            store_values_refused.clone(),
+        );
         let store_up = Gauge::default();
         registry.register(
             "store_up",
@@ -197,6 +204,7 @@ impl Default for Metrics {
             directory,
             jobs,
             store_errors,
+            store_values_refused,
             store_up,
             jobs_in_flight,
             queue_waiting,
@@ -282,6 +290,10 @@ impl Metrics {
 
     pub fn store_error(&self) {
         self.0.store_errors.inc();
+    }
+
+    pub fn store_value_refused(&self) {
+        self.0.store_values_refused.inc();
     }
 
     pub fn store_up(&self, up: bool) {

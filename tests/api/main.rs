@@ -28,6 +28,7 @@ mod reliability;
 mod replay;
 mod response_urls;
 mod secured_redis;
+mod signed_values;
 mod signing;
 mod slow_slack;
 mod socket_mode;
