@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::visibility::{answer_on, app_with_public_url, card, press_as};
+use crate::visibility::{answer_on, app_with_public_url, card, mark_done_key, press_as};
 
 /// A task for `assignee`, its card's Mark done value (the job's key), and its Tallyfy id.
 async fn task_for(app: &TestApp, title: &str, assignee: &str) -> (String, String) {
@@ -14,14 +14,7 @@ async fn task_for(app: &TestApp, title: &str, assignee: &str) -> (String, String
     app.submit_task(&view, &TaskValues::new(title, &[assignee]))
         .await;
     let card: Value = card(app).await;
-    let key = card["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "task_done")
-        .and_then(|e| e["value"].as_str().map(str::to_string))
-        .expect("a Mark done button");
+    let key = mark_done_key(&card);
     let task = app
         .tallyfy
         .task_id_titled(title)

@@ -26,17 +26,6 @@ async fn keys(redis: &OwnRedis, app: &TestApp) -> Vec<String> {
         .unwrap()
 }
 
-/// The job went through the shared queue in Redis, not the replica's own.
-async fn queued_in_redis(app: &TestApp) -> bool {
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    metrics.lines().any(|l| {
-        l.starts_with("tallyfy_slack_jobs_total")
-            && l.contains("kind=\"queue\"")
-            && l.contains("outcome=\"shared\"")
-            && !l.ends_with(" 0")
-    })
-}
-
 #[tokio::test]
 async fn a_task_runs_end_to_end_through_a_redis_that_requires_a_password() {
     let redis = OwnRedis::start_secured(Security {

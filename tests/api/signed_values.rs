@@ -11,7 +11,7 @@ use tallyfy_slack::seal::{Key, ValueSigner};
 
 use crate::fake_slack;
 use crate::helpers::*;
-use crate::visibility::{answer_on, card, press_as};
+use crate::visibility::{answer_on, card, mark_done_key, press_as};
 
 /// Signs values as the test replicas do (their `JOB_SIGNING_KEY`, for the store's values).
 fn signer() -> ValueSigner {
@@ -62,14 +62,7 @@ async fn task_for_bob(app: &TestApp, title: &str) -> String {
     app.submit_task(&view, &TaskValues::new(title, &[BOB]))
         .await;
     let card: Value = card(app).await;
-    card["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "task_done")
-        .and_then(|e| e["value"].as_str().map(str::to_string))
-        .expect("a Mark done button")
+    mark_done_key(&card)
 }
 
 #[tokio::test]

@@ -248,6 +248,18 @@ async fn without_a_public_url_a_projects_card_counts_its_tasks() {
     );
 }
 
+/// The value of a card's Mark done button: the job's key.
+pub(crate) fn mark_done_key(card: &Value) -> String {
+    card["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == "task_done")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("a Mark done button")
+}
+
 /// A press of a card's button by `user`; the private answer goes to hook `hook`.
 pub(crate) async fn press_as(app: &TestApp, user: &str, action_id: &str, value: &str, hook: &str) {
     let mut payload = button_press(action_id, value, &app.slack.response_url(hook));
@@ -275,14 +287,7 @@ async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() 
     app.submit_task(&view, &TaskValues::new("Sign the lease", &[BOB]))
         .await;
     let card = card(&app).await;
-    let key = card["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "task_done")
-        .and_then(|e| e["value"].as_str().map(str::to_string))
-        .expect("a Mark done button");
+    let key = mark_done_key(&card);
 
     press_as(&app, ALICE, "task_done", &key, "alice-press").await;
     assert!(answer_on(&app, "alice-press")

@@ -247,3 +247,14 @@ impl Drop for OwnRedis {
         let _ = self.process.wait();
     }
 }
+
+/// The job went through the shared queue in Redis, not the replica's own.
+pub async fn queued_in_redis(app: &super::TestApp) -> bool {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    metrics.lines().any(|l| {
+        l.starts_with("tallyfy_slack_jobs_total")
+            && l.contains("kind=\"queue\"")
+            && l.contains("outcome=\"shared\"")
+            && !l.ends_with(" 0")
+    })
+}
