@@ -7,6 +7,7 @@ mod body_limit;
 mod card_actions;
 mod cli;
 mod directory;
+mod durable_redis;
 mod fair_use;
 mod fake_slack;
 mod fake_tallyfy;
