@@ -67,7 +67,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    state.jobs.measure().await;
+    tokio::join!(state.jobs.measure(), state.store.measure());
     (
         [(
             header::CONTENT_TYPE,

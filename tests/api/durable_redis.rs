@@ -52,3 +52,43 @@ async fn jobs_waiting_when_the_shipped_redis_restarts_are_all_run_once() {
     assert_eq!(announcements(&app), titles.len(), "each announced once");
     drop(redis);
 }
+
+/// The value of the metric line that starts with `name ` in `/metrics`.
+fn metric(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn the_metrics_tell_how_full_redis_is() {
+    let redis = OwnRedis::start_shipped().await;
+    let url = redis.url.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+    })
+    .await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let used = metric(&metrics, "tallyfy_slack_redis_used_memory_bytes");
+    assert!(used.is_some_and(|used| used > 0.0), "{metrics}");
+    // The shipped manifest's maxmemory, 384mb.
+    assert_eq!(
+        metric(&metrics, "tallyfy_slack_redis_maxmemory_bytes"),
+        Some(384.0 * 1024.0 * 1024.0),
+        "{metrics}"
+    );
+
+    // Frozen, Redis does not hold the scrape up, and the last reading is not passed off
+    // as a current one.
+    redis.pause();
+    let started = std::time::Instant::now();
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    redis.resume();
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(
+        metric(&metrics, "tallyfy_slack_redis_used_memory_bytes"),
+        None,
+        "{metrics}"
+    );
+}
