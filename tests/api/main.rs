@@ -17,6 +17,7 @@ mod helpers;
 mod log_privacy;
 mod manifest;
 mod messages_once;
+mod monitoring_port;
 mod one_url;
 mod ops;
 mod permissions;
