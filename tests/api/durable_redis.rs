@@ -72,10 +72,10 @@ async fn the_metrics_tell_how_full_redis_is() {
     let metrics = app.get("/metrics").await.text().await.unwrap();
     let used = metric(&metrics, "tallyfy_slack_redis_used_memory_bytes");
     assert!(used.is_some_and(|used| used > 0.0), "{metrics}");
-    // The shipped manifest's maxmemory, 384mb.
+    // The shipped manifest's maxmemory, 512mb.
     assert_eq!(
         metric(&metrics, "tallyfy_slack_redis_maxmemory_bytes"),
-        Some(384.0 * 1024.0 * 1024.0),
+        Some(512.0 * 1024.0 * 1024.0),
         "{metrics}"
     );
 

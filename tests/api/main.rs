@@ -25,6 +25,7 @@ mod picking;
 mod project;
 mod queue;
 mod rate_budget;
+mod redis_soak;
 mod reliability;
 mod replay;
 mod response_urls;
