@@ -149,12 +149,27 @@ pub struct Config {
     pub http: HttpConfig,
     pub host: IpAddr,
     pub port: u16,
-    /// Where `/metrics` is served, instead of on the public port.
-    pub metrics_addr: Option<SocketAddr>,
+    /// Where `/metrics` is served (`METRICS_ADDR`).
+    pub metrics_addr: MetricsAt,
     pub public_url: Option<Url>,
     pub log_filter: String,
     pub log_format: LogFormat,
 }
+
+/// Where `/metrics` is served: on an address of its own (with `/healthz` and `/readyz`,
+/// for probes), or on the public port beside Slack's routes when asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricsAt {
+    /// `METRICS_ADDR=public`: on the public port, as the release before did by default.
+    Public,
+    /// On `addr` alone. `required` when `METRICS_ADDR` names it: the service does not start
+    /// without it. The default address, if taken, only costs the metrics (with a warning).
+    Own { addr: SocketAddr, required: bool },
+}
+
+/// Where metrics are served when `METRICS_ADDR` is not set: this host only.
+pub const DEFAULT_METRICS_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9100);
 
 /// Every problem found in the environment, one line each.
 #[derive(Debug)]
@@ -324,14 +339,21 @@ impl Config {
             },
         };
         let metrics_addr = match r.get("METRICS_ADDR") {
-            None => None,
+            None => MetricsAt::Own {
+                addr: DEFAULT_METRICS_ADDR,
+                required: false,
+            },
+            Some(raw) if raw.eq_ignore_ascii_case("public") => MetricsAt::Public,
             Some(raw) => match raw.parse::<SocketAddr>() {
-                Ok(addr) => Some(addr),
+                Ok(addr) => MetricsAt::Own {
+                    addr,
+                    required: true,
+                },
                 Err(_) => {
                     r.errors.push(format!(
-                        "METRICS_ADDR must be an address and port such as 127.0.0.1:9100, not {raw:?}"
+                        "METRICS_ADDR must be an address and port such as 127.0.0.1:9100, or public, not {raw:?}"
                     ));
-                    None
+                    MetricsAt::Public
                 }
             },
         };

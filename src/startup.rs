@@ -11,7 +11,7 @@ use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-use crate::config::Config;
+use crate::config::{Config, MetricsAt};
 use crate::job_kinds::Performer;
 use crate::jobs::Drained;
 use crate::state::AppState;
@@ -24,7 +24,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .merge(crate::inbound::http::tallyfy_router())
         .merge(crate::inbound::monitoring::router(
-            state.config.metrics_addr.is_none(),
+            state.config.metrics_addr == MetricsAt::Public,
         ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -52,9 +52,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What `METRICS_ADDR` serves: `/metrics` alone.
+/// What `METRICS_ADDR` serves: `/metrics`, `/healthz` and `/readyz`.
 fn metrics_app(state: AppState) -> Router {
-    crate::inbound::monitoring::metrics_router().with_state(state)
+    crate::inbound::monitoring::router(true).with_state(state)
 }
 
 /// Request ids shaped like UUIDs: a random half for this process and a counted half, so
@@ -121,7 +121,7 @@ async fn with_request_id(
 
 pub struct Application {
     listener: TcpListener,
-    /// `METRICS_ADDR`'s listener, when it is set.
+    /// `METRICS_ADDR`'s listener, unless metrics are on the public port.
     metrics: Option<TcpListener>,
     state: AppState,
 }
@@ -142,8 +142,21 @@ impl Application {
         }
         let listener = TcpListener::bind(addr).await?;
         let metrics = match state.config.metrics_addr {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
-            None => None,
+            MetricsAt::Public => None,
+            MetricsAt::Own {
+                addr,
+                required: true,
+            } => Some(TcpListener::bind(addr).await?),
+            MetricsAt::Own {
+                addr,
+                required: false,
+            } => match TcpListener::bind(addr).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "metrics are not served: their default address is taken; set METRICS_ADDR");
+                    None
+                }
+            },
         };
         Ok(Self {
             listener,

@@ -461,6 +461,27 @@ impl Store for RedisStore {
         result.map(|_| ())
     }
 
+    async fn measure(&self) {
+        let mut conn = self.conn.clone();
+        let info = self
+            .bounded(async move {
+                redis::cmd("INFO")
+                    .arg("memory")
+                    .query_async::<String>(&mut conn)
+                    .await
+            })
+            .await;
+        let memory = info.ok().and_then(|info| {
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                    .and_then(|value| value.trim().parse::<u64>().ok())
+            };
+            Some((field("used_memory")?, field("maxmemory")?))
+        });
+        self.metrics.redis_memory(memory);
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }

@@ -81,7 +81,12 @@ struct Inner {
     queue_pending: Gauge,
     rate_waits: Counter,
     rate_wait_seconds: Histogram,
+    redis_used_memory: Family<NoLabels, Gauge>,
+    redis_maxmemory: Family<NoLabels, Gauge>,
 }
+
+/// A metric without labels that is left out of the exposition while unknown.
+type NoLabels = Vec<(String, String)>;
 
 /// The service's Prometheus metrics. Cheap to clone.
 #[derive(Clone)]
@@ -194,6 +199,20 @@ impl Default for Metrics {
             "How long Tallyfy calls waited for the rate budget",
             rate_wait_seconds.clone(),
         );
+        let redis_used_memory = Family::<NoLabels, Gauge>::default();
+        registry.register_with_unit(
+            "redis_used_memory",
+            "Memory Redis uses (INFO memory used_memory), read at each scrape; absent when Redis did not answer",
+            prometheus_client::registry::Unit::Bytes,
+            redis_used_memory.clone(),
+        );
+        let redis_maxmemory = Family::<NoLabels, Gauge>::default();
+        registry.register_with_unit(
+            "redis_maxmemory",
+            "Redis's maxmemory (0: no limit), read at each scrape; absent when Redis did not answer",
+            prometheus_client::registry::Unit::Bytes,
+            redis_maxmemory.clone(),
+        );
         Metrics(Arc::new(Inner {
             registry,
             slack_requests,
@@ -211,6 +230,8 @@ impl Default for Metrics {
             queue_pending,
             rate_waits,
             rate_wait_seconds,
+            redis_used_memory,
+            redis_maxmemory,
         }))
     }
 }
@@ -304,6 +325,22 @@ impl Metrics {
     pub fn queue_depth(&self, waiting: u64, pending: u64) {
         self.0.queue_waiting.set(waiting as i64);
         self.0.queue_pending.set(pending as i64);
+    }
+
+    /// Redis's `used_memory` and `maxmemory`, or `None` when Redis did not tell them: the
+    /// two are then left out rather than showing an old reading.
+    pub fn redis_memory(&self, memory: Option<(u64, u64)>) {
+        let (used, max) = (&self.0.redis_used_memory, &self.0.redis_maxmemory);
+        match memory {
+            Some((used_memory, maxmemory)) => {
+                used.get_or_create(&Vec::new()).set(used_memory as i64);
+                max.get_or_create(&Vec::new()).set(maxmemory as i64);
+            }
+            None => {
+                used.clear();
+                max.clear();
+            }
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,6 +1,8 @@
-//! The routes an operator and the orchestrator use: liveness, readiness and metrics. With
-//! `METRICS_ADDR` set, metrics are served on that address alone ([`metrics_router`]), not
-//! on the public port.
+//! The routes an operator and the orchestrator use: liveness, readiness and metrics.
+//! Metrics are served on the monitoring address (`METRICS_ADDR`, by default 127.0.0.1:9100,
+//! with liveness and readiness for probes), and on the public port only when
+//! `METRICS_ADDR=public`. Liveness and readiness stay on the public port too, where the
+//! previous release's probes look for them.
 
 use axum::extract::State;
 use axum::http::header;
@@ -24,7 +26,7 @@ pub fn router(with_metrics: bool) -> Router<AppState> {
 }
 
 /// `/metrics` alone, for the metrics address.
-pub fn metrics_router() -> Router<AppState> {
+fn metrics_router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
@@ -67,7 +69,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    state.jobs.measure().await;
+    tokio::join!(state.jobs.measure(), state.store.measure());
     (
         [(
             header::CONTENT_TYPE,

@@ -56,6 +56,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives back a booking that will not be used (its call was cancelled).
     async fn unbook(&self, key: &str, id: &str) -> Result<(), StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Puts how much memory the store uses, and may use, into the metrics (Redis's
+    /// `INFO memory`, read within the store's call timeout); nothing for the in-process map.
+    async fn measure(&self) {}
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
 }

@@ -218,6 +218,9 @@ pub async fn prepare(
         ("STORE_ENCRYPTION_KEY", STORE_ENCRYPTION_KEY.to_string()),
         ("HOST", "127.0.0.1".to_string()),
         ("PORT", "0".to_string()),
+        // Metrics beside the routes, where the tests read them; replicas of one test
+        // process would otherwise all want the default monitoring address.
+        ("METRICS_ADDR", "public".to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

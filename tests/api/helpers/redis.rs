@@ -43,7 +43,46 @@ pub struct OwnRedis {
     pub admin_url: String,
     port: u16,
     security: Security,
+    /// The configuration shipped in `manifests/k8s/redis.yaml`, with its data directory,
+    /// instead of the tests' own (no password, nothing kept on disk).
+    shipped: Option<Shipped>,
     process: std::process::Child,
+}
+
+/// A server run with the shipped manifest's arguments, its data in a directory of its own
+/// (the manifest's volume) that outlives a restart.
+#[derive(Clone)]
+struct Shipped {
+    args: Vec<String>,
+    dir: std::path::PathBuf,
+}
+
+/// The shipped Redis's command-line arguments, read from `manifests/k8s/redis.yaml` (the
+/// `args:` list of its container), with `$(REDIS_PASSWORD)` filled in with `password`.
+pub fn shipped_redis_args(password: &str) -> Vec<String> {
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/k8s/redis.yaml"),
+    )
+    .expect("manifests/k8s/redis.yaml is readable");
+    let mut lines = manifest.lines().skip_while(|l| l.trim() != "args:");
+    let header = lines.next().expect("the Redis container has args:");
+    let indent = header.len() - header.trim_start().len();
+    let args: Vec<String> = lines
+        .take_while(|l| l.len() - l.trim_start().len() > indent && l.trim().starts_with("- "))
+        .map(|l| {
+            let value = l.trim()[2..].trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            value.replace("$(REDIS_PASSWORD)", password)
+        })
+        .collect();
+    assert!(
+        !args.is_empty(),
+        "the Redis container's args: list is empty"
+    );
+    args
 }
 
 /// How a test's own Redis is protected.
@@ -155,28 +194,64 @@ impl OwnRedis {
         Self::start_on(free_port(), security).await
     }
 
-    /// Stops the server and starts a new one on the same port: everything it held is gone.
-    pub async fn restart(self) -> Self {
-        let (port, security) = (self.port, self.security.clone());
+    /// A server with the configuration shipped in `manifests/k8s/redis.yaml` (its password
+    /// made up here), on a free port, with a data directory of its own.
+    pub async fn start_shipped() -> Self {
+        let password = "shipped-redis-password-0123456789".to_string();
+        let dir = std::env::temp_dir().join(format!("redis-data-{}", unique_prefix()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let shipped = Shipped {
+            args: shipped_redis_args(&password),
+            dir,
+        };
+        let security = Security {
+            password: Some(password),
+            tls: None,
+        };
+        Self::start_with(free_port(), security, Some(shipped)).await
+    }
+
+    /// Stops the server and starts a new one on the same port: everything it held is gone,
+    /// unless it runs the shipped configuration, which keeps what it keeps on disk. The
+    /// shipped server is stopped as Kubernetes stops a pod (SIGTERM, then waited for).
+    pub async fn restart(mut self) -> Self {
+        let (port, security, shipped) = (self.port, self.security.clone(), self.shipped.take());
+        if shipped.is_some() {
+            self.signal("-TERM");
+            let _ = self.process.wait();
+        }
         drop(self);
-        Self::start_on(port, security).await
+        Self::start_with(port, security, shipped).await
     }
 
     async fn start_on(port: u16, security: Security) -> Self {
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
+        Self::start_with(port, security, None).await
+    }
+
+    async fn start_with(port: u16, security: Security, shipped: Option<Shipped>) -> Self {
+        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        match &shipped {
+            Some(shipped) => {
+                // The manifest's volume, mounted at /data there, is the test's directory.
+                let mut previous = String::new();
+                for arg in &shipped.args {
+                    let arg = if previous == "--dir" {
+                        shipped.dir.display().to_string()
+                    } else {
+                        arg.clone()
+                    };
+                    previous = arg.clone();
+                    args.push(arg);
+                }
+            }
+            None => args.extend(["--save", "", "--appendonly", "no"].map(String::from)),
+        }
         let auth = match &security.password {
+            // The shipped arguments carry their own --requirepass.
+            Some(password) if shipped.is_some() => format!(":{password}@"),
             Some(password) => {
                 args.extend(["--requirepass".into(), password.clone()]);
                 format!(":{password}@")
@@ -219,6 +294,7 @@ impl OwnRedis {
             admin_url,
             port,
             security,
+            shipped,
             process,
         }
     }
@@ -245,6 +321,9 @@ impl Drop for OwnRedis {
         self.resume();
         let _ = self.process.kill();
         let _ = self.process.wait();
+        if let Some(shipped) = &self.shipped {
+            let _ = std::fs::remove_dir_all(&shipped.dir);
+        }
     }
 }
 
