@@ -197,6 +197,10 @@ impl Store for SignedStore {
         self.redis.ping().await
     }
 
+    async fn measure(&self) {
+        self.redis.measure().await
+    }
+
     fn kind(&self) -> &'static str {
         self.redis.kind()
     }
