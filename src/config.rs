@@ -137,6 +137,14 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// Slack requests being served at once; one more gets 503 at once.
     pub max_in_flight: usize,
+    /// Connections that have proved nothing yet (no valid signature, no known webhook
+    /// token) open at once; past it the oldest of them is closed.
+    pub max_stranger_connections: usize,
+    /// Bytes of request bodies being read at once, across connections; strangers get a
+    /// quarter of it. A body past it gets 503.
+    pub body_bytes_in_flight: usize,
+    /// The most a connection buffers of a request's headers.
+    pub max_header_bytes: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -314,6 +322,9 @@ impl Config {
         let body_timeout = r.seconds("HTTP_BODY_TIMEOUT_SECS", 10);
         let max_connections = r.count("HTTP_MAX_CONNECTIONS", 1024);
         let max_in_flight = r.count("HTTP_MAX_IN_FLIGHT", 256);
+        let max_stranger_connections = r.count("HTTP_MAX_STRANGER_CONNECTIONS", 256);
+        let body_bytes_in_flight = r.count("HTTP_BODY_BYTES_IN_FLIGHT", 32 * 1024 * 1024);
+        let max_header_bytes = r.count("HTTP_MAX_HEADER_BYTES", 16 * 1024);
 
         let host = match lookup("HOST") {
             None => Some(IpAddr::from([0, 0, 0, 0])),
@@ -419,6 +430,9 @@ impl Config {
                 body_timeout: body_timeout.unwrap(),
                 max_connections: max_connections.unwrap(),
                 max_in_flight: max_in_flight.unwrap(),
+                max_stranger_connections: max_stranger_connections.unwrap(),
+                body_bytes_in_flight: body_bytes_in_flight.unwrap(),
+                max_header_bytes: max_header_bytes.unwrap(),
             },
             host: host.unwrap(),
             port: port.unwrap(),

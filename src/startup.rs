@@ -140,6 +140,7 @@ impl Application {
             }
             Err(_) => tracing::warn!("Slack is slow to say whose the bot token is"),
         }
+        crate::inbound::server::raise_open_file_limit(state.config.http.max_connections);
         let listener = TcpListener::bind(addr).await?;
         let metrics = match state.config.metrics_addr {
             MetricsAt::Public => None,

@@ -44,6 +44,9 @@ fn minimal_configuration_takes_the_documented_defaults() {
     assert_eq!(config.http.body_timeout, Duration::from_secs(10));
     assert_eq!(config.http.max_connections, 1024);
     assert_eq!(config.http.max_in_flight, 256);
+    assert_eq!(config.http.max_stranger_connections, 256);
+    assert_eq!(config.http.body_bytes_in_flight, 32 * 1024 * 1024);
+    assert_eq!(config.http.max_header_bytes, 16 * 1024);
 }
 
 #[test]

@@ -16,9 +16,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::dispatch::{self, Answer};
+use super::standing::{Bytes as BodyBytes, Standing};
 use crate::slack::command::{self, CommandBody};
 use crate::slack::interaction::{self, Interaction};
 use crate::slack::signature::SignatureError;
@@ -39,10 +40,18 @@ pub fn router(max_in_flight: usize) -> Router<AppState> {
         .route("/slack/interactions", post(slack))
         .route("/slack/events", post(slack))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            in_flight(slots.clone(), req, next)
-        }))
+        .layer(axum::middleware::from_fn(
+            move |mut req: Request, next: Next| {
+                req.extensions_mut().insert(InFlight(slots.clone()));
+                next.run(req)
+            },
+        ))
 }
+
+/// The places for Slack requests being served; a request takes one once its signature is
+/// checked, so strangers' requests never hold one.
+#[derive(Clone)]
+struct InFlight(Arc<Semaphore>);
 
 /// The route Tallyfy calls when a task the app created is completed. Tallyfy signs
 /// nothing: the unguessable token in the path and the organization header are the checks.
@@ -55,15 +64,33 @@ pub fn tallyfy_router() -> Router<AppState> {
 /// Tallyfy's task payloads are small; anything larger is refused with 413.
 const TALLYFY_BODY_LIMIT: usize = 64 * 1024;
 
+/// The organization and the token are checked before the body is read: a made-up token is
+/// answered 404 without waiting for its body.
 async fn tallyfy_webhook(
     State(state): State<AppState>,
     axum::extract::Path(token): axum::extract::Path<String>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
     use crate::cards::Received;
-    let org = headers.get("x-tallyfy-orgid").and_then(|v| v.to_str().ok());
-    match crate::cards::receive(&state, &token, org, &body).await {
+    let org = header(&req, "x-tallyfy-orgid");
+    if org.as_deref() != Some(state.tallyfy.org_id()) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    if crate::cards::store::of(&state)
+        .watched(&token)
+        .await
+        .is_none()
+    {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(standing) = req.extensions().get::<Standing>() {
+        standing.prove();
+    }
+    let (body, _held) = match read_body(req, &state, TALLYFY_BODY_LIMIT).await {
+        Ok(read) => read,
+        Err(answer) => return answer,
+    };
+    match crate::cards::receive(&state, &token, org.as_deref(), &body).await {
         Received::Accepted => StatusCode::OK.into_response(),
         Received::Unknown => StatusCode::NOT_FOUND.into_response(),
         Received::Foreign => StatusCode::FORBIDDEN.into_response(),
@@ -71,20 +98,71 @@ async fn tallyfy_webhook(
     }
 }
 
-async fn in_flight(slots: Arc<Semaphore>, req: Request, next: Next) -> Response {
-    match slots.try_acquire_owned() {
-        Ok(_slot) => next.run(req).await,
-        Err(_) => {
-            tracing::warn!("too many requests in flight: answering 503");
-            (StatusCode::SERVICE_UNAVAILABLE, "busy; try again").into_response()
-        }
-    }
+fn busy() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "busy; try again").into_response()
 }
 
-/// A request body whose Slack signature has been checked. The headers are checked first
-/// (present, well formed, recent): a request that fails there is refused before its body
-/// is read. The body must then arrive within the body timeout.
-pub struct Verified(pub Bytes);
+/// Reads a body of at most `limit` bytes (413 past it) within the body timeout (408 past
+/// it), each chunk taking its place in the connection's share of the bytes in flight (503
+/// when that share is spent). The places are held until what is returned is dropped.
+async fn read_body(
+    req: Request,
+    state: &AppState,
+    limit: usize,
+) -> Result<(Bytes, Vec<BodyBytes>), Response> {
+    use futures::StreamExt;
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Failed to buffer the request body: length limit exceeded",
+        )
+            .into_response()
+    };
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let standing = req.extensions().get::<Standing>().cloned();
+    let mut stream = req.into_body().into_data_stream();
+    let reading = async {
+        let mut body = Vec::new();
+        let mut held = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| {
+                (StatusCode::BAD_REQUEST, "the body could not be read").into_response()
+            })?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            if let Some(standing) = &standing {
+                let Some(place) = standing.take_bytes(chunk.len()) else {
+                    tracing::warn!("too many body bytes in flight: answering 503");
+                    return Err(busy());
+                };
+                held.push(place);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((Bytes::from(body), held))
+    };
+    tokio::time::timeout(state.config.http.body_timeout, reading)
+        .await
+        .map_err(|_| {
+            tracing::info!("gave up on a request body that stopped arriving");
+            (StatusCode::REQUEST_TIMEOUT, "the body took too long").into_response()
+        })?
+}
+
+/// A request body whose Slack signature has been checked, and its place among the Slack
+/// requests in flight. The headers are checked first (present, well formed, recent): a
+/// request that fails there is refused before its body is read. The body must then arrive
+/// within the body timeout, and a request gets its place in flight (or 503) only once its
+/// signature is checked.
+pub struct Verified(pub Bytes, #[allow(dead_code)] Option<OwnedSemaphorePermit>);
 
 impl FromRequest<AppState> for Verified {
     type Rejection = Response;
@@ -103,20 +181,23 @@ impl FromRequest<AppState> for Verified {
         let claim = verifier
             .claim(timestamp.as_deref(), signature.as_deref())
             .map_err(|e| refused(state, e))?;
-        let body = tokio::time::timeout(
-            state.config.http.body_timeout,
-            Bytes::from_request(req, state),
-        )
-        .await
-        .map_err(|_| {
-            tracing::info!("gave up on a request body that stopped arriving");
-            (StatusCode::REQUEST_TIMEOUT, "the body took too long").into_response()
-        })?
-        .map_err(IntoResponse::into_response)?;
+        let slots = req.extensions().get::<InFlight>().cloned();
+        let standing = req.extensions().get::<Standing>().cloned();
+        let (body, _held) = read_body(req, state, BODY_LIMIT).await?;
         claim
             .check(verifier, &body)
             .map_err(|e| refused(state, e))?;
-        Ok(Verified(body))
+        if let Some(standing) = standing {
+            standing.prove();
+        }
+        let slot = match slots {
+            Some(InFlight(slots)) => Some(slots.try_acquire_owned().map_err(|_| {
+                tracing::warn!("too many requests in flight: answering 503");
+                busy()
+            })?),
+            None => None,
+        };
+        Ok(Verified(body, slot))
     }
 }
 
@@ -204,7 +285,7 @@ fn read(body: &[u8]) -> Result<Delivery, Malformed> {
     }
 }
 
-async fn slack(State(state): State<AppState>, Verified(body): Verified) -> Response {
+async fn slack(State(state): State<AppState>, Verified(body, _slot): Verified) -> Response {
     match read(&body) {
         Ok(Delivery::Command(CommandBody::SslCheck)) => StatusCode::OK.into_response(),
         Ok(Delivery::Command(CommandBody::Command(cmd))) => {

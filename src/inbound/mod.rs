@@ -7,3 +7,4 @@ pub mod http;
 pub mod monitoring;
 pub mod server;
 pub mod socket;
+pub mod standing;

@@ -1,13 +1,14 @@
 //! Serving HTTP connections to whoever reaches the port: a connection whose request
-//! headers do not all arrive within the header timeout is closed, at most
-//! `max_connections` are open at once (one more is closed as soon as it is accepted), and
-//! shutdown stops accepting, lets requests in flight finish and closes idle connections.
+//! headers do not all arrive within the header timeout (or outgrow the header buffer) is
+//! closed, at most `max_connections` are open at once, strangers' connections (those that
+//! have proved nothing yet, see [`super::standing`]) hold a smaller share of them and the
+//! oldest is closed to let a new connection in, and shutdown stops accepting, lets requests
+//! in flight finish and closes idle connections.
 //!
 //! HTTP/1.1 only: it is what Slack speaks, and a connection is never left waiting to learn
 //! which protocol a silent client meant.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -16,9 +17,16 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
+use tower::ServiceExt;
+
+use super::standing::Places;
 use crate::config::HttpConfig;
+
+/// Hyper's smallest read buffer.
+const MIN_BUF: usize = 8192;
+/// Header fields a request may carry; Slack's carry a few dozen.
+const MAX_HEADERS: usize = 100;
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the connections
 /// still open to finish what they are doing.
@@ -32,9 +40,11 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(http.header_timeout);
+        .header_read_timeout(http.header_timeout)
+        .max_buf_size(http.max_header_bytes.max(MIN_BUF))
+        .max_headers(MAX_HEADERS);
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(http.max_connections));
+    let places = Places::new(http);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -49,24 +59,69 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let Some(standing) = places.admit() else {
             tracing::debug!("too many connections open: closing a new one");
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let tag = standing.clone();
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut req: axum::http::Request<_>| {
+                req.extensions_mut().insert(tag.clone());
+                req
+            },
+        ));
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            tokio::select! {
+                ended = connection => if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                },
+                () = standing.closed.notified() => {}
             }
-            drop(slot);
+            standing.leave();
         });
     }
     drop(listener);
     graceful.shutdown().await;
 }
+
+/// Raises the soft limit on open files towards the hard limit when it is too low for
+/// `max_connections` connections and the service's own sockets and files, saying so.
+#[cfg(unix)]
+pub fn raise_open_file_limit(max_connections: usize) {
+    // Redis, Slack, Tallyfy, the log and the listener, with room to spare.
+    let wanted = (max_connections as u64).saturating_add(256);
+    // SAFETY: getrlimit and setrlimit read and write the rlimit given, and nothing else.
+    let mut limit = unsafe { std::mem::zeroed::<libc::rlimit>() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return;
+    }
+    let (soft, hard) = (limit.rlim_cur as u64, limit.rlim_max as u64);
+    if soft >= wanted {
+        return;
+    }
+    limit.rlim_cur = wanted.min(hard) as libc::rlim_t;
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+        tracing::info!(
+            from = soft,
+            to = limit.rlim_cur as u64,
+            "raised the open-file limit so that HTTP_MAX_CONNECTIONS connections fit"
+        );
+    }
+    if hard < wanted {
+        tracing::warn!(
+            hard,
+            wanted,
+            "the open-file limit is below what HTTP_MAX_CONNECTIONS needs: some connections \
+             will be refused; raise it (ulimit -n) or lower HTTP_MAX_CONNECTIONS"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+pub fn raise_open_file_limit(_max_connections: usize) {}

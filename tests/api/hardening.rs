@@ -171,26 +171,71 @@ async fn requests_past_the_ceiling_in_flight_get_503_at_once() {
         env.insert("HTTP_MAX_IN_FLIGHT".into(), "1".into());
     })
     .await;
-    let _held = stalled_body(&app).await;
-    // Once the held request has reached the server, the next one is refused at once.
-    let started = Instant::now();
-    loop {
-        let trigger = app.slack.issue_trigger();
-        let body = app.command_body("/task", "help", CHANNEL, &trigger, "h");
-        let answer = tokio::time::timeout(
-            Duration::from_secs(2),
-            app.post_signed("/slack/commands", FORM, body),
-        )
-        .await
-        .expect("answered at once rather than queued");
-        if answer.status() == 503 {
-            break;
+    // A signed request that takes a while to answer (Slack is slow to say who someone is)
+    // holds the one place.
+    app.slack.set_users_info_delay(Duration::from_secs(2));
+    let held = app.command("/task", "whois <@UALICE>");
+    let next = async {
+        // Once the held request has reached the server, the next one is refused at once.
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let trigger = app.slack.issue_trigger();
+            let body = app.command_body("/task", "help", CHANNEL, &trigger, "h");
+            let answer = tokio::time::timeout(
+                Duration::from_secs(2),
+                app.post_signed("/slack/commands", FORM, body),
+            )
+            .await
+            .expect("answered at once rather than queued");
+            if answer.status() == 503 {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "never refused");
         }
-        assert!(started.elapsed() < Duration::from_secs(5), "never refused");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    let ((held, _), ()) = tokio::join!(held, next);
+    assert_eq!(held.status(), 200);
     // The operator's routes are not counted.
     assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_body_with_a_wrong_signature_holds_no_place_in_flight() {
+    let app = spawn_app_with(|env| {
+        env.insert("HTTP_MAX_IN_FLIGHT".into(), "1".into());
+    })
+    .await;
+    let _held = stalled_body(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (answer, _) = app.command("/task", "help").await;
+    assert_eq!(answer.status(), 200);
+}
+
+/// Opens a connection and sends a signed `/task help` on it, kept alive: a connection that
+/// has proved itself.
+async fn proven(app: &TestApp) -> TcpStream {
+    let mut stream = connect(app).await;
+    let trigger = app.slack.issue_trigger();
+    let body = app.command_body("/task", "help", CHANNEL, &trigger, "h");
+    let ts = now().to_string();
+    let signature = tallyfy_slack::slack::signature::Verifier::new(
+        tallyfy_slack::config::Secret::new(SIGNING_SECRET),
+    )
+    .sign(&ts, body.as_bytes());
+    stream
+        .write_all(
+            format!(
+                "POST /slack/commands HTTP/1.1\r\nhost: x\r\ncontent-type: {FORM}\r\ncontent-length: {}\r\nx-slack-request-timestamp: {ts}\r\nx-slack-signature: {signature}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    stream
 }
 
 #[tokio::test]
@@ -199,9 +244,8 @@ async fn connections_past_the_ceiling_are_closed_at_once() {
         env.insert("HTTP_MAX_CONNECTIONS".into(), "2".into());
     })
     .await;
-    let _first = connect(&app).await;
-    let _second = connect(&app).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _first = proven(&app).await;
+    let _second = proven(&app).await;
     let mut third = connect(&app).await;
     let _ = third
         .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -225,4 +269,23 @@ async fn connections_past_the_ceiling_are_closed_at_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn strangers_filling_every_place_make_room_for_a_new_connection() {
+    let app = spawn_app_with(|env| {
+        env.insert("HTTP_MAX_CONNECTIONS".into(), "2".into());
+    })
+    .await;
+    // Two connections that prove nothing take every place...
+    let mut oldest = connect(&app).await;
+    let _second = connect(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...yet Slack's signed command on a new one is answered: the oldest stranger goes.
+    let (answer, _) = app.command("/task", "help").await;
+    assert_eq!(answer.status(), 200);
+    let seen = tokio::time::timeout(Duration::from_secs(3), read_to_close(&mut oldest))
+        .await
+        .expect("the oldest stranger is closed");
+    assert!(seen.is_empty(), "{seen}");
 }

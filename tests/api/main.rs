@@ -36,6 +36,7 @@ mod signing;
 mod slow_slack;
 mod socket_mode;
 mod store;
+mod strangers;
 mod tallyfy_rules;
 mod task_command;
 mod task_options;

@@ -315,6 +315,11 @@ impl TestApp {
         }
     }
 
+    /// The process id of the replica, when it runs as the real binary.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(std::process::Child::id)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
