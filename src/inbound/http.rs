@@ -68,6 +68,8 @@ async fn tallyfy_webhook(
         Received::Unknown => StatusCode::NOT_FOUND.into_response(),
         Received::Foreign => StatusCode::FORBIDDEN.into_response(),
         Received::Malformed => StatusCode::BAD_REQUEST.into_response(),
+        Received::Limited => StatusCode::TOO_MANY_REQUESTS.into_response(),
+        Received::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 

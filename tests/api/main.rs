@@ -6,6 +6,7 @@ mod block_limits;
 mod body_limit;
 mod card_actions;
 mod cli;
+mod completions;
 mod directory;
 mod fair_use;
 mod fake_slack;
