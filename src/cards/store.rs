@@ -3,8 +3,8 @@
 //!
 //! | key | value | meaning | kept |
 //! |---|---|---|---|
-//! | `card:{job}` | [`Card`] | the confirmation: where it is and what it says | [`FOLLOW_TTL`] |
-//! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`] |
+//! | `card:{job}` | [`Card`] | the confirmation: where it is, what it says, what it follows | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
+//! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
 //! | `hook:{job}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done | [`FOLLOW_TTL`] |
 //! | `watch:{token}` | the job's key | whose card a webhook call is about | [`FOLLOW_TTL`] |
 //! | `news:{what}` | `1` | a completion (or reopening, or a project's end) already told | [`FOLLOW_TTL`]; [`DONE_TTL`] when told by a webhook's job |
@@ -113,6 +113,31 @@ impl CardStore<'_> {
 
     pub async fn card(&self, job: &str) -> Option<Card> {
         self.read(&format!("card:{job}")).await
+    }
+
+    /// The work of job `job`'s card is done: its record and what its buttons act on are
+    /// kept `ttl` from now (long enough to reopen it from the card), not months.
+    pub async fn keep_done(&self, job: &str, ttl: Duration) {
+        for key in [format!("card:{job}"), target_key(job, None)] {
+            self.keep_for(&key, ttl).await;
+        }
+        // A project's lines are numbered from 1, with no gaps.
+        for line in 1..=100 {
+            if !self.keep_for(&target_key(job, Some(line)), ttl).await {
+                break;
+            }
+        }
+    }
+
+    /// Keeps `key` for `ttl` from now; false when there is no such key.
+    async fn keep_for(&self, key: &str, ttl: Duration) -> bool {
+        match self.store.get(key).await {
+            Ok(Some(raw)) => {
+                let _ = self.store.set(key, &raw, ttl).await;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Keeps what job `target.key`'s card (or its line at `line`) acts on.

@@ -142,7 +142,7 @@ pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]
         }
     }
     let work = WebhookJob {
-        key: format!("hook:{job}:{task}"),
+        key: format!("webhook:{job}:{task}"),
         job,
         task,
     };
@@ -205,6 +205,7 @@ async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -
     let Ok(all) = poll::read(app, followed).await else {
         return Outcome::Untold;
     };
+    let done = all.last().is_some_and(finished);
     for news in all {
         if cards.was_told(&news.key).await {
             continue;
@@ -220,6 +221,9 @@ async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -
         }
         cards.mark_told(&key, ttl).await;
         app.metrics.job("webhook", "news");
+    }
+    if done {
+        cards.keep_done(&work.job, DONE_TTL).await;
     }
     Outcome::Done
 }

@@ -146,3 +146,49 @@ async fn a_webhook_call_the_store_cannot_keep_is_answered_5xx() {
     redis.resume();
     assert!((500..600).contains(&answer), "{answer}");
 }
+
+#[tokio::test]
+async fn once_a_task_is_done_its_cards_records_are_kept_days_not_months() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Short lived", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    app.tallyfy
+        .complete_and_tell("Short lived", 1002, true)
+        .await;
+    eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    app.idle().await;
+
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let followed: Vec<&String> = keys
+        .iter()
+        .filter(|k| {
+            [":card:", ":target:", ":news:"]
+                .iter()
+                .any(|p| k.contains(p))
+        })
+        .collect();
+    assert!(followed.len() >= 3, "{keys:?}");
+    for key in followed {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            ttl > 0 && ttl <= 8 * 24 * 3600 * 1000,
+            "{key} is kept {} days",
+            ttl / 86_400_000
+        );
+    }
+}
