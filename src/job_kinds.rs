@@ -6,11 +6,13 @@
 //! |---|---|---|
 //! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::job`] |
 //! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::job`] |
+//! | a call of Tallyfy's webhook | `{"kind": "webhook", "key", "job", "task"}` | [`crate::cards::webhook::tell_job`] |
 //! | a Retry button press | `{"kind": "retry", "key", "response_url", "pressed_by"}` | here: the kept job again, for the person who asked for it only |
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::cards::webhook::{self, WebhookJob};
 use crate::cards::Reply;
 use crate::failures;
 use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
@@ -30,6 +32,8 @@ pub enum Job {
     Project(ProjectJob),
     /// A "Retry" button: run the kept job `key` again; only what is missing gets created.
     Retry(RetryJob),
+    /// A call of Tallyfy's webhook: tell the card's news, read from Tallyfy.
+    Webhook(WebhookJob),
 }
 
 /// A Retry press: the job it retries, and where to answer the person who pressed it.
@@ -82,6 +86,7 @@ impl Runnable for Running {
             Job::Task(job) => &job.key,
             Job::Project(job) => &job.key,
             Job::Retry(retry) => &retry.key,
+            Job::Webhook(call) => &call.key,
         }
     }
 
@@ -89,7 +94,7 @@ impl Runnable for Running {
         match &self.job {
             Job::Task(job) => job.origin.request_id.as_deref(),
             Job::Project(job) => job.origin.request_id.as_deref(),
-            Job::Retry(_) => None,
+            Job::Retry(_) | Job::Webhook(_) => None,
         }
     }
 
@@ -102,6 +107,7 @@ impl Runnable for Running {
                 self::retry(app, &retry).await;
                 Outcome::Done
             }
+            Job::Webhook(call) => webhook::tell_job(app, &call).await,
         }
     }
 
@@ -134,6 +140,10 @@ impl Runnable for Running {
                 app.courier
                     .reply_privately(&retry.response_url, &text)
                     .await;
+            }
+            Job::Webhook(_) => {
+                app.metrics.job("webhook", "given_up");
+                tracing::error!("a completion could not be told; the card's thread misses it");
             }
         }
     }

@@ -127,6 +127,7 @@ async fn follow(app: &Services, card: &NewCard<'_>, posted: Posted) {
         channel,
         ts,
         content: card.content.clone(),
+        followed: Some(card.followed.clone()),
     };
     cards.keep_card(card.job, &kept).await;
     if app.config.public_url.is_none() {

@@ -66,12 +66,22 @@ impl Progress {
     }
 }
 
-/// Tells `news` in job `job`'s card's thread, and updates the card.
-pub async fn tell(app: &Services, job: &str, news: News) {
+/// Why news was not told.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Untold {
+    /// The card's record is not kept (yet, or ever: a confirmation through a response URL
+    /// or a direct message has no card).
+    NoCard,
+    /// Slack did not take the update or the reply: tell it again later.
+    Slack,
+}
+
+/// Tells `news` in job `job`'s card's thread, and updates the card; `Ok` once Slack took
+/// both (the card's update, which is the same however often it is made, comes first).
+pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
     let cards = store::of(app);
     let Some(card) = cards.card(job).await else {
-        // The confirmation went through a response URL or a direct message: no card.
-        return;
+        return Err(Untold::NoCard);
     };
     let who = news.who.as_deref().unwrap_or("Someone");
     let title = mrkdwn::shorten(
@@ -81,7 +91,7 @@ pub async fn tell(app: &Services, job: &str, news: News) {
     // A completion made with the card's "Mark done" names the person who pressed it, not
     // the user of the service's own Tallyfy token.
     let pressed_by = match news.done {
-        true => cards.take_completer(&news.task).await,
+        true => cards.completer(&news.task).await,
         false => None,
     };
     let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
@@ -108,17 +118,6 @@ pub async fn tell(app: &Services, job: &str, news: News) {
             mrkdwn::escape(&title)
         )
     };
-    let at = news.done.then(|| news.at.clone().unwrap_or_default());
-    home_store::of(app)
-        .note_done(&news.task, at.as_deref())
-        .await;
-    if let Err(e) = app
-        .courier
-        .reply_in_thread(&card.channel, &card.ts, &reply)
-        .await
-    {
-        tracing::warn!(error = %e, "could not reply in the confirmation's thread");
-    }
     let finished = match news.progress {
         Progress::Task { done } => done,
         Progress::Project { .. } => news.progress.is_project_complete(),
@@ -129,7 +128,23 @@ pub async fn tell(app: &Services, job: &str, news: News) {
     );
     if let Err(e) = app.courier.update(&card.channel, &card.ts, updated).await {
         tracing::warn!(error = %e, "could not update the confirmation");
+        return Err(Untold::Slack);
     }
+    if let Err(e) = app
+        .courier
+        .reply_in_thread(&card.channel, &card.ts, &reply)
+        .await
+    {
+        tracing::warn!(error = %e, "could not reply in the confirmation's thread");
+        return Err(Untold::Slack);
+    }
+    if pressed_by.is_some() {
+        cards.take_completer(&news.task).await;
+    }
+    let at = news.done.then(|| news.at.clone().unwrap_or_default());
+    home_store::of(app)
+        .note_done(&news.task, at.as_deref())
+        .await;
     if news.progress.is_project_complete() {
         let (run, name) = news.process.clone().unwrap_or_default();
         if cards.first_news(&format!("complete:{job}:{run}")).await {
@@ -141,6 +156,7 @@ pub async fn tell(app: &Services, job: &str, news: News) {
             let _ = app.courier.say(&card.channel, &line).await;
         }
     }
+    Ok(())
 }
 
 /// Tells that `by` reopened `task` (titled `title`) from job `job`'s card, once for the
@@ -165,7 +181,7 @@ pub async fn reopened(
         process: None,
     };
     if store::of(app).first_news(&news.key).await {
-        tell(app, job, news).await;
+        let _ = tell(app, job, news).await;
     }
 }
 

@@ -46,16 +46,16 @@ async fn poll_once(app: &Services, round: u64) {
             continue;
         }
         seen.push(entry.followed.clone());
-        for news in read(app, &entry.followed).await {
+        for news in read(app, &entry.followed).await.unwrap_or_default() {
             if cards.first_news(&news.key).await {
-                tell(app, &entry.job, news).await;
+                let _ = tell(app, &entry.job, news).await;
             }
         }
     }
 }
 
-/// The completions in a piece of work, as news.
-async fn read(app: &Services, followed: &Followed) -> Vec<News> {
+/// The completions in a piece of work, as news; an error when Tallyfy could not be read.
+pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News>, ()> {
     let who = |by: &Option<Value>| {
         by.as_ref()
             .and_then(|b| b.get("full_name"))
@@ -64,7 +64,7 @@ async fn read(app: &Services, followed: &Followed) -> Vec<News> {
     };
     match followed {
         Followed::Task(id) => match app.tallyfy.get_task(id).await {
-            Ok(task) if task.status.as_deref() == Some("completed") => vec![News {
+            Ok(task) if task.status.as_deref() == Some("completed") => Ok(vec![News {
                 key: News::key(&id.0, true, task.completed_at.as_deref()),
                 task: id.0.clone(),
                 by: None,
@@ -74,18 +74,18 @@ async fn read(app: &Services, followed: &Followed) -> Vec<News> {
                 done: true,
                 progress: Progress::Task { done: true },
                 process: None,
-            }],
-            Ok(task) => reopenings(app, &[(id.0.clone(), task.title.clone())], None)
+            }]),
+            Ok(task) => Ok(reopenings(app, &[(id.0.clone(), task.title.clone())], None)
                 .await
                 .into_iter()
                 .map(|mut news| {
                     news.progress = Progress::Task { done: false };
                     news
                 })
-                .collect(),
+                .collect()),
             Err(e) => {
                 tracing::info!(error = %e, "could not read a task for its completion");
-                Vec::new()
+                Err(())
             }
         },
         Followed::Run(id) => match app.tallyfy.get_run(id).await {
@@ -126,11 +126,11 @@ async fn read(app: &Services, followed: &Followed) -> Vec<News> {
                         process: Some((id.0.clone(), name.clone())),
                     });
                 news.extend(done);
-                news
+                Ok(news)
             }
             Err(e) => {
                 tracing::info!(error = %e, "could not read a project for its completions");
-                Vec::new()
+                Err(())
             }
         },
     }

@@ -3,11 +3,12 @@
 //!
 //! | key | value | meaning | kept |
 //! |---|---|---|---|
-//! | `card:{job}` | [`Card`] | the confirmation: where it is and what it says | [`FOLLOW_TTL`] |
-//! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`] |
+//! | `card:{job}` | [`Card`] | the confirmation: where it is, what it says, what it follows | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
+//! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
 //! | `hook:{job}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done | [`FOLLOW_TTL`] |
 //! | `watch:{token}` | the job's key | whose card a webhook call is about | [`FOLLOW_TTL`] |
-//! | `news:{what}` | `1` | a completion (or reopening, or a project's end) already told | [`FOLLOW_TTL`] |
+//! | `news:{what}` | `1` | a completion (or reopening, or a project's end) already told | [`FOLLOW_TTL`]; [`DONE_TTL`] when told by a webhook's job |
+//! | `calls:{token}:{minute}` | a count | a webhook's calls in one minute, for its rate limit | two minutes |
 //! | `turn:{task}` | `1` | someone's Mark done or Reopen is being carried out | 30 s |
 //! | `completer:{task}` | a Slack user id | who pressed Mark done, to name them in the thread | an hour |
 //! | `polled` | a list of [`Polled`], newest first | the work the poller reads (no public URL) | [`FOLLOW_TTL`] |
@@ -22,12 +23,15 @@ use slack_morphism::prelude::SlackMessageContent;
 use crate::jobs::ledger::Step;
 use crate::slack::ids::UserId;
 use crate::state::Services;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::tallyfy::model::{CreatedTask, RunId, TaskId};
 
 /// How long what follows a card (its webhooks, its record, its news) is kept: work takes
 /// time.
 pub const FOLLOW_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
+/// How long the news told of finished work is remembered: a late repeat of its webhook
+/// call is still caught.
+pub const DONE_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How long a Mark done or Reopen holds its task against another press.
 const TURN_TTL: Duration = Duration::from_secs(30);
 /// How long who pressed Mark done is kept for the completion's news.
@@ -44,6 +48,10 @@ pub struct Card {
     pub channel: String,
     pub ts: String,
     pub content: SlackMessageContent,
+    /// What the card's news comes from: the task, or the project's run. Records kept by
+    /// earlier releases have none (their news is then checked against `target:{job}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followed: Option<Followed>,
 }
 
 /// What a card's card follows in Tallyfy.
@@ -106,6 +114,31 @@ impl CardStore<'_> {
         self.read(&format!("card:{job}")).await
     }
 
+    /// The work of job `job`'s card is done: its record and what its buttons act on are
+    /// kept `ttl` from now (long enough to reopen it from the card), not months.
+    pub async fn keep_done(&self, job: &str, ttl: Duration) {
+        for key in [format!("card:{job}"), target_key(job, None)] {
+            self.keep_for(&key, ttl).await;
+        }
+        // A project's lines are numbered from 1, with no gaps.
+        for line in 1..=100 {
+            if !self.keep_for(&target_key(job, Some(line)), ttl).await {
+                break;
+            }
+        }
+    }
+
+    /// Keeps `key` for `ttl` from now; false when there is no such key.
+    async fn keep_for(&self, key: &str, ttl: Duration) -> bool {
+        match self.store.get(key).await {
+            Ok(Some(raw)) => {
+                let _ = self.store.set(key, &raw, ttl).await;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Keeps what job `target.key`'s card (or its line at `line`) acts on.
     pub async fn keep_target(&self, target: &Target, line: Option<u32>) {
         self.write(&target_key(&target.key, line), target, FOLLOW_TTL)
@@ -137,16 +170,32 @@ impl CardStore<'_> {
         token
     }
 
-    /// The job whose webhook has this token, if it is one this service gave out.
-    pub async fn watched(&self, token: &str) -> Option<String> {
+    /// The job whose webhook has this token, if it is one this service gave out; an
+    /// error when the store cannot say.
+    pub async fn watched(&self, token: &str) -> Result<Option<String>, StoreError> {
         if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
-            return None;
+            return Ok(None);
         }
+        self.store.get(&format!("watch:{token}")).await
+    }
+
+    /// Counts one call on webhook `token` in the current minute; the count so far.
+    pub async fn count_call(&self, token: &str) -> Result<i64, StoreError> {
+        let minute = jiff::Timestamp::now().as_second() / 60;
         self.store
-            .get(&format!("watch:{token}"))
+            .incr(&format!("calls:{token}:{minute}"), Duration::from_secs(120))
             .await
-            .ok()
-            .flatten()
+    }
+
+    /// True once `what` was told (see [`CardStore::mark_told`]); false when the store
+    /// cannot say (telling is then tried, and marked after).
+    pub async fn was_told(&self, what: &str) -> bool {
+        matches!(self.store.get(&format!("news:{what}")).await, Ok(Some(_)))
+    }
+
+    /// Records that `what` was told, after Slack took it; kept `ttl`.
+    pub async fn mark_told(&self, what: &str, ttl: Duration) {
+        let _ = self.store.set(&format!("news:{what}"), "1", ttl).await;
     }
 
     /// True the first time `what` (a task and its completion time, say) is asked about, on
@@ -182,6 +231,17 @@ impl CardStore<'_> {
             .store
             .set(&format!("completer:{task}"), user.as_str(), COMPLETER_TTL)
             .await;
+    }
+
+    /// Who pressed Mark done on `task`, leaving the record (see [`CardStore::take_completer`]).
+    pub async fn completer(&self, task: &str) -> Option<UserId> {
+        let user = self
+            .store
+            .get(&format!("completer:{task}"))
+            .await
+            .ok()
+            .flatten()?;
+        Some(UserId::new(user))
     }
 
     /// Who pressed Mark done on `task`, once: the record goes as it is read.

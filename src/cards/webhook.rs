@@ -1,19 +1,43 @@
 //! Tallyfy's webhook: every task the app creates carries a `webhook`, a URL on
 //! `PUBLIC_URL` with an unguessable token for that creation, which Tallyfy calls when the
 //! task is completed (once, with no retries and no signature; its `X-Tallyfy-orgID`
-//! header names the organization). A call is checked (a token this service gave out, this
-//! organization), told once whichever replica it reaches and however often it comes (the
-//! task and its `completed_at`: a task reopened and completed again is news again),
-//! answered at once, and then told on the card ([`super::news`]).
+//! header names the organization). The call is a trigger, never a source of truth:
+//!
+//! - it is checked (a token this service gave out, this organization, at most
+//!   [`CALLS_PER_MINUTE`] calls a minute on one token) and kept as a job on the durable
+//!   queue before it is answered; only the payload's task id is kept. A call the store
+//!   cannot keep is answered 503 (Tallyfy does not call again; without a public URL the
+//!   poller reads the work instead, see `docs/keys.md`);
+//! - the job ([`tell_job`]) waits for the card's record, checks that the task is the one
+//!   the token's card follows (the task itself, or one of the project's tasks), reads what
+//!   to tell from Tallyfy, and tells each piece of news once, marking it told only after
+//!   Slack took it; Slack failing is waited out with backoff, then by the queue.
+//!
+//! One card's news is told by one job at a time, from what Tallyfy says at that moment,
+//! so a late call never shows an older state.
 
-use serde::Deserialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::news::{self, News, Progress};
-use super::store;
-use crate::home::store as home_store;
-use crate::jobs::ledger::Step;
+use super::news::{self, News, Untold};
+use super::poll;
+use super::store::{self, Card, Followed, DONE_TTL, FOLLOW_TTL};
+use crate::jobs::ledger::{Step, Stored};
+use crate::jobs::Outcome;
 use crate::state::{AppState, Services};
+
+/// The kind under which a webhook call is queued.
+pub const KIND: &str = "webhook";
+/// Calls a minute one webhook token may make; beyond it, nothing is done.
+pub const CALLS_PER_MINUTE: i64 = 10;
+/// How long a job waits, within one run, for the card's record to be kept.
+const CARD_WAIT: Duration = Duration::from_secs(20);
+/// The pauses between tries when Slack does not take the news, within one run.
+const SLACK_BACKOFF: [u64; 4] = [1, 2, 4, 8];
+/// How long one card's news is held by the job telling it.
+const CARD_LOCK: Duration = Duration::from_secs(90);
 
 /// Where Tallyfy calls; the token follows.
 pub const ROUTE: &str = "/tallyfy/webhook/{token}";
@@ -29,50 +53,53 @@ pub async fn webhook_for(app: &Services, job: &str, step: Step) -> Option<String
     ))
 }
 
-/// What Tallyfy sends about a task (its documentation's task payload; fields the service
-/// does not use are ignored, and every field it uses may be missing).
+/// The one thing kept from a call: the task it names (Tallyfy's task payload's
+/// `this_task.id`). Everything else is read from Tallyfy.
 #[derive(Debug, Deserialize)]
 struct Event {
     this_task: TaskEvent,
-    #[serde(default)]
-    completer: Option<Person>,
-    #[serde(default)]
-    process: Option<Process>,
 }
 
 #[derive(Debug, Deserialize)]
 struct TaskEvent {
     id: Value,
-    #[serde(default)]
-    title: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    completed_at: Option<String>,
-    #[serde(default)]
-    completed_by: Option<Person>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Person {
-    #[serde(default)]
-    full_name: Option<String>,
+/// The task a payload names, when it names one plausibly.
+fn task_named(body: &[u8]) -> Option<String> {
+    let event = serde_json::from_slice::<Event>(body).ok()?;
+    let id = match event.this_task.id {
+        Value::String(id) => id,
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let plausible = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    plausible.then_some(id)
 }
 
-#[derive(Debug, Deserialize)]
-struct Process {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    progress: Option<Value>,
+/// A webhook call, queued: whose card, and the task the call named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookJob {
+    /// What the job runs under: the card and the task.
+    pub key: String,
+    pub job: String,
+    pub task: String,
+}
+
+impl WebhookJob {
+    pub fn stored(&self) -> Stored {
+        Stored::new(KIND, &self.key, self)
+    }
 }
 
 /// How a webhook call was taken.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
-    /// Checked and taken (or already told: nothing more to do).
+    /// Checked and kept as a job.
     Accepted,
     /// A token this service never gave out.
     Unknown,
@@ -80,108 +107,197 @@ pub enum Received {
     Foreign,
     /// Not a task payload.
     Malformed,
+    /// Too many calls on this token this minute: nothing is done.
+    Limited,
+    /// The store could not check or keep it.
+    Unavailable,
 }
 
-/// Takes one webhook call: checks it, and hands the telling off.
+/// Takes one webhook call: checks it and keeps it as a job.
 pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]) -> Received {
     if org != Some(app.tallyfy.org_id()) {
         return Received::Foreign;
     }
     let cards = store::of(app);
-    let Some(job) = cards.watched(token).await else {
-        return Received::Unknown;
+    let job = match cards.watched(token).await {
+        Ok(Some(job)) => job,
+        Ok(None) => return Received::Unknown,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check a webhook call");
+            return Received::Unavailable;
+        }
     };
-    let Ok(event) = serde_json::from_slice::<Event>(body) else {
+    let Some(task) = task_named(body) else {
         return Received::Malformed;
     };
-    let mut news = news_from(&event);
-    if !news.done {
-        // A reopening is told once for the completion it undid (Tallyfy's payload no longer
-        // says when that was).
-        if let Some(Some(at)) = home_store::of(app)
-            .done(std::slice::from_ref(&news.task))
-            .await
-            .pop()
-        {
-            news.key = News::key(&news.task, false, Some(&at));
+    match cards.count_call(token).await {
+        Ok(calls) if calls > CALLS_PER_MINUTE => {
+            app.metrics.job("webhook", "limited");
+            return Received::Limited;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "could not count a webhook call");
+            return Received::Unavailable;
         }
     }
-    if !cards.first_news(&news.key).await {
-        app.metrics.job("webhook", "repeat");
-        return Received::Accepted;
+    let work = WebhookJob {
+        key: format!("webhook:{job}:{task}"),
+        job,
+        task,
+    };
+    if let Err(e) = app.jobs.submit_kept(work.stored()).await {
+        tracing::warn!(error = %e, "could not keep a webhook call");
+        return Received::Unavailable;
     }
-    app.metrics.job("webhook", "news");
-    let moved = app.clone();
-    let _ = app
-        .jobs
-        .hand_off(async move { news::tell(&moved, &job, news).await });
+    app.metrics.job("webhook", "kept");
     Received::Accepted
 }
 
-/// What a webhook call tells.
-fn news_from(event: &Event) -> News {
-    let done = event.this_task.status.as_deref() == Some("completed");
-    let task = match &event.this_task.id {
-        Value::String(id) => id.clone(),
-        other => other.to_string(),
+/// Runs a kept webhook call: tells the news of the card's work, read from Tallyfy.
+pub async fn tell_job(app: &Services, work: &WebhookJob) -> Outcome {
+    let Some(card) = card_when_kept(app, &work.job).await else {
+        if app.ledger.told(&work.job).await {
+            // Told without a card (a response URL or a direct message): no thread to tell.
+            return Outcome::Done;
+        }
+        return Outcome::Untold;
     };
-    let progress = event
-        .process
-        .as_ref()
-        .and_then(|p| {
-            let progress = p.progress.as_ref()?;
-            let done = progress.get("complete").and_then(Value::as_u64)?;
-            let total = progress.get("total").and_then(Value::as_u64)?;
-            (total > 1).then_some(Progress::Project { done, total })
-        })
-        .unwrap_or(Progress::Task { done });
-    News {
-        key: News::key(&task, done, event.this_task.completed_at.as_deref()),
-        task: task.clone(),
-        by: None,
-        at: event.this_task.completed_at.clone(),
-        title: event.this_task.title.clone(),
-        who: event
-            .completer
-            .as_ref()
-            .or(event.this_task.completed_by.as_ref())
-            .and_then(|p| p.full_name.clone()),
-        done,
-        progress,
-        process: event.process.as_ref().map(|p| {
-            let id = match &p.id {
-                Some(Value::String(id)) => id.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            (id, p.name.clone())
-        }),
+    let Some(followed) = followed(app, &work.job, &card).await else {
+        tracing::info!("a webhook call for a card with nothing to follow; nothing told");
+        return Outcome::Done;
+    };
+    let holder = format!("{}/{}", crate::store::instance_name(), work.key);
+    let lock = format!("news:{}", work.job);
+    let mut waited = Duration::ZERO;
+    while !matches!(app.ledger.lock(&lock, &holder, CARD_LOCK).await, Ok(true)) {
+        if waited > CARD_LOCK {
+            return Outcome::Untold;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        waited += Duration::from_millis(200);
     }
+    let outcome = tell_followed(app, work, &followed).await;
+    app.ledger.unlock(&lock).await;
+    outcome
+}
+
+/// Tells what Tallyfy says of `followed`, when the call's task belongs to it.
+async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -> Outcome {
+    let cards = store::of(app);
+    let belongs = match followed {
+        Followed::Task(id) => id.0 == work.task,
+        Followed::Run(run) => match app.tallyfy.get_run(run).await {
+            Ok(run) => run
+                .tasks
+                .is_some_and(|t| t.data.iter().any(|t| t.id.0 == work.task)),
+            Err(e) => {
+                tracing::info!(error = %e, "could not read a project for a webhook call");
+                return Outcome::Untold;
+            }
+        },
+    };
+    if !belongs {
+        app.metrics.job("webhook", "refused");
+        tracing::warn!("a webhook call named a task its card does not follow; nothing told");
+        return Outcome::Done;
+    }
+    let Ok(all) = poll::read(app, followed).await else {
+        return Outcome::Untold;
+    };
+    let done = all.last().is_some_and(finished);
+    for news in all {
+        if cards.was_told(&news.key).await {
+            continue;
+        }
+        let key = news.key.clone();
+        let ttl = if finished(&news) {
+            DONE_TTL
+        } else {
+            FOLLOW_TTL
+        };
+        if !tell_with_backoff(app, &work.job, news).await {
+            return Outcome::Untold;
+        }
+        cards.mark_told(&key, ttl).await;
+        app.metrics.job("webhook", "news");
+    }
+    if done {
+        cards.keep_done(&work.job, DONE_TTL).await;
+    }
+    Outcome::Done
+}
+
+fn finished(news: &News) -> bool {
+    match news.progress {
+        news::Progress::Task { done } => done,
+        news::Progress::Project { done, total } => done >= total,
+    }
+}
+
+/// Tells `news`, trying again with growing pauses while Slack does not take it.
+async fn tell_with_backoff(app: &Services, job: &str, news: News) -> bool {
+    for pause in std::iter::once(0).chain(SLACK_BACKOFF) {
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+        match news::tell(app, job, news.clone()).await {
+            Ok(()) => return true,
+            Err(Untold::NoCard) => return false,
+            Err(Untold::Slack) => {}
+        }
+    }
+    false
+}
+
+/// Job `job`'s card, waiting up to [`CARD_WAIT`] for its record (a completion can come
+/// before the card is posted).
+async fn card_when_kept(app: &Services, job: &str) -> Option<Card> {
+    let cards = store::of(app);
+    let mut waited = Duration::ZERO;
+    loop {
+        if let Some(card) = cards.card(job).await {
+            return Some(card);
+        }
+        if waited >= CARD_WAIT || app.ledger.told(job).await {
+            // The card's record is kept before its job is marked told.
+            return cards.card(job).await;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        waited += Duration::from_millis(250);
+    }
+}
+
+/// What the card follows; for a record kept by an earlier release, what its buttons act
+/// on says it.
+async fn followed(app: &Services, job: &str, card: &Card) -> Option<Followed> {
+    if let Some(followed) = &card.followed {
+        return Some(followed.clone());
+    }
+    let cards = store::of(app);
+    if let Some(target) = cards.target(job, None).await {
+        return Some(Followed::Task(target.created.id));
+    }
+    let line = cards.target(job, Some(1)).await?;
+    line.created.run_id().cloned().map(Followed::Run)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn event(status: &str, progress: Option<(u64, u64)>) -> Event {
-        let mut v = serde_json::json!({"this_task": {"id": "t1", "title": "Draft <contract>", "status": status, "completed_at": "2026-11-29T10:00:00Z"}, "completer": {"full_name": "Bob Builder"}});
-        if let Some((done, total)) = progress {
-            v["process"] = serde_json::json!({"id": "r1", "name": "Launch", "progress": {"complete": done, "total": total}});
-        }
-        serde_json::from_value(v).unwrap()
-    }
-
     #[test]
-    fn news_reads_the_payload() {
-        let news = news_from(&event("completed", Some((3, 5))));
-        assert_eq!(news.progress, Progress::Project { done: 3, total: 5 });
-        assert_eq!(news.who.as_deref(), Some("Bob Builder"));
-        assert_eq!(news.key, "t1:done:2026-11-29T10:00:00Z");
-        assert_eq!(news.process, Some(("r1".into(), Some("Launch".into()))));
-        let alone = news_from(&event("completed", None));
-        assert_eq!(alone.progress, Progress::Task { done: true });
-        let reopened = news_from(&event("not-started", None));
-        assert_eq!(reopened.progress, Progress::Task { done: false });
-        assert_ne!(reopened.key, alone.key, "a reopening is news of its own");
+    fn only_the_task_id_is_taken_from_a_payload() {
+        let body = serde_json::json!({"this_task": {"id": "t1", "title": "x".repeat(60_000)}});
+        assert_eq!(
+            task_named(body.to_string().as_bytes()).as_deref(),
+            Some("t1")
+        );
+        let numeric = serde_json::json!({"this_task": {"id": 42}});
+        assert_eq!(
+            task_named(numeric.to_string().as_bytes()).as_deref(),
+            Some("42")
+        );
+        let odd = serde_json::json!({"this_task": {"id": "a b"}});
+        assert_eq!(task_named(odd.to_string().as_bytes()), None);
+        assert_eq!(task_named(b"{}"), None);
     }
 }

@@ -76,12 +76,10 @@ async fn tallyfy_webhook(
     if org.as_deref() != Some(state.tallyfy.org_id()) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    if crate::cards::store::of(&state)
-        .watched(&token)
-        .await
-        .is_none()
-    {
-        return StatusCode::NOT_FOUND.into_response();
+    match crate::cards::store::of(&state).watched(&token).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
     if let Some(standing) = req.extensions().get::<Standing>() {
         standing.prove();
@@ -95,6 +93,8 @@ async fn tallyfy_webhook(
         Received::Unknown => StatusCode::NOT_FOUND.into_response(),
         Received::Foreign => StatusCode::FORBIDDEN.into_response(),
         Received::Malformed => StatusCode::BAD_REQUEST.into_response(),
+        Received::Limited => StatusCode::TOO_MANY_REQUESTS.into_response(),
+        Received::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 

@@ -10,6 +10,7 @@ const TASK_JOB: &str = r#"{"kind":"task","key":"submission:T1:V1:h1","origin":{"
 const PROJECT_JOB: &str = r#"{"kind":"project","key":"submission:T1:V2:h2","origin":{"team_id":"T1","user_id":"UREQ","channel_id":"C1","response_url":null,"thread_ts":null},"form":{"name":"Launch","summary":null,"assignees":["UALICE"],"deadline":"2030-01-01T17:00:00Z","lines":[{"number":1,"source":"Book the venue @bob","title":"Book the venue","handles":["bob"],"mentions":[],"deadline":null}],"groups":[],"guests_ok":false},"plan":null}"#;
 
 const RETRY_JOB: &str = r#"{"kind":"retry","key":"submission:T1:V1:h1","response_url":"https://hooks.slack.com/actions/T1/2/y"}"#;
+const WEBHOOK_JOB: &str = r#"{"kind":"webhook","key":"webhook:submission:T1:V1:h1:t1","job":"submission:T1:V1:h1","task":"t1"}"#;
 
 #[test]
 fn jobs_written_by_earlier_releases_still_read() {
@@ -35,12 +36,13 @@ fn jobs_written_by_earlier_releases_still_read() {
 
 #[test]
 fn what_a_flow_queues_is_the_job_it_reads_back_in_the_same_shape() {
-    for raw in [TASK_JOB, PROJECT_JOB, RETRY_JOB] {
+    for raw in [TASK_JOB, PROJECT_JOB, RETRY_JOB, WEBHOOK_JOB] {
         let job: Job = serde_json::from_str(raw).unwrap();
         let stored = match &job {
             Job::Task(task) => task.stored(),
             Job::Project(project) => project.stored(),
             Job::Retry(retry) => retry.stored(),
+            Job::Webhook(call) => call.stored(),
         };
         // The enum's own shape is the one earlier releases wrote.
         let as_written = serde_json::to_value(&job).unwrap();

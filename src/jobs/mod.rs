@@ -187,6 +187,15 @@ impl Jobs {
         }
     }
 
+    /// Queues a job that must outlive this process: in Redis when there is Redis (an
+    /// error when it cannot take it), else in this process, the only queue there is.
+    pub async fn submit_kept(&self, job: Stored) -> Result<(), crate::store::StoreError> {
+        match &self.shared {
+            Some(shared) => shared.push(&job.json).await,
+            None => self.local.push(&job.json).await,
+        }
+    }
+
     /// Runs `work` in the background after a request was answered (opening a modal, say),
     /// in the current span, tracked like a job: shutdown waits for it, `idle` counts it.
     /// At most [`MAX_HANDED_OFF`] run at once: past that the work is refused, so a bad day

@@ -6,9 +6,10 @@
 //! check either. A value that does not check is treated as absent (and counted in
 //! `tallyfy_slack_store_values_refused_total`).
 //!
-//! Kept as they are: `position:{run}`, a counter Redis increments (a wrong one only puts
-//! an added task at another place in its run, which Tallyfy shows), and
-//! `tallyfy:tokens`, encrypted and authenticated by its own key.
+//! Kept as they are: the counters Redis increments, `position:{run}` (a wrong one only
+//! puts an added task at another place in its run, which Tallyfy shows) and
+//! `calls:{token}:{minute}` (a webhook token's calls, for its limit), and `tallyfy:tokens`,
+//! encrypted and authenticated by its own key.
 //!
 //! Values an earlier release wrote are not signed. For a day after this store first
 //! signed (its `signing-since` record), they are still read, and every replica signs the
@@ -36,9 +37,10 @@ pub const LEGACY_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// How often unsigned values are looked for and signed during that time.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
-/// Whether a key's value is kept as it is.
+/// Whether a key's value is kept as it is: the counters Redis increments, and the tokens
+/// sealed with their own key.
 fn exempt(key: &str) -> bool {
-    key.starts_with("position:") || key == "tallyfy:tokens"
+    key.starts_with("position:") || key.starts_with("calls:") || key == "tallyfy:tokens"
 }
 
 /// Redis, with every value signed.
@@ -88,8 +90,11 @@ impl SignedStore {
     /// meanwhile is overwritten). Answers how many keys were signed.
     pub async fn sign_unsigned(&self) -> Result<usize, StoreError> {
         let signer = self.signer.clone();
+        // A bare number is left alone: a counter an earlier release kept may be one.
         let sign = move |key: &str, value: &str| {
-            (!exempt(key) && !ValueSigner::is_signed(value)).then(|| signer.sign(key, value))
+            let counter = value.parse::<i64>().is_ok();
+            (!exempt(key) && !counter && !ValueSigner::is_signed(value))
+                .then(|| signer.sign(key, value))
         };
         self.redis.rewrite_values(&sign).await
     }

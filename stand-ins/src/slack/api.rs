@@ -249,7 +249,10 @@ pub(super) async fn answer(
                     message[field] = v.clone();
                 }
             }
-            Json(json!({"ok": true, "channel": channel, "ts": ts, "text": args["text"]})).into_response()
+            // Slack answers with the message as it now reads (the method's documented
+            // response has `message`; slack-morphism's client needs it).
+            let message = message.clone();
+            Json(json!({"ok": true, "channel": channel, "ts": ts, "text": args["text"], "message": message})).into_response()
         }
         // Messages the bot posted, newest first; metadata only when asked for
         // (api.slack.com/methods/conversations.history, .../conversations.replies).
