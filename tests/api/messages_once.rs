@@ -45,3 +45,30 @@ async fn a_replica_killed_between_its_post_and_its_record_is_not_posted_twice() 
     assert_eq!(posted["metadata"]["event_type"], "tallyfy_slack_job");
     assert_eq!(survivor.tallyfy.tasks_titled("Posted once"), 1);
 }
+
+#[tokio::test]
+async fn a_confirmation_whose_answer_was_lost_reaches_the_channel_once() {
+    let app = spawn_app().await;
+    // Slack posts the card, then the connection drops before its answer arrives.
+    app.slack.post_then_drop();
+    let view = app.open_task_modal("").await;
+    let answer = app
+        .submit_task(&view, &TaskValues::new("Answer lost", &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    eventually("the card", || (in_channel(&app) == 1).then_some(())).await;
+    app.idle().await;
+
+    assert_eq!(in_channel(&app), 1, "the card is in the channel once");
+    let shown_elsewhere: Vec<_> = app
+        .slack
+        .responses()
+        .into_iter()
+        .filter(|(_, body)| body["response_type"] == "in_channel")
+        .collect();
+    assert!(
+        shown_elsewhere.is_empty(),
+        "the card was shown a second time through the response URL: {shown_elsewhere:?}"
+    );
+    assert_eq!(app.tallyfy.tasks_titled("Answer lost"), 1);
+}

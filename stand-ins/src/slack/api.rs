@@ -56,7 +56,23 @@ pub(super) async fn api(
     if let Some(hang) = hang {
         tokio::time::sleep(hang).await;
     }
+    if std::mem::take(&mut inner.lock().unwrap().drop_now) {
+        return cut_off(response);
+    }
     response
+}
+
+/// The answer's head goes out, then its body fails: the server closes the connection
+/// mid-answer, as a dropped connection looks to the caller.
+fn cut_off(response: Response) -> Response {
+    let (parts, _) = response.into_parts();
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped",
+        ))
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(failing))
 }
 
 pub(super) async fn answer(
@@ -222,6 +238,7 @@ pub(super) async fn answer(
             message["ts"] = json!(ts);
             s.posted.push(message);
             s.hang_now = s.post_then_hang.take();
+            s.drop_now = std::mem::take(&mut s.post_then_drop);
             Json(json!({
                 "ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
