@@ -434,7 +434,7 @@ impl SlackApi {
         })
     }
 
-    /// Whether `channel` (or, with `thread_ts`, that thread) holds a message posted since
+    /// The `ts` of the message, if `channel` (or, with `thread_ts`, that thread) holds one posted since
     /// `since` (unix seconds) whose metadata is `event_type` with `field` = `value`: how a
     /// post whose answer was lost is found before it is made again. Reads
     /// `conversations.history` (or `conversations.replies`) with `include_all_metadata`,
@@ -446,7 +446,7 @@ impl SlackApi {
         since: i64,
         event_type: &str,
         (field, value): (&str, &str),
-    ) -> Result<bool, SlackCallError> {
+    ) -> Result<Option<String>, SlackCallError> {
         #[derive(serde::Deserialize)]
         struct Page {
             ok: bool,
@@ -493,10 +493,14 @@ impl SlackApi {
             if !page.ok {
                 return Err(SlackCallError::Api(page.error.unwrap_or_default()));
             }
-            Ok(page.messages.iter().any(|m| {
-                m["metadata"]["event_type"] == event_type
-                    && m["metadata"]["event_payload"][field] == value
-            }))
+            Ok(page
+                .messages
+                .iter()
+                .find(|m| {
+                    m["metadata"]["event_type"] == event_type
+                        && m["metadata"]["event_payload"][field] == value
+                })
+                .map(|m| m["ts"].as_str().unwrap_or_default().to_string()))
         }
         .await;
         let status = match &result {
