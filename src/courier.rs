@@ -118,7 +118,9 @@ impl Courier {
                 Err(e @ SlackCallError::Transport(_)) => {
                     match self.look_up(job, channel.as_str(), thread, &posting).await {
                         Found::Posted(ts) => {
-                            tracing::info!("the post's answer was lost, but the message is in the channel");
+                            tracing::info!(
+                                "the post's answer was lost, but the message is in the channel"
+                            );
                             return Ok(Posted::InChannel {
                                 channel: channel.to_string(),
                                 ts,
@@ -307,6 +309,7 @@ impl Courier {
         content: &SlackMessageContent,
     ) -> Result<Option<String>, SlackCallError> {
         let mut waits = 0;
+        let mut joined = false;
         loop {
             match self
                 .slack
@@ -318,10 +321,29 @@ impl Courier {
                     let wait = after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
                     tokio::time::sleep(wait).await;
                 }
+                // A public channel the bot is not in: it joins, then posts as a member, so
+                // its post can be read back should the answer to it be lost. A refused
+                // post posted nothing, so posting again cannot double it.
+                Err(SlackCallError::Api(code))
+                    if code == "not_in_channel" && !joined && is_public_channel(channel) =>
+                {
+                    joined = true;
+                    if let Err(e) = self.slack.join_channel(channel).await {
+                        tracing::info!(error = %e, "cannot join the channel");
+                        return Err(SlackCallError::Api(code));
+                    }
+                }
                 other => return other,
             }
         }
     }
+}
+
+/// Whether `channel` may be a public channel, which the bot can join on its own: a `C` id
+/// (a `G` id is a private channel or group message, `D` a direct message, `U`/`W` a person).
+/// Joining a private one is refused (`method_not_supported_for_channel_type`), no harm done.
+fn is_public_channel(channel: &str) -> bool {
+    channel.starts_with('C')
 }
 
 /// The message with metadata naming the job it tells of.

@@ -301,6 +301,21 @@ impl SlackApi {
         }
     }
 
+    /// `conversations.join` (scope `channels:join`): the bot becomes a member of the public
+    /// channel `channel`, so it can post there and read back what it posted.
+    pub async fn join_channel(&self, channel: &str) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsJoinRequest::new(channel.to_string().into());
+        match self
+            .measured("conversations.join", session.conversations_join(&req))
+            .await
+        {
+            // Slack said ok; the channel's description in its answer is not needed.
+            Ok(_) | Err(SlackCallError::Unreadable(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `chat.update`: the message at `ts` in `channel` now reads `content`.
     pub async fn update_message(
         &self,

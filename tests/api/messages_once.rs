@@ -72,3 +72,40 @@ async fn a_confirmation_whose_answer_was_lost_reaches_the_channel_once() {
     );
     assert_eq!(app.tallyfy.tasks_titled("Answer lost"), 1);
 }
+
+#[tokio::test]
+async fn in_a_public_channel_the_bot_has_not_joined_the_card_is_posted_there_and_can_be_looked_up()
+{
+    let app = spawn_app().await;
+    let channel = "CNOTJOINED";
+    let (response, trigger) = app.command_in("/task", "Join first", channel).await;
+    assert_eq!(response.status(), 200);
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    app.slack.post_then_drop();
+    app.submit_task(&view, &TaskValues::new("Join first", &[ALICE]))
+        .await;
+    eventually("the card in the channel", || {
+        app.slack
+            .posted()
+            .iter()
+            .any(|m| m["channel"] == channel)
+            .then_some(())
+    })
+    .await;
+    app.idle().await;
+
+    let cards = app
+        .slack
+        .posted()
+        .iter()
+        .filter(|m| m["channel"] == channel)
+        .count();
+    assert_eq!(cards, 1, "the card is in the channel once");
+    assert!(
+        app.slack
+            .responses()
+            .iter()
+            .all(|(_, body)| body["response_type"] != "in_channel"),
+        "the card was not shown again through the response URL"
+    );
+}

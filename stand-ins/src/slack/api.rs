@@ -268,6 +268,24 @@ pub(super) async fn answer(
             }
             Json(json!({"ok": true, "channel": channel, "ts": ts, "text": args["text"]})).into_response()
         }
+        // The bot joins a public channel (api.slack.com/methods/conversations.join, scope
+        // `channels:join`): a private channel answers `method_not_supported_for_channel_type`
+        // (a bot must be invited there); an id that names no channel `channel_not_found`.
+        "conversations.join" => {
+            let channel = args["channel"].as_str().unwrap_or_default().to_string();
+            if channel.starts_with('G') {
+                return slack_error("method_not_supported_for_channel_type");
+            }
+            if !channel.starts_with('C') {
+                return slack_error("channel_not_found");
+            }
+            let already = !s.member_of.insert(channel.clone());
+            let mut answer = json!({"ok": true, "channel": {"id": channel, "is_channel": true, "is_private": false, "is_member": true}});
+            if already {
+                answer["warning"] = json!("already_in_channel");
+            }
+            Json(answer).into_response()
+        }
         // Messages the bot posted, newest first; metadata only when asked for
         // (api.slack.com/methods/conversations.history, .../conversations.replies).
         "conversations.history" | "conversations.replies" => {
