@@ -51,6 +51,14 @@ pub enum Posted {
     Elsewhere,
 }
 
+/// What a look for a job's message in a conversation found.
+enum Found {
+    Posted(String),
+    Absent,
+    /// The history could not be read (not a member, or Slack did not answer).
+    Unknown,
+}
+
 /// No way to reach the person worked: Slack refused every path.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the message could not be delivered anywhere: {0}")]
@@ -106,6 +114,29 @@ impl Courier {
                     })
                 }
                 Ok(None) => return Ok(Posted::Elsewhere),
+                // Sent, but no answer: Slack may have posted it. Look before any fallback.
+                Err(e @ SlackCallError::Transport(_)) => {
+                    match self.look_up(job, channel.as_str(), thread, &posting).await {
+                        Found::Posted(ts) => {
+                            tracing::info!(
+                                "the post's answer was lost, but the message is in the channel"
+                            );
+                            return Ok(Posted::InChannel {
+                                channel: channel.to_string(),
+                                ts,
+                            });
+                        }
+                        Found::Absent => {
+                            tracing::info!(error = %e, "the post did not happen; trying the response URL")
+                        }
+                        // Neither known posted nor known absent: only the requester is shown
+                        // it (privately), so the channel can never see it twice.
+                        Found::Unknown => {
+                            tracing::warn!(error = %e, "the post's outcome cannot be looked up; telling the requester privately");
+                            return self.tell(origin, content).await.map(|()| Posted::Elsewhere);
+                        }
+                    }
+                }
                 Err(e) => {
                     tracing::info!(error = %e, "cannot post in the channel; trying the response URL")
                 }
@@ -161,16 +192,35 @@ impl Courier {
         if posting.channel != channel {
             return false;
         }
+        match self.look_up(job, channel, thread, &posting).await {
+            Found::Posted(_) => true,
+            Found::Absent => false,
+            Found::Unknown => {
+                tracing::warn!("could not look for an earlier post of this outcome; posting it");
+                false
+            }
+        }
+    }
+
+    /// Looks for the message of `job` posted (or meant to be) as `posting` says.
+    async fn look_up(
+        &self,
+        job: &str,
+        channel: &str,
+        thread: Option<&str>,
+        posting: &Posting,
+    ) -> Found {
         let since = posting.at - LOOK_BACK_SECS;
         match self
             .slack
             .find_tagged_message(channel, thread, since, JOB_EVENT, ("job", job))
             .await
         {
-            Ok(found) => found,
+            Ok(Some(ts)) => Found::Posted(ts),
+            Ok(None) => Found::Absent,
             Err(e) => {
-                tracing::warn!(error = %e, "could not look for an earlier post of this outcome; posting it");
-                false
+                tracing::warn!(error = %e, "could not read the conversation's history");
+                Found::Unknown
             }
         }
     }
@@ -259,6 +309,7 @@ impl Courier {
         content: &SlackMessageContent,
     ) -> Result<Option<String>, SlackCallError> {
         let mut waits = 0;
+        let mut joined = false;
         loop {
             match self
                 .slack
@@ -270,10 +321,29 @@ impl Courier {
                     let wait = after.unwrap_or(Duration::from_secs(1)).min(MAX_RETRY_AFTER);
                     tokio::time::sleep(wait).await;
                 }
+                // A public channel the bot is not in: it joins, then posts as a member, so
+                // its post can be read back should the answer to it be lost. A refused
+                // post posted nothing, so posting again cannot double it.
+                Err(SlackCallError::Api(code))
+                    if code == "not_in_channel" && !joined && is_public_channel(channel) =>
+                {
+                    joined = true;
+                    if let Err(e) = self.slack.join_channel(channel).await {
+                        tracing::info!(error = %e, "cannot join the channel");
+                        return Err(SlackCallError::Api(code));
+                    }
+                }
                 other => return other,
             }
         }
     }
+}
+
+/// Whether `channel` may be a public channel, which the bot can join on its own: a `C` id
+/// (a `G` id is a private channel or group message, `D` a direct message, `U`/`W` a person).
+/// Joining a private one is refused (`method_not_supported_for_channel_type`), no harm done.
+fn is_public_channel(channel: &str) -> bool {
+    channel.starts_with('C')
 }
 
 /// The message with metadata naming the job it tells of.

@@ -398,9 +398,10 @@ pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> 
             Assignee::NoAccount { email: Some(email) } if guests_ok => {
                 owners.guests.push(email.clone())
             }
-            Assignee::NoAccount { email: Some(email) } => {
+            // A person's email is theirs: the form names them, never their address.
+            Assignee::NoAccount { email: Some(_) } => {
                 no_account = true;
-                problems.push(format!("{who} ({email}) has no Tallyfy account"))
+                problems.push(format!("{who} has no Tallyfy account"))
             }
             Assignee::NoAccount { email: None } => {
                 problems.push(format!("{who} has no email visible to this app"))
@@ -482,7 +483,7 @@ mod tests {
     }
 
     #[test]
-    fn people_without_accounts_are_named_with_their_email() {
+    fn people_without_accounts_are_named_without_their_email() {
         let people = [
             resolved(
                 "alice",
@@ -506,9 +507,10 @@ mod tests {
         ];
         let problem = owners(&people, false).unwrap_err();
         assert!(
-            problem.contains("@carol (carol@x.io) has no Tallyfy account"),
+            problem.contains("@carol has no Tallyfy account"),
             "{problem}"
         );
+        assert!(!problem.contains("carol@x.io"), "{problem}");
         assert!(
             problem.contains("@robot can't be assigned: it is a bot"),
             "{problem}"

@@ -301,6 +301,21 @@ impl SlackApi {
         }
     }
 
+    /// `conversations.join` (scope `channels:join`): the bot becomes a member of the public
+    /// channel `channel`, so it can post there and read back what it posted.
+    pub async fn join_channel(&self, channel: &str) -> Result<(), SlackCallError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsJoinRequest::new(channel.to_string().into());
+        match self
+            .measured("conversations.join", session.conversations_join(&req))
+            .await
+        {
+            // Slack said ok; the channel's description in its answer is not needed.
+            Ok(_) | Err(SlackCallError::Unreadable(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `chat.update`: the message at `ts` in `channel` now reads `content`.
     pub async fn update_message(
         &self,
@@ -434,7 +449,7 @@ impl SlackApi {
         })
     }
 
-    /// Whether `channel` (or, with `thread_ts`, that thread) holds a message posted since
+    /// The `ts` of the message, if `channel` (or, with `thread_ts`, that thread) holds one posted since
     /// `since` (unix seconds) whose metadata is `event_type` with `field` = `value`: how a
     /// post whose answer was lost is found before it is made again. Reads
     /// `conversations.history` (or `conversations.replies`) with `include_all_metadata`,
@@ -446,7 +461,7 @@ impl SlackApi {
         since: i64,
         event_type: &str,
         (field, value): (&str, &str),
-    ) -> Result<bool, SlackCallError> {
+    ) -> Result<Option<String>, SlackCallError> {
         #[derive(serde::Deserialize)]
         struct Page {
             ok: bool,
@@ -493,10 +508,14 @@ impl SlackApi {
             if !page.ok {
                 return Err(SlackCallError::Api(page.error.unwrap_or_default()));
             }
-            Ok(page.messages.iter().any(|m| {
-                m["metadata"]["event_type"] == event_type
-                    && m["metadata"]["event_payload"][field] == value
-            }))
+            Ok(page
+                .messages
+                .iter()
+                .find(|m| {
+                    m["metadata"]["event_type"] == event_type
+                        && m["metadata"]["event_payload"][field] == value
+                })
+                .map(|m| m["ts"].as_str().unwrap_or_default().to_string()))
         }
         .await;
         let status = match &result {

@@ -6,7 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TallyfyError {
     /// 400/422: the request itself is wrong; retrying will not help.
-    #[error("Tallyfy rejected the request: {message}")]
+    // Logs see the field names, never Tallyfy's words: they can quote what was sent.
+    #[error("Tallyfy rejected the request (fields: {})", field_names(fields))]
     Invalid {
         message: String,
         fields: Vec<(String, String)>,
@@ -15,23 +16,23 @@ pub enum TallyfyError {
     #[error("Tallyfy did not accept the app's access token")]
     Unauthorized,
     /// 403: the token's user may not do this.
-    #[error("Tallyfy refused permission: {0}")]
+    #[error("Tallyfy refused permission")]
     Forbidden(String),
-    #[error("not found in Tallyfy: {0}")]
+    #[error("not found in Tallyfy")]
     NotFound(String),
     /// 429: wait `retry_after`, then try again.
     #[error("Tallyfy's rate limit was reached")]
     RateLimited { retry_after: Option<Duration> },
     /// Any other 4xx (405, 409, 410, 413...): Tallyfy will not do this as asked;
     /// retrying will not help. `code` is Tallyfy's own (`SEAT_POOL_EXHAUSTED`, say).
-    #[error("Tallyfy refused the request (HTTP {status}): {message}")]
+    #[error("Tallyfy refused the request (HTTP {status}, code {})", code.as_deref().unwrap_or("none"))]
     Refused {
         status: u16,
         code: Option<String>,
         message: String,
     },
     /// 5xx (and 408): Tallyfy is not serving right now.
-    #[error("Tallyfy answered HTTP {status}: {message}")]
+    #[error("Tallyfy answered HTTP {status}")]
     Server { status: u16, message: String },
     /// The request never left: safe to send again.
     #[error("could not connect to Tallyfy: {0}")]
@@ -41,6 +42,15 @@ pub enum TallyfyError {
     NoAnswer(String),
     #[error("unexpected answer from Tallyfy: {0}")]
     Unexpected(String),
+}
+
+/// The names of the fields Tallyfy found fault with, for the logs (not what it said of them).
+fn field_names(fields: &[(String, String)]) -> String {
+    if fields.is_empty() {
+        return "none named".into();
+    }
+    let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    names.join(", ")
 }
 
 impl TallyfyError {

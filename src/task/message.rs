@@ -126,12 +126,11 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
         body.push('\n');
         body.push_str(&line);
     }
-    if !created.guests.is_empty() {
-        let emails: Vec<String> = created.guests.iter().map(|e| mrkdwn::escape(e)).collect();
-        body.push_str(&format!(
-            "\nAssigned as Tallyfy guests: {}",
-            emails.join(", ")
-        ));
+    // Guests are named above by their Slack mention; their emails stay out of the channel.
+    match created.guests.len() {
+        0 => {}
+        1 => body.push_str("\nOne of them is assigned as a Tallyfy guest."),
+        n => body.push_str(&format!("\n{n} of them are assigned as Tallyfy guests.")),
     }
     let fallback = format!(
         "New task: {} for {}, due {} - {}",

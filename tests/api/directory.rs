@@ -299,7 +299,7 @@ async fn no_account_is_remembered_briefly() {
     assert!(answer["errors"]["assignees"]
         .as_str()
         .unwrap()
-        .contains("carol@example.com"));
+        .contains("has no Tallyfy account"));
     assert_eq!(
         app.tallyfy.member_searches().len(),
         searches,
@@ -364,9 +364,41 @@ async fn people_without_accounts_can_be_assigned_as_guests() {
     let owners = app.tallyfy.creates()[0].body["owners"].clone();
     assert_eq!(owners["users"], json!([1001]));
     assert_eq!(owners["guests"], json!(["carol@example.com"]));
+    assert!(text.contains("Tallyfy guest"), "{text}");
+}
+
+#[tokio::test]
+async fn a_guests_email_never_appears_in_a_channel_message() {
+    let app = spawn_app().await;
+    let _ = app.open_task_modal("").await;
+    submit(&app, &TaskValues::new("Guest work", &[ALICE, CAROL]), |p| {
+        p["view"]["state"]["values"]["guests"] = json!({"value": {"type": "checkboxes", "selected_options": [
+            {"text": {"type": "plain_text", "text": "Assign as guests"}, "value": "guests_ok"}]}});
+    })
+    .await;
+    confirmation(&app).await;
+    app.idle().await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["guests"],
+        json!(["carol@example.com"])
+    );
+    for message in app.slack.posted() {
+        assert!(
+            !message.to_string().contains("carol@example.com"),
+            "a guest's email in the channel: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_form_error_about_a_picked_person_shows_no_email() {
+    let app = spawn_app().await;
+    let answer = submit(&app, &TaskValues::new("No account", &[CAROL]), |_| {}).await;
+    let text = answer["errors"]["assignees"].as_str().unwrap_or_default();
+    assert!(text.contains("has no Tallyfy account"), "{answer}");
     assert!(
-        text.contains("Assigned as Tallyfy guests: carol@example.com"),
-        "{text}"
+        !answer.to_string().contains("carol@example.com"),
+        "the form shows a picked person's email: {answer}"
     );
 }
 

@@ -189,3 +189,27 @@ async fn an_unreachable_tallyfy_leaves_no_emails_in_the_logs() {
     .await;
     assert_clean(&app, &logs);
 }
+
+#[tokio::test]
+async fn a_tallyfy_refusal_quoting_the_request_leaves_nothing_of_it_in_the_logs() {
+    let (holder, app, logs) = logging_binary(|_| {}).await;
+    // Tallyfy's free-text message repeats what it was sent: the title and an email.
+    holder.tallyfy.fault_next_create(Fault::Status {
+        status: 422,
+        body: json!({"message": format!("The title \"{TITLE}\" for alice@example.com is not allowed."), "errors": {}}),
+        retry_after: None,
+    });
+    let view = app.open_task_modal(TITLE).await;
+    app.submit_task(&view, &TaskValues::new(TITLE, &[ALICE]))
+        .await;
+    eventually_within(Duration::from_secs(20), "the refusal to be told", || {
+        app.slack.responses().into_iter().find(|(_, m)| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("was not created")
+        })
+    })
+    .await;
+    assert_clean(&app, &logs);
+}

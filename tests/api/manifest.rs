@@ -38,7 +38,8 @@ fn the_manifest_asks_for_every_scope_the_code_uses() {
     // chat.postMessage and chat.postEphemeral: chat:write; users.info and users.list:
     // users:read; profile.email: users:read.email; slash commands: commands;
     // conversations.history and .replies (finding a post whose answer was lost):
-    // channels:history and groups:history.
+    // channels:history and groups:history; conversations.join (joining a public channel
+    // before posting there, so the post can be read back): channels:join.
     for scope in [
         "commands",
         "chat:write",
@@ -47,6 +48,7 @@ fn the_manifest_asks_for_every_scope_the_code_uses() {
         "users:read.email",
         "channels:history",
         "groups:history",
+        "channels:join",
     ] {
         assert!(
             MANIFEST.lines().any(|l| l.trim() == format!("- {scope}")),

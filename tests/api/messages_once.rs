@@ -45,3 +45,67 @@ async fn a_replica_killed_between_its_post_and_its_record_is_not_posted_twice() 
     assert_eq!(posted["metadata"]["event_type"], "tallyfy_slack_job");
     assert_eq!(survivor.tallyfy.tasks_titled("Posted once"), 1);
 }
+
+#[tokio::test]
+async fn a_confirmation_whose_answer_was_lost_reaches_the_channel_once() {
+    let app = spawn_app().await;
+    // Slack posts the card, then the connection drops before its answer arrives.
+    app.slack.post_then_drop();
+    let view = app.open_task_modal("").await;
+    let answer = app
+        .submit_task(&view, &TaskValues::new("Answer lost", &[ALICE]))
+        .await;
+    assert_eq!(answer.status(), 200);
+    eventually("the card", || (in_channel(&app) == 1).then_some(())).await;
+    app.idle().await;
+
+    assert_eq!(in_channel(&app), 1, "the card is in the channel once");
+    let shown_elsewhere: Vec<_> = app
+        .slack
+        .responses()
+        .into_iter()
+        .filter(|(_, body)| body["response_type"] == "in_channel")
+        .collect();
+    assert!(
+        shown_elsewhere.is_empty(),
+        "the card was shown a second time through the response URL: {shown_elsewhere:?}"
+    );
+    assert_eq!(app.tallyfy.tasks_titled("Answer lost"), 1);
+}
+
+#[tokio::test]
+async fn in_a_public_channel_the_bot_has_not_joined_the_card_is_posted_there_and_can_be_looked_up()
+{
+    let app = spawn_app().await;
+    let channel = "CNOTJOINED";
+    let (response, trigger) = app.command_in("/task", "Join first", channel).await;
+    assert_eq!(response.status(), 200);
+    let view = eventually("the modal", || app.slack.opened_view(&trigger)).await;
+    app.slack.post_then_drop();
+    app.submit_task(&view, &TaskValues::new("Join first", &[ALICE]))
+        .await;
+    eventually("the card in the channel", || {
+        app.slack
+            .posted()
+            .iter()
+            .any(|m| m["channel"] == channel)
+            .then_some(())
+    })
+    .await;
+    app.idle().await;
+
+    let cards = app
+        .slack
+        .posted()
+        .iter()
+        .filter(|m| m["channel"] == channel)
+        .count();
+    assert_eq!(cards, 1, "the card is in the channel once");
+    assert!(
+        app.slack
+            .responses()
+            .iter()
+            .all(|(_, body)| body["response_type"] != "in_channel"),
+        "the card was not shown again through the response URL"
+    );
+}

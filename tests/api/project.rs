@@ -182,8 +182,12 @@ async fn lines_with_unknown_people_or_past_dates_are_named_inline() {
     let answer = start_project(&app, &values).await;
     let text = answer["errors"]["tasks"].as_str().unwrap();
     assert!(
-        text.contains("Line 2") && text.contains("carol@example.com"),
+        text.contains("Line 2") && text.contains("has no Tallyfy account"),
         "{text}"
+    );
+    assert!(
+        !text.contains("carol@example.com"),
+        "an email on the form: {text}"
     );
 
     app.idle().await;

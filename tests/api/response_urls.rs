@@ -80,11 +80,12 @@ async fn a_job_read_back_from_redis_whose_response_url_points_elsewhere_gets_not
     let app = spawn_app().await;
     let (url, seen) = elsewhere().await;
     let deadline = jiff::Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
-    // A channel the bot is not in: the confirmation falls back to the response URL.
+    // A private channel the bot is not in (it cannot join one): the confirmation falls
+    // back to the response URL.
     let job = include_str!("../fixtures/stored_jobs/task.json")
         .replace("{{response_url}}", &url)
         .replace("{{deadline}}", &deadline.to_string())
-        .replace("C0PROJECTS", "C0NOTJOINED");
+        .replace("C0PROJECTS", "G0NOTJOINED");
     let client = redis::Client::open(REDIS_URL).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let _: String = redis::cmd("XADD")

@@ -56,7 +56,23 @@ pub(super) async fn api(
     if let Some(hang) = hang {
         tokio::time::sleep(hang).await;
     }
+    if std::mem::take(&mut inner.lock().unwrap().drop_now) {
+        return cut_off(response);
+    }
     response
+}
+
+/// The answer's head goes out, then its body fails: the server closes the connection
+/// mid-answer, as a dropped connection looks to the caller.
+fn cut_off(response: Response) -> Response {
+    let (parts, _) = response.into_parts();
+    let failing = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped",
+        ))
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(failing))
 }
 
 pub(super) async fn answer(
@@ -222,6 +238,7 @@ pub(super) async fn answer(
             message["ts"] = json!(ts);
             s.posted.push(message);
             s.hang_now = s.post_then_hang.take();
+            s.drop_now = std::mem::take(&mut s.post_then_drop);
             Json(json!({
                 "ok": true, "channel": channel, "ts": ts,
                 "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
@@ -253,6 +270,24 @@ pub(super) async fn answer(
             // response has `message`; slack-morphism's client needs it).
             let message = message.clone();
             Json(json!({"ok": true, "channel": channel, "ts": ts, "text": args["text"], "message": message})).into_response()
+        }
+        // The bot joins a public channel (api.slack.com/methods/conversations.join, scope
+        // `channels:join`): a private channel answers `method_not_supported_for_channel_type`
+        // (a bot must be invited there); an id that names no channel `channel_not_found`.
+        "conversations.join" => {
+            let channel = args["channel"].as_str().unwrap_or_default().to_string();
+            if channel.starts_with('G') {
+                return slack_error("method_not_supported_for_channel_type");
+            }
+            if !channel.starts_with('C') {
+                return slack_error("channel_not_found");
+            }
+            let already = !s.member_of.insert(channel.clone());
+            let mut answer = json!({"ok": true, "channel": {"id": channel, "is_channel": true, "is_private": false, "is_member": true}});
+            if already {
+                answer["warning"] = json!("already_in_channel");
+            }
+            Json(answer).into_response()
         }
         // Messages the bot posted, newest first; metadata only when asked for
         // (api.slack.com/methods/conversations.history, .../conversations.replies).

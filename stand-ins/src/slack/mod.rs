@@ -104,6 +104,10 @@ struct Inner {
     post_then_hang: Option<Duration>,
     /// The answer being made is held this long first.
     hang_now: Option<Duration>,
+    /// The next chat.postMessage posts, then its connection drops before the answer.
+    post_then_drop: bool,
+    /// The answer being made is cut off: the connection closes mid-answer.
+    drop_now: bool,
     /// Methods whose every answer is held this long after the work is done.
     slow: HashMap<String, Duration>,
     next_id: u64,
@@ -211,6 +215,12 @@ impl FakeSlack {
     /// The next `chat.postMessage` is posted, but its answer is held for `period`.
     pub fn post_then_hang(&self, period: Duration) {
         self.inner.lock().unwrap().post_then_hang = Some(period);
+    }
+
+    /// The next `chat.postMessage` is carried out, but the connection drops before its
+    /// answer arrives: the poster cannot know whether the message was posted.
+    pub fn post_then_drop(&self) {
+        self.inner.lock().unwrap().post_then_drop = true;
     }
 
     pub fn posted(&self) -> Vec<Value> {
