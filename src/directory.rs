@@ -105,15 +105,16 @@ pub enum Assignee {
     Member {
         id: MemberId,
         email: String,
+        /// Their name as Tallyfy has it (what a comment they make from Slack is signed
+        /// with); `None` in what earlier releases cached. (Not `name`: the cached form
+        /// already has a `name`, the Slack one, beside the flattened assignee.)
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tallyfy_name: Option<String>,
     },
     /// No active Tallyfy member has this person's email (or Slack shows no email).
-    NoAccount {
-        email: Option<String>,
-    },
+    NoAccount { email: Option<String> },
     /// A bot, or a deactivated Slack account.
-    NotAssignable {
-        reason: String,
-    },
+    NotAssignable { reason: String },
 }
 
 /// One resolved Slack user.
@@ -346,6 +347,7 @@ impl Directory {
                     Some(member) if member.is_assignable() => Assignee::Member {
                         id: member.id,
                         email: member.email,
+                        tallyfy_name: member.full_name,
                     },
                     Some(_) => Assignee::NotAssignable {
                         reason: "their Tallyfy account is deactivated".into(),
@@ -426,6 +428,26 @@ pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> 
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_cached_member_reads_back_with_both_names() {
+        let cached = Cached {
+            name: Some("alice".into()),
+            assignee: Assignee::Member {
+                id: MemberId(1001),
+                email: "a@x.io".into(),
+                tallyfy_name: Some("Alice Example".into()),
+            },
+        };
+        let raw = serde_json::to_string(&cached).unwrap();
+        let back: Cached = serde_json::from_str(&raw).unwrap();
+        assert_eq!(back.name.as_deref(), Some("alice"));
+        assert_eq!(back.assignee, cached.assignee);
+        // What an earlier release cached, without the Tallyfy name, still reads.
+        let old = r#"{"name":"alice","kind":"member","id":1001,"email":"a@x.io"}"#;
+        let old: Cached = serde_json::from_str(old).unwrap();
+        assert!(matches!(old.assignee, Assignee::Member { tallyfy_name: None, .. }));
+    }
+
     #[tokio::test]
     async fn a_lookup_nobody_waits_for_any_more_leaves_the_in_flight_map() {
         let flights: Flights<u32> = Flights::default();
@@ -466,6 +488,7 @@ mod tests {
                 Assignee::Member {
                     id: MemberId(1001),
                     email: "a@x.io".into(),
+                    tallyfy_name: None,
                 },
             ),
             resolved(
@@ -473,6 +496,7 @@ mod tests {
                 Assignee::Member {
                     id: MemberId(1002),
                     email: "b@x.io".into(),
+                    tallyfy_name: None,
                 },
             ),
         ];
@@ -490,6 +514,7 @@ mod tests {
                 Assignee::Member {
                     id: MemberId(1001),
                     email: "a@x.io".into(),
+                    tallyfy_name: None,
                 },
             ),
             resolved(
@@ -525,6 +550,7 @@ mod tests {
                 Assignee::Member {
                     id: MemberId(1001),
                     email: "a@x.io".into(),
+                    tallyfy_name: None,
                 },
             ),
             resolved(

@@ -2,7 +2,9 @@
 //! the press's 3 s trigger id), and what is written there becomes a comment on the task in
 //! Tallyfy, saying who wrote it and linking back to the conversation in Slack. The
 //! commenter is told privately how it went, in words they can act on when Tallyfy refused
-//! it. Anyone who can see the card may comment: the comment names them.
+//! it. Only people with a Tallyfy account may comment, and the comment is signed with their
+//! name as Tallyfy has it (not a Slack display name, which anyone may choose); anyone else
+//! is told so, privately.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
 use crate::courier::{notice, Origin};
+use crate::directory::Assignee;
 use crate::failures;
 use crate::slack::ids::{ChannelId, TeamId, UserId};
 use crate::slack::interaction::ViewSubmission;
@@ -143,9 +146,19 @@ async fn send(
     user: &UserId,
     text: &str,
 ) -> String {
-    let author = match app.directory.person(team, user).await {
-        Ok(person) => person.name.unwrap_or_else(|| user.to_string()),
-        Err(_) => user.to_string(),
+    let author = match tallyfy_name(app, team, user).await {
+        Ok(Some(name)) => name,
+        Ok(None) => {
+            app.metrics.job("comment", "no_account");
+            return "Only people with a Tallyfy account can comment from Slack, and I couldn't find yours (by your Slack email). Ask your Tallyfy admin to invite you, or comment in Tallyfy.".into();
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look the commenter up");
+            return format!(
+                "Your comment was not added. {}",
+                mrkdwn::escape(&failures::lookup(&e, "your"))
+            );
+        }
     };
     let link = match (&pressed.channel, &pressed.ts) {
         (Some(channel), Some(ts)) => app.workspace.permalink(channel.as_str(), ts),
@@ -166,6 +179,35 @@ async fn send(
             )
         }
     }
+}
+
+/// The commenter's name as Tallyfy has it; `None` when they have no Tallyfy account. A
+/// cached answer from before names were kept is looked up afresh once.
+async fn tallyfy_name(
+    app: &Services,
+    team: &TeamId,
+    user: &UserId,
+) -> Result<Option<String>, crate::directory::DirectoryError> {
+    for fresh in [false, true] {
+        if fresh {
+            app.directory.forget(team, user).await;
+        }
+        let resolved = app
+            .directory
+            .resolve_all(team, std::slice::from_ref(user))
+            .await?;
+        match resolved.into_iter().next().map(|r| r.assignee) {
+            Some(Assignee::Member {
+                tallyfy_name: Some(name),
+                ..
+            }) => return Ok(Some(name)),
+            Some(Assignee::Member {
+                tallyfy_name: None, ..
+            }) => continue,
+            _ => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 /// The comment as Tallyfy gets it: the text, who wrote it, and where in Slack.

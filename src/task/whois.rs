@@ -64,7 +64,7 @@ pub async fn answer(state: &AppState, cmd: &SlashCommand) -> Option<String> {
         Source::Lookup => "just looked up",
     };
     let what = match &resolved.assignee {
-        Assignee::Member { id, email } if own => {
+        Assignee::Member { id, email, .. } if own => {
             format!("Tallyfy member {id} ({})", mrkdwn::escape(email))
         }
         Assignee::Member { id, .. } => format!("Tallyfy member {id}"),

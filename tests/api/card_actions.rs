@@ -178,7 +178,11 @@ async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread
     assert_eq!(app.tallyfy.comments(&task).len(), 1, "one comment");
     let content = comments[0]["content"].as_str().unwrap();
     assert!(content.contains(text), "{content}");
-    assert!(content.contains("alice"), "the author: {content}");
+    // Signed with the name Tallyfy has for Alice, not a Slack name anyone may choose.
+    assert!(
+        content.contains("\u{2014} Alice Example, in Slack"),
+        "the author: {content}"
+    );
     let ts = card["ts"].as_str().unwrap().replace('.', "");
     assert!(
         content.contains(&format!("https://test.slack.com/archives/{CHANNEL}/p{ts}")),
@@ -197,6 +201,41 @@ async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread
         told.body.to_string().contains("Your comment was added"),
         "{:?}",
         told.body
+    );
+}
+
+#[tokio::test]
+async fn someone_without_a_tallyfy_account_cannot_comment_and_is_told_why() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Order desks", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Order desks").unwrap();
+
+    // Carol has no Tallyfy account.
+    let form = open_comment(&app, &card, &key, CAROL).await;
+    let sent = comment_submission(&form, CAROL, "I approve, signed: the CEO");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let told = eventually("the private answer", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == CAROL)
+    })
+    .await;
+    assert!(
+        told.body
+            .to_string()
+            .contains("Only people with a Tallyfy account"),
+        "{:?}",
+        told.body
+    );
+    app.idle().await;
+    assert!(
+        app.tallyfy.comments(&task).is_empty(),
+        "nothing reached Tallyfy"
     );
 }
 

@@ -173,7 +173,8 @@ async fn ten_cached_people_cost_one_store_round_trip_and_no_lookups() {
         cold[3].assignee,
         Assignee::Member {
             id: MemberId(2004),
-            email: "person4@example.com".into()
+            email: "person4@example.com".into(),
+            tallyfy_name: Some("Person4 Example".into()),
         }
     );
     assert_eq!(slack.calls("users.info").len(), 10);
@@ -218,7 +219,8 @@ async fn concurrent_resolution_of_one_person_makes_one_lookup() {
         c.unwrap().0.assignee,
         Assignee::Member {
             id: MemberId(2001),
-            email: "person1@example.com".into()
+            email: "person1@example.com".into(),
+            tallyfy_name: Some("Person1 Example".into()),
         }
     );
     assert_eq!(slack.calls("users.info").len(), 1);
