@@ -445,7 +445,13 @@ mod tests {
         // What an earlier release cached, without the Tallyfy name, still reads.
         let old = r#"{"name":"alice","kind":"member","id":1001,"email":"a@x.io"}"#;
         let old: Cached = serde_json::from_str(old).unwrap();
-        assert!(matches!(old.assignee, Assignee::Member { tallyfy_name: None, .. }));
+        assert!(matches!(
+            old.assignee,
+            Assignee::Member {
+                tallyfy_name: None,
+                ..
+            }
+        ));
     }
 
     #[tokio::test]

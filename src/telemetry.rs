@@ -360,3 +360,53 @@ impl Drop for JobGuard {
         self.0 .0.jobs_in_flight.dec();
     }
 }
+/// A parse error's text fit for the logs: what it quotes of the input (between double
+/// quotes, or between backticks unless it is a short field name) is left out, since a
+/// malformed body can carry anyone's data. "invalid type: string \"a@b.c\", expected
+/// struct User" becomes "invalid type: string \"…\", expected struct User".
+pub fn without_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let quoted = &after[..end];
+        let field_name = quote == '`'
+            && quoted.len() <= 40
+            && quoted
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        out.push_str(if field_name { quoted } else { "…" });
+        out.push(quote);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_quoted;
+
+    #[test]
+    fn what_a_parse_error_quotes_of_the_input_is_left_out() {
+        assert_eq!(
+            without_quoted(r#"invalid type: string "alice@example.com", expected struct User"#),
+            r#"invalid type: string "…", expected struct User"#
+        );
+        assert_eq!(
+            without_quoted("missing field `user_id` at line 1 column 9"),
+            "missing field `user_id` at line 1 column 9"
+        );
+        assert_eq!(
+            without_quoted("unknown variant `bob@x.io`, expected `task`"),
+            "unknown variant `…`, expected `task`"
+        );
+        assert_eq!(without_quoted(r#"cut "off"#), r#"cut "…"#);
+    }
+}

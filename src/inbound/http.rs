@@ -251,10 +251,11 @@ struct Malformed {
 }
 
 impl Malformed {
+    /// `why` is kept for the log without what it quotes of the body.
     fn new(kind: &'static str, why: impl ToString) -> Self {
         Self {
             kind,
-            why: why.to_string(),
+            why: crate::telemetry::without_quoted(&why.to_string()),
         }
     }
 }

@@ -273,14 +273,16 @@ async fn answer(state: &AppState, envelope: &Value, payload: Value) -> Answer {
         Some("slash_commands") => match serde_json::from_value::<SlashCommand>(payload) {
             Ok(cmd) => dispatch::command(state, cmd).await,
             Err(e) => {
-                tracing::warn!(error = %e, "Socket Mode: malformed slash command");
+                let why = crate::telemetry::without_quoted(&e.to_string());
+                tracing::warn!(%why, "Socket Mode: malformed slash command");
                 Answer::Empty
             }
         },
         Some("interactive") => match serde_json::from_value::<Interaction>(payload) {
             Ok(interaction) => dispatch::interaction(state, interaction).await,
             Err(e) => {
-                tracing::warn!(error = %e, "Socket Mode: malformed interaction");
+                let why = crate::telemetry::without_quoted(&e.to_string());
+                tracing::warn!(%why, "Socket Mode: malformed interaction");
                 Answer::Empty
             }
         },

@@ -213,3 +213,20 @@ async fn a_tallyfy_refusal_quoting_the_request_leaves_nothing_of_it_in_the_logs(
     .await;
     assert_clean(&app, &logs);
 }
+
+#[tokio::test]
+async fn a_signed_body_that_does_not_parse_leaves_nothing_of_itself_in_the_logs() {
+    let (_holder, app, logs) = logging_binary(|_| {}).await;
+    // A view submission whose user is a string where an object goes: the parse error
+    // would quote it.
+    let payload = json!({
+        "type": "view_submission",
+        "team": {"id": crate::fake_slack::TEAM},
+        "user": "alice@example.com",
+        "view": {"id": "V1", "callback_id": "task_create", "state": {"values": {}}}
+    });
+    let answer = app.interact(&payload).await;
+    assert_eq!(answer.status(), 400);
+    // The 400 is answered after the line about it is written.
+    assert_clean(&app, &logs);
+}
