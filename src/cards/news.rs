@@ -180,8 +180,10 @@ pub async fn reopened(
         progress: Progress::Task { done: false },
         process: None,
     };
-    if store::of(app).first_news(&news.key).await {
-        let _ = tell(app, job, news).await;
+    // Marked told only once Slack took it (one press at a time holds the task).
+    let (cards, key) = (store::of(app), news.key.clone());
+    if !cards.was_told(&key).await && tell(app, job, news).await.is_ok() {
+        cards.mark_told(&key, store::FOLLOW_TTL).await;
     }
 }
 

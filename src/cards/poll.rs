@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use super::news::{tell, News, Progress};
-use super::store::{self, Followed};
+use super::store::{self, Followed, FOLLOW_TTL};
 use crate::home::store as home_store;
 use crate::state::{AppState, Services};
 
@@ -46,9 +46,12 @@ async fn poll_once(app: &Services, round: u64) {
             continue;
         }
         seen.push(entry.followed.clone());
+        // One replica polls at a time: news is marked told only once Slack took it, and
+        // what Slack refused is told on a later round.
         for news in read(app, &entry.followed).await.unwrap_or_default() {
-            if cards.first_news(&news.key).await {
-                let _ = tell(app, &entry.job, news).await;
+            let key = news.key.clone();
+            if !cards.was_told(&key).await && tell(app, &entry.job, news).await.is_ok() {
+                cards.mark_told(&key, FOLLOW_TTL).await;
             }
         }
     }

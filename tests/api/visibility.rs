@@ -236,11 +236,15 @@ async fn without_a_public_url_a_projects_card_counts_its_tasks() {
     app.tallyfy
         .complete_and_tell("Gather receipts", 1001, true)
         .await;
-    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
-        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    // The card is updated, then the thread told: wait for both.
+    let thread = eventually_within(Duration::from_secs(5), "1 of 3 done, and told", || {
+        let thread = replies(&app, &card);
+        (card_now(&app, &card).contains("1 of 3 done") && !thread.is_empty()).then_some(thread)
     })
     .await;
-    let thread = replies(&app, &card);
+    // Two more rounds of reading tell nothing new.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(replies(&app, &card), thread, "told once");
     assert_eq!(thread.len(), 1, "{thread:?}");
     assert!(
         thread[0].contains("Alice Example completed *Gather receipts*"),
