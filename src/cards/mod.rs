@@ -29,4 +29,4 @@ pub use follow::{post, CardTask, NewCard, ProjectListing, Reply};
 pub use poll::poll;
 pub use press::press;
 pub use store::Followed;
-pub use webhook::{receive, webhook_for, Received, ROUTE};
+pub use webhook::{webhook_for, Received, ROUTE};

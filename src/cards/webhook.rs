@@ -113,20 +113,25 @@ pub enum Received {
     Unavailable,
 }
 
-/// Takes one webhook call: checks it and keeps it as a job.
-pub async fn receive(app: &AppState, token: &str, org: Option<&str>, body: &[u8]) -> Received {
+/// Checks a call before its body is read: this organization, and a token this service
+/// gave out; answers the card's job the token was made for.
+pub async fn admit(app: &AppState, token: &str, org: Option<&str>) -> Result<String, Received> {
     if org != Some(app.tallyfy.org_id()) {
-        return Received::Foreign;
+        return Err(Received::Foreign);
     }
-    let cards = store::of(app);
-    let job = match cards.watched(token).await {
-        Ok(Some(job)) => job,
-        Ok(None) => return Received::Unknown,
+    match store::of(app).watched(token).await {
+        Ok(Some(job)) => Ok(job),
+        Ok(None) => Err(Received::Unknown),
         Err(e) => {
             tracing::warn!(error = %e, "could not check a webhook call");
-            return Received::Unavailable;
+            Err(Received::Unavailable)
         }
-    };
+    }
+}
+
+/// Takes an admitted call on `token` (made for job `job`) whose body is `body`.
+pub async fn take(app: &AppState, token: &str, job: String, body: &[u8]) -> Received {
+    let cards = store::of(app);
     let Some(task) = task_named(body) else {
         return Received::Malformed;
     };

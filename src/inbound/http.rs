@@ -71,16 +71,11 @@ async fn tallyfy_webhook(
     axum::extract::Path(token): axum::extract::Path<String>,
     req: Request,
 ) -> Response {
-    use crate::cards::Received;
     let org = header(&req, "x-tallyfy-orgid");
-    if org.as_deref() != Some(state.tallyfy.org_id()) {
-        return StatusCode::FORBIDDEN.into_response();
-    }
-    match crate::cards::store::of(&state).watched(&token).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
+    let job = match crate::cards::webhook::admit(&state, &token, org.as_deref()).await {
+        Ok(job) => job,
+        Err(refused) => return webhook_answer(refused),
+    };
     if let Some(standing) = req.extensions().get::<Standing>() {
         standing.prove();
     }
@@ -88,7 +83,12 @@ async fn tallyfy_webhook(
         Ok(read) => read,
         Err(answer) => return answer,
     };
-    match crate::cards::receive(&state, &token, org.as_deref(), &body).await {
+    webhook_answer(crate::cards::webhook::take(&state, &token, job, &body).await)
+}
+
+fn webhook_answer(received: crate::cards::Received) -> Response {
+    use crate::cards::Received;
+    match received {
         Received::Accepted => StatusCode::OK.into_response(),
         Received::Unknown => StatusCode::NOT_FOUND.into_response(),
         Received::Foreign => StatusCode::FORBIDDEN.into_response(),
