@@ -357,6 +357,13 @@ impl Store for RedisStore {
             .await
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        self.bounded(async move { conn.pexpire(key, ttl_ms(ttl) as i64).await })
+            .await
+    }
+
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
         let mut conn = self.conn.clone();
         let key = self.key(key);

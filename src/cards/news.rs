@@ -145,6 +145,12 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
     home_store::of(app)
         .note_done(&news.task, at.as_deref())
         .await;
+    if finished {
+        cards.keep_for(job, store::DONE_TTL).await;
+    } else if !news.done {
+        // Reopened: followed for as long as new work is.
+        cards.keep_for(job, store::FOLLOW_TTL).await;
+    }
     if news.progress.is_project_complete() {
         let (run, name) = news.process.clone().unwrap_or_default();
         if cards.first_news(&format!("complete:{job}:{run}")).await {

@@ -3,10 +3,10 @@
 //!
 //! | key | value | meaning | kept |
 //! |---|---|---|---|
-//! | `card:{job}` | [`Card`] | the confirmation: where it is, what it says, what it follows | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
+//! | `card:{job}` | [`Card`], deflated | the confirmation: where it is, what it says, what it follows | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
 //! | `target:{job}`, `target:{job}:{position}` | [`Target`] | what a card's buttons (or a project line's menus) act on | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
-//! | `hook:{job}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done | [`FOLLOW_TTL`] |
-//! | `watch:{token}` | the job's key | whose card a webhook call is about | [`FOLLOW_TTL`] |
+//! | `hook:{job}:{step}` | a token | the webhook Tallyfy calls when that creation's task is done | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
+//! | `watch:{token}` | the job's key | whose card a webhook call is about | [`FOLLOW_TTL`]; [`DONE_TTL`] once the work is done |
 //! | `news:{what}` | `1` | a completion (or reopening, or a project's end) already told | [`FOLLOW_TTL`]; [`DONE_TTL`] when told by a webhook's job |
 //! | `calls:{token}:{minute}` | a count | a webhook's calls in one minute, for its rate limit | two minutes |
 //! | `turn:{task}` | `1` | someone's Mark done or Reopen is being carried out | 30 s |
@@ -105,37 +105,64 @@ impl CardStore<'_> {
         }
     }
 
-    /// Keeps where job `job`'s card is and what it says.
+    /// Keeps where job `job`'s card is and what it says (deflated: see [`packed`]).
     pub async fn keep_card(&self, job: &str, card: &Card) {
-        self.write(&format!("card:{job}"), card, FOLLOW_TTL).await;
+        let raw = serde_json::to_string(card).expect("plain data");
+        if let Err(e) = self
+            .store
+            .set(&format!("card:{job}"), &packed(&raw), FOLLOW_TTL)
+            .await
+        {
+            tracing::warn!(error = %e, "could not keep a card's record");
+        }
     }
 
     pub async fn card(&self, job: &str) -> Option<Card> {
-        self.read(&format!("card:{job}")).await
+        let raw = self
+            .store
+            .get(&format!("card:{job}"))
+            .await
+            .ok()
+            .flatten()?;
+        serde_json::from_str(&unpacked(&raw)?).ok()
     }
 
-    /// The work of job `job`'s card is done: its record and what its buttons act on are
-    /// kept `ttl` from now (long enough to reopen it from the card), not months.
-    pub async fn keep_done(&self, job: &str, ttl: Duration) {
-        for key in [format!("card:{job}"), target_key(job, None)] {
-            self.keep_for(&key, ttl).await;
-        }
+    /// Job `job`'s card, what its buttons act on and its webhooks are kept `ttl` from now:
+    /// [`DONE_TTL`] once its work is done (long enough to reopen it from the card and to
+    /// catch a late repeat of a call), not months; [`FOLLOW_TTL`] again once reopened.
+    /// Each key's life is set in place: a write made meanwhile is not undone.
+    pub async fn keep_for(&self, job: &str, ttl: Duration) {
+        let mut keys = vec![
+            format!("card:{job}"),
+            target_key(job, None),
+            format!("hook:{job}:{}", Step::Task),
+            format!("hook:{job}:{}", Step::Run),
+        ];
         // A project's lines are numbered from 1, with no gaps.
         for line in 1..=100 {
-            if !self.keep_for(&target_key(job, Some(line)), ttl).await {
+            if !matches!(
+                self.store.get(&target_key(job, Some(line))).await,
+                Ok(Some(_))
+            ) {
                 break;
             }
+            keys.push(target_key(job, Some(line)));
+            keys.push(format!("hook:{job}:{}", Step::Line(line)));
         }
-    }
-
-    /// Keeps `key` for `ttl` from now; false when there is no such key.
-    async fn keep_for(&self, key: &str, ttl: Duration) -> bool {
-        match self.store.get(key).await {
-            Ok(Some(raw)) => {
-                let _ = self.store.set(key, &raw, ttl).await;
-                true
-            }
-            _ => false,
+        let hooks: Vec<String> = keys
+            .iter()
+            .filter(|k| k.starts_with("hook:"))
+            .cloned()
+            .collect();
+        let tokens = self.store.get_many(&hooks).await.unwrap_or_default();
+        keys.extend(
+            tokens
+                .into_iter()
+                .flatten()
+                .map(|token| format!("watch:{token}")),
+        );
+        for key in keys {
+            let _ = self.store.expire(&key, ttl).await;
         }
     }
 
@@ -287,9 +314,93 @@ impl CardStore<'_> {
     }
 }
 
+/// How a card's record is written: its JSON deflated, in base64 after `z1.`. A card's
+/// blocks repeat the same few keys and words: this keeps about 60% of the bytes, base64
+/// included.
+fn packed(json: &str) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater
+        .write_all(json.as_bytes())
+        .expect("writes to memory");
+    let bytes = deflater.finish().expect("writes to memory");
+    format!(
+        "z1.{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+    )
+}
+
+/// A card's record as [`packed`] wrote it, or as earlier releases did (plain JSON);
+/// `None` when it is neither. At most [`CARD_MAX`] bytes are inflated.
+fn unpacked(raw: &str) -> Option<String> {
+    use base64::Engine;
+    use std::io::Read;
+    let Some(body) = raw.strip_prefix("z1.") else {
+        return Some(raw.to_string());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(body)
+        .ok()?;
+    let mut json = String::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .take(CARD_MAX)
+        .read_to_string(&mut json)
+        .ok()?;
+    Some(json)
+}
+
+/// The most a card's record inflates to: a message's blocks and text are well under it.
+const CARD_MAX: u64 = 256 * 1024;
+
 fn target_key(job: &str, line: Option<u32>) -> String {
     match line {
         Some(position) => format!("target:{job}:{position}"),
         None => format!("target:{job}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cards_record_is_kept_deflated_and_read_back_as_earlier_releases_wrote_it() {
+        let card = Card {
+            channel: "C1".into(),
+            ts: "1700000000.000100".into(),
+            content: serde_json::from_value(serde_json::json!({
+                "text": "Alice created a task: Draft the contract, for Bob, due Fri 12 Dec",
+                "blocks": [
+                    {"type": "section", "block_id": "created", "text": {"type": "mrkdwn",
+                        "text": ":white_check_mark: <@U0ALICE> created *<https://go.tallyfy.com/org/tasks/t1|Draft the contract>*"}},
+                    {"type": "context", "elements": [{"type": "mrkdwn",
+                        "text": "Assigned to <@U0BOB> · due Fri 12 Dec, 17:00"}]},
+                    {"type": "actions", "block_id": "card", "elements": [
+                        {"type": "button", "action_id": "mark_done", "value": "submission:T1:abcdef0123456789",
+                            "text": {"type": "plain_text", "text": "Mark done"}, "style": "primary"},
+                        {"type": "button", "action_id": "comment", "value": "submission:T1:abcdef0123456789",
+                            "text": {"type": "plain_text", "text": "Comment"}},
+                        {"type": "button", "action_id": "open_in_tallyfy", "url": "https://go.tallyfy.com/org/tasks/t1",
+                            "text": {"type": "plain_text", "text": "Open in Tallyfy"}}
+                    ]}
+                ]
+            }))
+            .unwrap(),
+            followed: Some(Followed::Task(TaskId("t1".into()))),
+        };
+        let json = serde_json::to_string(&card).unwrap();
+        let packed = packed(&json);
+        assert!(
+            packed.len() * 4 < json.len() * 3,
+            "{} bytes deflated, {} as JSON",
+            packed.len(),
+            json.len()
+        );
+        assert_eq!(unpacked(&packed).as_deref(), Some(json.as_str()));
+        // A record an earlier release kept, in plain JSON.
+        assert_eq!(unpacked(&json).as_deref(), Some(json.as_str()));
+        assert_eq!(unpacked("z1.not base64!"), None);
     }
 }

@@ -210,7 +210,6 @@ async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -
     let Ok(all) = poll::read(app, followed).await else {
         return Outcome::Untold;
     };
-    let done = all.last().is_some_and(finished);
     for news in all {
         if cards.was_told(&news.key).await {
             continue;
@@ -226,9 +225,6 @@ async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -
         }
         cards.mark_told(&key, ttl).await;
         app.metrics.job("webhook", "news");
-    }
-    if done {
-        cards.keep_done(&work.job, DONE_TTL).await;
     }
     Outcome::Done
 }

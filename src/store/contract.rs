@@ -30,6 +30,10 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> Result<bool, StoreError>;
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Makes `key` live `ttl` from now, value untouched, in one atomic step (no read and
+    /// write back that could undo a write made between them); false when there is no
+    /// such key.
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Adds one to the number at `key` (absent counts as 0) and returns the new value;
     /// atomic across replicas. The key then lives for `ttl`.
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError>;

@@ -110,6 +110,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let mut entries = self.entries.lock().unwrap();
+        if Self::live(&entries, key).is_none() {
+            return Ok(false);
+        }
+        if let Some(entry) = entries.get_mut(key) {
+            entry.1 = Instant::now() + ttl;
+        }
+        Ok(true)
+    }
+
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
         let mut entries = self.entries.lock().unwrap();
         let current = match Self::live(&entries, key) {

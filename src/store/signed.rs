@@ -160,6 +160,10 @@ impl Store for SignedStore {
         self.redis.delete(key).await
     }
 
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.redis.expire(key, ttl).await
+    }
+
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
         self.redis.incr(key, ttl).await
     }

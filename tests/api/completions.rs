@@ -173,12 +173,12 @@ async fn once_a_task_is_done_its_cards_records_are_kept_days_not_months() {
     let followed: Vec<&String> = keys
         .iter()
         .filter(|k| {
-            [":card:", ":target:", ":news:"]
+            [":card:", ":target:", ":news:", ":hook:", ":watch:"]
                 .iter()
                 .any(|p| k.contains(p))
         })
         .collect();
-    assert!(followed.len() >= 3, "{keys:?}");
+    assert!(followed.len() >= 5, "{keys:?}");
     for key in followed {
         let ttl: i64 = redis::cmd("PTTL")
             .arg(key)

@@ -61,6 +61,10 @@ impl Store for CountingStore {
         self.count("delete");
         self.inner.delete(key).await
     }
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.count("expire");
+        self.inner.expire(key, ttl).await
+    }
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64, StoreError> {
         self.count("incr");
         self.inner.incr(key, ttl).await

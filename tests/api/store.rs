@@ -52,6 +52,35 @@ async fn both_stores_get_set_and_delete() {
 }
 
 #[tokio::test]
+async fn both_stores_shorten_a_keys_life_without_touching_its_value() {
+    for store in stores() {
+        let kind = store.kind();
+        store
+            .set("kept", "v1", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .expire("kept", Duration::from_millis(300))
+                .await
+                .unwrap(),
+            "{kind}"
+        );
+        assert_eq!(
+            store.get("kept").await.unwrap().as_deref(),
+            Some("v1"),
+            "{kind}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(store.get("kept").await.unwrap(), None, "{kind}");
+        assert!(
+            !store.expire("kept", Duration::from_secs(60)).await.unwrap(),
+            "{kind}: no such key"
+        );
+    }
+}
+
+#[tokio::test]
 async fn both_stores_claim_a_key_once_until_it_expires() {
     for store in stores() {
         let kind = store.kind();
