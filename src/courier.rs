@@ -211,16 +211,30 @@ impl Courier {
         posting: &Posting,
     ) -> Found {
         let since = posting.at - LOOK_BACK_SECS;
-        match self
-            .slack
-            .find_tagged_message(channel, thread, since, JOB_EVENT, ("job", job))
-            .await
-        {
-            Ok(Some(ts)) => Found::Posted(ts),
-            Ok(None) => Found::Absent,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the conversation's history");
-                Found::Unknown
+        let mut joined = false;
+        loop {
+            match self
+                .slack
+                .find_tagged_message(channel, thread, since, JOB_EVENT, ("job", job))
+                .await
+            {
+                Ok(Some(ts)) => return Found::Posted(ts),
+                Ok(None) => return Found::Absent,
+                // Posted with `chat:write.public` to a public channel the bot is not in: it
+                // joins, and can then read what it posted there.
+                Err(SlackCallError::Api(code))
+                    if code == "not_in_channel" && !joined && is_public_channel(channel) =>
+                {
+                    joined = true;
+                    if let Err(e) = self.slack.join_channel(channel).await {
+                        tracing::info!(error = %e, "cannot join the channel to look for a post");
+                        return Found::Unknown;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the conversation's history");
+                    return Found::Unknown;
+                }
             }
         }
     }

@@ -223,7 +223,14 @@ pub(super) async fn answer(
             if is_dm && !s.people.contains_key(&channel) {
                 return slack_error("channel_not_found");
             }
-            if !is_dm && !s.member_of.contains(&channel) {
+            // With `chat:write.public` a bot posts to a public channel it is not in
+            // (api.slack.com/scopes/chat:write.public); elsewhere it must be a member
+            // (api.slack.com/methods/chat.postMessage, `not_in_channel`). Ephemeral
+            // messages go only where the bot is.
+            let public_post = method == "chat.postMessage"
+                && channel.starts_with('C')
+                && !s.without_write_public;
+            if !is_dm && !public_post && !s.member_of.contains(&channel) {
                 return slack_error("not_in_channel");
             }
             s.next_id += 1;

@@ -83,6 +83,8 @@ struct Inner {
     people: HashMap<String, Person>,
     /// Channels the bot is a member of.
     member_of: HashSet<String>,
+    /// The installation lacks `chat:write.public` (the app's manifest asks for it).
+    without_write_public: bool,
     users_info_delay: Duration,
     /// `users.info` calls being answered now, and the most there ever were at once.
     users_info_now: usize,
@@ -167,6 +169,11 @@ impl FakeSlack {
             .unwrap()
             .people
             .insert(person.id.clone(), person);
+    }
+
+    /// Takes `chat:write.public` away: public channels too need the bot as a member.
+    pub fn without_write_public(&self) {
+        self.inner.lock().unwrap().without_write_public = true;
     }
 
     pub fn join_channel(&self, channel: &str) {
