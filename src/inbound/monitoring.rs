@@ -4,6 +4,9 @@
 //! `METRICS_ADDR=public`. Liveness and readiness stay on the public port too, where the
 //! previous release's probes look for them.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -13,11 +16,43 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// How long a readiness check's look at the store is reused: the probe is public, and
+/// however often anyone asks, the store is asked at most once in this time.
+const STORE_LOOK_KEPT: Duration = Duration::from_secs(1);
+
+/// The store's last answer to a readiness check, and when it came; one look at a time.
+#[derive(Default)]
+struct StoreLook(tokio::sync::Mutex<Option<(Instant, bool)>>);
+
+impl StoreLook {
+    /// Whether the store answers, asked at most once per [`STORE_LOOK_KEPT`]: requests
+    /// that come while it is being asked wait for that answer.
+    async fn reachable(&self, state: &AppState) -> bool {
+        let mut last = self.0.lock().await;
+        if let Some((at, up)) = *last {
+            if at.elapsed() < STORE_LOOK_KEPT {
+                return up;
+            }
+        }
+        let up = match state.store.ping().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "readiness: the store is unreachable");
+                false
+            }
+        };
+        *last = Some((Instant::now(), up));
+        up
+    }
+}
+
 /// Liveness and readiness, and metrics too when `with_metrics`.
 pub fn router(with_metrics: bool) -> Router<AppState> {
-    let router = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+    let look = Arc::new(StoreLook::default());
+    let router = Router::new().route("/healthz", get(healthz)).route(
+        "/readyz",
+        get(move |state: State<AppState>| readyz(state, look.clone())),
+    );
     if with_metrics {
         router.merge(metrics_router())
     } else {
@@ -41,13 +76,12 @@ async fn healthz() -> Response {
 /// process. The answer says "degraded" instead, and `store_up` in the metrics drops to 0.
 /// The answer names what is degraded and what that means, never the error itself (which
 /// could name hosts or credentials): that goes to the log.
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<AppState>, look: Arc<StoreLook>) -> Response {
     let store = state.store.kind();
     let queue = state.jobs.kind();
     let mut degraded = Vec::new();
     let mut effects = Vec::new();
-    if let Err(e) = state.store.ping().await {
-        tracing::debug!(error = %e, "readiness: the store is unreachable");
+    if !look.reachable(&state).await {
         degraded.push("store");
         effects.push("shared caches, duplicate checks and the shared job queue are unavailable; work runs in this process");
     }

@@ -216,3 +216,43 @@ async fn readiness_says_what_is_degraded_without_any_error_text() {
         assert!(!text.contains(leak), "{leak} in {body}");
     }
 }
+
+/// `INFO commandstats`'s count of PING calls.
+async fn pings(admin_url: &str) -> u64 {
+    let mut conn = redis::Client::open(admin_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn anyone_asking_for_readiness_over_and_over_does_not_reach_redis_each_time() {
+    let redis = OwnRedis::start().await;
+    let url = redis.url.clone();
+    let app = spawn_app_with(move |env| {
+        env.insert("REDIS_URL".into(), url);
+    })
+    .await;
+    let before = pings(&redis.admin_url).await;
+    let asks = futures::future::join_all((0..400).map(|_| app.get("/readyz"))).await;
+    assert!(asks.iter().all(|r| r.status() == 200));
+    let after = pings(&redis.admin_url).await;
+    assert!(
+        after - before < 40,
+        "400 readiness checks sent {} PINGs to Redis",
+        after - before
+    );
+    let body: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+}
