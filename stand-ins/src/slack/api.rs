@@ -89,6 +89,10 @@ pub(super) async fn answer(
             method: method.clone(),
             body: args.clone(),
         });
+        let history = s.history;
+        super::trim(&mut s.calls, history);
+        super::trim(&mut s.opened, history);
+        super::trim(&mut s.posted, history);
         if method == "users.info" {
             s.users_info_delay
         } else {

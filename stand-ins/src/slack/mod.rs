@@ -72,6 +72,9 @@ pub struct Person {
 #[derive(Default)]
 struct Inner {
     calls: Vec<Call>,
+    /// When set, the lists of what was sent (calls, views opened, messages posted) keep
+    /// about this many of the newest entries: a soak's hundred thousand requests fit.
+    history: Option<usize>,
     /// Issued trigger ids and when.
     triggers: HashMap<String, Instant>,
     used_triggers: HashSet<String>,
@@ -171,6 +174,11 @@ impl FakeSlack {
             .insert(person.id.clone(), person);
     }
 
+    /// Keeps only about the newest `entries` of each list of what was sent (for a soak).
+    pub fn keep_history(&self, entries: usize) {
+        self.inner.lock().unwrap().history = Some(entries);
+    }
+
     /// Takes `chat:write.public` away: public channels too need the bot as a member.
     pub fn without_write_public(&self) {
         self.inner.lock().unwrap().without_write_public = true;
@@ -265,6 +273,7 @@ impl FakeSlack {
             .unwrap()
             .opened
             .iter()
+            .rev()
             .find(|o| o.trigger_id == trigger_id)
             .cloned()
     }
@@ -358,4 +367,13 @@ fn rand_suffix() -> String {
         .unwrap()
         .subsec_nanos();
     format!("{nanos:x}")
+}
+
+/// Drops the older half of `list` once it holds more than `history` entries.
+pub(crate) fn trim<T>(list: &mut Vec<T>, history: Option<usize>) {
+    if let Some(most) = history {
+        if list.len() > most {
+            list.drain(..list.len() - most / 2);
+        }
+    }
 }

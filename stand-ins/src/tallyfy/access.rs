@@ -167,7 +167,8 @@ pub(super) fn record(
             )
         })
         .collect();
-    inner.lock().unwrap().requests.push(Request {
+    let mut s = inner.lock().unwrap();
+    s.requests.push(Request {
         method: method.into(),
         path,
         query,
@@ -175,6 +176,12 @@ pub(super) fn record(
         body,
         at: std::time::Instant::now(),
     });
+    if let Some(most) = s.history {
+        if s.requests.len() > most {
+            let drop = s.requests.len() - most / 2;
+            s.requests.drain(..drop);
+        }
+    }
 }
 
 /// Tallyfy's authentication checks, in its own error shapes.

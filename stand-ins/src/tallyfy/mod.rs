@@ -101,6 +101,8 @@ pub enum Fault {
 #[derive(Default)]
 struct Inner {
     requests: Vec<Request>,
+    /// When set, [`Request`]s keep about this many of the newest (for a soak).
+    history: Option<usize>,
     members: Vec<Member>,
     runs: HashMap<String, Vec<Value>>,
     create_faults: VecDeque<Fault>,
@@ -570,6 +572,11 @@ impl FakeTallyfy {
     }
 
     /// Tasks that exist, by run.
+    /// Keeps only about the newest `entries` requests (for a soak).
+    pub fn keep_history(&self, entries: usize) {
+        self.inner.lock().unwrap().history = Some(entries);
+    }
+
     pub fn tasks_created(&self) -> usize {
         self.inner.lock().unwrap().runs.values().map(Vec::len).sum()
     }
