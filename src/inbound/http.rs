@@ -31,8 +31,9 @@ use crate::state::AppState;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The Slack routes; at most `max_in_flight` requests to them are served at once, and one
-/// more gets 503 at once rather than waiting (Slack retries a 503; a queue would only
-/// answer after Slack's 3 s had passed).
+/// more gets 503 at once rather than waiting (a queue would only answer after Slack's 3 s
+/// had passed). Slack retries only Events API deliveries (up to 3 times, with
+/// `X-Slack-Retry-Num`); a command or interaction answered 503 shows its person an error.
 pub fn router(max_in_flight: usize) -> Router<AppState> {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     Router::new()
