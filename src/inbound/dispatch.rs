@@ -318,8 +318,14 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
     let kind = event.get("type").and_then(|t| t.as_str())?;
-    // A callback names its team; a URL verification names none, and is answered.
-    if let Some(team) = event.get("team_id").and_then(Value::as_str) {
+    // A callback names its team; a URL verification names none, and is answered. In a
+    // Slack Connect channel `team_id` can be the other organization's; the workspace the
+    // app is installed in is `authorizations[0].team_id`, which Bolt reads first
+    // (slackapi/bolt-python `extract_team_id`).
+    let authorized = event
+        .pointer("/authorizations/0/team_id")
+        .and_then(Value::as_str);
+    if let Some(team) = authorized.or_else(|| event.get("team_id").and_then(Value::as_str)) {
         let app = event.get("api_app_id").and_then(Value::as_str);
         if admitted(state, "event", team, app) != Admission::Admitted {
             return Some(Answer::Empty);

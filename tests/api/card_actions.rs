@@ -267,6 +267,65 @@ async fn a_comment_tallyfy_refuses_is_told_to_its_author_in_words_they_can_act_o
     assert!(app.tallyfy.all_comments().is_empty());
 }
 
+/// A member of another organization in a Slack Connect channel, with a Tallyfy account
+/// (an outside collaborator the organization invited).
+const EXTERNAL: &str = "UEXTERNAL";
+
+#[tokio::test]
+async fn a_slack_connect_members_comment_from_another_organization_reaches_tallyfy() {
+    let app = app_with_public_url().await;
+    app.slack.add_person(fake_slack::Person {
+        id: EXTERNAL.into(),
+        name: "erin".into(),
+        email: Some("erin@partner.example".into()),
+        tz: "UTC".into(),
+        team: Some("T0PARTNER".into()),
+        ..fake_slack::Person::default()
+    });
+    app.tallyfy
+        .add_member(1010, "erin@partner.example", "Erin", "active");
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Sign the contract", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Sign the contract").unwrap();
+
+    // A press on a message in a shared channel carries the host team; the person's own
+    // team is theirs.
+    let trigger = app.slack.issue_trigger();
+    let mut press = button_press("task_comment", &key, &app.slack.response_url("ext"));
+    press["user"]["id"] = EXTERNAL.into();
+    press["user"]["team_id"] = "T0PARTNER".into();
+    press["trigger_id"] = trigger.clone().into();
+    press["container"]["message_ts"] = card["ts"].clone();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    let form = eventually("the comment form", || app.slack.opened_view(&trigger)).await;
+
+    // Slack sends the submission with the partner's team in `team.id`.
+    let written = comment_submission(&form, EXTERNAL, "Signed on our side");
+    let values = written["view"]["state"]["values"].clone();
+    let sent = app.slack.view_submission(&form, EXTERNAL, values);
+    assert_eq!(sent["team"]["id"], "T0PARTNER");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let comments = eventually_within(Duration::from_secs(5), "the comment in Tallyfy", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    let content = comments[0]["content"].as_str().unwrap();
+    assert!(content.contains("Signed on our side"), "{content}");
+    assert!(content.contains("Erin"), "signed with their Tallyfy name: {content}");
+    let told = eventually("the private confirmation", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == EXTERNAL)
+    })
+    .await;
+    assert!(told.body.to_string().contains("Your comment was added"), "{:?}", told.body);
+}
+
 /// A choice of `value` in the project card's line menu `action_id` by `user`; the
 /// private answer goes to hook `hook`, and a form opens with the returned trigger id.
 async fn choose_as(

@@ -67,6 +67,11 @@ pub struct Person {
     pub is_restricted: bool,
     /// A single-channel guest.
     pub is_ultra_restricted: bool,
+    /// The person's own workspace when it is not this one: a member of another
+    /// organization in a Slack Connect channel. `users.info` answers their own `team_id`
+    /// (api.slack.com/methods/users.info: the user object's `team_id` is the user's
+    /// workspace), and what they submit carries it (see [`FakeSlack::view_submission`]).
+    pub team: Option<String>,
 }
 
 #[derive(Default)]
@@ -340,6 +345,45 @@ impl FakeSlack {
         people
     }
 
+    /// The `view_submission` Slack sends when `user` submits `view` with `values` (its
+    /// `state.values`). In a Slack Connect channel a member of another organization
+    /// submits with THEIR workspace in `team.id`, `user.team_id` and `view.team_id`; the
+    /// workspace the app is installed in is only in `view.app_installed_team_id`
+    /// (slackapi/bolt-js issue 1614, answered by Slack's support as the intended
+    /// behaviour; Bolt reads `view.app_installed_team_id` before `team.id`:
+    /// slackapi/bolt-python `slack_bolt/request/internals.py` `extract_team_id`, pull
+    /// request 734, and slackapi/bolt-js pull request 1615).
+    pub fn view_submission(&self, view: &OpenView, user: &str, values: Value) -> Value {
+        let team = self
+            .inner
+            .lock()
+            .unwrap()
+            .people
+            .get(user)
+            .and_then(|p| p.team.clone())
+            .unwrap_or_else(|| TEAM.to_string());
+        serde_json::json!({
+            "type": "view_submission",
+            "team": {"id": team, "domain": "workspace"},
+            "user": {"id": user, "username": "someone", "name": "someone", "team_id": team},
+            "api_app_id": "A0TEST",
+            "token": "verification-token",
+            "trigger_id": format!("{}.submitted", rand_suffix()),
+            "view": {
+                "id": view.id, "team_id": team, "type": "modal", "hash": view.hash,
+                "callback_id": view.view["callback_id"],
+                "private_metadata": view.view["private_metadata"],
+                "blocks": view.view["blocks"],
+                "state": {"values": values},
+                "app_id": "A0TEST", "app_installed_team_id": TEAM, "bot_id": "B0TEST",
+                "root_view_id": view.id, "previous_view_id": null, "external_id": ""
+            },
+            "response_urls": [],
+            "is_enterprise_install": false,
+            "enterprise": null
+        })
+    }
+
     pub fn responses(&self) -> Vec<(String, Value)> {
         self.inner.lock().unwrap().responses.clone()
     }
@@ -352,3 +396,6 @@ fn rand_suffix() -> String {
         .subsec_nanos();
     format!("{nanos:x}")
 }
+
+#[cfg(test)]
+mod tests;
