@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::cards;
 use crate::courier;
 use crate::home;
-use crate::job_kinds::RetryJob;
+use crate::job_kinds::{PressedOn, RetryJob};
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
@@ -235,6 +235,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                         key: key.clone(),
                         response_url: url.clone(),
                         pressed_by: Some(actions.user.id.clone()),
+                        pressed_on: pressed_on(&actions),
                     };
                     Box::pin(state.jobs.submit(retry.stored())).await;
                 }
@@ -250,6 +251,16 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             Answer::Empty
         }
     }
+}
+
+/// The message a button was pressed on, when it is one in a conversation that can be
+/// followed (an ephemeral message cannot be updated later).
+fn pressed_on(actions: &BlockActions) -> Option<PressedOn> {
+    let container = actions.container.as_ref().filter(|c| !c.is_ephemeral)?;
+    Some(PressedOn {
+        channel: container.channel_id.as_ref()?.to_string(),
+        ts: container.message_ts.clone().filter(|ts| !ts.is_empty())?,
+    })
 }
 
 /// A pick in a form's Assignees picker (Slack sends each one): the people chosen are

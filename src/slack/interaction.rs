@@ -256,6 +256,9 @@ pub struct Container {
     pub channel_id: Option<ChannelId>,
     #[serde(default)]
     pub message_ts: Option<String>,
+    /// The message is ephemeral (seen only by its person): it cannot be updated later.
+    #[serde(default)]
+    pub is_ephemeral: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::fake_slack;
+use crate::fake_tallyfy::Fault;
 use crate::helpers::*;
 use crate::visibility::{answer_on, app_with_public_url, card, card_now, press_as, replies};
 
@@ -315,7 +316,10 @@ async fn a_slack_connect_members_comment_from_another_organization_reaches_tally
     .await;
     let content = comments[0]["content"].as_str().unwrap();
     assert!(content.contains("Signed on our side"), "{content}");
-    assert!(content.contains("Erin"), "signed with their Tallyfy name: {content}");
+    assert!(
+        content.contains("Erin"),
+        "signed with their Tallyfy name: {content}"
+    );
     let told = eventually("the private confirmation", || {
         app.slack
             .calls("chat.postEphemeral")
@@ -323,7 +327,11 @@ async fn a_slack_connect_members_comment_from_another_organization_reaches_tally
             .find(|c| c.body["user"] == EXTERNAL)
     })
     .await;
-    assert!(told.body.to_string().contains("Your comment was added"), "{:?}", told.body);
+    assert!(
+        told.body.to_string().contains("Your comment was added"),
+        "{:?}",
+        told.body
+    );
 }
 
 /// A choice of `value` in the project card's line menu `action_id` by `user`; the
@@ -458,4 +466,131 @@ async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
         "Marked done in Tallyfy."
     );
     assert_eq!(app.tallyfy.completions().len(), 1);
+}
+
+#[tokio::test]
+async fn after_a_retry_a_completion_updates_the_card_the_retry_made() {
+    let app = app_with_public_url().await;
+    app.tallyfy.fault_create_titled(
+        "Collect contract",
+        Fault::Status {
+            status: 422,
+            body: json!({"error": true, "errors": {"owners": ["The owners are locked for this process."]}}),
+            retry_after: None,
+        },
+    );
+    let values = ProjectValues::new(
+        "Onboard Initech",
+        &[ALICE],
+        "Kickoff call\nSend welcome pack\nCollect contract",
+    );
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let card = card(&app).await;
+    let first = Message::new(card.clone());
+    assert!(
+        first.body().contains(":x: Collect contract"),
+        "{}",
+        first.body()
+    );
+    let key = first.retry_key().to_string();
+    app.idle().await;
+
+    // Retry, pressed on the card: Slack's response URL for it replaces the card.
+    let ts = card["ts"].as_str().unwrap();
+    let mut press = button_press(
+        "project_retry",
+        &key,
+        &app.slack.message_response_url(CHANNEL, ts),
+    );
+    press["container"]["message_ts"] = ts.into();
+    press["message"]["ts"] = ts.into();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    eventually("the card replaced", || {
+        (!shows(&app, &card, "project_retry")).then_some(())
+    })
+    .await;
+    app.idle().await;
+
+    // A line completed in Tallyfy: the thread hears it, and the card keeps what the retry
+    // made of it (every line there, no Retry), with the progress.
+    let answer = app
+        .tallyfy
+        .complete_and_tell("Kickoff call", 1001, true)
+        .await;
+    assert_eq!(answer, Some(200));
+    eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("Kickoff call"))
+    })
+    .await;
+    app.idle().await;
+    let now = card_now(&app, &card);
+    assert!(
+        !now.contains("project_retry"),
+        "the old card came back: {now}"
+    );
+    assert!(
+        !now.contains(":x: Collect contract"),
+        "the old card came back: {now}"
+    );
+    assert!(now.contains("Collect contract"), "{now}");
+}
+
+#[tokio::test]
+async fn a_project_made_by_retry_from_a_private_notice_gets_a_card_that_completions_update() {
+    let app = app_with_public_url().await;
+    // Tallyfy turns the project's run down once: the requester gets a private notice.
+    app.tallyfy.fault_create_titled(
+        "Onboard Hooli",
+        Fault::Status {
+            status: 422,
+            body: json!({"error": true, "errors": {"owners": ["The owners are locked for this process."]}}),
+            retry_after: None,
+        },
+    );
+    let values = ProjectValues::new("Onboard Hooli", &[ALICE], "Kickoff call\nSend welcome pack");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let (_, notice) = first_reply(&app, "the private notice").await;
+    assert!(
+        notice.text().contains("was not created"),
+        "{}",
+        notice.text()
+    );
+    let key = notice.retry_key().to_string();
+    app.idle().await;
+
+    // Retry, pressed on that ephemeral notice.
+    let mut press = button_press(
+        "project_retry",
+        &key,
+        &app.slack.response_url("notice-retry"),
+    );
+    press["container"]["is_ephemeral"] = true.into();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    let card = card(&app).await;
+    app.idle().await;
+    assert!(shows(&app, &card, "line_done") || card_now(&app, &card).contains("Kickoff call"));
+
+    let answer = app
+        .tallyfy
+        .complete_and_tell("Kickoff call", 1001, true)
+        .await;
+    assert_eq!(answer, Some(200));
+    eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("Kickoff call"))
+    })
+    .await;
+    // The card itself is updated with the news (its progress), where it was posted.
+    eventually("the card updated", || {
+        app.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|c| c.body["ts"] == card["ts"])
+    })
+    .await;
 }

@@ -416,6 +416,21 @@ pub(super) async fn hook(
     if let Err(code) = check_message(&value) {
         return (StatusCode::BAD_REQUEST, code).into_response();
     }
+    // A message's button: `replace_original` replaces that message in place, for everyone
+    // (api.slack.com/interactivity/handling#updating_message_response); its `ts` stays.
+    if value["replace_original"] == true {
+        if let Some((channel, ts)) = s.message_hooks.get(&id).cloned() {
+            if let Some(message) = s
+                .posted
+                .iter_mut()
+                .find(|m| m["channel"] == channel.as_str() && m["ts"] == ts.as_str())
+            {
+                for field in ["text", "blocks"] {
+                    message[field] = value.get(field).cloned().unwrap_or(Value::Null);
+                }
+            }
+        }
+    }
     s.responses.push((id, value));
     (StatusCode::OK, "ok").into_response()
 }

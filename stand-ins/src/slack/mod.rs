@@ -97,6 +97,8 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// Response URLs issued for a button on a posted message: hook id -> (channel, ts).
+    message_hooks: HashMap<String, (String, String)>,
     /// Response URLs that answer 307 to another address, by hook id.
     redirects: HashMap<String, String>,
     /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
@@ -163,6 +165,19 @@ impl FakeSlack {
     }
 
     pub fn response_url(&self, id: &str) -> String {
+        format!("{}/hooks/{id}", self.base)
+    }
+
+    /// The `response_url` Slack sends with a press of a button on the message at `ts` in
+    /// `channel`: a post to it with `"replace_original": true` replaces that message for
+    /// everyone (api.slack.com/interactivity/handling#updating_message_response).
+    pub fn message_response_url(&self, channel: &str, ts: &str) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("message-{}", inner.next_id);
+        inner
+            .message_hooks
+            .insert(id.clone(), (channel.to_string(), ts.to_string()));
         format!("{}/hooks/{id}", self.base)
     }
 

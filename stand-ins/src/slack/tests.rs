@@ -43,3 +43,36 @@ async fn a_slack_connect_submission_names_the_submitters_team_and_the_installing
         .unwrap();
     assert_eq!(info["user"]["team_id"], "T0PARTNER", "{info}");
 }
+
+/// A `response_url` from a message's button replaces that message when asked to
+/// (`replace_original`), and leaves it as it is otherwise.
+#[tokio::test]
+async fn a_message_buttons_response_url_replaces_that_message() {
+    let slack = FakeSlack::start().await;
+    slack.join_channel("C1");
+    let http = reqwest::Client::new();
+    let posted: serde_json::Value = http
+        .post(format!("{}/chat.postMessage", slack.api_url()))
+        .bearer_auth(BOT_TOKEN)
+        .json(&json!({"channel": "C1", "text": "first"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ts = posted["ts"].as_str().unwrap();
+    let url = slack.message_response_url("C1", ts);
+    for (body, reads) in [
+        (json!({"text": "aside", "replace_original": false}), "first"),
+        (
+            json!({"text": "second", "replace_original": true}),
+            "second",
+        ),
+    ] {
+        let answer = http.post(&url).json(&body).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let now = slack.posted().into_iter().find(|m| m["ts"] == ts).unwrap();
+        assert_eq!(now["text"], reads);
+    }
+}
