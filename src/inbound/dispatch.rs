@@ -171,7 +171,13 @@ fn opening(started: Result<(), crate::jobs::Busy>) -> Answer {
     }
 }
 
-pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
+/// An interaction's answer; `sent` is when Slack sent it (its trigger id's 3 s count from
+/// then).
+pub async fn interaction(
+    state: &AppState,
+    interaction: Interaction,
+    sent: tokio::time::Instant,
+) -> Answer {
     if let Some((team, app)) = interaction.sender() {
         if admitted(state, "interaction", &team, app) != Admission::Admitted {
             return Answer::Empty;
@@ -221,7 +227,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
                 if assignees_picked(state, &actions, action)
-                    || cards::press(state, &actions, action)
+                    || cards::press(state, &actions, action, sent)
                     || home_guide(state, &actions, action)
                 {
                     continue;

@@ -594,3 +594,45 @@ async fn a_project_made_by_retry_from_a_private_notice_gets_a_card_that_completi
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_comment_press_that_arrives_late_is_counted_from_slacks_send() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Paint the fence", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+
+    // Slack sent the press 4 s ago (its X-Slack-Request-Timestamp): its trigger id is
+    // spent. The person is told to press again at once; no call is spent on a dead trigger.
+    let trigger = app.slack.issue_trigger_ago(Duration::from_secs(4));
+    let mut press = button_press("task_comment", &key, &app.slack.response_url("late"));
+    press["user"]["id"] = ALICE.into();
+    press["trigger_id"] = trigger.clone().into();
+    press["container"]["message_ts"] = card["ts"].clone();
+    let body = serde_urlencoded::to_string([("payload", press.to_string())]).unwrap();
+    let sent = app
+        .post_signed_at(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+            now() - 4,
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let told = reply_through(&app, "late").await;
+    assert!(
+        told.text().contains("press Comment again"),
+        "{}",
+        told.text()
+    );
+    app.idle().await;
+    assert!(
+        app.slack
+            .calls("views.open")
+            .iter()
+            .all(|c| c.body["trigger_id"] != trigger.as_str()),
+        "a form was sent with a trigger id Slack had let expire"
+    );
+}

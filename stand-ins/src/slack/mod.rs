@@ -164,6 +164,18 @@ impl FakeSlack {
         id
     }
 
+    /// A trigger id Slack issued `ago` (with a request it sent then, which took that long
+    /// to arrive): it expires 3 s after it was issued, not after it arrived
+    /// (api.slack.com/interactivity/handling#modal_responses: "trigger_id ... expires in 3
+    /// seconds").
+    pub fn issue_trigger_ago(&self, ago: Duration) -> String {
+        let id = self.issue_trigger();
+        let mut inner = self.inner.lock().unwrap();
+        let issued = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+        inner.triggers.insert(id.clone(), issued);
+        id
+    }
+
     pub fn response_url(&self, id: &str) -> String {
         format!("{}/hooks/{id}", self.base)
     }
