@@ -185,12 +185,13 @@ pub async fn interaction(
     }
     match interaction {
         Interaction::ViewSubmission(sub) => {
+            let answer_by = modals::AnswerBy::from_sent(sent);
             // A form that opened before Slack said who its user is: checked now.
             if Box::pin(modals::refused_guest(
                 state,
                 &sub.team_id(),
                 &sub.user.id,
-                GUEST_CHECK,
+                answer_by.at_most(GUEST_CHECK),
             ))
             .await
             {
@@ -203,8 +204,12 @@ pub async fn interaction(
                 return Answer::Empty;
             }
             let answer = match sub.view.callback_id.as_str() {
-                task::modal::CALLBACK_ID => Box::pin(task::submit::submit(state, sub)).await,
-                project::modal::CALLBACK_ID => Box::pin(project::submit::submit(state, sub)).await,
+                task::modal::CALLBACK_ID => {
+                    Box::pin(task::submit::submit(state, sub, answer_by)).await
+                }
+                project::modal::CALLBACK_ID => {
+                    Box::pin(project::submit::submit(state, sub, answer_by)).await
+                }
                 cards::comment::CALLBACK_ID => {
                     match Box::pin(cards::comment::submit(state, sub)).await {
                         Ok(()) => SubmitAnswer::Close,
