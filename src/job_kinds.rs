@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::cards::webhook::{self, WebhookJob};
-use crate::cards::Reply;
+use crate::cards::{Replaced, Reply};
 use crate::failures;
 use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
 use crate::project::job::{self as project_job, ProjectJob};
@@ -44,6 +44,17 @@ pub struct RetryJob {
     /// Who pressed the button: only the person who made the request may retry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pressed_by: Option<UserId>,
+    /// The message the button was on, when it is one in a conversation (not an ephemeral
+    /// one): the card that replaces it is followed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressed_on: Option<PressedOn>,
+}
+
+/// A message in a conversation, by its channel and `ts`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PressedOn {
+    pub channel: String,
+    pub ts: String,
 }
 
 impl RetryJob {
@@ -166,7 +177,13 @@ async fn retry(app: &Services, retry: &RetryJob) {
     }
     match job {
         Some(Job::Project(job)) => {
-            let reply = Reply::Replace(retry.response_url.clone());
+            let reply = Reply::Replace(Replaced {
+                response_url: retry.response_url.clone(),
+                message: retry
+                    .pressed_on
+                    .as_ref()
+                    .map(|m| (m.channel.clone(), m.ts.clone())),
+            });
             project_job::create(app, job, reply, Attempt { resumed: true }).await;
         }
         Some(Job::Task(job)) => task_job::retry(app, job, &retry.response_url).await,

@@ -33,6 +33,32 @@ const LAST_CALL: Duration = Duration::from_millis(2000);
 /// three seconds; past this wait the modal opens with UTC and is corrected once it is known.
 const PROFILE_WAIT: Duration = Duration::from_millis(1200);
 
+/// Slack gives up on a submission's answer 3 s after it sent it
+/// (api.slack.com/surfaces/modals#submission_responses): every wait a submission makes is
+/// bounded by what is left of that, counted from Slack's send, whatever else is slow.
+#[derive(Clone, Copy, Debug)]
+pub struct AnswerBy(tokio::time::Instant);
+
+/// How long after Slack sent a submission its answer leaves, at the latest.
+const ANSWER_WITHIN: Duration = Duration::from_millis(2400);
+/// What is kept back from the waits for claiming the submission and queueing its job.
+const HAND_OFF: Duration = Duration::from_millis(400);
+
+impl AnswerBy {
+    /// The deadline of a submission Slack sent at `sent`.
+    pub fn from_sent(sent: tokio::time::Instant) -> Self {
+        Self(sent + ANSWER_WITHIN)
+    }
+
+    /// `wait`, or less: what is left before the answer must go, less the hand-off's share.
+    pub fn at_most(&self, wait: Duration) -> Duration {
+        let left = self
+            .0
+            .saturating_duration_since(tokio::time::Instant::now());
+        wait.min(left.saturating_sub(HAND_OFF))
+    }
+}
+
 /// What a modal answers a submission with.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SubmitAnswer {

@@ -49,7 +49,15 @@ pub struct Press {
     pub channel: Option<ChannelId>,
     pub ts: Option<String>,
     pub response_url: Option<String>,
+    /// When Slack sent the press: its trigger id lives three seconds from then.
+    pub sent: tokio::time::Instant,
 }
+
+/// How long a trigger id stays good for opening a form, less a margin for the way back.
+const TRIGGER_LIFE: std::time::Duration = std::time::Duration::from_millis(2800);
+/// The latest `views.open` is started after the press was sent: Slack takes a few hundred
+/// milliseconds to open a form, so a later call would reach it with the trigger spent.
+const LAST_CALL: std::time::Duration = std::time::Duration::from_millis(2000);
 
 /// Opens the comment form on `task` (titled `title`) for a press; tells the person
 /// privately when Slack would not, or when the task is no longer known (`None`).
@@ -84,12 +92,16 @@ pub async fn open(app: &Services, press: Press, task: Option<(TaskId, String)>) 
             .with_callback_id(CALLBACK_ID.into())
             .with_private_metadata(metadata),
     );
-    let opened = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        app.slack.open_view(&press.trigger_id, &view),
-    )
-    .await;
-    if !matches!(opened, Ok(Ok(_))) {
+    // Counted from Slack's send, not from after the look-ups above: past the last moment
+    // worth a call, none is made; an answer later than the trigger's life is not awaited.
+    let left = TRIGGER_LIFE.saturating_sub(press.sent.elapsed());
+    let opened = match press.sent.elapsed() < LAST_CALL {
+        true => tokio::time::timeout(left, app.slack.open_view(&press.trigger_id, &view))
+            .await
+            .ok(),
+        false => None,
+    };
+    if !matches!(opened, Some(Ok(_))) {
         app.metrics.slack_request("form", "comment_not_opened");
         let text = "I couldn't open the comment form just now. Please press Comment again.";
         app.courier

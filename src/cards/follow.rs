@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use slack_morphism::prelude::SlackMessageContent;
 
 use super::store::{self, Card, Followed, Polled, Target};
-use crate::courier::{Origin, Posted};
+use crate::courier::{notice, Origin, Posted};
 use crate::home::store::{self as home_store, AssignedTask, RecentProject};
 use crate::slack::ids::UserId;
 use crate::state::Services;
@@ -50,7 +50,15 @@ pub enum Reply {
     /// A new message where the request came from.
     New,
     /// In place of the message whose Retry button was pressed, through its `response_url`.
-    Replace(String),
+    Replace(Replaced),
+}
+
+/// The message a Retry replaces: its `response_url`, and where it is (channel and `ts`)
+/// when it is a message in a conversation (not an ephemeral one).
+#[derive(Clone, Debug)]
+pub struct Replaced {
+    pub response_url: String,
+    pub message: Option<(String, String)>,
 }
 
 /// Keeps what the card acts on, posts it, follows it, and records the job as told; false
@@ -79,7 +87,7 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
             .await;
     }
     let told = match reply {
-        Reply::Replace(url) => replace(app, &card, &url).await,
+        Reply::Replace(replaced) => replace(app, &card, &replaced).await,
         Reply::New => match app
             .courier
             .announce(card.job, card.origin, card.content.clone())
@@ -99,22 +107,54 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
     told
 }
 
-/// Replaces the card whose Retry was pressed (else posts it anew); the card's record then
-/// holds what it says now, so later news updates this content, not the earlier one.
-async fn replace(app: &Services, card: &NewCard<'_>, url: &str) -> bool {
+/// Replaces the message whose Retry was pressed with the card, which is then the card
+/// recorded: later news updates this content, where it is, never the earlier one. A
+/// message that cannot be followed (an ephemeral notice, or one Slack would not replace)
+/// gives way to a new card in the conversation, followed as any card is.
+async fn replace(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
     let cards = store::of(app);
-    if app.courier.replace(url, &card.content).await.is_ok() {
-        if let Some(mut kept) = cards.card(card.job).await {
-            kept.content = card.content.clone();
-            cards.keep_card(card.job, &kept).await;
+    let kept = cards.card(card.job).await;
+    if kept.is_some() || replaced.message.is_some() {
+        if app
+            .courier
+            .replace(&replaced.response_url, &card.content)
+            .await
+            .is_ok()
+        {
+            match (kept, &replaced.message) {
+                (Some(mut kept), _) => {
+                    kept.content = card.content.clone();
+                    cards.keep_card(card.job, &kept).await;
+                }
+                (None, Some((channel, ts))) => {
+                    let posted = Posted::InChannel {
+                        channel: channel.clone(),
+                        ts: ts.clone(),
+                    };
+                    follow(app, card, posted).await;
+                }
+                (None, None) => {}
+            }
+            return true;
         }
-        return true;
     }
-    app.courier
+    match app
+        .courier
         .announce(card.job, card.origin, card.content.clone())
         .await
-        .is_ok()
+    {
+        Ok(posted) => {
+            follow(app, card, posted).await;
+            let note = notice(RETRIED);
+            let _ = app.courier.replace(&replaced.response_url, &note).await;
+            true
+        }
+        Err(_) => false,
+    }
 }
+
+/// What an ephemeral notice whose Retry worked says once the card is posted.
+const RETRIED: &str = "Done: it is all in the conversation now.";
 
 /// Keeps where a card went, when it went to a channel; without a public URL, also lists
 /// what it follows, for the poller.

@@ -25,7 +25,7 @@ pub mod store;
 mod turn;
 pub mod webhook;
 
-pub use follow::{post, CardTask, NewCard, ProjectListing, Reply};
+pub use follow::{post, CardTask, NewCard, ProjectListing, Replaced, Reply};
 pub use poll::poll;
 pub use press::press;
 pub use store::Followed;

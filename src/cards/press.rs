@@ -13,7 +13,13 @@ use crate::state::AppState;
 
 /// Takes `action` when it is a press of a card's button or a line's menu, and hands it
 /// off; false for any other action.
-pub fn press(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+/// `sent` is when Slack sent the press: a form it opens has until three seconds from then.
+pub fn press(
+    state: &AppState,
+    actions: &BlockActions,
+    action: &Action,
+    sent: tokio::time::Instant,
+) -> bool {
     if !buttons::is_card_action(&action.action_id) {
         return false;
     }
@@ -37,6 +43,7 @@ pub fn press(state: &AppState, actions: &BlockActions, action: &Action) -> bool 
         channel: container.and_then(|c| c.channel_id.clone()),
         ts: container.and_then(|c| c.message_ts.clone()),
         response_url: actions.response_url.clone(),
+        sent,
     };
     let app = state.clone();
     let handed = state.jobs.hand_off(async move {

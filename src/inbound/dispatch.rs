@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::cards;
 use crate::courier;
 use crate::home;
-use crate::job_kinds::RetryJob;
+use crate::job_kinds::{PressedOn, RetryJob};
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
@@ -171,7 +171,13 @@ fn opening(started: Result<(), crate::jobs::Busy>) -> Answer {
     }
 }
 
-pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
+/// An interaction's answer; `sent` is when Slack sent it (its trigger id's 3 s count from
+/// then).
+pub async fn interaction(
+    state: &AppState,
+    interaction: Interaction,
+    sent: tokio::time::Instant,
+) -> Answer {
     if let Some((team, app)) = interaction.sender() {
         if admitted(state, "interaction", &team, app) != Admission::Admitted {
             return Answer::Empty;
@@ -179,12 +185,13 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
     }
     match interaction {
         Interaction::ViewSubmission(sub) => {
+            let answer_by = modals::AnswerBy::from_sent(sent);
             // A form that opened before Slack said who its user is: checked now.
             if Box::pin(modals::refused_guest(
                 state,
                 &sub.team_id(),
                 &sub.user.id,
-                GUEST_CHECK,
+                answer_by.at_most(GUEST_CHECK),
             ))
             .await
             {
@@ -197,8 +204,12 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                 return Answer::Empty;
             }
             let answer = match sub.view.callback_id.as_str() {
-                task::modal::CALLBACK_ID => Box::pin(task::submit::submit(state, sub)).await,
-                project::modal::CALLBACK_ID => Box::pin(project::submit::submit(state, sub)).await,
+                task::modal::CALLBACK_ID => {
+                    Box::pin(task::submit::submit(state, sub, answer_by)).await
+                }
+                project::modal::CALLBACK_ID => {
+                    Box::pin(project::submit::submit(state, sub, answer_by)).await
+                }
                 cards::comment::CALLBACK_ID => {
                     match Box::pin(cards::comment::submit(state, sub)).await {
                         Ok(()) => SubmitAnswer::Close,
@@ -221,7 +232,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
                 if assignees_picked(state, &actions, action)
-                    || cards::press(state, &actions, action)
+                    || cards::press(state, &actions, action, sent)
                     || home_guide(state, &actions, action)
                 {
                     continue;
@@ -235,6 +246,7 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
                         key: key.clone(),
                         response_url: url.clone(),
                         pressed_by: Some(actions.user.id.clone()),
+                        pressed_on: pressed_on(&actions),
                     };
                     Box::pin(state.jobs.submit(retry.stored())).await;
                 }
@@ -250,6 +262,16 @@ pub async fn interaction(state: &AppState, interaction: Interaction) -> Answer {
             Answer::Empty
         }
     }
+}
+
+/// The message a button was pressed on, when it is one in a conversation that can be
+/// followed (an ephemeral message cannot be updated later).
+fn pressed_on(actions: &BlockActions) -> Option<PressedOn> {
+    let container = actions.container.as_ref().filter(|c| !c.is_ephemeral)?;
+    Some(PressedOn {
+        channel: container.channel_id.as_ref()?.to_string(),
+        ts: container.message_ts.clone().filter(|ts| !ts.is_empty())?,
+    })
 }
 
 /// A pick in a form's Assignees picker (Slack sends each one): the people chosen are
@@ -318,8 +340,14 @@ fn shortcut_opened(state: &AppState, shortcut: Shortcut) {
 
 pub fn event(state: &AppState, event: &Value) -> Option<Answer> {
     let kind = event.get("type").and_then(|t| t.as_str())?;
-    // A callback names its team; a URL verification names none, and is answered.
-    if let Some(team) = event.get("team_id").and_then(Value::as_str) {
+    // A callback names its team; a URL verification names none, and is answered. In a
+    // Slack Connect channel `team_id` can be the other organization's; the workspace the
+    // app is installed in is `authorizations[0].team_id`, which Bolt reads first
+    // (slackapi/bolt-python `extract_team_id`).
+    let authorized = event
+        .pointer("/authorizations/0/team_id")
+        .and_then(Value::as_str);
+    if let Some(team) = authorized.or_else(|| event.get("team_id").and_then(Value::as_str)) {
         let app = event.get("api_app_id").and_then(Value::as_str);
         if admitted(state, "event", team, app) != Admission::Admitted {
             return Some(Answer::Empty);

@@ -31,8 +31,9 @@ use crate::state::AppState;
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// The Slack routes; at most `max_in_flight` requests to them are served at once, and one
-/// more gets 503 at once rather than waiting (Slack retries a 503; a queue would only
-/// answer after Slack's 3 s had passed).
+/// more gets 503 at once rather than waiting (a queue would only answer after Slack's 3 s
+/// had passed). Slack retries only Events API deliveries (up to 3 times, with
+/// `X-Slack-Retry-Num`); a command or interaction answered 503 shows its person an error.
 pub fn router(max_in_flight: usize) -> Router<AppState> {
     let slots = Arc::new(Semaphore::new(max_in_flight));
     Router::new()
@@ -162,7 +163,35 @@ async fn read_body(
 /// request that fails there is refused before its body is read. The body must then arrive
 /// within the body timeout, and a request gets its place in flight (or 503) only once its
 /// signature is checked.
-pub struct Verified(pub Bytes, #[allow(dead_code)] Option<OwnedSemaphorePermit>);
+pub struct Verified(
+    pub Bytes,
+    #[allow(dead_code)] Option<OwnedSemaphorePermit>,
+    pub Sent,
+);
+
+/// When Slack sent a request, as near as can be told: when it arrived, less how long its
+/// `X-Slack-Request-Timestamp` says it was on its way beyond the second that header is
+/// rounded to. Slack's 3 s (a trigger id's life, an answer's deadline) count from then.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent(pub tokio::time::Instant);
+
+impl Sent {
+    fn from_header(arrived: tokio::time::Instant, timestamp: Option<&str>) -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let sent = timestamp.and_then(|t| t.trim().parse::<i64>().ok());
+        // The header is whole seconds: a request sent at 12.9 s reads 12. Only what is
+        // past that second counts, so a prompt request is never taken for a late one.
+        let late = sent
+            .and_then(|sent| now.checked_sub(sent))
+            .map(|secs| secs.saturating_sub(1).clamp(0, 300) as u64)
+            .unwrap_or_default();
+        let late = std::time::Duration::from_secs(late);
+        Self(arrived.checked_sub(late).unwrap_or(arrived))
+    }
+}
 
 impl FromRequest<AppState> for Verified {
     type Rejection = Response;
@@ -176,6 +205,7 @@ impl FromRequest<AppState> for Verified {
             )
                 .into_response());
         };
+        let arrived = tokio::time::Instant::now();
         let timestamp = header(&req, "x-slack-request-timestamp");
         let signature = header(&req, "x-slack-signature");
         let claim = verifier
@@ -197,7 +227,8 @@ impl FromRequest<AppState> for Verified {
             })?),
             None => None,
         };
-        Ok(Verified(body, slot))
+        let sent = Sent::from_header(arrived, timestamp.as_deref());
+        Ok(Verified(body, slot, sent))
     }
 }
 
@@ -286,14 +317,14 @@ fn read(body: &[u8]) -> Result<Delivery, Malformed> {
     }
 }
 
-async fn slack(State(state): State<AppState>, Verified(body, _slot): Verified) -> Response {
+async fn slack(State(state): State<AppState>, Verified(body, _slot, sent): Verified) -> Response {
     match read(&body) {
         Ok(Delivery::Command(CommandBody::SslCheck)) => StatusCode::OK.into_response(),
         Ok(Delivery::Command(CommandBody::Command(cmd))) => {
             respond(dispatch::command(&state, *cmd).await)
         }
         Ok(Delivery::Interaction(interaction)) => {
-            respond(dispatch::interaction(&state, *interaction).await)
+            respond(dispatch::interaction(&state, *interaction, sent.0).await)
         }
         Ok(Delivery::Event(event)) => match dispatch::event(&state, &event) {
             Some(answer) => respond(answer),
@@ -306,6 +337,24 @@ async fn slack(State(state): State<AppState>, Verified(body, _slot): Verified) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_is_counted_from_when_slack_sent_it() {
+        let arrived = tokio::time::Instant::now();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        // Sent this second: taken as sent on arrival.
+        assert_eq!(
+            Sent::from_header(arrived, Some(&now.to_string())).0,
+            arrived
+        );
+        assert_eq!(Sent::from_header(arrived, None).0, arrived);
+        // Sent 4 s ago: at least 3 s before it arrived.
+        let late = Sent::from_header(arrived, Some(&(now - 4).to_string())).0;
+        assert!(arrived - late >= std::time::Duration::from_secs(3));
+    }
 
     #[test]
     fn bodies_are_told_apart_by_what_they_hold() {

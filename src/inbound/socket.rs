@@ -279,7 +279,9 @@ async fn answer(state: &AppState, envelope: &Value, payload: Value) -> Answer {
             }
         },
         Some("interactive") => match serde_json::from_value::<Interaction>(payload) {
-            Ok(interaction) => dispatch::interaction(state, interaction).await,
+            Ok(interaction) => {
+                dispatch::interaction(state, interaction, tokio::time::Instant::now()).await
+            }
             Err(e) => {
                 let why = crate::telemetry::without_quoted(&e.to_string());
                 tracing::warn!(%why, "Socket Mode: malformed interaction");

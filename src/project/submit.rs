@@ -9,7 +9,7 @@ use super::job::ProjectJob;
 use super::modal;
 use super::plan::{self, PlanError};
 use crate::deadline;
-use crate::modals::{self, Metadata, SubmitAnswer};
+use crate::modals::{self, AnswerBy, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 
@@ -19,11 +19,14 @@ const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
 const TAGS_WAIT: Duration = Duration::from_millis(500);
 
 /// Checks a "New project" submission and hands it off, within Slack's 3 s.
-pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
+/// Every wait is bounded by `answer_by`, counted from Slack's send: with everything cold the
+/// form still closes in time, and what was not checked is checked by the job.
+pub async fn submit(state: &AppState, sub: ViewSubmission, answer_by: AnswerBy) -> SubmitAnswer {
     let metadata = Metadata::decode(&sub.view.private_metadata);
     let now = Timestamp::now().to_zoned(deadline::timezone(metadata.tz.as_deref()));
     // The tags lines may name; cached, and left unmatched when Tallyfy will not list them.
-    let tags = match tokio::time::timeout(TAGS_WAIT, state.directory.tags()).await {
+    let tags_wait = answer_by.at_most(TAGS_WAIT);
+    let tags = match tokio::time::timeout(tags_wait, state.directory.tags()).await {
         Ok(Ok(tags)) => tags,
         _ => Vec::new(),
     };
@@ -33,7 +36,7 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     };
     let team = sub.team_id();
     let plan = match tokio::time::timeout(
-        RESOLVE_BUDGET,
+        answer_by.at_most(RESOLVE_BUDGET),
         plan::plan(&state.directory, &team, &form),
     )
     .await

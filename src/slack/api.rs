@@ -11,6 +11,7 @@ use slack_morphism::prelude::*;
 use crate::config::SlackConfig;
 use crate::telemetry::Metrics;
 
+mod measured;
 mod views;
 
 /// The longest a Web API call may take.
@@ -221,39 +222,11 @@ impl SlackApi {
         result
     }
 
-    /// A Web API call, timed, counted and bounded by [`CALL_TIMEOUT`]. The call is kept on
-    /// the heap: slack-morphism's futures are large, and a caller holding one inline would
-    /// grow by its size (and copy it at every move) for as long as it runs.
-    fn measured<'a, T: Send + 'a>(
-        &'a self,
-        method: &'static str,
-        fut: impl std::future::Future<Output = Result<T, SlackClientError>> + Send + 'a,
-    ) -> futures::future::BoxFuture<'a, Result<T, SlackCallError>> {
-        Box::pin(async move {
-            let started = Instant::now();
-            // Every Web API call has a deadline: a Slack that stops answering must not hold
-            // work (and its memory) for ever.
-            let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-                Ok(result) => result.map_err(SlackCallError::from),
-                Err(_) => Err(SlackCallError::Transport("no answer in time".into())),
-            };
-            let status = match &result {
-                Ok(_) => "ok",
-                Err(e) => e.code(),
-            };
-            self.metrics.slack_call(method, status, started.elapsed());
-            if let Err(e) = &result {
-                tracing::warn!(method, error = %e, "Slack API call failed");
-            }
-            result
-        })
-    }
-
     /// `views.publish`: `user`'s App Home tab now shows `view`.
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), SlackCallError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsPublishRequest::new(user.to_string().into(), view);
-        self.measured("views.publish", session.views_publish(&req))
+        self.measured("views.publish", || session.views_publish(&req))
             .await
             .map(|_| ())
     }
@@ -269,7 +242,7 @@ impl SlackApi {
             .with_view_id(opened.id.clone().into())
             .with_hash(opened.hash.clone());
         let updated = self
-            .measured("views.update", session.views_update(&req))
+            .measured("views.update", || session.views_update(&req))
             .await?;
         Ok(OpenedView {
             id: updated.view.state_params.id.to_string(),
@@ -290,7 +263,7 @@ impl SlackApi {
         req.thread_ts = thread_ts.map(|ts| ts.to_string().into());
         req.unfurl_links = Some(false);
         match self
-            .measured("chat.postMessage", session.chat_post_message(&req))
+            .measured("chat.postMessage", || session.chat_post_message(&req))
             .await
         {
             Ok(posted) => Ok(Some(posted.ts.to_string())),
@@ -307,7 +280,7 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let req = SlackApiConversationsJoinRequest::new(channel.to_string().into());
         match self
-            .measured("conversations.join", session.conversations_join(&req))
+            .measured("conversations.join", || session.conversations_join(&req))
             .await
         {
             // Slack said ok; the channel's description in its answer is not needed.
@@ -329,7 +302,7 @@ impl SlackApi {
             content,
             ts.to_string().into(),
         );
-        self.measured("chat.update", session.chat_update(&req))
+        self.measured("chat.update", || session.chat_update(&req))
             .await
             .map(|_| ())
     }
@@ -346,7 +319,7 @@ impl SlackApi {
             user.to_string().into(),
             content,
         );
-        self.measured("chat.postEphemeral", session.chat_post_ephemeral(&req))
+        self.measured("chat.postEphemeral", || session.chat_post_ephemeral(&req))
             .await
             .map(|_| ())
     }
@@ -355,7 +328,7 @@ impl SlackApi {
         let session = self.client.open_session(&self.token);
         let req = SlackApiUsersInfoRequest::new(user.to_string().into());
         let info = self
-            .measured("users.info", session.users_info(&req))
+            .measured("users.info", || session.users_info(&req))
             .await?;
         let u = info.user;
         let profile = u.profile.as_ref();
@@ -393,7 +366,7 @@ impl SlackApi {
             let mut req = SlackApiUsersListRequest::new().with_limit(200);
             req.cursor = cursor.clone();
             let page = self
-                .measured("users.list", session.users_list(&req))
+                .measured("users.list", || session.users_list(&req))
                 .await?;
             for u in page.members {
                 if u.deleted.unwrap_or(false) || u.flags.is_bot.unwrap_or(false) {
@@ -423,7 +396,7 @@ impl SlackApi {
     /// `auth.test`: proves the bot token works; answers the team and bot user.
     pub async fn auth_test(&self) -> Result<(String, String), SlackCallError> {
         let session = self.client.open_session(&self.token);
-        let me = self.measured("auth.test", session.auth_test()).await?;
+        let me = self.measured("auth.test", || session.auth_test()).await?;
         Ok((me.team_id.to_string(), me.user_id.to_string()))
     }
 
@@ -431,11 +404,11 @@ impl SlackApi {
     /// bot `auth.test` names; left unknown when Slack will not say).
     pub async fn installation(&self) -> Result<Identity, SlackCallError> {
         let session = self.client.open_session(&self.token);
-        let me = self.measured("auth.test", session.auth_test()).await?;
+        let me = self.measured("auth.test", || session.auth_test()).await?;
         let app_id = match &me.bot_id {
             Some(bot) => {
                 let req = SlackApiBotsInfoRequest::new().with_bot(bot.to_string());
-                match self.measured("bots.info", session.bots_info(&req)).await {
+                match self.measured("bots.info", || session.bots_info(&req)).await {
                     Ok(info) => Some(info.bot.app_id).filter(|a| !a.is_empty()),
                     Err(_) => None,
                 }

@@ -42,6 +42,19 @@ pub struct Team {
     pub id: TeamId,
 }
 
+/// The workspace a request is for: the one the app is installed in when the payload's
+/// view names it (`view.app_installed_team_id`), else the payload's `team`, else the
+/// user's own. In a Slack Connect channel a member of another organization sends their
+/// own workspace in `team.id` and `user.team_id`; only the view says which workspace the
+/// app serves there. Bolt reads it in this order (slackapi/bolt-python
+/// `slack_bolt/request/internals.py` `extract_team_id`; slackapi/bolt-js issue 1614).
+fn installed_team(installed: Option<&str>, team: &Option<Team>, user: &User) -> Option<TeamId> {
+    installed
+        .filter(|t| !t.is_empty())
+        .map(TeamId::from)
+        .or_else(|| sender_team(team, user))
+}
+
 /// The sender's workspace: the payload's `team`, else the user's own.
 fn sender_team(team: &Option<Team>, user: &User) -> Option<TeamId> {
     team.as_ref()
@@ -83,7 +96,8 @@ pub struct ViewSubmission {
 
 impl ViewSubmission {
     pub fn team_id(&self) -> TeamId {
-        sender_team(&self.team, &self.user)
+        let installed = self.view.app_installed_team_id.as_deref();
+        installed_team(installed, &self.team, &self.user)
             .or_else(|| self.view.team_id.clone())
             .unwrap_or_default()
     }
@@ -103,6 +117,10 @@ pub struct View {
     pub id: String,
     #[serde(default)]
     pub team_id: Option<TeamId>,
+    /// The workspace the app is installed in (differs from `team_id` when a member of
+    /// another organization uses the view in a Slack Connect channel).
+    #[serde(default)]
+    pub app_installed_team_id: Option<String>,
     #[serde(default)]
     pub hash: Option<String>,
     #[serde(default, deserialize_with = "or_default")]
@@ -238,6 +256,9 @@ pub struct Container {
     pub channel_id: Option<ChannelId>,
     #[serde(default)]
     pub message_ts: Option<String>,
+    /// The message is ephemeral (seen only by its person): it cannot be updated later.
+    #[serde(default)]
+    pub is_ephemeral: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -275,8 +296,15 @@ impl Action {
 }
 
 impl BlockActions {
+    /// The workspace the action is for; an action in a modal reads the view's installing
+    /// workspace first, as a submission does.
     pub fn team_id(&self) -> TeamId {
-        sender_team(&self.team, &self.user).unwrap_or_default()
+        let installed = self
+            .view
+            .as_ref()
+            .and_then(|v| v.get("app_installed_team_id"))
+            .and_then(|t| t.as_str());
+        installed_team(installed, &self.team, &self.user).unwrap_or_default()
     }
 
     /// The callback id of the modal the action happened in; empty for a message's.
@@ -439,6 +467,30 @@ mod tests {
         assert_eq!(actions.view_callback_id(), "project_create");
         assert_eq!(actions.actions[0].block_id, "assignees");
         assert_eq!(actions.actions[0].selected_users, vec!["U2", "U3"]);
+    }
+
+    #[test]
+    fn a_slack_connect_member_is_served_as_the_installing_workspace() {
+        // A member of another organization: their team in `team` and `user`, the
+        // installing workspace in the view (slackapi/bolt-js issue 1614).
+        let submitted = r#"{"type":"view_submission","team":{"id":"T2"},"user":{"id":"U9","team_id":"T2"},
+            "view":{"id":"V1","team_id":"T2","app_installed_team_id":"T1","callback_id":"c"}}"#;
+        let Interaction::ViewSubmission(sub) = serde_json::from_str(submitted).unwrap() else {
+            panic!("not a view_submission")
+        };
+        assert_eq!(sub.team_id(), "T1");
+        let pressed = r#"{"type":"block_actions","team":{"id":"T2"},"user":{"id":"U9","team_id":"T2"},
+            "view":{"id":"V1","app_installed_team_id":"T1"},"actions":[]}"#;
+        let Interaction::BlockActions(actions) = serde_json::from_str(pressed).unwrap() else {
+            panic!("not a block_actions")
+        };
+        assert_eq!(actions.team_id(), "T1");
+        // Without the view's word, the payload's team is read.
+        let plain = r#"{"type":"view_submission","team":{"id":"T2"},"user":{"id":"U9"},"view":{"id":"V1","app_installed_team_id":""}}"#;
+        let Interaction::ViewSubmission(sub) = serde_json::from_str(plain).unwrap() else {
+            panic!("not a view_submission")
+        };
+        assert_eq!(sub.team_id(), "T2");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::job::TaskJob;
 use super::modal;
-use crate::modals::{self, Metadata, SubmitAnswer};
+use crate::modals::{self, AnswerBy, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 
@@ -16,7 +16,7 @@ const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
 
 /// Checks a "New task" submission and hands it off. Always answers within Slack's 3 s: the
 /// assignee lookup is bounded, and work that needs longer continues after the modal closes.
-pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
+pub async fn submit(state: &AppState, sub: ViewSubmission, answer_by: AnswerBy) -> SubmitAnswer {
     let draft = match modal::read(&sub.view.state, Timestamp::now()) {
         Ok(draft) => draft,
         Err(errors) => return SubmitAnswer::Errors(errors),
@@ -24,7 +24,7 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     let team = sub.team_id();
 
     let owners = match tokio::time::timeout(
-        RESOLVE_BUDGET,
+        answer_by.at_most(RESOLVE_BUDGET),
         state.directory.resolve_all(&team, &draft.assignees),
     )
     .await

@@ -158,3 +158,23 @@ async fn the_home_tabs_buttons_open_the_guides_to_task_and_project() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_home_tab_slack_rate_limits_once_is_published_after_the_wait_slack_asks_for() {
+    let app = spawn_app().await;
+    // views.publish is Tier 4; any method can answer 429 with Retry-After
+    // (api.slack.com/apis/rate-limits).
+    app.slack.fail_next(
+        "views.publish",
+        429,
+        json!({"ok": false, "error": "ratelimited"}),
+        Some(1),
+    );
+    assert_eq!(home_opened(&app, ALICE, "Ev429").await.status(), 200);
+    eventually("the Home tab", || app.slack.home_view(ALICE)).await;
+    assert_eq!(
+        app.slack.calls("views.publish").len(),
+        2,
+        "one wait, one call again"
+    );
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::fake_slack;
+use crate::fake_tallyfy::Fault;
 use crate::helpers::*;
 use crate::visibility::{answer_on, app_with_public_url, card, card_now, press_as, replies};
 
@@ -267,6 +268,72 @@ async fn a_comment_tallyfy_refuses_is_told_to_its_author_in_words_they_can_act_o
     assert!(app.tallyfy.all_comments().is_empty());
 }
 
+/// A member of another organization in a Slack Connect channel, with a Tallyfy account
+/// (an outside collaborator the organization invited).
+const EXTERNAL: &str = "UEXTERNAL";
+
+#[tokio::test]
+async fn a_slack_connect_members_comment_from_another_organization_reaches_tallyfy() {
+    let app = app_with_public_url().await;
+    app.slack.add_person(fake_slack::Person {
+        id: EXTERNAL.into(),
+        name: "erin".into(),
+        email: Some("erin@partner.example".into()),
+        tz: "UTC".into(),
+        team: Some("T0PARTNER".into()),
+        ..fake_slack::Person::default()
+    });
+    app.tallyfy
+        .add_member(1010, "erin@partner.example", "Erin", "active");
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Sign the contract", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Sign the contract").unwrap();
+
+    // A press on a message in a shared channel carries the host team; the person's own
+    // team is theirs.
+    let trigger = app.slack.issue_trigger();
+    let mut press = button_press("task_comment", &key, &app.slack.response_url("ext"));
+    press["user"]["id"] = EXTERNAL.into();
+    press["user"]["team_id"] = "T0PARTNER".into();
+    press["trigger_id"] = trigger.clone().into();
+    press["container"]["message_ts"] = card["ts"].clone();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    let form = eventually("the comment form", || app.slack.opened_view(&trigger)).await;
+
+    // Slack sends the submission with the partner's team in `team.id`.
+    let written = comment_submission(&form, EXTERNAL, "Signed on our side");
+    let values = written["view"]["state"]["values"].clone();
+    let sent = app.slack.view_submission(&form, EXTERNAL, values);
+    assert_eq!(sent["team"]["id"], "T0PARTNER");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let comments = eventually_within(Duration::from_secs(5), "the comment in Tallyfy", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    let content = comments[0]["content"].as_str().unwrap();
+    assert!(content.contains("Signed on our side"), "{content}");
+    assert!(
+        content.contains("Erin"),
+        "signed with their Tallyfy name: {content}"
+    );
+    let told = eventually("the private confirmation", || {
+        app.slack
+            .calls("chat.postEphemeral")
+            .into_iter()
+            .find(|c| c.body["user"] == EXTERNAL)
+    })
+    .await;
+    assert!(
+        told.body.to_string().contains("Your comment was added"),
+        "{:?}",
+        told.body
+    );
+}
+
 /// A choice of `value` in the project card's line menu `action_id` by `user`; the
 /// private answer goes to hook `hook`, and a form opens with the returned trigger id.
 async fn choose_as(
@@ -399,4 +466,173 @@ async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
         "Marked done in Tallyfy."
     );
     assert_eq!(app.tallyfy.completions().len(), 1);
+}
+
+#[tokio::test]
+async fn after_a_retry_a_completion_updates_the_card_the_retry_made() {
+    let app = app_with_public_url().await;
+    app.tallyfy.fault_create_titled(
+        "Collect contract",
+        Fault::Status {
+            status: 422,
+            body: json!({"error": true, "errors": {"owners": ["The owners are locked for this process."]}}),
+            retry_after: None,
+        },
+    );
+    let values = ProjectValues::new(
+        "Onboard Initech",
+        &[ALICE],
+        "Kickoff call\nSend welcome pack\nCollect contract",
+    );
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let card = card(&app).await;
+    let first = Message::new(card.clone());
+    assert!(
+        first.body().contains(":x: Collect contract"),
+        "{}",
+        first.body()
+    );
+    let key = first.retry_key().to_string();
+    app.idle().await;
+
+    // Retry, pressed on the card: Slack's response URL for it replaces the card.
+    let ts = card["ts"].as_str().unwrap();
+    let mut press = button_press(
+        "project_retry",
+        &key,
+        &app.slack.message_response_url(CHANNEL, ts),
+    );
+    press["container"]["message_ts"] = ts.into();
+    press["message"]["ts"] = ts.into();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    eventually("the card replaced", || {
+        (!shows(&app, &card, "project_retry")).then_some(())
+    })
+    .await;
+    app.idle().await;
+
+    // A line completed in Tallyfy: the thread hears it, and the card keeps what the retry
+    // made of it (every line there, no Retry), with the progress.
+    let answer = app
+        .tallyfy
+        .complete_and_tell("Kickoff call", 1001, true)
+        .await;
+    assert_eq!(answer, Some(200));
+    eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("Kickoff call"))
+    })
+    .await;
+    app.idle().await;
+    let now = card_now(&app, &card);
+    assert!(
+        !now.contains("project_retry"),
+        "the old card came back: {now}"
+    );
+    assert!(
+        !now.contains(":x: Collect contract"),
+        "the old card came back: {now}"
+    );
+    assert!(now.contains("Collect contract"), "{now}");
+}
+
+#[tokio::test]
+async fn a_project_made_by_retry_from_a_private_notice_gets_a_card_that_completions_update() {
+    let app = app_with_public_url().await;
+    // Tallyfy turns the project's run down once: the requester gets a private notice.
+    app.tallyfy.fault_create_titled(
+        "Onboard Hooli",
+        Fault::Status {
+            status: 422,
+            body: json!({"error": true, "errors": {"owners": ["The owners are locked for this process."]}}),
+            retry_after: None,
+        },
+    );
+    let values = ProjectValues::new("Onboard Hooli", &[ALICE], "Kickoff call\nSend welcome pack");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let (_, notice) = first_reply(&app, "the private notice").await;
+    assert!(
+        notice.text().contains("was not created"),
+        "{}",
+        notice.text()
+    );
+    let key = notice.retry_key().to_string();
+    app.idle().await;
+
+    // Retry, pressed on that ephemeral notice.
+    let mut press = button_press(
+        "project_retry",
+        &key,
+        &app.slack.response_url("notice-retry"),
+    );
+    press["container"]["is_ephemeral"] = true.into();
+    assert_eq!(app.interact(&press).await.status(), 200);
+    let card = card(&app).await;
+    app.idle().await;
+    assert!(shows(&app, &card, "line_done") || card_now(&app, &card).contains("Kickoff call"));
+
+    let answer = app
+        .tallyfy
+        .complete_and_tell("Kickoff call", 1001, true)
+        .await;
+    assert_eq!(answer, Some(200));
+    eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("Kickoff call"))
+    })
+    .await;
+    // The card itself is updated with the news (its progress), where it was posted.
+    eventually("the card updated", || {
+        app.slack
+            .calls("chat.update")
+            .into_iter()
+            .find(|c| c.body["ts"] == card["ts"])
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_comment_press_that_arrives_late_is_counted_from_slacks_send() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Paint the fence", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+
+    // Slack sent the press 4 s ago (its X-Slack-Request-Timestamp): its trigger id is
+    // spent. The person is told to press again at once; no call is spent on a dead trigger.
+    let trigger = app.slack.issue_trigger_ago(Duration::from_secs(4));
+    let mut press = button_press("task_comment", &key, &app.slack.response_url("late"));
+    press["user"]["id"] = ALICE.into();
+    press["trigger_id"] = trigger.clone().into();
+    press["container"]["message_ts"] = card["ts"].clone();
+    let body = serde_urlencoded::to_string([("payload", press.to_string())]).unwrap();
+    let sent = app
+        .post_signed_at(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+            now() - 4,
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let told = reply_through(&app, "late").await;
+    assert!(
+        told.text().contains("press Comment again"),
+        "{}",
+        told.text()
+    );
+    app.idle().await;
+    assert!(
+        app.slack
+            .calls("views.open")
+            .iter()
+            .all(|c| c.body["trigger_id"] != trigger.as_str()),
+        "a form was sent with a trigger id Slack had let expire"
+    );
 }

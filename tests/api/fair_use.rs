@@ -24,6 +24,7 @@ fn add_people(app: &TestApp, ids: &[String]) {
             is_bot: false,
             is_restricted: false,
             is_ultra_restricted: false,
+            team: None,
         });
     }
 }

@@ -63,3 +63,47 @@ async fn a_form_whose_turn_to_be_sent_comes_too_late_is_not_sent_and_its_person_
         "no call is made for a form whose trigger is all but spent"
     );
 }
+
+/// Slack gives up on a `view_submission` 3 s after it sent it
+/// (api.slack.com/surfaces/modals#submission_responses). This one was sent `late` before
+/// it arrived (its X-Slack-Request-Timestamp says so); the request gives up when Slack
+/// would.
+async fn submit_project_sent_late(
+    app: &TestApp,
+    view: &crate::fake_slack::OpenView,
+    values: &ProjectValues,
+    late: Duration,
+) -> reqwest::Response {
+    let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
+    let payload = project_submission(&view.id, &view.hash, metadata, values);
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let sent = now() - late.as_secs() as i64 - 1;
+    let answer = tokio::time::timeout(
+        Duration::from_secs(3).saturating_sub(late),
+        app.post_signed_at(
+            "/slack/interactions",
+            "application/x-www-form-urlencoded",
+            body,
+            sent,
+        ),
+    )
+    .await;
+    answer.expect("answered before Slack gave up")
+}
+
+#[tokio::test]
+async fn a_project_submission_with_everything_cold_is_answered_before_slack_gives_up() {
+    let app = spawn_app().await;
+    let values = ProjectValues::new("Cold start", &[ALICE, BOB], "Book venue @bob\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    // Everything the submission could look up is slow: the people, the tags, the members.
+    app.slack.set_users_info_delay(Duration::from_secs(3));
+    app.tallyfy.set_list_delay(Duration::from_secs(3));
+    let answer = submit_project_sent_late(&app, &view, &values, Duration::from_secs(2)).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "", "the modal closes");
+    // What could not be checked in time is done after the form closed.
+    app.slack.set_users_info_delay(Duration::ZERO);
+    app.tallyfy.set_list_delay(Duration::ZERO);
+    posted_in(&app, CHANNEL, Duration::from_secs(20)).await;
+}

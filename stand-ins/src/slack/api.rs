@@ -340,7 +340,7 @@ pub(super) async fn answer(
             Json(json!({
                 "ok": true,
                 "user": {
-                    "id": p.id, "team_id": TEAM, "name": p.name.to_lowercase(), "deleted": p.deleted,
+                    "id": p.id, "team_id": p.team.as_deref().unwrap_or(TEAM), "name": p.name.to_lowercase(), "deleted": p.deleted,
                     "real_name": p.name, "tz": p.tz, "tz_label": "", "tz_offset": -18000,
                     "is_bot": p.is_bot, "is_admin": false, "profile": profile,
                     "is_restricted": p.is_restricted, "is_ultra_restricted": p.is_ultra_restricted
@@ -387,6 +387,9 @@ pub(super) fn stateful(view: &Value, id: &str, hash: &str) -> Value {
     v["team_id"] = json!(TEAM);
     v["state"] = json!({ "values": {} });
     v["app_id"] = json!("A0TEST");
+    // The workspace the app is installed in, on every view Slack answers with
+    // (api.slack.com/reference/surfaces/views; slack-go/slack pull request 1073).
+    v["app_installed_team_id"] = json!(TEAM);
     v["bot_id"] = json!("B0TEST");
     v
 }
@@ -423,6 +426,21 @@ pub(super) async fn hook(
     }
     if let Err(code) = check_message(&value) {
         return (StatusCode::BAD_REQUEST, code).into_response();
+    }
+    // A message's button: `replace_original` replaces that message in place, for everyone
+    // (api.slack.com/interactivity/handling#updating_message_response); its `ts` stays.
+    if value["replace_original"] == true {
+        if let Some((channel, ts)) = s.message_hooks.get(&id).cloned() {
+            if let Some(message) = s
+                .posted
+                .iter_mut()
+                .find(|m| m["channel"] == channel.as_str() && m["ts"] == ts.as_str())
+            {
+                for field in ["text", "blocks"] {
+                    message[field] = value.get(field).cloned().unwrap_or(Value::Null);
+                }
+            }
+        }
     }
     s.responses.push((id, value));
     (StatusCode::OK, "ok").into_response()

@@ -67,6 +67,11 @@ pub struct Person {
     pub is_restricted: bool,
     /// A single-channel guest.
     pub is_ultra_restricted: bool,
+    /// The person's own workspace when it is not this one: a member of another
+    /// organization in a Slack Connect channel. `users.info` answers their own `team_id`
+    /// (api.slack.com/methods/users.info: the user object's `team_id` is the user's
+    /// workspace), and what they submit carries it (see [`FakeSlack::view_submission`]).
+    pub team: Option<String>,
 }
 
 #[derive(Default)]
@@ -97,6 +102,8 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// Response URLs issued for a button on a posted message: hook id -> (channel, ts).
+    message_hooks: HashMap<String, (String, String)>,
     /// Response URLs that answer 307 to another address, by hook id.
     redirects: HashMap<String, String>,
     /// Until then, posting (messages, ephemeral messages, response URLs) answers 503.
@@ -162,7 +169,32 @@ impl FakeSlack {
         id
     }
 
+    /// A trigger id Slack issued `ago` (with a request it sent then, which took that long
+    /// to arrive): it expires 3 s after it was issued, not after it arrived
+    /// (api.slack.com/interactivity/handling#modal_responses: "trigger_id ... expires in 3
+    /// seconds").
+    pub fn issue_trigger_ago(&self, ago: Duration) -> String {
+        let id = self.issue_trigger();
+        let mut inner = self.inner.lock().unwrap();
+        let issued = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+        inner.triggers.insert(id.clone(), issued);
+        id
+    }
+
     pub fn response_url(&self, id: &str) -> String {
+        format!("{}/hooks/{id}", self.base)
+    }
+
+    /// The `response_url` Slack sends with a press of a button on the message at `ts` in
+    /// `channel`: a post to it with `"replace_original": true` replaces that message for
+    /// everyone (api.slack.com/interactivity/handling#updating_message_response).
+    pub fn message_response_url(&self, channel: &str, ts: &str) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = format!("message-{}", inner.next_id);
+        inner
+            .message_hooks
+            .insert(id.clone(), (channel.to_string(), ts.to_string()));
         format!("{}/hooks/{id}", self.base)
     }
 
@@ -356,6 +388,45 @@ impl FakeSlack {
         people
     }
 
+    /// The `view_submission` Slack sends when `user` submits `view` with `values` (its
+    /// `state.values`). In a Slack Connect channel a member of another organization
+    /// submits with THEIR workspace in `team.id`, `user.team_id` and `view.team_id`; the
+    /// workspace the app is installed in is only in `view.app_installed_team_id`
+    /// (slackapi/bolt-js issue 1614, answered by Slack's support as the intended
+    /// behaviour; Bolt reads `view.app_installed_team_id` before `team.id`:
+    /// slackapi/bolt-python `slack_bolt/request/internals.py` `extract_team_id`, pull
+    /// request 734, and slackapi/bolt-js pull request 1615).
+    pub fn view_submission(&self, view: &OpenView, user: &str, values: Value) -> Value {
+        let team = self
+            .inner
+            .lock()
+            .unwrap()
+            .people
+            .get(user)
+            .and_then(|p| p.team.clone())
+            .unwrap_or_else(|| TEAM.to_string());
+        serde_json::json!({
+            "type": "view_submission",
+            "team": {"id": team, "domain": "workspace"},
+            "user": {"id": user, "username": "someone", "name": "someone", "team_id": team},
+            "api_app_id": "A0TEST",
+            "token": "verification-token",
+            "trigger_id": format!("{}.submitted", rand_suffix()),
+            "view": {
+                "id": view.id, "team_id": team, "type": "modal", "hash": view.hash,
+                "callback_id": view.view["callback_id"],
+                "private_metadata": view.view["private_metadata"],
+                "blocks": view.view["blocks"],
+                "state": {"values": values},
+                "app_id": "A0TEST", "app_installed_team_id": TEAM, "bot_id": "B0TEST",
+                "root_view_id": view.id, "previous_view_id": null, "external_id": ""
+            },
+            "response_urls": [],
+            "is_enterprise_install": false,
+            "enterprise": null
+        })
+    }
+
     pub fn responses(&self) -> Vec<(String, Value)> {
         self.inner.lock().unwrap().responses.clone()
     }
@@ -377,3 +448,6 @@ pub(crate) fn trim<T>(list: &mut Vec<T>, history: Option<usize>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
