@@ -176,6 +176,8 @@ async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread
     .await;
     app.idle().await;
     assert_eq!(app.tallyfy.comments(&task).len(), 1, "one comment");
+    // No guest on the task: Tallyfy's default visibility is left as it is.
+    assert_eq!(comments[0]["state"], "hide-for-guests");
     let content = comments[0]["content"].as_str().unwrap();
     assert!(content.contains(text), "{content}");
     // Signed with the name Tallyfy has for Alice, not a Slack name anyone may choose.
@@ -399,4 +401,39 @@ async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
         "Marked done in Tallyfy."
     );
     assert_eq!(app.tallyfy.completions().len(), 1);
+}
+
+#[tokio::test]
+async fn a_comment_on_a_task_with_guests_is_shown_to_them() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        view.view["private_metadata"].as_str().unwrap(),
+        &TaskValues::new("Sign the lease", &[ALICE, CAROL]),
+    );
+    payload["view"]["state"]["values"]["guests"] = json!({"value": {"type": "checkboxes", "selected_options": [
+        {"text": {"type": "plain_text", "text": "Assign as guests"}, "value": "guests_ok"}]}});
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    let card = card(&app).await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["guests"],
+        json!(["carol@example.com"])
+    );
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Sign the lease").unwrap();
+    let form = open_comment(&app, &card, &key, ALICE).await;
+    app.interact(&comment_submission(
+        &form,
+        ALICE,
+        "Carol, please sign page 4",
+    ))
+    .await;
+    let comments = eventually_within(Duration::from_secs(5), "the comment in Tallyfy", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert_eq!(comments[0]["state"], "open", "{:?}", comments[0]);
 }
