@@ -65,6 +65,12 @@ pub fn tallyfy(e: &TallyfyError) -> String {
     }
 }
 
+/// Whether Tallyfy refused a task because of the run it names (a 422 on `run_id`: the
+/// run is gone, or cannot take tasks): the same request cannot pass later.
+pub fn refuses_run(e: &TallyfyError) -> bool {
+    matches!(e, TallyfyError::Invalid { fields, .. } if fields.iter().any(|(f, _)| f == "run_id"))
+}
+
 /// Why people could not be looked up; `whose` is "assignees'" or "people's".
 pub fn lookup(e: &DirectoryError, whose: &str) -> String {
     match e {

@@ -178,7 +178,20 @@ async fn send(
     };
     let content = content(text, &author, link.as_deref());
     let title = mrkdwn::escape(&mrkdwn::shorten(&pressed.title, limits::SHOWN_TITLE));
-    match app.tallyfy.comment(&pressed.task, &content).await {
+    // A task with guests gets a comment they can read too; when the task cannot be read,
+    // Tallyfy's default stands.
+    let for_guests = match app.tallyfy.get_task(&pressed.task).await {
+        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
+        Err(e) => {
+            tracing::info!(error = %e, "could not read a task's guests before commenting");
+            false
+        }
+    };
+    match app
+        .tallyfy
+        .comment(&pressed.task, &content, for_guests)
+        .await
+    {
         Ok(()) => {
             app.metrics.job("comment", "added");
             format!("Your comment was added to *{title}* in Tallyfy.")

@@ -45,21 +45,39 @@ impl News {
 /// How far the work is, as the card shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Progress {
-    /// A project: this many of its tasks are done.
-    Project { done: u64, total: u64 },
+    /// A project: this many of its lines are done; `complete` when Tallyfy says the run is.
+    Project {
+        done: u64,
+        total: u64,
+        complete: bool,
+    },
+    /// A project whose lines could not be counted: the percentage Tallyfy gives.
+    Percent { percent: u64, complete: bool },
     /// A task on its own.
     Task { done: bool },
 }
 
 impl Progress {
-    fn is_project_complete(&self) -> bool {
-        matches!(self, Progress::Project { done, total } if done >= total)
+    pub(super) fn is_project_complete(&self) -> bool {
+        matches!(
+            self,
+            Progress::Project { complete: true, .. } | Progress::Percent { complete: true, .. }
+        )
+    }
+
+    /// Whether the work is finished: a task done, a project Tallyfy says is complete.
+    pub fn is_finished(&self) -> bool {
+        match self {
+            Progress::Task { done } => *done,
+            _ => self.is_project_complete(),
+        }
     }
 
     fn line(&self) -> String {
         match self {
-            Progress::Project { done, total } if done >= total => ":tada: Project complete".into(),
-            Progress::Project { done, total } => format!("{done} of {total} done"),
+            _ if self.is_project_complete() => ":tada: Project complete".into(),
+            Progress::Project { done, total, .. } => format!("{done} of {total} done"),
+            Progress::Percent { percent, .. } => format!("{percent}% done"),
             Progress::Task { done: true } => ":white_check_mark: Done".into(),
             Progress::Task { done: false } => "Reopened".into(),
         }
@@ -118,10 +136,7 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
             mrkdwn::escape(&title)
         )
     };
-    let finished = match news.progress {
-        Progress::Task { done } => done,
-        Progress::Project { .. } => news.progress.is_project_complete(),
-    };
+    let finished = news.progress.is_finished();
     let updated = buttons::with_turn(
         with_progress(card.content.clone(), &news.progress.line()),
         finished,
@@ -219,10 +234,22 @@ mod tests {
 
     #[test]
     fn the_card_says_how_far_the_work_is() {
-        let project = |done, total| Progress::Project { done, total };
-        assert_eq!(project(3, 5).line(), "3 of 5 done");
-        assert!(project(5, 5).is_project_complete());
-        assert!(!project(4, 5).is_project_complete());
+        let project = |done, total, complete| Progress::Project {
+            done,
+            total,
+            complete,
+        };
+        assert_eq!(project(3, 5, false).line(), "3 of 5 done");
+        // Complete only when Tallyfy says so, whatever the count.
+        assert!(project(5, 5, true).is_project_complete());
+        assert!(!project(5, 5, false).is_project_complete());
+        assert_eq!(project(1, 1, false).line(), "1 of 1 done");
+        let percent = Progress::Percent {
+            percent: 25,
+            complete: false,
+        };
+        assert_eq!(percent.line(), "25% done");
+        assert!(!percent.is_finished());
         assert_eq!(
             Progress::Task { done: true }.line(),
             ":white_check_mark: Done"

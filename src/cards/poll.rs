@@ -10,6 +10,7 @@ use super::news::{tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
 use crate::home::store as home_store;
 use crate::state::{AppState, Services};
+use crate::tallyfy::model::{MemberId, Run};
 
 const DAY: i64 = 24 * 3600;
 
@@ -59,12 +60,6 @@ async fn poll_once(app: &Services, round: u64) {
 
 /// The completions in a piece of work, as news; an error when Tallyfy could not be read.
 pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News>, ()> {
-    let who = |by: &Option<Value>| {
-        by.as_ref()
-            .and_then(|b| b.get("full_name"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
     match followed {
         Followed::Task(id) => match app.tallyfy.get_task(id).await {
             Ok(task) if task.status.as_deref() == Some("completed") => Ok(vec![News {
@@ -73,7 +68,7 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 by: None,
                 at: task.completed_at.clone(),
                 title: task.title.clone(),
-                who: who(&task.completed_by),
+                who: completer(app, &task.completed_by, &task.completer_id).await,
                 done: true,
                 progress: Progress::Task { done: true },
                 process: None,
@@ -93,20 +88,12 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
         },
         Followed::Run(id) => match app.tallyfy.get_run(id).await {
             Ok(run) => {
-                let (done, total) = run.progress().unwrap_or((0, 0));
-                let progress = if total > 1 {
-                    Progress::Project {
-                        done: done as u64,
-                        total: total as u64,
-                    }
-                } else {
-                    Progress::Task { done: true }
-                };
+                let progress = run_progress(&run);
                 let name = run.name.clone();
                 let tasks = run.tasks.map(|t| t.data).unwrap_or_default();
                 let open: Vec<(String, Option<String>)> = tasks
                     .iter()
-                    .filter(|t| t.status.as_deref() != Some("completed"))
+                    .filter(|t| !t.is_completed())
                     .map(|t| (t.id.0.clone(), t.title.clone()))
                     .collect();
                 let process = Some((id.0.clone(), name.clone()));
@@ -114,21 +101,19 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 for reopened in &mut news {
                     reopened.progress = progress.clone();
                 }
-                let done = tasks
-                    .into_iter()
-                    .filter(|t| t.status.as_deref() == Some("completed"))
-                    .map(|t| News {
+                for t in tasks.into_iter().filter(|t| t.is_completed()) {
+                    news.push(News {
                         key: News::key(&t.id.0, true, t.completed_at.as_deref()),
                         task: t.id.0.clone(),
                         by: None,
                         at: t.completed_at.clone(),
                         title: t.title.clone(),
-                        who: who(&t.completed_by),
+                        who: completer(app, &t.completed_by, &t.completer_id).await,
                         done: true,
                         progress: progress.clone(),
                         process: Some((id.0.clone(), name.clone())),
                     });
-                news.extend(done);
+                }
                 Ok(news)
             }
             Err(e) => {
@@ -136,6 +121,49 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 Err(())
             }
         },
+    }
+}
+
+/// How far a project is, from the run itself: its lines counted from its tasks, else the
+/// percentage Tallyfy gives; complete only when Tallyfy says the run is. Never assumed.
+fn run_progress(run: &Run) -> Progress {
+    let complete = run.is_complete();
+    match (run.lines(), run.percent()) {
+        (Some((done, total)), _) if total > 0 => Progress::Project {
+            done: done as u64,
+            total: total as u64,
+            complete,
+        },
+        (_, Some(percent)) => Progress::Percent { percent, complete },
+        _ => Progress::Project {
+            done: 0,
+            total: 0,
+            complete,
+        },
+    }
+}
+
+/// Who completed a task: the name Tallyfy gives with it, else the member its
+/// `completer_id` names (Tallyfy's reads carry only the id), looked up.
+async fn completer(app: &Services, by: &Option<Value>, id: &Option<Value>) -> Option<String> {
+    let named = by
+        .as_ref()
+        .and_then(|b| b.get("full_name"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if named.is_some() {
+        return named;
+    }
+    let id = id.as_ref().and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    })?;
+    match app.tallyfy.get_member(MemberId(id)).await {
+        Ok(member) => member.full_name.filter(|n| !n.trim().is_empty()),
+        Err(e) => {
+            tracing::info!(error = %e, "could not look up who completed a task");
+            None
+        }
     }
 }
 

@@ -230,10 +230,7 @@ async fn tell_followed(app: &Services, work: &WebhookJob, followed: &Followed) -
 }
 
 fn finished(news: &News) -> bool {
-    match news.progress {
-        news::Progress::Task { done } => done,
-        news::Progress::Project { done, total } => done >= total,
-    }
+    news.progress.is_finished()
 }
 
 /// Tells `news`, trying again with growing pauses while Slack does not take it.

@@ -62,8 +62,11 @@ pub fn tallyfy_router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(TALLYFY_BODY_LIMIT))
 }
 
-/// Tallyfy's task payloads are small; anything larger is refused with 413.
-const TALLYFY_BODY_LIMIT: usize = 64 * 1024;
+/// Tallyfy sends a completion once, with the whole process's data so far (every answer
+/// given in it: tallyfy/documentation, integrations/webhooks/webhook-payload-structure), so
+/// a big process's call is large; it is read only after its token and organization are
+/// checked, and only the task's id is kept of it. Anything larger is refused with 413.
+const TALLYFY_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The organization and the token are checked before the body is read: a made-up token is
 /// answered 404 without waiting for its body.

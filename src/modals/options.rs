@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use slack_morphism::prelude::*;
 
 use crate::slack::interaction::ViewState;
-use crate::tallyfy::model::{FieldType, FormField, Tag, TagId, TaskOptions};
+use crate::tallyfy::model::{Choice, FieldType, FormField, Tag, TagId, TaskOptions};
 
 pub const FLAGS: &str = "opt_flags";
 pub const START: &str = "opt_start";
@@ -73,7 +73,7 @@ pub fn blocks(tags: &[Tag], chosen: &[TagId]) -> Vec<SlackBlock> {
         .with_multiline(true)
         .with_max_length(3000)
         .with_placeholder(
-            "Invoice number: text, required\nApproved amount: number\nRegion: dropdown (EMEA | APAC | Americas)"
+            "Invoice number: text, required\nReceipt: file\nRegion: dropdown (EMEA | APAC | Americas)"
                 .into(),
         );
     let mut blocks: Vec<SlackBlock> = vec![
@@ -95,7 +95,8 @@ pub fn blocks(tags: &[Tag], chosen: &[TagId]) -> Vec<SlackBlock> {
     blocks.push(
         input(FIELDS, "Ask the assignee for", fields.into())
             .with_hint(
-                "One field per line: a name, a colon, then a type (text, textarea, number, email, url, date, time, datetime, checkbox, file, radio, dropdown or multiselect), \", required\" if it must be filled in, choices in brackets for radio, dropdown and multiselect, and \"-- help text\" if you like."
+                format!("One field per line: a name, a colon, then a type ({}), \", required\" if it must be filled in, choices in brackets for radio (two or more), dropdown and multiselect, and \"-- help text\" if you like.", FieldType::NAMES)
+                    .as_str()
                     .into(),
             )
             .into(),
@@ -188,6 +189,35 @@ pub fn read(
         tags,
         form_fields,
     }
+}
+
+/// Tallyfy refuses a task assigned to more people (members and guests together) than its
+/// `max_assignable` (tallyfy/documentation, tracking-and-tasks/tasks/task-assignment-guide):
+/// says so on the form when `people` is over it. `what` names the task, for a project's
+/// line.
+pub fn check_most(
+    max: Option<u32>,
+    people: usize,
+    what: Option<&str>,
+    errors: &mut BTreeMap<String, String>,
+) {
+    let Some(max) = max.filter(|m| *m > 0) else {
+        return;
+    };
+    if people <= max as usize || errors.contains_key(MAX_ASSIGNEES) {
+        return;
+    }
+    let subject = match what {
+        Some(title) => format!(
+            "\u{201c}{}\u{201d} is",
+            crate::slack::mrkdwn::shorten(title, 60)
+        ),
+        None => "This task is".into(),
+    };
+    errors.insert(
+        MAX_ASSIGNEES.into(),
+        format!("{subject} for {people} people, but at most {max} can be assigned. Raise the limit or assign fewer people."),
+    );
 }
 
 /// The fields "Ask the assignee for" lists, one per non-empty line, positioned 1, 2, …;
@@ -283,7 +313,10 @@ fn field(line: &str, position: u32) -> Result<FormField, String> {
                 .filter(|c| !c.is_whitespace() && *c != '-')
                 .collect();
             let parsed = FieldType::parse(&name).ok_or_else(|| {
-                format!("\u{201c}{w}\u{201d} is not a field type; use text, textarea, number, email, url, date, time, datetime, checkbox, file, radio, dropdown or multiselect.")
+                format!(
+                    "\u{201c}{w}\u{201d} is not a field type; use {}.",
+                    FieldType::NAMES
+                )
             })?;
             words.next();
             parsed
@@ -303,7 +336,10 @@ fn field(line: &str, position: u32) -> Result<FormField, String> {
         }
     }
     let options = match (field_type.has_choices(), choices) {
-        (true, Some(choices)) if !choices.is_empty() => choices,
+        (true, Some(choices)) if field_type == FieldType::Radio && choices.len() < 2 => {
+            return Err("a radio field needs at least two choices, such as (Yes | No).".into())
+        }
+        (true, Some(choices)) if !choices.is_empty() => Choice::numbered(choices),
         (true, _) => {
             return Err(format!(
                 "a {} field needs its choices in brackets, such as ({} | {}).",
@@ -324,6 +360,7 @@ fn field(line: &str, position: u32) -> Result<FormField, String> {
         options,
         guidance: guidance.filter(|g| !g.is_empty()),
         position: Some(position),
+        was: None,
     })
 }
 
@@ -334,24 +371,27 @@ mod tests {
     #[test]
     fn each_line_becomes_a_field_in_order() {
         let found = fields(
-            "Invoice number: text, required -- as printed\n\nApproved amount: number\nRegion: dropdown (EMEA | APAC | Americas)\nNotes",
+            "Invoice number: text, required -- as printed\n\nReceipt: file\nRegion: dropdown (EMEA | APAC | Americas)\nNotes",
         )
         .unwrap();
         assert_eq!(found.len(), 4);
         assert_eq!(found[0].label, "Invoice number");
         assert!(found[0].required);
         assert_eq!(found[0].guidance.as_deref(), Some("as printed"));
-        assert_eq!(found[1].field_type, FieldType::Number);
+        assert_eq!(found[1].field_type, FieldType::File);
         assert!(!found[1].required);
         assert_eq!(found[2].field_type, FieldType::Dropdown);
-        assert_eq!(found[2].options, vec!["EMEA", "APAC", "Americas"]);
+        assert_eq!(
+            found[2].options,
+            Choice::numbered(["EMEA", "APAC", "Americas"])
+        );
         assert_eq!(found[2].position, Some(3));
         assert_eq!(found[3].field_type, FieldType::Text);
     }
 
     #[test]
     fn mistakes_name_their_lines() {
-        let problem = fields("Amount: money\nRegion: dropdown\nSize: number (S | M)").unwrap_err();
+        let problem = fields("Amount: money\nRegion: dropdown\nSize: file (S | M)").unwrap_err();
         assert!(
             problem.contains("Line 1: \u{201c}money\u{201d} is not a field type"),
             "{problem}"
@@ -361,8 +401,17 @@ mod tests {
             "{problem}"
         );
         assert!(problem.contains("Line 3: only radio"), "{problem}");
-        let problem = fields("Amount: number\namount: text").unwrap_err();
+        let problem = fields("Amount: file\namount: text").unwrap_err();
         assert!(problem.contains("Line 2 asks for"), "{problem}");
+        let problem = fields("Agree: radio (Yes)\nWhen: datetime").unwrap_err();
+        assert!(
+            problem.contains("Line 1: a radio field needs at least two"),
+            "{problem}"
+        );
+        assert!(
+            problem.contains("Line 2: \u{201c}datetime\u{201d} is not"),
+            "{problem}"
+        );
         let problem = fields(": text").unwrap_err();
         assert!(
             problem.contains("Line 1: give the field a name"),
@@ -372,8 +421,8 @@ mod tests {
 
     #[test]
     fn types_may_be_written_loosely() {
-        let found = fields("When: Date Time\nPick: multi-select (a | b), required").unwrap();
-        assert_eq!(found[0].field_type, FieldType::Datetime);
+        let found = fields("Notes: Text Area\nPick: multi-select (a | b), required").unwrap();
+        assert_eq!(found[0].field_type, FieldType::Textarea);
         assert_eq!(found[1].field_type, FieldType::Multiselect);
         assert!(found[1].required);
     }

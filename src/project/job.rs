@@ -92,6 +92,11 @@ pub async fn create(
     );
     let link = app.links.run(&run);
     let tasks = made_lines(app, &job, &plan, &link, &results).await;
+    let retry = results.iter().any(|r| r.as_ref().is_err_and(|f| f.retry));
+    let results: Vec<Result<(), String>> = results
+        .into_iter()
+        .map(|r| r.map_err(|f| f.reason))
+        .collect();
     let groups: Vec<String> = job.form.groups.iter().map(|g| g.name.clone()).collect();
     let content = message::confirmation(&Confirmation {
         name: &plan.name,
@@ -102,6 +107,7 @@ pub async fn create(
         link: &link,
         tasks: plan.tasks.iter().zip(results).collect(),
         job_key: &job.key,
+        retry,
     });
     let mut people = vec![job.origin.user_id.clone()];
     people.extend(plan.assignees.iter().cloned());
@@ -152,7 +158,8 @@ async fn ensure_run(
         run_id: None,
         position: None,
         webhook: cards::webhook_for(app, &job.key, Step::Run).await,
-        options: Default::default(),
+        // The chosen options hold for the project's own first task as for its lines.
+        options: plan.options.clone(),
     };
     let what = format!("the project *{}*", mrkdwn::escape(&plan.name));
     let creation = Creation {
@@ -197,9 +204,9 @@ async fn append_all(
     run: &RunId,
     plan: &ProjectPlan,
     attempt: Attempt,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<(), Failure>> {
     // Boxed, so the stream's item is one named future type (and provably `Send`).
-    let appends: Vec<BoxFuture<'_, Result<(), String>>> = plan
+    let appends: Vec<BoxFuture<'_, Result<(), Failure>>> = plan
         .tasks
         .iter()
         .map(|task| append(app, job, run, &plan.options, task, attempt).boxed())
@@ -217,7 +224,7 @@ async fn append(
     options: &TaskOptions,
     task: &PlannedTask,
     attempt: Attempt,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let request = NewTask {
         title: task.title.clone(),
         summary: None,
@@ -242,7 +249,12 @@ async fn append(
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, position = task.position, "could not append a task");
-            Err(failures::tallyfy(&e))
+            // Tallyfy refusing the run itself (422 on `run_id`) will refuse it again.
+            let reason = failures::tallyfy(&e);
+            Err(match failures::refuses_run(&e) {
+                true => Failure::final_(reason),
+                false => Failure::retryable(reason),
+            })
         }
     }
 }
@@ -278,7 +290,7 @@ async fn made_lines(
     job: &ProjectJob,
     plan: &ProjectPlan,
     link: &str,
-    results: &[Result<(), String>],
+    results: &[Result<(), Failure>],
 ) -> Vec<CardTask> {
     let mut tasks = Vec::new();
     for (line, made) in plan.tasks.iter().zip(results) {

@@ -24,6 +24,8 @@ pub struct Outcome<'a> {
     pub tasks: Vec<(&'a PlannedTask, Result<(), String>)>,
     /// The job key, for the retry button.
     pub job_key: &'a str,
+    /// Whether trying the missing tasks again can help (not when Tallyfy refused the run).
+    pub retry: bool,
 }
 
 fn people(ids: &[UserId]) -> String {
@@ -110,16 +112,23 @@ pub fn confirmation(o: &Outcome<'_>) -> SlackMessageContent {
             .collect();
         let first_reason = reasons.first().cloned().unwrap_or_default();
         let warning = format!(
-            ":warning: {} of {} tasks could not be added ({}). Retry adds only the missing ones.",
+            ":warning: {} of {} tasks could not be added ({}).{}",
             missing.len(),
             o.tasks.len(),
-            mrkdwn::escape(&mrkdwn::shorten(&first_reason, 1000))
+            mrkdwn::escape(&mrkdwn::shorten(&first_reason, 1000)),
+            if o.retry {
+                " Retry adds only the missing ones."
+            } else {
+                ""
+            }
         );
         blocks.push(
             SlackSectionBlock::new()
                 .with_text(SlackBlockMarkDownText::new(warning).into())
                 .into(),
         );
+    }
+    if !missing.is_empty() && o.retry {
         buttons.push(
             SlackBlockButtonElement::new("Retry missing tasks".into())
                 .with_action_id(RETRY_ACTION.into())
@@ -215,6 +224,7 @@ mod tests {
             link: "https://t/org/processes/r1",
             tasks: vec![(&a, Ok(())), (&b, Err("Tallyfy had a problem".into()))],
             job_key: "submission:T:V:h",
+            retry: true,
         });
         let json = serde_json::to_value(&content).unwrap();
         let body = json["blocks"][0]["text"]["text"].as_str().unwrap();
@@ -264,6 +274,7 @@ mod tests {
             link: "https://t/org/processes/r1",
             tasks: vec![(&a, Ok(()))],
             job_key: "k",
+            retry: true,
         });
         let json = serde_json::to_value(&content).unwrap();
         assert_eq!(json["blocks"].as_array().unwrap().len(), 3);
@@ -318,6 +329,7 @@ mod tests {
                 .map(|t| (t, Err("Tallyfy had a problem".into())))
                 .collect(),
             job_key: "submission:T:V:h",
+            retry: true,
         });
         let json = serde_json::to_value(&content).unwrap();
         let blocks = json["blocks"].as_array().unwrap();

@@ -183,6 +183,19 @@ pub fn read(
     if !problems.is_empty() {
         errors.insert(TASKS.into(), join_problems(&problems));
     }
+    // The project's own first task is split, one person each; each line is one task.
+    for line in &lines {
+        let people = match line.mentions.len() + line.handles.len() {
+            0 => assignees.len(),
+            n => n,
+        };
+        modals::options::check_most(
+            options.max_assignable,
+            people,
+            Some(&line.title),
+            &mut errors,
+        );
+    }
 
     match deadline {
         Some(deadline) if errors.is_empty() => Ok(ProjectForm {

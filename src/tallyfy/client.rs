@@ -13,8 +13,8 @@ use super::auth::Credentials;
 use super::budget::RateBudget;
 use super::error::TallyfyError;
 use super::model::{
-    CreatedTask, Data, Group, GroupMembers, ListedTask, Member, NewTask, OneOrFirst, Page, Run,
-    RunId, Tag, TaskId,
+    CreatedTask, Data, Group, GroupMembers, ListedTask, Member, MemberId, NewTask, OneOrFirst,
+    Page, Run, RunId, Tag, TaskId,
 };
 use crate::config::TallyfyConfig;
 use crate::store::Store;
@@ -227,10 +227,20 @@ impl TallyfyClient {
     }
 
     /// Comments on a task: `POST /organizations/{org}/tasks/{task}/comment {"content"}`
-    /// (Tallyfy's CLI, `resources.go`: `CommentTask`).
-    pub async fn comment(&self, task: &TaskId, content: &str) -> Result<(), TallyfyError> {
+    /// (Tallyfy's CLI, `resources.go`: `CommentTask`). Tallyfy hides a comment from guests
+    /// unless it is sent with `state: "open"` (tallyfy/mcp-public,
+    /// `server/tools/comment_management.py`): `for_guests` sends it so.
+    pub async fn comment(
+        &self,
+        task: &TaskId,
+        content: &str,
+        for_guests: bool,
+    ) -> Result<(), TallyfyError> {
         let path = format!("organizations/{}/tasks/{}/comment", self.org_id, task);
-        let body = serde_json::json!({ "content": content });
+        let mut body = serde_json::json!({ "content": content });
+        if for_guests {
+            body["state"] = "open".into();
+        }
         let req = self.request(Method::POST, &path).json(&body);
         let _: serde_json::Value = self.send("comment", req).await?;
         Ok(())
@@ -241,6 +251,15 @@ impl TallyfyClient {
         let path = format!("organizations/{}/tasks/{}", self.org_id, task);
         let req = self.request(Method::GET, &path);
         let found: Data<ListedTask> = self.send("get_task", req).await?;
+        Ok(found.data)
+    }
+
+    /// `GET /organizations/{org}/users/{id}`: one member (Tallyfy's documentation,
+    /// open-api/code-samples/members/get-member).
+    pub async fn get_member(&self, member: MemberId) -> Result<Member, TallyfyError> {
+        let path = format!("organizations/{}/users/{}", self.org_id, member);
+        let req = self.request(Method::GET, &path);
+        let found: Data<Member> = self.send("get_member", req).await?;
         Ok(found.data)
     }
 

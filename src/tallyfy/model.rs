@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-pub use super::options::{FieldType, FormField, Tag, TagId, TaskOptions};
+pub use super::options::{Choice, FieldType, FormField, Tag, TagId, TaskOptions};
 
 macro_rules! string_id {
     ($name:ident) => {
@@ -190,6 +190,10 @@ pub struct ListedTask {
     /// Who completed it: a member object with `full_name`, when Tallyfy says.
     #[serde(default)]
     pub completed_by: Option<serde_json::Value>,
+    /// Who completed it, as Tallyfy's reads name them: a member id (documentation,
+    /// open-api/code-samples/tasks/get-task and complete-task).
+    #[serde(default)]
+    pub completer_id: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -200,6 +204,9 @@ pub struct ListedOwners {
     /// Group ids.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Guests' emails.
+    #[serde(default)]
+    pub guests: Vec<serde_json::Value>,
 }
 
 impl ListedOwners {
@@ -371,6 +378,11 @@ pub struct Run {
     pub name: Option<String>,
     #[serde(default)]
     pub status: Option<String>,
+    /// A whole-number percentage (the webhook's and some reads' form) or an object with
+    /// `complete`, `total` and `percent` (the list's form): Tallyfy's documentation shows
+    /// both (integrations/webhooks/webhook-payload-structure, open-api/code-samples/processes).
+    #[serde(default)]
+    pub progress: Option<serde_json::Value>,
     #[serde(default)]
     pub tasks: Option<TaskList>,
 }
@@ -393,21 +405,69 @@ pub struct TaskSummary {
     /// Who completed it: a member object with `full_name`, when Tallyfy says.
     #[serde(default)]
     pub completed_by: Option<serde_json::Value>,
+    /// Who completed it, as a member id.
+    #[serde(default)]
+    pub completer_id: Option<serde_json::Value>,
+    /// Its place in the run: a project's line. Tallyfy's split first create gives each
+    /// person a task at the same place.
+    #[serde(default)]
+    pub position: Option<u32>,
+}
+
+impl TaskSummary {
+    pub fn is_completed(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("completed"))
+    }
 }
 
 impl Run {
     /// (completed, total) tasks, when the run came with its tasks.
     pub fn progress(&self) -> Option<(usize, usize)> {
         let tasks = &self.tasks.as_ref()?.data;
-        let done = tasks
-            .iter()
-            .filter(|t| {
-                t.status
-                    .as_deref()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("completed"))
-            })
-            .count();
+        let done = tasks.iter().filter(|t| t.is_completed()).count();
         Some((done, tasks.len()))
+    }
+
+    /// (completed, total) lines, when the run came with its tasks: tasks at one place are
+    /// one line (a split first create), done when all of them are.
+    pub fn lines(&self) -> Option<(usize, usize)> {
+        let tasks = &self.tasks.as_ref()?.data;
+        let mut lines: Vec<(String, bool)> = Vec::new();
+        for t in tasks {
+            let place = t
+                .position
+                .map_or_else(|| format!("task {}", t.id), |p| format!("place {p}"));
+            match lines.iter_mut().find(|(p, _)| *p == place) {
+                Some((_, done)) => *done &= t.is_completed(),
+                None => lines.push((place, t.is_completed())),
+            }
+        }
+        let done = lines.iter().filter(|(_, done)| *done).count();
+        Some((done, lines.len()))
+    }
+
+    /// The whole-number percentage Tallyfy gives, in whichever form it gives it.
+    pub fn percent(&self) -> Option<u64> {
+        let progress = self.progress.as_ref()?;
+        progress.as_u64().or_else(|| {
+            progress
+                .get("percent")
+                .and_then(serde_json::Value::as_u64)
+                .or_else(|| {
+                    let complete = progress.get("complete")?.as_u64()?;
+                    let total = progress.get("total")?.as_u64().filter(|t| *t > 0)?;
+                    Some(complete * 100 / total)
+                })
+        })
+    }
+
+    /// Whether Tallyfy says the run is complete (its status `complete`).
+    pub fn is_complete(&self) -> bool {
+        self.status.as_deref().is_some_and(|s| {
+            s.eq_ignore_ascii_case("complete") || s.eq_ignore_ascii_case("completed")
+        })
     }
 }
 

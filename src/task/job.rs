@@ -117,7 +117,12 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
     }
     let created = match result {
         Ok(made) => made.into_task(),
-        Err(TallyfyError::NotFound(_)) if draft.project.is_some() => {
+        // Tallyfy no longer has the run, or refuses it on the field (422 on `run_id`):
+        // the same request cannot pass later.
+        Err(ref e @ (TallyfyError::NotFound(_) | TallyfyError::Invalid { .. }))
+            if draft.project.is_some()
+                && (matches!(e, TallyfyError::NotFound(_)) || failures::refuses_run(e)) =>
+        {
             let name = draft
                 .project
                 .as_ref()

@@ -81,6 +81,24 @@ pub fn special(task_type: TaskType, options: &TaskOptions) -> Option<String> {
             names.push(format!("{more} more"));
         }
         parts.push(format!("asks for {}", join_people(&names)));
+        let retyped: Vec<String> = options
+            .form_fields
+            .iter()
+            .filter(|f| f.was.is_some())
+            .map(|f| {
+                format!(
+                    "\u{201c}{}\u{201d}",
+                    mrkdwn::escape(&mrkdwn::shorten(&f.label, FIELD_LABEL_SHOWN))
+                )
+            })
+            .collect();
+        if !retyped.is_empty() {
+            let verb = if retyped.len() == 1 { "is" } else { "are" };
+            parts.push(format!(
+                "{} {verb} asked as text (Tallyfy has no field of the type first chosen)",
+                join_people(&retyped)
+            ));
+        }
     }
     let first = parts.first_mut()?;
     // The line reads as a sentence: its first word capitalised.
@@ -267,6 +285,7 @@ mod tests {
             options: vec![],
             guidance: None,
             position: None,
+            was: None,
         };
         assert_eq!(special(TaskType::Task, &TaskOptions::default()), None);
         let options = TaskOptions {

@@ -180,6 +180,7 @@ pub fn read(state: &ViewState, now: Timestamp) -> Result<TaskDraft, BTreeMap<Str
         .and_then(|v| TaskType::parse(&v))
         .unwrap_or_default();
     let options = modals::options::read(state, deadline, &mut errors);
+    modals::options::check_most(options.max_assignable, assignees.len(), None, &mut errors);
 
     match deadline {
         Some(deadline) if errors.is_empty() => Ok(TaskDraft {

@@ -177,6 +177,8 @@ async fn a_comment_reaches_tallyfy_once_with_its_author_and_a_link_to_the_thread
     .await;
     app.idle().await;
     assert_eq!(app.tallyfy.comments(&task).len(), 1, "one comment");
+    // No guest on the task: Tallyfy's default visibility is left as it is.
+    assert_eq!(comments[0]["state"], "hide-for-guests");
     let content = comments[0]["content"].as_str().unwrap();
     assert!(content.contains(text), "{content}");
     // Signed with the name Tallyfy has for Alice, not a Slack name anyone may choose.
@@ -635,4 +637,39 @@ async fn a_comment_press_that_arrives_late_is_counted_from_slacks_send() {
             .all(|c| c.body["trigger_id"] != trigger.as_str()),
         "a form was sent with a trigger id Slack had let expire"
     );
+}
+
+#[tokio::test]
+async fn a_comment_on_a_task_with_guests_is_shown_to_them() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        view.view["private_metadata"].as_str().unwrap(),
+        &TaskValues::new("Sign the lease", &[ALICE, CAROL]),
+    );
+    payload["view"]["state"]["values"]["guests"] = json!({"value": {"type": "checkboxes", "selected_options": [
+        {"text": {"type": "plain_text", "text": "Assign as guests"}, "value": "guests_ok"}]}});
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    let card = card(&app).await;
+    assert_eq!(
+        app.tallyfy.creates()[0].body["owners"]["guests"],
+        json!(["carol@example.com"])
+    );
+    let key = button_value(&card["blocks"], "task_comment").expect("a Comment button");
+    let task = app.tallyfy.task_id_titled("Sign the lease").unwrap();
+    let form = open_comment(&app, &card, &key, ALICE).await;
+    app.interact(&comment_submission(
+        &form,
+        ALICE,
+        "Carol, please sign page 4",
+    ))
+    .await;
+    let comments = eventually_within(Duration::from_secs(5), "the comment in Tallyfy", || {
+        let c = app.tallyfy.comments(&task);
+        (!c.is_empty()).then_some(c)
+    })
+    .await;
+    assert_eq!(comments[0]["state"], "open", "{:?}", comments[0]);
 }

@@ -192,3 +192,84 @@ async fn once_a_task_is_done_its_cards_records_are_kept_days_not_months() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_projects_card_counts_its_lines_from_the_run_not_tallyfys_percentage() {
+    let app = app_with_public_url().await;
+    // Two people: Tallyfy gives each a task of the project's own first line, so the run
+    // holds four tasks for the card's three lines.
+    let values = ProjectValues::new("Launch", &[ALICE, BOB], "Book venue\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+
+    assert_eq!(
+        app.tallyfy
+            .complete_and_tell("Book venue", 1001, true)
+            .await,
+        Some(200)
+    );
+    let sent = app.tallyfy.last_webhook_payload().unwrap();
+    assert_eq!(sent["process"]["progress"], 25, "{sent}");
+    let reply = eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert!(reply.contains("completed *Book venue*"), "{reply}");
+    eventually_within(Duration::from_secs(10), "1 of 3 done", || {
+        card_now(&app, &card).contains("1 of 3 done").then_some(())
+    })
+    .await;
+    let now = card_now(&app, &card);
+    assert!(!now.contains(":white_check_mark: Done"), "{now}");
+    assert!(!now.contains("Project complete"), "{now}");
+}
+
+#[tokio::test]
+async fn a_completion_in_a_big_process_is_told() {
+    let app = app_with_public_url().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("Fill the audit", &[BOB]))
+        .await;
+    let card = card(&app).await;
+    // The assignee filled in 300 KB of answers: Tallyfy sends them all, once.
+    app.tallyfy
+        .capture("Fill the audit", "findings", 300 * 1024);
+    assert_eq!(
+        app.tallyfy
+            .complete_and_tell("Fill the audit", 1002, true)
+            .await,
+        Some(200)
+    );
+    let reply = eventually_within(Duration::from_secs(10), "the thread reply", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert!(reply.contains("completed *Fill the audit*"), "{reply}");
+    app.idle().await;
+    // Nothing of the payload is kept: no value in the store holds the answers.
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        assert!(
+            dump.len() < 64 * 1024,
+            "{key} ({kind}) holds {} bytes",
+            dump.len()
+        );
+    }
+}

@@ -351,6 +351,11 @@ async fn adding_to_a_project_deleted_in_tallyfy_is_explained() {
         text.contains("Old plan") && text.contains("no longer exists"),
         "{text}"
     );
+    // Tallyfy refused the run on the field (422 on `run_id`): that is final.
+    assert!(
+        notice.button("job_retry").is_none(),
+        "no Retry on a final refusal: {text}"
+    );
     assert_eq!(
         app.tallyfy.creates().last().unwrap().body["run_id"],
         run.as_str()
@@ -573,4 +578,31 @@ async fn project_round_trips() {
         app.tallyfy.set_list_delay(std::time::Duration::ZERO);
         app.tallyfy.set_create_latency(std::time::Duration::ZERO);
     }
+}
+
+#[tokio::test]
+async fn a_line_tallyfy_refuses_on_its_run_is_not_offered_again() {
+    let app = spawn_app().await;
+    app.tallyfy.fault_create_titled(
+        "Send invites",
+        crate::fake_tallyfy::Fault::Status {
+            status: 422,
+            body: json!({"error": true, "errors": {"run_id": ["The selected run id is invalid."]}}),
+            retry_after: None,
+        },
+    );
+    start_project(
+        &app,
+        &ProjectValues::new("Party", &[ALICE], "Book venue\nSend invites"),
+    )
+    .await;
+    let message = posted(&app).await;
+    let text = message.body().to_string();
+    assert!(text.contains(":x: Send invites"), "{text}");
+    assert!(
+        message.button("project_retry").is_none(),
+        "no Retry for a refusal that cannot pass: {text}"
+    );
+    app.idle().await;
+    assert_eq!(app.tallyfy.tasks_titled("Send invites"), 0);
 }

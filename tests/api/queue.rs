@@ -415,3 +415,40 @@ async fn replicas_that_shut_down_are_no_longer_consumers_of_the_stream() {
     let left = consumers(&app.prefix).await;
     assert!(left.is_empty(), "still consumers: {left:?}");
 }
+
+/// A task job stored by an earlier release whose form fields use types Tallyfy does not
+/// have (number, checkbox) and choices as plain strings.
+#[tokio::test]
+async fn a_stored_job_with_field_types_tallyfy_lacks_is_created_and_the_change_told() {
+    let app = spawn_app().await;
+    let deadline = Timestamp::from_second(now() + 3 * 24 * 3600).unwrap();
+    let job = stored_job(
+        include_str!("../fixtures/stored_jobs/task_with_old_fields.json"),
+        &[
+            ("response_url", app.slack.response_url("stored-hook")),
+            ("deadline", deadline.to_string()),
+        ],
+    );
+    queue_stored(&app, &job).await;
+    let message = announced(&app, Duration::from_secs(10)).await;
+    let text = message.body().to_string();
+    app.idle().await;
+    let creates = app.tallyfy.creates();
+    assert_eq!(creates.len(), 1, "created once");
+    assert_eq!(app.tallyfy.tasks_titled("Review the Q5 report"), 1);
+    assert_eq!(
+        creates[0].body["form_fields"],
+        json!([
+            {"label": "Approved amount", "field_type": "text", "required": true, "position": 1},
+            {"label": "Region", "field_type": "dropdown", "required": false,
+             "options": [{"id": 1, "text": "EMEA"}, {"id": 2, "text": "APAC"}], "position": 2},
+            {"label": "Signed", "field_type": "text", "required": false, "position": 3}
+        ])
+    );
+    assert!(
+        text.contains(
+            "\u{201c}Approved amount\u{201d} and \u{201c}Signed\u{201d} are asked as text"
+        ),
+        "{text}"
+    );
+}

@@ -45,7 +45,9 @@ async fn the_fake_accepts_every_option_as_documented() {
         "tags": [TAG_URGENT],
         "form_fields": [
             {"label": "Invoice number", "field_type": "text", "required": true, "guidance": "As printed", "position": 1},
-            {"label": "Region", "field_type": "dropdown", "required": false, "options": ["EMEA", "APAC"], "position": 2}
+            {"label": "Region", "field_type": "dropdown", "required": false, "options": [{"id": 1, "text": "EMEA"}, {"id": 2, "text": "APAC"}], "position": 2},
+            {"label": "Approve", "field_type": "radio", "required": true, "options": [{"id": 1, "text": "Yes"}, {"id": 2, "text": "No"}], "position": 3},
+            {"label": "Contract", "field_type": "file", "required": false, "position": 4}
         ]
     });
     task.as_object_mut()
@@ -78,6 +80,31 @@ async fn the_fake_refuses_options_that_break_the_documented_rules() {
             json!([{"label": "X", "field_type": "radio", "required": true}]),
             "form_fields.0.options",
         ),
+        // Choices are `{id, text}` objects; a plain string is refused.
+        (
+            "form_fields",
+            json!([{"label": "X", "field_type": "dropdown", "required": true, "options": ["EMEA", "APAC"]}]),
+            "form_fields.0.options.0.text",
+        ),
+        // A radio needs two choices or more.
+        (
+            "form_fields",
+            json!([{"label": "X", "field_type": "radio", "required": true, "options": [{"id": 1, "text": "Yes"}]}]),
+            "form_fields.0.options",
+        ),
+        // Types Tallyfy does not have.
+        (
+            "form_fields",
+            json!([{"label": "X", "field_type": "number", "required": true}]),
+            "form_fields.0.field_type",
+        ),
+        (
+            "form_fields",
+            json!([{"label": "X", "field_type": "checkbox", "required": true}]),
+            "form_fields.0.field_type",
+        ),
+        // More people than `max_assignable` allows (members and guests together).
+        ("max_assignable", json!(1), "owners"),
         (
             "form_fields",
             json!([{"label": "X", "field_type": "text"}]),
@@ -94,8 +121,10 @@ async fn the_fake_refuses_options_that_break_the_documented_rules() {
             "form_fields.0.position",
         ),
     ];
+    tallyfy.add_member(1002, "bob@example.com", "Bob", "active");
     for (field, value, error) in cases {
         let mut task = base_task();
+        task["owners"] = json!({"users": [1001], "guests": ["carol@example.com"]});
         task[field] = value.clone();
         let (status, answer) = create_directly(&tallyfy, task).await;
         assert_eq!(status, 422, "{field} = {value}: {answer}");
@@ -132,7 +161,7 @@ fn every_option(deadline: i64) -> OptionValues {
             (TAG_FINANCE.into(), "finance".into()),
         ],
         fields: Some(
-            "Invoice number: text, required -- as printed on the invoice\nApproved amount: number\nRegion: dropdown (EMEA | APAC | Americas)"
+            "Invoice number: text, required -- as printed on the invoice\nSigned contract: file\nRegion: dropdown (EMEA | APAC | Americas)"
                 .into(),
         ),
     }
@@ -166,7 +195,7 @@ async fn every_option_on_the_form_reaches_tallyfy_with_its_json_type() {
         .unwrap_or_else(|| panic!("no line on what is special: {confirmation}"));
     assert_eq!(
         special,
-        "An approval \u{b7} confidential \u{b7} everyone must complete it \u{b7} only assignees can complete it \u{b7} guests can't comment \u{b7} at most 3 assignees \u{b7} asks for \u{201c}Invoice number\u{201d}, \u{201c}Approved amount\u{201d} and \u{201c}Region\u{201d}"
+        "An approval \u{b7} confidential \u{b7} everyone must complete it \u{b7} only assignees can complete it \u{b7} guests can't comment \u{b7} at most 3 assignees \u{b7} asks for \u{201c}Invoice number\u{201d}, \u{201c}Signed contract\u{201d} and \u{201c}Region\u{201d}"
     );
 
     for flag in [
@@ -190,9 +219,10 @@ async fn every_option_on_the_form_reaches_tallyfy_with_its_json_type() {
         json!([
             {"label": "Invoice number", "field_type": "text", "required": true,
              "guidance": "as printed on the invoice", "position": 1},
-            {"label": "Approved amount", "field_type": "number", "required": false, "position": 2},
+            {"label": "Signed contract", "field_type": "file", "required": false, "position": 2},
             {"label": "Region", "field_type": "dropdown", "required": false,
-             "options": ["EMEA", "APAC", "Americas"], "position": 3}
+             "options": [{"id": 1, "text": "EMEA"}, {"id": 2, "text": "APAC"}, {"id": 3, "text": "Americas"}],
+             "position": 3}
         ])
     );
 }
@@ -339,7 +369,7 @@ async fn project_options_apply_to_every_line_and_a_line_adds_its_own_tags() {
         flags: vec!["top_secret", "everyone_must_complete"],
         max_assignees: Some("2".into()),
         tags: vec![(TAG_URGENT.into(), "urgent".into())],
-        fields: Some("Approved amount: number, required".into()),
+        fields: Some("Approved amount: text, required".into()),
         ..OptionValues::default()
     };
     let response = app.submit_project(&view, &values).await;
@@ -355,9 +385,14 @@ async fn project_options_apply_to_every_line_and_a_line_adds_its_own_tags() {
             .body
             .clone()
     };
+    // The project's first create carries the chosen options too.
+    let field = json!([{"label": "Approved amount", "field_type": "text", "required": true, "position": 1}]);
     let project = titled("Close the quarter");
-    assert!(project.get("top_secret").is_none(), "{project}");
-    let field = json!([{"label": "Approved amount", "field_type": "number", "required": true, "position": 1}]);
+    assert_eq!(project["top_secret"], json!(true), "{project}");
+    assert_eq!(project["everyone_must_complete"], json!(true), "{project}");
+    assert_eq!(project["max_assignable"], json!(2), "{project}");
+    assert_eq!(project["tags"], json!([TAG_URGENT]), "{project}");
+    assert_eq!(project["form_fields"], field, "{project}");
     for (title, tags) in [
         ("Draft the report", json!([TAG_URGENT, TAG_FINANCE])),
         ("Sign it off", json!([TAG_URGENT])),
@@ -369,4 +404,87 @@ async fn project_options_apply_to_every_line_and_a_line_adds_its_own_tags() {
         assert_eq!(line["tags"], tags, "{line}");
         assert_eq!(line["form_fields"], field, "{line}");
     }
+}
+
+#[tokio::test]
+async fn fields_tallyfy_cannot_hold_are_named_on_the_form() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("Pay").await;
+    let hint = block(&view, "opt_fields")["hint"]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for missing in ["number", "url", "time", "datetime", "checkbox"] {
+        assert!(!hint.contains(missing), "{missing} is offered: {hint}");
+    }
+    let mut values = TaskValues::new("Pay", &[ALICE]);
+    values.options = OptionValues {
+        fields: Some("Approved amount: number\nApprove: radio (Yes)\nPaid on: datetime".into()),
+        ..OptionValues::default()
+    };
+    let body: Value = app.submit_task(&view, &values).await.json().await.unwrap();
+    assert_eq!(body["response_action"], "errors", "{body}");
+    let fields = body["errors"]["opt_fields"].as_str().unwrap();
+    assert!(
+        fields.contains("Line 1: \u{201c}number\u{201d} is not a field type"),
+        "{fields}"
+    );
+    assert!(
+        fields.contains("Line 2: a radio field needs at least two choices"),
+        "{fields}"
+    );
+    assert!(
+        fields.contains("Line 3: \u{201c}datetime\u{201d} is not a field type"),
+        "{fields}"
+    );
+    app.idle().await;
+    assert!(app.tallyfy.creates().is_empty(), "nothing is created");
+}
+
+#[tokio::test]
+async fn more_people_than_the_most_assignees_is_named_on_the_form() {
+    let app = spawn_app().await;
+    let view = app.open_task_modal("Pay").await;
+    let mut values = TaskValues::new("Pay", &[ALICE, BOB]);
+    values.options = OptionValues {
+        max_assignees: Some("1".into()),
+        ..OptionValues::default()
+    };
+    let body: Value = app.submit_task(&view, &values).await.json().await.unwrap();
+    assert_eq!(body["response_action"], "errors", "{body}");
+    let error = body["errors"]["opt_max_assignees"].as_str().unwrap();
+    assert!(error.contains("2 people"), "{error}");
+    app.idle().await;
+    assert!(app.tallyfy.creates().is_empty(), "nothing is created");
+
+    // Within the limit, it is created.
+    values.options.max_assignees = Some("2".into());
+    assert_eq!(
+        app.submit_task(&view, &values).await.text().await.unwrap(),
+        ""
+    );
+    let (body, _) = created(&app).await;
+    assert_eq!(body["max_assignable"], json!(2));
+}
+
+#[tokio::test]
+async fn a_lines_people_beyond_the_most_assignees_are_named_on_the_project_form() {
+    let app = spawn_app().await;
+    let mut values = ProjectValues::new("Close", &[ALICE], "Count cash @alice @bob\nSign");
+    let view = app.open_project_modal(&values.name).await;
+    values.options = OptionValues {
+        max_assignees: Some("1".into()),
+        ..OptionValues::default()
+    };
+    let body: Value = app
+        .submit_project(&view, &values)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["response_action"], "errors", "{body}");
+    let error = body["errors"]["opt_max_assignees"].as_str().unwrap();
+    assert!(error.contains("Count cash"), "{error}");
+    app.idle().await;
+    assert!(app.tallyfy.creates().is_empty(), "nothing is created");
 }

@@ -6,7 +6,11 @@
 //!   task of a run (`ReopenTask`). Tallyfy calls no webhook on a reopening; the task's
 //!   webhook is called again when it is next completed.
 //! - `POST /organizations/{org}/tasks/{task}/comment {"content"}` (`CommentTask`; the
-//!   Swagger definition's `threadInput`): `content` is required.
+//!   Swagger definition's `threadInput`): `content` is required. `state` says who sees it:
+//!   `hide-for-guests` (the default when it is left out), `open` (guests too) or
+//!   `collapsed` (tallyfy/mcp-public, `server/tools/comment_management.py`,
+//!   `add_task_comment`: "omit it and guests will NOT see the comment"; Tallyfy's
+//!   `PostCommentRequest` validates content, state and label).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -110,6 +114,13 @@ pub(super) async fn comment_task(
     if content.is_empty() {
         return invalid(json!({"content": ["The content field is required."]}));
     }
+    let state = match value.get("state") {
+        None | Some(Value::Null) => "hide-for-guests",
+        Some(v) => match v.as_str() {
+            Some(st @ ("hide-for-guests" | "open" | "collapsed")) => st,
+            _ => return invalid(json!({"state": ["The selected state is invalid."]})),
+        },
+    };
     let mut s = inner.lock().unwrap();
     if !s
         .runs
@@ -124,6 +135,7 @@ pub(super) async fn comment_task(
         "id": super::tasks::hex_id(s.next_id, "5c"),
         "task_id": task_id,
         "content": value["content"],
+        "state": state,
         "author": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"},
         "created_at": super::tasks::iso_millis(jiff::Timestamp::now()),
     });

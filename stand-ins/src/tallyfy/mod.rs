@@ -18,9 +18,8 @@
 //! - Listing groups needs an admin: other tokens get 403 (docs, groups endpoint).
 //! - A task created with a `webhook` is told about once, when completed (or completed
 //!   again after a reopening): one POST, no retries, no signature, with the header
-//!   `X-Tallyfy-orgID` and the task payload `{this_task: {id, title, status, completed_at,
-//!   completed_by, owners}, completer, process: {id, name, status, progress}, next_task}`
-//!   (Tallyfy's webhook documentation; shared/docs/tallyfy-api.md, "Webhooks").
+//!   `X-Tallyfy-orgID` and the documented task payload, whose `process.progress` is a
+//!   percentage (built in `tasks::webhook_payload`, with its source).
 //! - A create's optional fields (flags, `started_at`, `max_assignable`, `tags`,
 //!   `form_fields`) are checked in [`options`], each rule with its source.
 //! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
@@ -48,6 +47,7 @@ use self::tasks::{complete_task, create_task, mark, send_webhook};
 
 mod access;
 mod changes;
+mod contract;
 mod lists;
 pub mod options;
 mod tasks;
@@ -203,6 +203,7 @@ impl FakeTallyfy {
                 post(comment_task),
             )
             .route("/api/organizations/{org}/users", get(list_users))
+            .route("/api/organizations/{org}/users/{user}", get(contract::get_member))
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
             .route("/api/organizations/{org}/tags", get(list_tags))

@@ -6,10 +6,23 @@
 //!   `top_secret` are booleans; `started_at` is a string in `YYYY-MM-DD HH:MM:SS`;
 //!   `max_assignable` is an integer, 0 meaning unlimited; `tags` is an array of tag ids,
 //!   32-character strings; `form_fields` is an array of objects with `label` (string,
-//!   required), `field_type` (required, one of text, textarea, radio, dropdown, multiselect,
-//!   number, email, url, date, time, datetime, checkbox, file), `required` (boolean,
-//!   required), `options` (an array, required for radio, dropdown and multiselect),
-//!   `guidance` (string) and `position` (integer).
+//!   required), `field_type` (required), `required` (boolean, required), `options` (an
+//!   array, required for radio, dropdown and multiselect), `guidance` (string) and
+//!   `position` (integer).
+//! - The field types are Tallyfy's own: `BaseCapture::$field_types` as Tallyfy's MCP server
+//!   cites it (tallyfy/mcp-public, `server/tools/form_fields.py`, `ALLOWED_FIELD_TYPES`,
+//!   and `email`, which the API takes though Tallyfy's web app cannot show it). There is
+//!   no number, url, time, datetime or checkbox field: one is refused as an invalid
+//!   `field_type`.
+//! - A choice is an object `{id: integer, text: string}` (the same file,
+//!   `_normalize_option_dicts`: "the ONE shape api-v2 accepts"; `options.*.id` is
+//!   required|integer, and an option without `text` gets "options.N.text field is
+//!   required"). A radio field needs at least two choices (`CaptureRequestValidator`, as
+//!   the same file cites it).
+//! - `max_assignable` caps the assignees, members and guests counted together, checked
+//!   when the assignment is saved and refused outright when exceeded (tallyfy/documentation,
+//!   tracking-and-tasks/tasks/task-assignment-guide). A split create gives each task one
+//!   person, so each of its tasks is within any cap.
 //! - Tag ids must be the organization's own: Tallyfy's MCP server lists them from
 //!   `GET /organizations/{org}/tags` (`tag_management.py`: `id`, `title`, `color`, pages of
 //!   at most 100) and shared/docs/tallyfy-api.md gives every tag id 32 characters.
@@ -18,20 +31,17 @@
 
 use serde_json::{json, Map, Value};
 
-pub const FIELD_TYPES: [&str; 13] = [
+pub const FIELD_TYPES: [&str; 10] = [
     "text",
     "textarea",
     "radio",
     "dropdown",
     "multiselect",
-    "number",
-    "email",
-    "url",
     "date",
-    "time",
-    "datetime",
-    "checkbox",
+    "email",
     "file",
+    "table",
+    "assignees_form",
 ];
 
 const FLAGS: [&str; 5] = [
@@ -81,6 +91,25 @@ pub fn check(task: &Map<String, Value>, tags: &[String], errors: &mut Map<String
                 "max_assignable",
                 "The max assignable must be an integer of at least 0.".into(),
             );
+        }
+        let split = task.get("separate_task_for_each_assignee") == Some(&json!(true));
+        let count = |key: &str| {
+            task.get("owners")
+                .and_then(|o| o.get(key))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        };
+        let assignees = count("users") + count("guests");
+        if let Some(max) = max.as_u64().filter(|m| *m > 0 && !split) {
+            if assignees as u64 > max {
+                refuse(
+                    errors,
+                    "owners",
+                    format!(
+                        "The task can be assigned to at most {max} people; {assignees} were given."
+                    ),
+                );
+            }
         }
     }
     if let Some(given) = task.get("tags") {
@@ -173,21 +202,37 @@ fn check_field(i: usize, field: &Value, errors: &mut Map<String, Value>) {
                 field_type.unwrap_or_default()
             ),
         ),
-        Some(v)
-            if !v.as_array().is_some_and(|list| {
-                (!choices || !list.is_empty())
-                    && list
-                        .iter()
-                        .all(|o| o.as_str().is_some_and(|s| !s.trim().is_empty()))
-            }) =>
-        {
-            refuse(
+        Some(v) => match v.as_array() {
+            None => refuse(
                 errors,
                 &at("options"),
-                format!("The {} must be an array of text choices.", at("options")),
-            )
-        }
-        _ => {}
+                format!("The {} must be an array.", at("options")),
+            ),
+            Some(list) if choices && list.is_empty() => refuse(
+                errors,
+                &at("options"),
+                format!("The {} field is required.", at("options")),
+            ),
+            Some(list) if field_type == Some("radio") && list.len() < 2 => refuse(
+                errors,
+                &at("options"),
+                format!("The {} must have at least 2 items.", at("options")),
+            ),
+            Some(list) => {
+                for (j, option) in list.iter().enumerate() {
+                    let text = option.get("text").and_then(Value::as_str);
+                    if !text.is_some_and(|t| !t.trim().is_empty()) {
+                        let key = format!("{}.{j}.text", at("options"));
+                        refuse(errors, &key, format!("The {key} field is required."));
+                    }
+                    if !option.get("id").is_some_and(Value::is_u64) {
+                        let key = format!("{}.{j}.id", at("options"));
+                        refuse(errors, &key, format!("The {key} must be an integer."));
+                    }
+                }
+            }
+        },
+        None => {}
     }
     if field.get("guidance").is_some_and(|g| !g.is_string()) {
         refuse(

@@ -31,30 +31,92 @@ pub(super) fn mark(
     let now = iso_millis(jiff::Timestamp::now());
     let tasks = s.runs.get_mut(&run_key)?;
     let task = tasks.iter_mut().find(|t| which(t))?;
-    task["status"] = json!(if done { "completed" } else { "not-started" });
+    // Tallyfy's task statuses are `not-started`, `in-progress` and `completed`; a reopened
+    // task is `in-progress` again, with `completed_at` and `completer_id` cleared
+    // (documentation: open-api/code-samples/tasks/reopen-task). A read carries the
+    // completer as `completer_id`, a member id (code-samples/tasks/get-task and
+    // complete-task); only the webhook's `this_task` names them as `completed_by`.
+    task["status"] = json!(if done { "completed" } else { "in-progress" });
     task["completed_at"] = if done { json!(now) } else { Value::Null };
-    task["completed_by"] = if done { completer.clone() } else { Value::Null };
+    task["completer_id"] = if done {
+        completer.get("id").cloned().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    if let Some(t) = task.as_object_mut() {
+        t.remove("completed_by");
+    }
     let this_task = json!({
-        "id": task["id"], "title": task["title"], "status": task["status"],
-        "completed_at": task["completed_at"], "completed_by": task["completed_by"],
-        "owners": task["owners"],
+        "id": task["id"], "title": task["title"], "alias": Value::Null, "status": task["status"],
+        "summary": Value::Null, "deadline": task["deadline"], "position": task["position"],
+        "completed_at": task["completed_at"], "completed_by": completer.clone(),
+        "captures": task.get("captures").cloned().unwrap_or(json!({})),
+        "owners": task["owners"], "assets": [],
     });
     let task_id = task["id"].as_str().unwrap_or_default().to_string();
+    let payload = webhook_payload(&run_key, tasks, this_task, &completer);
+    let hook = s.webhooks.get(&task_id).cloned()?;
+    s.last_webhook = Some((hook.clone(), payload.clone()));
+    Some((hook, payload))
+}
+
+/// The task-level payload Tallyfy sends a task's webhook, in the shape its documentation
+/// gives (tallyfy/documentation, integrations/webhooks/webhook-payload-structure; a copy
+/// is `tests/fixtures/tallyfy/webhook-task-completed.json`): the task, the completer, the
+/// process's data so far (every task's captures, flat and by step: it grows with the
+/// process) and `process.progress` as a whole-number percentage, not counts; `next_task`
+/// is the first open task by position, or `[]` when none is left.
+pub(super) fn webhook_payload(
+    run_key: &str,
+    tasks: &[Value],
+    this_task: Value,
+    completer: &Value,
+) -> Value {
+    let mut form_fields = serde_json::Map::new();
+    let mut process_forms = serde_json::Map::new();
+    for t in tasks {
+        if let Some(captures) = t.get("captures").and_then(Value::as_object) {
+            for (timeline, capture) in captures {
+                let alias = capture["alias"].as_str().unwrap_or(timeline).to_string();
+                form_fields.insert(alias, capture["value"].clone());
+            }
+            let step = t["id"].as_str().unwrap_or_default().to_string();
+            process_forms.insert(step, Value::Object(captures.clone()));
+        }
+    }
     let total = tasks.len();
     let complete = tasks.iter().filter(|t| t["status"] == "completed").count();
+    let next_task = tasks
+        .iter()
+        .filter(|t| t["status"] != "completed")
+        .min_by_key(|t| t["position"].as_u64().unwrap_or(0))
+        .map(|t| {
+            json!({"id": t["id"], "title": t["title"], "status": t["status"],
+                        "position": t["position"], "deadline": t["deadline"],
+                        "captures": {}, "owners": t["owners"]})
+        })
+        .unwrap_or(json!([]));
     let process = if run_key.starts_with("oneoff-") {
         Value::Null
     } else {
         json!({
-            "id": run_key, "name": tasks[0]["title"],
-            "status": if complete == total { "complete" } else { "active" },
-            "progress": {"complete": complete, "total": total, "percent": complete * 100 / total.max(1)},
+            "id": run_key, "organization_id": ORG, "name": tasks[0]["title"], "summary": "",
+            "status": if complete == total { "complete" } else { "in-progress" },
+            "progress": complete * 100 / total.max(1),
+            "created_at": "2026-11-28T10:00:00.000Z",
+            "ClientURL": format!("https://go.tallyfy.com/tracker/{run_key}"),
+            "prerun": {}, "process_forms": process_forms, "tags": [],
         })
     };
-    let payload = json!({"this_task": this_task, "completer": completer, "process": process, "next_task": Value::Null});
-    let hook = s.webhooks.get(&task_id).cloned()?;
-    s.last_webhook = Some((hook.clone(), payload.clone()));
-    Some((hook, payload))
+    let process_tasks: serde_json::Map<String, Value> = tasks
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(|id| (id.to_string(), json!(id))))
+        .collect();
+    json!({
+        "this_task": this_task, "launcher": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"},
+        "completer": completer, "process-tasks": process_tasks, "form-fields": form_fields,
+        "template": Value::Null, "process": process, "guest-links": {}, "next_task": next_task,
+    })
 }
 
 /// `POST /organizations/{org}/completed-tasks` and `.../runs/{run}/completed-tasks`
@@ -360,7 +422,11 @@ pub(super) async fn create_task_to_the_end(
         let run = match task.get("run_id").and_then(Value::as_str) {
             Some(run_id) => {
                 if !s.runs.contains_key(run_id) {
-                    return (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Run not found", "code": "RESOURCE_NOT_FOUND"}))).into_response();
+                    // A run id Tallyfy does not have is refused by its validator, on the
+                    // field (422 `{"error": true, "errors": {"run_id": [..]}}`,
+                    // shared/docs/tallyfy-api.md "Errors and limits"): sending it again
+                    // cannot pass.
+                    return invalid(json!({"run_id": ["The selected run id is invalid."]}));
                 }
                 Some(run_id.to_string())
             }
