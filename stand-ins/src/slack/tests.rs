@@ -4,6 +4,13 @@ use serde_json::json;
 
 use super::*;
 
+/// A client for the tests. Built with the service in one workspace, reqwest carries
+/// rustls with no crypto provider of its own: the tests install one, as the service does.
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A member of another organization in a Slack Connect channel submits a modal: their
 /// workspace is in `team.id`, `user.team_id` and `view.team_id`, the app's in
 /// `view.app_installed_team_id` (slackapi/bolt-js issue 1614; Bolt's `extract_team_id`
@@ -32,7 +39,7 @@ async fn a_slack_connect_submission_names_the_submitters_team_and_the_installing
     let ours = slack.view_submission(&view, "UNOBODY", json!({}));
     assert_eq!(ours["team"]["id"], TEAM);
 
-    let info: serde_json::Value = reqwest::Client::new()
+    let info: serde_json::Value = client()
         .post(format!("{}/users.info?user=UEXT", slack.api_url()))
         .bearer_auth(BOT_TOKEN)
         .send()
@@ -50,7 +57,7 @@ async fn a_slack_connect_submission_names_the_submitters_team_and_the_installing
 async fn a_message_buttons_response_url_replaces_that_message() {
     let slack = FakeSlack::start().await;
     slack.join_channel("C1");
-    let http = reqwest::Client::new();
+    let http = client();
     let posted: serde_json::Value = http
         .post(format!("{}/chat.postMessage", slack.api_url()))
         .bearer_auth(BOT_TOKEN)
