@@ -161,6 +161,53 @@ async fn against_a_cluster_a_replica_killed_mid_job_is_replaced_without_a_duplic
     assert_eq!(announcements(&survivor), 1);
 }
 
+#[tokio::test]
+async fn against_a_cluster_what_an_earlier_release_kept_unsigned_is_signed_on_every_primary() {
+    let cluster = OwnCluster::start().await;
+    let prefix = unique_prefix();
+    // People cached unsigned by an earlier release, their keys in different slots.
+    let people = [REQUESTER, ALICE, BOB, CAROL];
+    let key = |user: &str| format!("member:{}:{user}", crate::fake_slack::TEAM);
+    let mut conn = cluster.client().await;
+    for user in people {
+        let cached = json!({"name": user, "kind": "none"});
+        redis::cmd("SET")
+            .arg(format!("{prefix}:{}", key(user)))
+            .arg(cached.to_string())
+            .arg("EX")
+            .arg(600)
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+    }
+    let spread = cluster.keys_per_node(&prefix).await;
+    assert!(spread.iter().filter(|n| **n > 0).count() >= 2, "{spread:?}");
+    let (nodes, kept) = (cluster.nodes(), prefix.clone());
+    let _app = spawn_app_with(move |env| {
+        env.remove("REDIS_URL");
+        env.insert("REDIS_CLUSTER_NODES".into(), nodes);
+        env.insert("REDIS_KEY_PREFIX".into(), kept);
+    })
+    .await;
+    for user in people {
+        let full = format!("{prefix}:{}", key(user));
+        let mut signed = false;
+        for _ in 0..100 {
+            let value: Option<String> = redis::cmd("GET")
+                .arg(&full)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if value.is_some_and(|v| v.starts_with("s1.")) {
+                signed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(signed, "{full} signed");
+    }
+}
+
 /// The application with the sentinels' primary as its Redis, and no `REDIS_URL`.
 async fn spawn_app_on_sentinels(sentinels: &OwnSentinels) -> TestApp {
     let addresses = sentinels.sentinels();

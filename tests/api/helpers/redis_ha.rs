@@ -156,6 +156,20 @@ impl OwnCluster {
             .join(",")
     }
 
+    /// A client that follows the cluster's slots, as the test's own hands.
+    pub async fn client(&self) -> redis::cluster_async::ClusterConnection {
+        let nodes: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect();
+        redis::cluster::ClusterClient::new(nodes)
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap()
+    }
+
     /// How many keys each primary holds under `prefix`.
     pub async fn keys_per_node(&self, prefix: &str) -> Vec<usize> {
         let mut counts = Vec::new();
