@@ -54,18 +54,18 @@ pub async fn run(config: &Config) -> Vec<Check> {
     // service, whose refresh token would otherwise be used up.
     let mut shared: Arc<dyn Store> = Arc::new(MemoryStore::default());
 
-    checks.push(match &config.store.redis_url {
+    checks.push(match &config.store.redis {
         None => Check::ok(
             "redis",
             "REDIS_URL is not set: in-process store, run a single replica",
         ),
-        Some(url) => match RedisStore::new(
-            url.expose(),
+        Some(target) => match RedisStore::connect(
+            target,
             &config.store.key_prefix,
             metrics.clone(),
             Default::default(),
         ) {
-            Err(e) => Check::fail("redis", format!("REDIS_URL is not usable ({e})")),
+            Err(e) => Check::fail("redis", format!("{} is not usable ({e})", target.setting())),
             Ok(store) => match store.ping().await {
                 Ok(()) => {
                     shared = Arc::new(store);
@@ -73,7 +73,10 @@ pub async fn run(config: &Config) -> Vec<Check> {
                 }
                 Err(e) => Check::fail(
                     "redis",
-                    format!("no answer from REDIS_URL ({e}): is Redis running and reachable?"),
+                    format!(
+                        "no answer from {} ({e}): is Redis running and reachable?",
+                        target.setting()
+                    ),
                 ),
             },
         },

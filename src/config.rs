@@ -10,36 +10,14 @@ use url::Url;
 
 use crate::seal::Key;
 
+mod redis_target;
+mod secret;
+pub use redis_target::{RedisTarget, DEFAULT_SENTINEL_MASTER};
+pub use secret::Secret;
+
 /// What the keys derived from the Slack secret are for (see [`Key::derive`]).
 const JOB_KEY_PURPOSE: &str = "job signing";
 const STORE_KEY_PURPOSE: &str = "store encryption";
-
-/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it (a header, an HMAC key).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -94,7 +72,8 @@ pub struct TallyfyConfig {
 
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    pub redis_url: Option<Secret>,
+    /// Where Redis is; None for the in-process store.
+    pub redis: Option<RedisTarget>,
     pub key_prefix: String,
     /// Signs the jobs on the shared stream (`JOB_SIGNING_KEY`, else derived from the Slack
     /// signing secret or app token).
@@ -275,15 +254,7 @@ impl Config {
         };
         let rate_window = r.seconds("TALLYFY_RATE_WINDOW_SECS", 60);
 
-        let redis_url = r.optional_secret("REDIS_URL");
-        if let Some(url) = &redis_url {
-            match Url::parse(url.expose()) {
-                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix") => {}
-                _ => r.errors.push(
-                    "REDIS_URL must look like redis://host:6379 or rediss://host:6379".into(),
-                ),
-            }
-        }
+        let redis = redis_target::read(&lookup, &mut r.errors);
         let key_prefix = lookup("REDIS_KEY_PREFIX").unwrap_or_else(|| "tallyfy-slack".into());
         // Without keys of their own, both are derived from the Slack secret every replica
         // already shares, so that an installation configured for an earlier release (which
@@ -410,7 +381,7 @@ impl Config {
                 token_key,
             },
             store: StoreConfig {
-                redis_url,
+                redis,
                 key_prefix,
                 job_signing_key,
             },
@@ -465,11 +436,11 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     }
 
     fn required_secret(&mut self, name: &str, what: &str) -> Option<Secret> {
-        self.required(name, what).map(Secret)
+        self.required(name, what).map(Secret::new)
     }
 
     fn optional_secret(&mut self, name: &str) -> Option<Secret> {
-        self.get(name).map(Secret)
+        self.get(name).map(Secret::new)
     }
 
     /// A 32-byte key, as 64 hex digits or base64; reported when malformed.
@@ -590,8 +561,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         Some(TallyfyRefresh {
             token_url,
             client_id: values.next().unwrap(),
-            client_secret: Secret(values.next().unwrap()),
-            refresh_token: Secret(values.next().unwrap()),
+            client_secret: Secret::new(values.next().unwrap()),
+            refresh_token: Secret::new(values.next().unwrap()),
         })
     }
 }

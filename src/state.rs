@@ -63,10 +63,10 @@ impl AppState {
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let metrics = Metrics::default();
         let breaker = Arc::new(Breaker::default());
-        let (store, signed): (Arc<dyn Store>, _) = match &config.store.redis_url {
-            Some(url) => {
-                let redis = Arc::new(RedisStore::new(
-                    url.expose(),
+        let (store, signed): (Arc<dyn Store>, _) = match &config.store.redis {
+            Some(target) => {
+                let redis = Arc::new(RedisStore::connect(
+                    target,
                     &config.store.key_prefix,
                     metrics.clone(),
                     breaker.clone(),
@@ -118,9 +118,9 @@ impl AppState {
             concurrency: config.jobs.concurrency,
         };
         let shared: Option<Arc<dyn Queue>> =
-            match (&config.store.redis_url, &config.store.job_signing_key) {
-                (Some(url), Some(key)) => Some(Arc::new(RedisQueue::new(
-                    url.expose(),
+            match (&config.store.redis, &config.store.job_signing_key) {
+                (Some(target), Some(key)) => Some(Arc::new(RedisQueue::connect(
+                    target,
                     &config.store.key_prefix,
                     &settings.consumer,
                     settings.claim_after,

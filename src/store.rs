@@ -8,21 +8,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
 
+use crate::config::RedisTarget;
 use crate::telemetry::Metrics;
 
+mod connect;
 mod contract;
 mod memory;
+mod rewrite;
 mod send_schedule;
 pub mod signed;
-pub use contract::{Store, StoreError};
+pub use connect::RedisConn;
+pub use contract::{Store, StoreError, CALL_TIMEOUT};
 pub use memory::{MemoryStore, MEMORY_CAPACITY};
 pub use send_schedule::{Reservation, SendSchedule};
-
-/// The longest any one store call may take.
-pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
 
 /// After a failed call, how long Redis is not asked again: while it is down, callers get
 /// an answer at once instead of each waiting out a timeout.
@@ -80,7 +80,7 @@ impl Breaker {
 /// Redis, shared by every replica. Keys are namespaced by a prefix, so several
 /// installations (or test runs) can share one server.
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     metrics: Metrics,
     breaker: Arc<Breaker>,
@@ -89,24 +89,26 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects lazily: the service starts even while Redis is down, and reconnects by itself.
+    /// One server at `url`; see [`RedisStore::connect`].
     pub fn new(
         url: &str,
         prefix: &str,
         metrics: Metrics,
         breaker: Arc<Breaker>,
     ) -> Result<Self, StoreError> {
-        crate::tls::init();
-        let client = redis::Client::open(url).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CALL_TIMEOUT))
-            .set_response_timeout(Some(CALL_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Self::connect(&RedisTarget::server(url), prefix, metrics, breaker)
+    }
+
+    /// Connects lazily: the service starts even while Redis is down, and reconnects by
+    /// itself (to the new primary after a Sentinel failover, to the right node of a cluster).
+    pub fn connect(
+        target: &RedisTarget,
+        prefix: &str,
+        metrics: Metrics,
+        breaker: Arc<Breaker>,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
-            conn,
+            conn: RedisConn::open(target, CALL_TIMEOUT)?,
             prefix: format!("{prefix}:"),
             metrics,
             breaker,
@@ -116,99 +118,6 @@ impl RedisStore {
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
-    }
-
-    /// Rewrites the values under the prefix that `rewrite` (given each key without the
-    /// prefix, and a value) answers a new value for: strings, and each entry of a list.
-    /// A value is replaced only if it is still the one read (a script compares and sets),
-    /// and keeps its time to live. Answers how many keys were rewritten.
-    pub(crate) async fn rewrite_values(
-        &self,
-        rewrite: &(dyn Fn(&str, &str) -> Option<String> + Send + Sync),
-    ) -> Result<usize, StoreError> {
-        let pattern = format!("{}*", self.prefix);
-        let (mut cursor, mut rewritten) = (0u64, 0usize);
-        loop {
-            let mut conn = self.conn.clone();
-            let (next, keys): (u64, Vec<String>) = self
-                .bounded(async {
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(500)
-                        .query_async(&mut conn)
-                        .await
-                })
-                .await?;
-            for full in keys {
-                let key = full.strip_prefix(&self.prefix).unwrap_or(&full).to_string();
-                if self.rewrite_one(&full, &key, rewrite).await? {
-                    rewritten += 1;
-                }
-            }
-            cursor = next;
-            if cursor == 0 {
-                return Ok(rewritten);
-            }
-        }
-    }
-
-    async fn rewrite_one(
-        &self,
-        full: &str,
-        key: &str,
-        rewrite: &(dyn Fn(&str, &str) -> Option<String> + Send + Sync),
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        let kind: String = self
-            .bounded(async { redis::cmd("TYPE").arg(full).query_async(&mut conn).await })
-            .await?;
-        match kind.as_str() {
-            "string" => {
-                let Some(old): Option<String> =
-                    self.bounded(async { conn.get(full).await }).await?
-                else {
-                    return Ok(false);
-                };
-                let Some(new) = rewrite(key, &old) else {
-                    return Ok(false);
-                };
-                let script = redis::Script::new(REWRITE_STRING);
-                let done: i64 = self
-                    .bounded(async {
-                        script
-                            .key(full)
-                            .arg(&old)
-                            .arg(&new)
-                            .invoke_async(&mut conn)
-                            .await
-                    })
-                    .await?;
-                Ok(done == 1)
-            }
-            "list" => {
-                let old: Vec<String> = self
-                    .bounded(async { conn.lrange(full, 0, -1).await })
-                    .await?;
-                let new: Vec<String> = old
-                    .iter()
-                    .map(|v| rewrite(key, v).unwrap_or_else(|| v.clone()))
-                    .collect();
-                if new == old {
-                    return Ok(false);
-                }
-                let script = redis::Script::new(REWRITE_LIST);
-                let mut call = script.key(full);
-                call.arg(old.len()).arg(&old).arg(&new);
-                let done: i64 = self
-                    .bounded(async { call.invoke_async(&mut conn).await })
-                    .await?;
-                Ok(done == 1)
-            }
-            _ => Ok(false),
-        }
     }
 
     async fn bounded<T>(
@@ -253,29 +162,6 @@ redis.call('PEXPIRE', KEYS[1], at - now + window)
 return {1, at - now}
 ";
 
-/// Replaces a string with ARGV[2] if it is still ARGV[1], keeping its time to live.
-const REWRITE_STRING: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0
-";
-
-/// Replaces a list's ARGV[1] entries (ARGV[2..n+1]) with ARGV[n+2..2n+1] if it still holds
-/// exactly those, keeping its time to live.
-const REWRITE_LIST: &str = r"
-local n = tonumber(ARGV[1])
-if redis.call('LLEN', KEYS[1]) ~= n then return 0 end
-for i = 1, n do
-  if redis.call('LINDEX', KEYS[1], i - 1) ~= ARGV[1 + i] then return 0 end
-end
-for i = 1, n do
-  redis.call('LSET', KEYS[1], i - 1, ARGV[1 + n + i])
-end
-return 1
-";
-
 /// A name for this process among the replicas: the host (the pod's name under
 /// Kubernetes), the process and its start time, so a restarted replica is a new one.
 pub fn instance_name() -> String {
@@ -285,6 +171,27 @@ pub fn instance_name() -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("{host}-{}-{started:x}", std::process::id())
+}
+
+/// The texts in an `INFO` answer: one server's, or each node's of a cluster.
+fn info_texts(value: redis::Value, texts: &mut Vec<String>) {
+    match value {
+        redis::Value::BulkString(bytes) => texts.push(String::from_utf8_lossy(&bytes).into()),
+        redis::Value::VerbatimString { text, .. } | redis::Value::SimpleString(text) => {
+            texts.push(text)
+        }
+        redis::Value::Map(entries) => {
+            for (_, v) in entries {
+                info_texts(v, texts);
+            }
+        }
+        redis::Value::Array(items) => {
+            for v in items {
+                info_texts(v, texts);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn ttl_ms(ttl: Duration) -> u64 {
@@ -474,17 +381,26 @@ impl Store for RedisStore {
             .bounded(async move {
                 redis::cmd("INFO")
                     .arg("memory")
-                    .query_async::<String>(&mut conn)
+                    .query_async::<redis::Value>(&mut conn)
                     .await
             })
             .await;
+        // One server answers with its text; a cluster with each primary's: they add up.
         let memory = info.ok().and_then(|info| {
-            let field = |name: &str| {
+            let mut texts = Vec::new();
+            info_texts(info, &mut texts);
+            let field = |info: &str, name: &str| {
                 info.lines()
                     .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
                     .and_then(|value| value.trim().parse::<u64>().ok())
             };
-            Some((field("used_memory")?, field("maxmemory")?))
+            let mut total = None::<(u64, u64)>;
+            for text in &texts {
+                let (used, max) = (field(text, "used_memory")?, field(text, "maxmemory")?);
+                let (u, m) = total.unwrap_or_default();
+                total = Some((u + used, m + max));
+            }
+            total
         });
         self.metrics.redis_memory(memory);
     }

@@ -32,7 +32,7 @@ fn minimal_configuration_takes_the_documented_defaults() {
     assert_eq!(config.tallyfy.web_url, "https://go.tallyfy.com");
     assert_eq!(config.port, 3000);
     assert_eq!(config.host.to_string(), "0.0.0.0");
-    assert!(config.store.redis_url.is_none());
+    assert!(config.store.redis.is_none());
     assert_eq!(config.log_format, LogFormat::Text);
     assert_eq!(config.tallyfy.rate_limit, 600);
     assert_eq!(config.tallyfy.rate_window, Duration::from_secs(60));
@@ -201,4 +201,78 @@ fn base_urls_gain_a_trailing_slash() {
         config.slack.api_url.join("views.open").unwrap().as_str(),
         "http://127.0.0.1:9000/api/views.open"
     );
+}
+
+fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigErrors> {
+    let mut vars = MINIMAL.to_vec();
+    vars.extend_from_slice(extra);
+    Config::from_lookup(lookup(&vars))
+}
+
+#[test]
+fn redis_is_one_server_behind_sentinel_or_a_cluster() {
+    let one = with(&[("REDIS_URL", "redis://redis:6379")]).unwrap();
+    assert!(matches!(one.store.redis, Some(RedisTarget::Server(_))));
+
+    let sentinel = with(&[
+        ("REDIS_URL", "rediss://:pw@ignored:6379/2"),
+        ("REDIS_SENTINELS", "s1:26379, s2:26379,s3:26379"),
+    ])
+    .unwrap();
+    match sentinel.store.redis {
+        Some(RedisTarget::Sentinel {
+            sentinels,
+            master,
+            server,
+            password,
+        }) => {
+            assert_eq!(sentinels, ["s1:26379", "s2:26379", "s3:26379"]);
+            assert_eq!(master, DEFAULT_SENTINEL_MASTER);
+            assert!(server.is_some() && password.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    let named = with(&[
+        ("REDIS_SENTINELS", "s1:26379"),
+        ("REDIS_SENTINEL_MASTER", "primary"),
+    ])
+    .unwrap();
+    assert!(
+        matches!(named.store.redis, Some(RedisTarget::Sentinel { master, .. }) if master == "primary")
+    );
+
+    let cluster = with(&[("REDIS_CLUSTER_NODES", "n1:7000,n2:7000,redis://n3:7000")]).unwrap();
+    assert!(
+        matches!(cluster.store.redis, Some(RedisTarget::Cluster { nodes, .. }) if nodes.len() == 3)
+    );
+}
+
+#[test]
+fn redis_settings_that_cannot_work_are_reported() {
+    let both = with(&[
+        ("REDIS_SENTINELS", "s1:26379"),
+        ("REDIS_CLUSTER_NODES", "n1:7000"),
+    ])
+    .unwrap_err();
+    assert!(both.to_string().contains("set one"), "{both}");
+    let bad = with(&[("REDIS_CLUSTER_NODES", "n1,n2:7000")]).unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("REDIS_CLUSTER_NODES must list host:port"),
+        "{bad}"
+    );
+    let bad = with(&[("REDIS_SENTINELS", "s1:notaport")]).unwrap_err();
+    assert!(bad.to_string().contains("REDIS_SENTINELS"), "{bad}");
+}
+
+#[test]
+fn the_redis_passwords_are_not_printed() {
+    let config = with(&[
+        ("REDIS_URL", "redis://:hunter2hunter2@x:6379"),
+        ("REDIS_SENTINELS", "s1:26379"),
+        ("REDIS_SENTINEL_PASSWORD", "sentinel-secret-42"),
+    ])
+    .unwrap();
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("hunter2hunter2") && !printed.contains("sentinel-secret-42"));
 }

@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
 use tokio::sync::{mpsc, Mutex};
 
+use crate::config::RedisTarget;
 use crate::seal::JobMac;
-use crate::store::{Breaker, StoreError, CALL_TIMEOUT};
+use crate::store::{Breaker, RedisConn, StoreError, CALL_TIMEOUT};
 
 /// One job handed to this replica.
 #[derive(Clone, Debug)]
@@ -202,9 +202,9 @@ return id
 /// The queue in Redis, shared by every replica.
 pub struct RedisQueue {
     /// Short commands.
-    conn: ConnectionManager,
+    conn: RedisConn,
     /// Blocking reads, on a connection of their own so they never hold up other commands.
-    reader: ConnectionManager,
+    reader: RedisConn,
     stream: String,
     /// This replica's name in the consumer group.
     consumer: String,
@@ -218,7 +218,7 @@ pub struct RedisQueue {
 }
 
 impl RedisQueue {
-    /// Connects lazily, like the store: the service starts while Redis is down.
+    /// The queue on one server at `url`; see [`RedisQueue::connect`].
     pub fn new(
         url: &str,
         prefix: &str,
@@ -228,24 +228,32 @@ impl RedisQueue {
         breaker: Arc<Breaker>,
         mac: JobMac,
     ) -> Result<Self, StoreError> {
-        crate::tls::init();
-        let backend = |e: redis::RedisError| StoreError::Backend(e.to_string());
-        let client = redis::Client::open(url).map_err(backend)?;
-        let config = |response: Duration| {
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CALL_TIMEOUT))
-                .set_response_timeout(Some(response))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(200))
-        };
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config(CALL_TIMEOUT))
-            .map_err(backend)?;
-        let reader =
-            ConnectionManager::new_lazy_with_config(client, config(longest_wait + CALL_TIMEOUT))
-                .map_err(backend)?;
+        let target = RedisTarget::server(url);
+        Self::connect(
+            &target,
+            prefix,
+            consumer,
+            claim_after,
+            longest_wait,
+            breaker,
+            mac,
+        )
+    }
+
+    /// Connects lazily, like the store: the service starts while Redis is down. The stream
+    /// is one key, so every command on it goes to one node of a cluster.
+    pub fn connect(
+        target: &RedisTarget,
+        prefix: &str,
+        consumer: &str,
+        claim_after: Duration,
+        longest_wait: Duration,
+        breaker: Arc<Breaker>,
+        mac: JobMac,
+    ) -> Result<Self, StoreError> {
         Ok(Self {
-            conn,
-            reader,
+            conn: RedisConn::open(target, CALL_TIMEOUT)?,
+            reader: RedisConn::open(target, longest_wait + CALL_TIMEOUT)?,
             stream: format!("{prefix}:jobs"),
             consumer: consumer.to_string(),
             claim_after,

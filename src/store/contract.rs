@@ -6,6 +6,9 @@ use async_trait::async_trait;
 
 use super::send_schedule::Reservation;
 
+/// The longest any one store call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(750);
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("store call timed out")]

@@ -27,6 +27,7 @@ mod picking;
 mod project;
 mod queue;
 mod rate_budget;
+mod redis_ha;
 mod redis_soak;
 mod reliability;
 mod replay;

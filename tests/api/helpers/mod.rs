@@ -11,6 +11,8 @@
 //!   asked, before a test checks that nothing else happened.
 //! - [`redis`]: the shared Redis every test uses under a key prefix of its own, and
 //!   [`OwnRedis`], a Redis process a test can pause and restart.
+//! - [`redis_ha`]: a Redis Cluster ([`OwnCluster`]) and a primary with a replica behind
+//!   three sentinels ([`OwnSentinels`]), started by the test on free ports.
 //!
 //! Test files import what they need with `use crate::helpers::*;`.
 
@@ -18,10 +20,12 @@ mod app;
 mod messages;
 mod payloads;
 mod redis;
+mod redis_ha;
 mod waiting;
 
 pub use self::app::*;
 pub use self::messages::*;
 pub use self::payloads::*;
 pub use self::redis::*;
+pub use self::redis_ha::*;
 pub use self::waiting::*;
