@@ -183,7 +183,7 @@ async fn send(
 
 /// The commenter's name as Tallyfy has it; `None` when they have no Tallyfy account. A
 /// cached answer from before names were kept is looked up afresh once.
-async fn tallyfy_name(
+pub(super) async fn tallyfy_name(
     app: &Services,
     team: &TeamId,
     user: &UserId,

@@ -7,6 +7,7 @@ mod body_limit;
 mod card_actions;
 mod card_owners;
 mod cli;
+mod completing;
 mod completions;
 mod directory;
 mod durable_redis;

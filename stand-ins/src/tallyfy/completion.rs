@@ -80,8 +80,7 @@ fn filled(value: &Value) -> bool {
 /// Why Tallyfy would not complete `task` (with form fields `fields`) as `body` asks; `None`
 /// when it would.
 pub(super) fn refusal(task: &Value, fields: &[Value], body: &Value) -> Option<Response> {
-    if task["task_type"] == "approval" && !body.get("is_approved").is_some_and(Value::is_boolean)
-    {
+    if task["task_type"] == "approval" && !body.get("is_approved").is_some_and(Value::is_boolean) {
         return Some(invalid(
             json!({"is_approved": ["The is approved field is required."]}),
         ));
@@ -112,7 +111,9 @@ fn wrong_answer(field: &Value, value: &Value) -> Option<String> {
     let ok = match field["field_type"].as_str().unwrap_or_default() {
         "text" => {
             if chars(value).is_some_and(|n| n > 200) {
-                return Some(format!("The {label} may not be greater than 200 characters."));
+                return Some(format!(
+                    "The {label} may not be greater than 200 characters."
+                ));
             }
             value.is_string() || value.is_number() || value.is_boolean()
         }
@@ -180,7 +181,7 @@ pub(super) async fn update_task(
     }
     let oneoff = home.as_deref().is_some_and(|h| h.starts_with("oneoff-"));
     let mut errors = Map::new();
-    if oneoff && params.get("run").is_none() {
+    if oneoff && !params.contains_key("run") {
         for required in ["title", "deadline", "owners"] {
             if value.get(required).is_none_or(Value::is_null) {
                 errors.insert(
@@ -283,7 +284,11 @@ mod tests {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let url = format!("{}/organizations/{}/{path}", fake.api_url(), super::super::ORG);
+        let url = format!(
+            "{}/organizations/{}/{path}",
+            fake.api_url(),
+            super::super::ORG
+        );
         let mut req = client()
             .request(method, url)
             .bearer_auth(super::super::TOKEN)
@@ -323,7 +328,13 @@ mod tests {
             "The is approved field is required."
         );
         let decided = json!({"task_id": id, "is_approved": true});
-        let (status, _) = call(&fake, reqwest::Method::POST, "completed-tasks", Some(decided)).await;
+        let (status, _) = call(
+            &fake,
+            reqwest::Method::POST,
+            "completed-tasks",
+            Some(decided),
+        )
+        .await;
         assert_eq!(status, 201);
         assert_eq!(fake.task(&id).unwrap()["status"], "completed");
     }
@@ -346,7 +357,10 @@ mod tests {
         )
         .await;
         assert_eq!(status, 422);
-        assert!(body["errors"][format!("taskdata.{region}")].is_array(), "{body}");
+        assert!(
+            body["errors"][format!("taskdata.{region}")].is_array(),
+            "{body}"
+        );
 
         // Read as the documentation's sample shows it.
         let sample: Value = serde_json::from_str(include_str!(
@@ -360,7 +374,11 @@ mod tests {
             None,
         )
         .await;
-        for key in sample["data"]["form_fields"]["data"][0].as_object().unwrap().keys() {
+        for key in sample["data"]["form_fields"]["data"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+        {
             assert!(
                 read["data"]["form_fields"]["data"][0].get(key).is_some(),
                 "{key} in {read}"
@@ -392,7 +410,13 @@ mod tests {
                            "taskdata": {region.clone(): {"id": 2, "text": "APAC"}}});
         let (status, _) = call(&fake, reqwest::Method::PUT, &path, Some(right)).await;
         assert_eq!(status, 200);
-        let (status, _) = call(&fake, reqwest::Method::POST, "completed-tasks", Some(complete)).await;
+        let (status, _) = call(
+            &fake,
+            reqwest::Method::POST,
+            "completed-tasks",
+            Some(complete),
+        )
+        .await;
         assert_eq!(status, 201);
     }
 }

@@ -98,11 +98,17 @@ pub(super) async fn complete_task(
                 return refused;
             }
         }
-        if let Some(approved) = value.get("is_approved").filter(|_| {
-            task.as_ref().is_some_and(|t| t["task_type"] == "approval")
-        }) {
+        if let Some(approved) = value
+            .get("is_approved")
+            .filter(|_| task.as_ref().is_some_and(|t| t["task_type"] == "approval"))
+        {
             let approved = approved.clone();
-            if let Some(t) = s.runs.values_mut().flatten().find(|t| t["id"] == task_id.as_str()) {
+            if let Some(t) = s
+                .runs
+                .values_mut()
+                .flatten()
+                .find(|t| t["id"] == task_id.as_str())
+            {
                 t["is_approved"] = approved;
             }
         }
