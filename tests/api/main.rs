@@ -39,6 +39,7 @@ mod slow_slack;
 mod socket_mode;
 mod store;
 mod strangers;
+mod tallyfy_completion;
 mod tallyfy_rules;
 mod task_command;
 mod task_options;
