@@ -3,7 +3,9 @@
 //! when the card is updated in place), and "Comment"; a project's card carries three menus
 //! that do the same for one of its lines. Each carries the job's key (a line's option, its
 //! position too), which [`pressed`] reads back. Only the task's assignees may mark it done
-//! or reopen it (see [`super::turn`]).
+//! or reopen it (see [`super::turn`]). An approval's card carries "Approve" and "Reject"
+//! in place of "Mark done" (its actions block is marked [`APPROVAL_BLOCK`], so a reopened
+//! approval offers them again).
 
 use slack_morphism::prelude::*;
 
@@ -13,6 +15,11 @@ use crate::slack::mrkdwn;
 pub const DONE_ACTION: &str = "task_done";
 /// "Reopen": the task is open again in Tallyfy.
 pub const REOPEN_ACTION: &str = "task_reopen";
+/// "Approve" and "Reject": an approval's decision (Reject asks for a reason first).
+pub const APPROVE_ACTION: &str = "task_approve";
+pub const REJECT_ACTION: &str = "task_reject";
+/// The block id of an approval card's buttons.
+pub const APPROVAL_BLOCK: &str = "approval";
 /// "Comment": opens a small form whose text becomes a comment on the task in Tallyfy.
 pub const COMMENT_ACTION: &str = "task_comment";
 /// The menus that act on one line of a project (its task). Each option's value is
@@ -32,6 +39,8 @@ pub enum Act {
     Done,
     Reopen,
     Comment,
+    Approve,
+    Reject,
 }
 
 /// A press of a card's button or a line's menu, read back from its action id and value.
@@ -51,6 +60,8 @@ pub fn pressed(action_id: &str, chosen: &str) -> Option<Pressed> {
         DONE_ACTION => (Act::Done, false),
         REOPEN_ACTION => (Act::Reopen, false),
         COMMENT_ACTION => (Act::Comment, false),
+        APPROVE_ACTION => (Act::Approve, false),
+        REJECT_ACTION => (Act::Reject, false),
         LINE_DONE_ACTION => (Act::Done, true),
         LINE_REOPEN_ACTION => (Act::Reopen, true),
         LINE_COMMENT_ACTION => (Act::Comment, true),
@@ -76,26 +87,37 @@ pub fn is_card_action(action_id: &str) -> bool {
     pressed(action_id, "0:").is_some()
 }
 
-/// The button that changes whether the task is done: "Mark done" while it is open,
-/// "Reopen" once it is done.
-fn turn_button(key: &str, done: bool) -> SlackActionBlockElement {
-    let (text, action) = if done {
-        ("Reopen", REOPEN_ACTION)
-    } else {
-        ("Mark done", DONE_ACTION)
-    };
+fn button(text: &str, action: &str, key: &str) -> SlackActionBlockElement {
     SlackBlockButtonElement::new(text.into())
         .with_action_id(action.into())
         .with_value(key.to_string())
         .into()
 }
 
-/// The assignees' buttons for job `key`'s task, which is `done` or open.
-pub fn task_buttons(key: &str, done: bool) -> Vec<SlackActionBlockElement> {
-    let comment = SlackBlockButtonElement::new("Comment".into())
-        .with_action_id(COMMENT_ACTION.into())
-        .with_value(key.to_string());
-    vec![turn_button(key, done), comment.into()]
+/// The buttons that change whether the task is done: "Reopen" once it is done; while it
+/// is open, "Approve" and "Reject" for an approval, else "Mark done".
+fn turn_buttons(key: &str, done: bool, approval: bool) -> Vec<SlackActionBlockElement> {
+    match (done, approval) {
+        (true, _) => vec![button("Reopen", REOPEN_ACTION, key)],
+        (false, true) => vec![
+            button("Approve", APPROVE_ACTION, key),
+            button("Reject", REJECT_ACTION, key),
+        ],
+        (false, false) => vec![button("Mark done", DONE_ACTION, key)],
+    }
+}
+
+/// The assignees' buttons for job `key`'s task, which is `done` or open (an `approval`
+/// or not); the actions block holding them takes [`actions_block_id`].
+pub fn task_buttons(key: &str, done: bool, approval: bool) -> Vec<SlackActionBlockElement> {
+    let mut buttons = turn_buttons(key, done, approval);
+    buttons.push(button("Comment", COMMENT_ACTION, key));
+    buttons
+}
+
+/// The block id of a task card's actions block.
+pub fn actions_block_id(approval: bool) -> Option<SlackBlockId> {
+    approval.then(|| APPROVAL_BLOCK.into())
 }
 
 /// The assignees' menus for the lines of job `key`'s project that were made (position and
@@ -140,23 +162,33 @@ fn line_value(position: u32, key: &str) -> String {
     format!("{position}:{key}")
 }
 
-/// The card with its "Mark done" or "Reopen" button showing whether the task is `done`;
-/// every other block and button stays as it was.
+/// The card with its "Mark done" (or "Approve" and "Reject") or "Reopen" buttons showing
+/// whether the task is `done`; every other block and button stays as it was.
 pub fn with_turn(mut content: SlackMessageContent, done: bool) -> SlackMessageContent {
     for block in content.blocks.iter_mut().flatten() {
         let SlackBlock::Actions(actions) = block else {
             continue;
         };
-        for element in actions.elements.iter_mut() {
-            let SlackActionBlockElement::Button(button) = element else {
+        let approval = actions
+            .block_id
+            .as_ref()
+            .is_some_and(|b| b.0 == APPROVAL_BLOCK);
+        let mut elements = Vec::with_capacity(actions.elements.len() + 1);
+        for element in actions.elements.drain(..) {
+            let SlackActionBlockElement::Button(pressed) = &element else {
+                elements.push(element);
                 continue;
             };
-            let id = button.action_id.as_ref().map(|id| id.0.as_str());
-            if id == Some(DONE_ACTION) || id == Some(REOPEN_ACTION) {
-                let key = button.value.clone().unwrap_or_default();
-                *element = turn_button(&key, done);
+            match pressed.action_id.as_ref().map(|id| id.0.as_str()) {
+                Some(DONE_ACTION | APPROVE_ACTION | REOPEN_ACTION) => {
+                    let key = pressed.value.clone().unwrap_or_default();
+                    elements.extend(turn_buttons(&key, done, approval));
+                }
+                Some(REJECT_ACTION) => {}
+                _ => elements.push(element),
             }
         }
+        actions.elements = elements;
     }
     content
 }
@@ -170,7 +202,7 @@ mod tests {
         let mut elements = vec![SlackBlockButtonElement::new("Open in Tallyfy".into())
             .with_action_id("open_in_tallyfy".into())
             .into()];
-        elements.extend(task_buttons("k1", false));
+        elements.extend(task_buttons("k1", false, false));
         let card =
             SlackMessageContent::new().with_blocks(vec![SlackActionsBlock::new(elements).into()]);
         let done = serde_json::to_value(with_turn(card, true)).unwrap();

@@ -178,15 +178,7 @@ async fn send(
     };
     let content = content(text, &author, link.as_deref());
     let title = mrkdwn::escape(&mrkdwn::shorten(&pressed.title, limits::SHOWN_TITLE));
-    // A task with guests gets a comment they can read too; when the task cannot be read,
-    // Tallyfy's default stands.
-    let for_guests = match app.tallyfy.get_task(&pressed.task).await {
-        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
-        Err(e) => {
-            tracing::info!(error = %e, "could not read a task's guests before commenting");
-            false
-        }
-    };
+    let for_guests = for_guests(app, &pressed.task).await;
     match app
         .tallyfy
         .comment(&pressed.task, &content, for_guests)
@@ -208,7 +200,7 @@ async fn send(
 
 /// The commenter's name as Tallyfy has it; `None` when they have no Tallyfy account. A
 /// cached answer from before names were kept is looked up afresh once.
-async fn tallyfy_name(
+pub(super) async fn tallyfy_name(
     app: &Services,
     team: &TeamId,
     user: &UserId,
@@ -259,5 +251,17 @@ mod tests {
             "Ten chairs\n\n\u{2014} alice, in Slack: https://acme.slack.com/archives/C1/p1"
         );
         assert!(content("x", "bob", None).ends_with("bob, in Slack"));
+    }
+}
+
+/// Whether a comment on `task` is sent for its guests to read too: when it has guests.
+/// When the task cannot be read, Tallyfy's default (hidden from guests) stands.
+pub(super) async fn for_guests(app: &Services, task: &TaskId) -> bool {
+    match app.tallyfy.get_task(task).await {
+        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
+        Err(e) => {
+            tracing::info!(error = %e, "could not read a task's guests before commenting");
+            false
+        }
     }
 }

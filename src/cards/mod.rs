@@ -9,7 +9,9 @@
 //!   each of its lines.
 //! - [`mod@press`]: the one way in for a press; [`turn`] carries out Mark done and Reopen
 //!   (only for the task's assignees, from what Tallyfy says of the task now), [`comment`]
-//!   the comment form.
+//!   the comment form. What a completion needs first, from Tallyfy's state at the press
+//!   ([`complete`]): an approval's decision (Approve, Reject with a reason), the required
+//!   form fields, asked in a form ([`form`]) or left to Tallyfy when Slack cannot ask.
 //! - News, once, in the card's thread and on the card ([`news`]), from Tallyfy's webhook
 //!   ([`webhook`]) or, without a public URL (Socket Mode), from reading the work
 //!   ([`poll`]). A reopening made from a card is told with who made it.
@@ -17,7 +19,9 @@
 
 pub mod buttons;
 pub mod comment;
+mod complete;
 pub mod follow;
+pub mod form;
 mod news;
 mod poll;
 pub mod press;

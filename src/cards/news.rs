@@ -112,10 +112,19 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
         true => cards.completer(&news.task).await,
         false => None,
     };
+    let decided = match pressed_by {
+        Some(_) => cards.decision(&news.task).await,
+        None => None,
+    };
     let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+        let mark = match decided.as_deref() {
+            Some("rejected") => ":x:",
+            _ => ":white_check_mark:",
+        };
         format!(
-            ":white_check_mark: {} completed *{}*",
+            "{mark} {} {} *{}*",
             mrkdwn::mention(user),
+            decided.as_deref().unwrap_or("completed"),
             mrkdwn::escape(&title)
         )
     } else if news.done {

@@ -1,13 +1,14 @@
-//! The one way in for a press on a card: Mark done, Reopen or Comment, on a task's card or
-//! on one line of a project's. The press is answered at once and carried out in the
-//! background: the task it acts on is read from the card's record, then turned
-//! ([`super::turn`]) or commented on ([`super::comment`]); the presser hears privately how
-//! it went.
+//! The one way in for a press on a card: Mark done, Approve, Reject, Reopen or Comment, on
+//! a task's card or on one line of a project's. The press is answered at once and carried
+//! out in the background: the task it acts on is read from the card's record, then
+//! completed ([`super::complete`]), reopened ([`super::turn`]) or commented on
+//! ([`super::comment`]); the presser hears privately how it went.
 
 use super::buttons::{self, Act};
 use super::comment::{self, Press};
+use super::complete::{self, Decision};
 use super::store;
-use super::turn::{self, Turn};
+use super::turn::{self, Completion, Turn};
 use crate::slack::interaction::{Action, BlockActions};
 use crate::state::AppState;
 
@@ -33,6 +34,8 @@ pub fn press(
         Act::Done => "mark_done",
         Act::Reopen => "reopen",
         Act::Comment => "comment",
+        Act::Approve => "approve",
+        Act::Reject => "reject",
     };
     state.metrics.slack_request("block_actions", what);
     let container = actions.container.as_ref();
@@ -48,22 +51,31 @@ pub fn press(
     let app = state.clone();
     let handed = state.jobs.hand_off(async move {
         let target = store::of(&app).target(&pressed.job, pressed.line).await;
-        let turned = match pressed.act {
-            Act::Done => Turn::Done,
-            Act::Reopen => Turn::Reopen,
+        let decision = match pressed.act {
+            Act::Done => Decision::Done,
+            Act::Approve => Decision::Approve,
+            Act::Reject => Decision::Reject,
+            Act::Reopen => {
+                let Some(url) = press.response_url else {
+                    return;
+                };
+                let text = match &target {
+                    Some(target) => {
+                        let (team, user) = (&press.team, &press.user);
+                        let none = Completion::default();
+                        turn::turn(&app, target, team, user, Turn::Reopen, none).await
+                    }
+                    None => turn::GONE.to_string(),
+                };
+                return app.courier.reply_privately(&url, &text).await;
+            }
             Act::Comment => {
                 let task = target.map(|t| (t.created.id, t.title));
                 return comment::open(&app, press, task).await;
             }
         };
-        let Some(url) = press.response_url else {
-            return;
-        };
-        let text = match &target {
-            Some(target) => turn::turn(&app, target, &press.team, &press.user, turned).await,
-            None => turn::GONE.to_string(),
-        };
-        app.courier.reply_privately(&url, &text).await;
+        let target = target.map(|t| (t, pressed.line));
+        complete::press(&app, target, press, decision).await;
     });
     if handed.is_err() {
         tracing::warn!("too much work is running: a button press was not handled");

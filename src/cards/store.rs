@@ -11,6 +11,7 @@
 //! | `calls:{token}:{minute}` | a count | a webhook's calls in one minute, for its rate limit | two minutes |
 //! | `turn:{task}` | `1` | someone's Mark done or Reopen is being carried out | 30 s |
 //! | `completer:{task}` | a Slack user id | who pressed Mark done, to name them in the thread | an hour |
+//! | `decision:{task}` | `approved` or `rejected` | the decision that completed an approval from its card | an hour |
 //! | `polled` | a list of [`Polled`], newest first | the work the poller reads (no public URL) | [`FOLLOW_TTL`] |
 //! | `poller` | a replica's name | the lease that makes one replica the poller | three polls |
 
@@ -271,8 +272,28 @@ impl CardStore<'_> {
         Some(UserId::new(user))
     }
 
-    /// Who pressed Mark done on `task`, once: the record goes as it is read.
+    /// Records the decision (approved or not) that `task`, an approval, is completed with.
+    pub async fn note_decision(&self, task: &TaskId, approved: bool) {
+        let word = if approved { "approved" } else { "rejected" };
+        let _ = self
+            .store
+            .set(&format!("decision:{task}"), word, COMPLETER_TTL)
+            .await;
+    }
+
+    /// The decision noted for `task`: "approved" or "rejected".
+    pub async fn decision(&self, task: &str) -> Option<String> {
+        self.store
+            .get(&format!("decision:{task}"))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Who pressed Mark done on `task`, once: the record goes as it is read (and the
+    /// decision with it).
     pub async fn take_completer(&self, task: &str) -> Option<UserId> {
+        let _ = self.store.delete(&format!("decision:{task}")).await;
         let key = format!("completer:{task}");
         let user = self.store.get(&key).await.ok().flatten()?;
         let _ = self.store.delete(&key).await;

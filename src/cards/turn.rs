@@ -8,15 +8,29 @@
 //! too: a done task is not completed again, an open one not reopened, and a second press
 //! while the first is being carried out changes nothing. The thread hears of a completion as of any other, and of a reopening with who
 //! made it.
+//!
+//! A completion is made as Tallyfy takes it ([`Completion`]): an approval with its
+//! decision (and a rejection's reason as a comment on the task), the answers to required
+//! form fields filled first; see [`super::complete`] for what a press asks before that.
 
 use super::news;
 use super::store::{self, Target};
 use crate::directory::Assignee;
 use crate::failures;
 use crate::slack::ids::{TeamId, UserId};
+use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{ListedTask, MemberId};
 use crate::tallyfy::TallyfyError;
+
+/// How a task is completed: an approval's decision, the reason of a rejection, and answers
+/// to its form fields (field id, what was given in Slack).
+#[derive(Clone, Debug, Default)]
+pub struct Completion {
+    pub is_approved: Option<bool>,
+    pub reason: Option<String>,
+    pub answers: Vec<(String, String)>,
+}
 
 /// What a press is answered with when the job's details are no longer kept.
 pub const GONE: &str = "I no longer have this task's details; change it in Tallyfy.";
@@ -46,11 +60,32 @@ impl Turn {
         }
     }
 
-    fn made(self) -> &'static str {
-        match self {
-            Turn::Done => "Marked done in Tallyfy.",
-            Turn::Reopen => "Reopened in Tallyfy.",
+    fn made(self, completion: &Completion) -> &'static str {
+        match (self, completion.is_approved) {
+            (Turn::Done, Some(true)) => "Approved in Tallyfy.",
+            (Turn::Done, Some(false)) => "Rejected in Tallyfy.",
+            (Turn::Done, None) => "Marked done in Tallyfy.",
+            (Turn::Reopen, _) => "Reopened in Tallyfy.",
         }
+    }
+}
+
+/// The Tallyfy member `user` is, if any; what to tell them when they cannot be looked up.
+pub(super) async fn member(
+    app: &Services,
+    team: &TeamId,
+    user: &UserId,
+) -> Result<Option<MemberId>, String> {
+    match app
+        .directory
+        .resolve_all(team, std::slice::from_ref(user))
+        .await
+    {
+        Ok(resolved) => Ok(resolved.into_iter().find_map(|r| match r.assignee {
+            Assignee::Member { id, .. } => Some(id),
+            _ => None,
+        })),
+        Err(e) => Err(failures::lookup(&e, "assignees'")),
     }
 }
 
@@ -61,17 +96,11 @@ pub async fn turn(
     team: &TeamId,
     user: &UserId,
     turn: Turn,
+    completion: Completion,
 ) -> String {
-    let member = match app
-        .directory
-        .resolve_all(team, std::slice::from_ref(user))
-        .await
-    {
-        Ok(resolved) => resolved.into_iter().find_map(|r| match r.assignee {
-            Assignee::Member { id, .. } => Some(id),
-            _ => None,
-        }),
-        Err(e) => return failures::lookup(&e, "assignees'"),
+    let member = match member(app, team, user).await {
+        Ok(member) => member,
+        Err(text) => return text,
     };
     let Some(member) = member else {
         return turn.not_an_assignee().into();
@@ -80,7 +109,7 @@ pub async fn turn(
     if !cards.take_turn(task).await {
         return turn.already().into();
     }
-    let text = carry_out(app, target, member, user, turn).await;
+    let text = carry_out(app, target, member, (team, user), turn, completion).await;
     cards.end_turn(task).await;
     text
 }
@@ -91,11 +120,12 @@ async fn carry_out(
     app: &Services,
     target: &Target,
     member: MemberId,
-    user: &UserId,
+    (team, user): (&TeamId, &UserId),
     turn: Turn,
+    mut completion: Completion,
 ) -> String {
     let created = &target.created;
-    let now = match app.tallyfy.get_task(&created.id).await {
+    let now = match app.tallyfy.get_task_with_fields(&created.id).await {
         Ok(task) => task,
         Err(e) => {
             tracing::warn!(error = %e, "could not read a task before changing it");
@@ -113,15 +143,10 @@ async fn carry_out(
     let done = now.status.as_deref() == Some("completed");
     let result = match (turn, done) {
         (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
-        (Turn::Done, false) => {
-            let cards = store::of(app);
-            cards.note_completer(&created.id, user).await;
-            let result = app.tallyfy.complete_task(created).await;
-            if result.is_err() {
-                cards.take_completer(&created.id.0).await;
-            }
-            result
-        }
+        (Turn::Done, false) => match complete(app, target, &now, user, &mut completion).await {
+            Ok(result) => result,
+            Err(text) => return text,
+        },
         (Turn::Reopen, true) => app.tallyfy.reopen_task(created).await,
     };
     match result {
@@ -135,7 +160,14 @@ async fn carry_out(
                 let at = now.completed_at.as_deref();
                 news::reopened(app, &target.key, &created.id, &target.title, user, at).await;
             }
-            turn.made().into()
+            let made = turn.made(&completion);
+            match completion.reason {
+                Some(reason) => {
+                    let by = (team, user);
+                    give_reason(app, target, by, &reason, made).await
+                }
+                None => made.into(),
+            }
         }
         Err(e) => {
             tracing::warn!(error = %e, ?turn, "could not change a task in Tallyfy");
@@ -144,9 +176,63 @@ async fn carry_out(
     }
 }
 
+/// Completes the task as Tallyfy takes it: its answers filled first, an approval with its
+/// decision. `Err` says why it was not tried (a decision or an answer Tallyfy needs that
+/// the press did not bring).
+async fn complete(
+    app: &Services,
+    target: &Target,
+    now: &ListedTask,
+    user: &UserId,
+    completion: &mut Completion,
+) -> Result<Result<(), TallyfyError>, String> {
+    let created = &target.created;
+    if now.task_type.as_deref() != Some("approval") {
+        // Honoured only by approvals; an expiring task would be recorded as expired.
+        completion.is_approved = None;
+    } else if completion.is_approved.is_none() {
+        return Err("This task is an approval: press Approve or Reject.".into());
+    }
+    let mut taskdata = serde_json::Map::new();
+    for (id, given) in &completion.answers {
+        let field = now.form_fields.iter().find(|f| &f.id == id);
+        if let Some(value) = field.and_then(|f| f.answer(given)) {
+            taskdata.insert(id.clone(), value);
+        }
+    }
+    let unanswered: Vec<&str> = now
+        .form_fields
+        .iter()
+        .filter(|f| f.is_missing() && !taskdata.contains_key(&f.id))
+        .map(|f| f.label.as_str())
+        .collect();
+    if !unanswered.is_empty() {
+        return Err(needs(app, target, &unanswered));
+    }
+    if !taskdata.is_empty() {
+        if let Err(e) = app.tallyfy.fill_fields(created, now, taskdata).await {
+            tracing::warn!(error = %e, "could not fill a task's form fields");
+            return Ok(Err(e));
+        }
+    }
+    let cards = store::of(app);
+    cards.note_completer(&created.id, user).await;
+    if let Some(approved) = completion.is_approved {
+        cards.note_decision(&created.id, approved).await;
+    }
+    let result = app
+        .tallyfy
+        .complete_task(created, completion.is_approved)
+        .await;
+    if result.is_err() {
+        cards.take_completer(&created.id.0).await;
+    }
+    Ok(result)
+}
+
 /// Whether `member` is one of `task`'s assignees as Tallyfy has them now: named among its
 /// owners, or a member of a group that owns it (the groups are read only when needed).
-async fn assigned(
+pub(super) async fn assigned(
     app: &Services,
     task: &ListedTask,
     member: MemberId,
@@ -162,4 +248,49 @@ async fn assigned(
     Ok(groups
         .iter()
         .any(|g| owners.groups.contains(&g.id) && g.has(member)))
+}
+
+/// What to tell an assignee when Tallyfy needs the fields `labels` filled in first, which
+/// they are to do in Tallyfy.
+pub(super) fn needs(app: &Services, target: &Target, labels: &[&str]) -> String {
+    let named: Vec<String> = labels
+        .iter()
+        .map(|l| format!("\u{201c}{}\u{201d}", mrkdwn::escape(l)))
+        .collect();
+    let link = app.links.created(&target.created, None);
+    format!(
+        "Tallyfy needs {} filled in before this task can be done, which can't be done from Slack: fill it in Tallyfy, then mark the task done there: {link}",
+        named.join(", ")
+    )
+}
+
+/// After a rejection: its reason becomes a comment on the task, signed as comments made
+/// from Slack are; answers what to tell the assignee (`made` said how the task went).
+pub(super) async fn give_reason(
+    app: &Services,
+    target: &Target,
+    (team, user): (&TeamId, &UserId),
+    reason: &str,
+    made: &str,
+) -> String {
+    let author = match super::comment::tallyfy_name(app, team, user).await {
+        Ok(Some(name)) => name,
+        _ => "an assignee".into(),
+    };
+    let content = format!("Rejected: {reason}\n\n\u{2014} {author}, in Slack");
+    let for_guests = super::comment::for_guests(app, &target.created.id).await;
+    match app
+        .tallyfy
+        .comment(&target.created.id, &content, for_guests)
+        .await
+    {
+        Ok(()) => made.into(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not add a rejection's reason in Tallyfy");
+            format!(
+                "{made} Its reason was not added: {}",
+                mrkdwn::escape(&crate::failures::tallyfy(&e))
+            )
+        }
+    }
 }

@@ -216,6 +216,10 @@ pub async fn interaction(
                         Err(errors) => SubmitAnswer::Errors(errors),
                     }
                 }
+                cards::form::CALLBACK_ID => match Box::pin(cards::form::submit(state, sub)).await {
+                    Ok(()) => SubmitAnswer::Close,
+                    Err(errors) => SubmitAnswer::Errors(errors),
+                },
                 _ => SubmitAnswer::Close,
             };
             match answer {

@@ -20,6 +20,8 @@ use crate::config::TallyfyConfig;
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
+mod completing;
+
 /// Rows per page when listing: as many as Tallyfy gives.
 const PER_PAGE: u32 = super::limits::MAX_PER_PAGE;
 /// Pages read at most when searching members by email.
@@ -193,20 +195,6 @@ impl TallyfyClient {
         let req = self.request(Method::GET, &path).query(&[("with", "tasks")]);
         let found: Data<Run> = self.send("get_run", req).await?;
         Ok(found.data)
-    }
-
-    /// Completes a task: a one-off task through `POST /organizations/{org}/completed-tasks`,
-    /// a task of a run through `POST /organizations/{org}/runs/{run}/completed-tasks`
-    /// (Tallyfy's CLI, `resources.go`).
-    pub async fn complete_task(&self, task: &CreatedTask) -> Result<(), TallyfyError> {
-        let path = match task.run_id() {
-            Some(run) => format!("organizations/{}/runs/{run}/completed-tasks", self.org_id),
-            None => format!("organizations/{}/completed-tasks", self.org_id),
-        };
-        let body = serde_json::json!({ "task_id": task.id });
-        let req = self.request(Method::POST, &path).json(&body);
-        let _: serde_json::Value = self.send("complete_task", req).await?;
-        Ok(())
     }
 
     /// Reopens a completed task: a one-off task through

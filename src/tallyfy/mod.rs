@@ -4,6 +4,7 @@ mod auth;
 pub mod budget;
 mod client;
 mod error;
+pub mod fields;
 pub mod limits;
 pub mod links;
 pub mod model;

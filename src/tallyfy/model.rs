@@ -194,6 +194,12 @@ pub struct ListedTask {
     /// open-api/code-samples/tasks/get-task and complete-task).
     #[serde(default)]
     pub completer_id: Option<serde_json::Value>,
+    /// `task`, `approval`, `expiring`, ... (an approval is completed with a decision).
+    #[serde(default)]
+    pub task_type: Option<String>,
+    /// Its form fields, when read with `with=form_fields`.
+    #[serde(default, deserialize_with = "super::fields::form_fields")]
+    pub form_fields: Vec<super::fields::TaskField>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -201,12 +207,12 @@ pub struct ListedOwners {
     /// Member ids, or member objects with an `id`.
     #[serde(default)]
     pub users: Vec<serde_json::Value>,
+    /// Guests: emails, or guest objects with an `email`.
+    #[serde(default)]
+    pub guests: Vec<serde_json::Value>,
     /// Group ids.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Guests' emails.
-    #[serde(default)]
-    pub guests: Vec<serde_json::Value>,
 }
 
 impl ListedOwners {
@@ -297,7 +303,7 @@ impl ListedTask {
 }
 
 /// An owner as listed: a bare id, or a member object with one.
-fn member_id(v: &serde_json::Value) -> Option<u64> {
+pub(crate) fn member_id(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.get("id").and_then(serde_json::Value::as_u64))
 }

@@ -166,7 +166,12 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                 .expect("links are built from valid base URLs"),
         );
     let mut buttons = vec![button.into()];
-    buttons.extend(crate::cards::buttons::task_buttons(created.job_key, false));
+    let approval = created.task_type == TaskType::Approval;
+    buttons.extend(crate::cards::buttons::task_buttons(
+        created.job_key,
+        false,
+        approval,
+    ));
     SlackMessageContent::new()
         .with_text(fallback)
         .with_blocks(vec![
@@ -175,7 +180,9 @@ pub fn confirmation(created: &Created<'_>) -> SlackMessageContent {
                     SlackBlockMarkDownText::new(mrkdwn::clip(&body, limits::SECTION_TEXT)).into(),
                 )
                 .into(),
-            SlackActionsBlock::new(buttons).into(),
+            SlackActionsBlock::new(buttons)
+                .opt_block_id(crate::cards::buttons::actions_block_id(approval))
+                .into(),
         ])
 }
 

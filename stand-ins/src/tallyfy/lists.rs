@@ -91,14 +91,23 @@ pub(super) async fn get_task(
     ) {
         return r;
     }
-    let found = inner
-        .lock()
-        .unwrap()
+    let s = inner.lock().unwrap();
+    let mut found = s
         .runs
         .values()
         .flatten()
         .find(|t| t["id"] == task.as_str())
         .cloned();
+    // `with=form_fields` adds the task's fields (the documentation's get-task page).
+    let with = query.get("with").map(String::as_str).unwrap_or_default();
+    if let Some(found) = found
+        .as_mut()
+        .filter(|_| with.split(',').any(|w| w == "form_fields"))
+    {
+        let fields = s.fields.get(task.as_str()).cloned().unwrap_or_default();
+        found["form_fields"] = json!({ "data": fields });
+    }
+    drop(s);
     match found {
         Some(task) => Json(json!({ "data": task })).into_response(),
         None => (

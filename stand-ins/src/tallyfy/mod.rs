@@ -25,6 +25,8 @@
 //! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
 //!   `tag_management.py`).
 //! - Tasks are reopened and commented on as Tallyfy's CLI does it, in [`changes`].
+//! - An approval is completed only with `is_approved`, a task with required form fields
+//!   only once they are filled (`PUT .../tasks/{task}` with `taskdata`): [`completion`].
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -34,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -47,6 +49,7 @@ use self::tasks::{complete_task, create_task, mark, send_webhook};
 
 mod access;
 mod changes;
+mod completion;
 mod contract;
 mod lists;
 pub mod options;
@@ -137,6 +140,8 @@ struct Inner {
     tags_refused: bool,
     /// Whether a standalone one-off task comes back inside a run of its own.
     oneoff_has_run: bool,
+    /// Each task's form fields (with their values), by task id.
+    fields: HashMap<String, Vec<Value>>,
     /// Comments on each task, by task id, oldest first.
     comments: HashMap<String, Vec<Value>>,
     next_id: u64,
@@ -184,7 +189,14 @@ impl FakeTallyfy {
                 post(create_task).get(list_tasks),
             )
             .route("/api/organizations/{org}/runs/{run}/tasks", get(list_run_tasks))
-            .route("/api/organizations/{org}/tasks/{task}", get(get_task))
+            .route(
+                "/api/organizations/{org}/tasks/{task}",
+                get(get_task).put(completion::update_task),
+            )
+            .route(
+                "/api/organizations/{org}/runs/{run}/tasks/{task}",
+                put(completion::update_task),
+            )
             .route("/api/organizations/{org}/completed-tasks", post(complete_task))
             .route(
                 "/api/organizations/{org}/runs/{run}/completed-tasks",

@@ -147,11 +147,33 @@ pub(super) async fn complete_task(
     let owner = json!({"id": 1, "email": "owner@example.com", "full_name": "Org Owner"});
     let (known, told) = {
         let mut s = inner.lock().unwrap();
-        let known = s
+        let task = s
             .runs
             .values()
             .flatten()
-            .any(|t| t["id"] == task_id.as_str());
+            .find(|t| t["id"] == task_id.as_str())
+            .cloned();
+        let known = task.is_some();
+        if let Some(task) = &task {
+            let fields = s.fields.get(&task_id).cloned().unwrap_or_default();
+            if let Some(refused) = super::completion::refusal(task, &fields, &value) {
+                return refused;
+            }
+        }
+        if let Some(approved) = value
+            .get("is_approved")
+            .filter(|_| task.as_ref().is_some_and(|t| t["task_type"] == "approval"))
+        {
+            let approved = approved.clone();
+            if let Some(t) = s
+                .runs
+                .values_mut()
+                .flatten()
+                .find(|t| t["id"] == task_id.as_str())
+            {
+                t["is_approved"] = approved;
+            }
+        }
         (
             known,
             mark(&mut s, |t| t["id"] == task_id.as_str(), owner, true),
@@ -466,6 +488,11 @@ pub(super) async fn create_task_to_the_end(
                 "position": task.get("position").cloned().unwrap_or(json!(1)),
                 "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
             }));
+        }
+        let fields = super::completion::stored_fields(task.get("form_fields"), &mut s.next_id);
+        for m in &made {
+            let id = m["id"].as_str().unwrap_or_default().to_string();
+            s.fields.insert(id, fields.clone());
         }
         if let Some(hook) = task.get("webhook").and_then(Value::as_str) {
             for m in &made {
