@@ -76,3 +76,30 @@ async fn a_message_buttons_response_url_replaces_that_message() {
         assert_eq!(now["text"], reads);
     }
 }
+
+/// `users.list` is Tier 2: the 21st call in a minute is answered 429 with `Retry-After`.
+#[tokio::test]
+async fn users_list_answers_429_past_twenty_calls_a_minute() {
+    let slack = FakeSlack::start().await;
+    slack.cap_users_list_page(1);
+    let http = reqwest::Client::new();
+    for call in 1..=21 {
+        let answer = http
+            .get(format!("{}/users.list?limit=200", slack.api_url()))
+            .bearer_auth(BOT_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        if call <= 20 {
+            assert_eq!(answer.status(), 200, "call {call}");
+        } else {
+            assert_eq!(answer.status(), 429);
+            let after: u64 = answer.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((1..=61).contains(&after), "{after}");
+        }
+    }
+}
