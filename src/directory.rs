@@ -378,6 +378,7 @@ pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_cached_member_reads_back_with_both_names() {
