@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
@@ -21,6 +20,7 @@ use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
 
 mod catalog;
+mod handles;
 
 /// People looked up at once for one request.
 const LOOKUP_CONCURRENCY: usize = 8;
@@ -96,7 +96,6 @@ impl<T> Drop for Leave<T> {
 }
 
 /// How long the workspace's `@handle` index is kept.
-const HANDLES_TTL: Duration = Duration::from_secs(3600);
 
 /// What a Slack user is to Tallyfy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,8 +148,9 @@ pub struct Directory {
     store: Arc<dyn Store>,
     config: DirectoryConfig,
     metrics: Metrics,
-    /// One `users.list` sweep at a time in this process.
-    handles_lock: Arc<tokio::sync::Mutex<()>>,
+    /// One `users.list` sweep at a time in this process; held with the times of the
+    /// `users.list` calls of the last minute, to pace them to Slack's Tier 2.
+    handles_lock: Arc<tokio::sync::Mutex<std::collections::VecDeque<tokio::time::Instant>>>,
     /// Lookups in progress, by cache key.
     inflight: Flights<Result<Resolved, DirectoryError>>,
 }
@@ -242,55 +242,6 @@ impl Directory {
             .await
             .into_iter()
             .collect()
-    }
-
-    /// Finds the Slack user a typed `@handle` names (their username, display name or real
-    /// name, ignoring case). The workspace's names are cached for an hour.
-    pub async fn find_handle(
-        &self,
-        team: &str,
-        handle: &str,
-    ) -> Result<Option<UserId>, DirectoryError> {
-        let wanted = handle.trim_start_matches('@').to_lowercase();
-        let index = self.handles(team).await?;
-        Ok(index.get(&wanted).map(|id| UserId::from(id.as_str())))
-    }
-
-    async fn handles(&self, team: &str) -> Result<HashMap<String, String>, DirectoryError> {
-        let key = format!("handles:{team}");
-        let cached = || async {
-            let raw = self.store.get(&key).await.ok()??;
-            serde_json::from_str::<HashMap<String, String>>(&raw).ok()
-        };
-        if let Some(index) = cached().await {
-            return Ok(index);
-        }
-        // Several modals submitted at once share one sweep: wait for it, then read its result.
-        let _single = self.handles_lock.lock().await;
-        if let Some(index) = cached().await {
-            return Ok(index);
-        }
-        let mut index = HashMap::new();
-        for (id, names) in self.slack.people().await? {
-            for name in names {
-                index
-                    .entry(name.to_lowercase())
-                    .or_insert_with(|| id.clone());
-                // "Ada Lovelace" is also typed as @ada.lovelace or @adalovelace.
-                if name.contains(' ') {
-                    index
-                        .entry(name.to_lowercase().replace(' ', "."))
-                        .or_insert_with(|| id.clone());
-                    index
-                        .entry(name.to_lowercase().replace(' ', ""))
-                        .or_insert_with(|| id.clone());
-                }
-            }
-        }
-        if let Ok(raw) = serde_json::to_string(&index) {
-            let _ = self.store.set(&key, &raw, HANDLES_TTL).await;
-        }
-        Ok(index)
     }
 
     /// What the app resolves for `user`, and whether that came from the cache.
@@ -427,6 +378,7 @@ pub fn owners(resolved: &[Resolved], guests_ok: bool) -> Result<Owners, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_cached_member_reads_back_with_both_names() {

@@ -356,41 +356,40 @@ impl SlackApi {
         })
     }
 
-    /// Every active person in the workspace (`users.list`, all pages): (id, names they go by).
-    pub async fn people(&self) -> Result<Vec<(String, Vec<String>)>, SlackCallError> {
+    /// One page of the workspace's people (`users.list`): the active ones, each with the
+    /// names they go by, and the cursor of the next page (`None` after the last).
+    #[allow(clippy::type_complexity)]
+    pub async fn people_page(
+        &self,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<(String, Vec<String>)>, Option<String>), SlackCallError> {
         let session = self.client.open_session(&self.token);
+        let mut req = SlackApiUsersListRequest::new().with_limit(200);
+        req.cursor = cursor.map(|c| SlackCursorId(c.to_string()));
+        let page = self
+            .measured("users.list", || session.users_list(&req))
+            .await?;
         let mut people = Vec::new();
-        let mut cursor: Option<SlackCursorId> = None;
-        // A bound on pages keeps one lookup from running away in a huge workspace.
-        for _ in 0..50 {
-            let mut req = SlackApiUsersListRequest::new().with_limit(200);
-            req.cursor = cursor.clone();
-            let page = self
-                .measured("users.list", || session.users_list(&req))
-                .await?;
-            for u in page.members {
-                if u.deleted.unwrap_or(false) || u.flags.is_bot.unwrap_or(false) {
-                    continue;
-                }
-                let mut names: Vec<String> = Vec::new();
-                names.extend(u.name.clone());
-                if let Some(p) = &u.profile {
-                    names.extend(p.display_name.clone());
-                    names.extend(p.real_name.clone());
-                }
-                names.extend(u.real_name.clone());
-                names.retain(|n| !n.trim().is_empty());
-                people.push((u.id.to_string(), names));
+        for u in page.members {
+            if u.deleted.unwrap_or(false) || u.flags.is_bot.unwrap_or(false) {
+                continue;
             }
-            cursor = page
-                .response_metadata
-                .and_then(|m| m.next_cursor)
-                .filter(|c| !c.to_string().is_empty());
-            if cursor.is_none() {
-                break;
+            let mut names: Vec<String> = Vec::new();
+            names.extend(u.name.clone());
+            if let Some(p) = &u.profile {
+                names.extend(p.display_name.clone());
+                names.extend(p.real_name.clone());
             }
+            names.extend(u.real_name.clone());
+            names.retain(|n| !n.trim().is_empty());
+            people.push((u.id.to_string(), names));
         }
-        Ok(people)
+        let next = page
+            .response_metadata
+            .and_then(|m| m.next_cursor)
+            .map(|c| c.to_string())
+            .filter(|c| !c.is_empty());
+        Ok((people, next))
     }
 
     /// `auth.test`: proves the bot token works; answers the team and bot user.

@@ -482,3 +482,43 @@ async fn whois_and_forget_show_and_reset_a_mapping() {
         "admin commands open no modal"
     );
 }
+
+#[tokio::test]
+async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one() {
+    let app = spawn_app().await;
+    app.slack.add_person(Person {
+        id: "UZEVE".into(),
+        name: "eve".into(),
+        email: Some("eve@example.com".into()),
+        tz: "UTC".into(),
+        ..Person::default()
+    });
+    app.tallyfy
+        .add_member(1020, "eve@example.com", "Eve", "active");
+    // One person a page (Slack may return fewer than asked); the third page fails once.
+    app.slack.cap_users_list_page(1);
+    app.slack.fail_users_list_call(3);
+    let values = ProjectValues::new("Sweep", &[ALICE], "Book venue @eve\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    posted_in(&app, CHANNEL, Duration::from_secs(20)).await;
+    let venue = app
+        .tallyfy
+        .creates()
+        .into_iter()
+        .find(|c| c.body["title"] == "Book venue")
+        .expect("the line");
+    assert!(
+        venue.body["owners"]["users"].to_string().contains("1020"),
+        "{:?}",
+        venue.body
+    );
+    // The sweep went on from where it failed: page one was asked for once.
+    let from_the_start = app
+        .slack
+        .calls("users.list")
+        .iter()
+        .filter(|c| c.body["cursor"].as_str().unwrap_or_default().is_empty())
+        .count();
+    assert_eq!(from_the_start, 1, "{:?}", app.slack.calls("users.list"));
+}

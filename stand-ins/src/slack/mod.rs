@@ -102,6 +102,13 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
+    /// When each `users.list` call of the last minute was made (Tier 2).
+    users_list_calls: VecDeque<Instant>,
+    /// The most members a `users.list` page holds, whatever `limit` asks.
+    users_list_page_cap: Option<usize>,
+    /// `users.list` calls answered so far, and the call (counted from 1) that fails once.
+    users_list_answered: usize,
+    users_list_fail_at: Option<usize>,
     /// Response URLs issued for a button on a posted message: hook id -> (channel, ts).
     message_hooks: HashMap<String, (String, String)>,
     /// Response URLs that answer 307 to another address, by hook id.
@@ -222,6 +229,19 @@ impl FakeSlack {
             .unwrap()
             .member_of
             .insert(channel.to_string());
+    }
+
+    /// `users.list` pages hold at most `members`, whatever `limit` asks: Slack may return
+    /// fewer than the limit, and a client must follow `next_cursor` until it is empty
+    /// (api.slack.com/apis/pagination).
+    pub fn cap_users_list_page(&self, members: usize) {
+        self.inner.lock().unwrap().users_list_page_cap = Some(members.max(1));
+    }
+
+    /// The `call`th `users.list` call (counted from 1) fails once, as Slack's
+    /// `internal_error` (HTTP 500).
+    pub fn fail_users_list_call(&self, call: usize) {
+        self.inner.lock().unwrap().users_list_fail_at = Some(call);
     }
 
     pub fn set_users_info_delay(&self, delay: Duration) {

@@ -1,14 +1,40 @@
 //! The stand-in's own shapes, against what Slack documents.
 
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use serde_json::json;
 
 use super::*;
 
-/// A client for the tests. Built with the service in one workspace, reqwest carries
-/// rustls with no crypto provider of its own: the tests install one, as the service does.
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+/// Calls `method` as the bot, with `query` and a JSON `body`, straight into the stand-in
+/// (no HTTP client needed): its status, headers and JSON answer.
+async fn call(
+    slack: &FakeSlack,
+    method: &str,
+    query: &str,
+    body: Value,
+) -> (u16, HeaderMap, Value) {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {BOT_TOKEN}").parse().unwrap(),
+    );
+    headers.insert("content-type", "application/json".parse().unwrap());
+    let query = Some(query.to_string()).filter(|q| !q.is_empty());
+    let body = Bytes::from(body.to_string());
+    let response = api::answer(slack.inner.clone(), method.into(), query, headers, body).await;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (parts.status.as_u16(), parts.headers, json)
+}
+
+/// Posts `body` to the response URL hook `id`: its status.
+async fn respond(slack: &FakeSlack, id: &str, body: Value) -> u16 {
+    let body = Bytes::from(body.to_string());
+    let response = api::hook(State(slack.inner.clone()), Path(id.to_string()), body).await;
+    response.status().as_u16()
 }
 
 /// A member of another organization in a Slack Connect channel submits a modal: their
@@ -39,15 +65,7 @@ async fn a_slack_connect_submission_names_the_submitters_team_and_the_installing
     let ours = slack.view_submission(&view, "UNOBODY", json!({}));
     assert_eq!(ours["team"]["id"], TEAM);
 
-    let info: serde_json::Value = client()
-        .post(format!("{}/users.info?user=UEXT", slack.api_url()))
-        .bearer_auth(BOT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, _, info) = call(&slack, "users.info", "user=UEXT", json!({})).await;
     assert_eq!(info["user"]["team_id"], "T0PARTNER", "{info}");
 }
 
@@ -57,19 +75,16 @@ async fn a_slack_connect_submission_names_the_submitters_team_and_the_installing
 async fn a_message_buttons_response_url_replaces_that_message() {
     let slack = FakeSlack::start().await;
     slack.join_channel("C1");
-    let http = client();
-    let posted: serde_json::Value = http
-        .post(format!("{}/chat.postMessage", slack.api_url()))
-        .bearer_auth(BOT_TOKEN)
-        .json(&json!({"channel": "C1", "text": "first"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, _, posted) = call(
+        &slack,
+        "chat.postMessage",
+        "",
+        json!({"channel": "C1", "text": "first"}),
+    )
+    .await;
     let ts = posted["ts"].as_str().unwrap();
     let url = slack.message_response_url("C1", ts);
+    let hook = url.rsplit('/').next().unwrap().to_string();
     for (body, reads) in [
         (json!({"text": "aside", "replace_original": false}), "first"),
         (
@@ -77,9 +92,25 @@ async fn a_message_buttons_response_url_replaces_that_message() {
             "second",
         ),
     ] {
-        let answer = http.post(&url).json(&body).send().await.unwrap();
-        assert_eq!(answer.status(), 200);
+        assert_eq!(respond(&slack, &hook, body).await, 200);
         let now = slack.posted().into_iter().find(|m| m["ts"] == ts).unwrap();
         assert_eq!(now["text"], reads);
+    }
+}
+
+/// `users.list` is Tier 2: the 21st call in a minute is answered 429 with `Retry-After`.
+#[tokio::test]
+async fn users_list_answers_429_past_twenty_calls_a_minute() {
+    let slack = FakeSlack::start().await;
+    slack.cap_users_list_page(1);
+    for n in 1..=21 {
+        let (status, headers, _) = call(&slack, "users.list", "limit=200", json!({})).await;
+        if n <= 20 {
+            assert_eq!(status, 200, "call {n}");
+        } else {
+            assert_eq!(status, 429);
+            let after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=61).contains(&after), "{after}");
+        }
     }
 }
