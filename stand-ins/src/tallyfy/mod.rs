@@ -26,6 +26,7 @@
 //! - Tags are listed at `GET /organizations/{org}/tags` as `{id, title, color}` (MCP
 //!   `tag_management.py`).
 //! - Tasks are reopened and commented on as Tallyfy's CLI does it, in [`changes`].
+//! - Templates are listed, read and launched as Tallyfy documents it, in [`templates`].
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -51,6 +52,9 @@ mod changes;
 mod lists;
 pub mod options;
 mod tasks;
+mod templates;
+
+pub use self::templates::{employee_onboarding, plain_template, ONBOARDING};
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const TOKEN: &str = "tallyfy-test-token";
@@ -143,6 +147,8 @@ struct Inner {
     /// Creates being answered now, and the most there ever were at once.
     creates_now: usize,
     creates_most: usize,
+    /// Templates, and what was launched from them.
+    templates: templates::Templates,
 }
 
 /// One create being answered, counted while it is.
@@ -204,6 +210,12 @@ impl FakeTallyfy {
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
             .route("/api/organizations/{org}/tags", get(list_tags))
+            .route("/api/organizations/{org}/checklists", get(templates::list_templates))
+            .route("/api/organizations/{org}/checklists/{id}", get(templates::get_template))
+            .route(
+                "/api/organizations/{org}/runs",
+                post(templates::launch).get(templates::list_runs),
+            )
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
