@@ -93,10 +93,12 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
             project,
         }),
     };
-    match cards::post(app, card, reply).await {
-        true => Outcome::Done,
-        false => Outcome::Untold,
+    if !cards::post(app, card, reply).await {
+        return Outcome::Untold;
     }
+    // The template's steps carry no webhook of this app's: the run is read for its news.
+    cards::follow::read_instead(app, &job.key, Followed::Run(run.id)).await;
+    Outcome::Done
 }
 
 /// The launch: the form's values, with each assignee field's people as Tallyfy members.

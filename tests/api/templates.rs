@@ -502,3 +502,43 @@ async fn the_stand_in_launches_the_documented_body_and_refuses_what_tallyfy_refu
     .await;
     assert_eq!(status, 422, "checklist_id is required");
 }
+
+/// Launches "Employee onboarding" through `/project from`, and waits for its card.
+async fn launch_onboarding(app: &TestApp) -> Value {
+    app.tallyfy.add_template(employee_onboarding());
+    let view = open(app, "from Employee onboarding").await;
+    let response = app.interact(&submission(&view, filled_in())).await;
+    assert_eq!(response.text().await.unwrap(), "", "the form closes");
+    crate::visibility::card(app).await
+}
+
+#[tokio::test]
+async fn a_launched_runs_progress_is_told_in_its_thread_even_where_webhooks_are_used() {
+    // A public URL: Tallyfy's webhooks reach the app, but a template's own steps carry
+    // none of the app's, so the run is read instead.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|env| {
+        env.insert("PORT".into(), port.to_string());
+        env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+        env.insert("TALLYFY_POLL_SECS".into(), "1".into());
+    })
+    .await;
+    let card = launch_onboarding(&app).await;
+    app.tallyfy
+        .complete_and_tell("Prepare the desk", 1001, true)
+        .await;
+    let thread = eventually_within(Duration::from_secs(10), "1 of 3 done, and told", || {
+        let thread = crate::visibility::replies(&app, &card);
+        let now = crate::visibility::card_now(&app, &card);
+        (now.contains("1 of 3 done") && !thread.is_empty()).then_some(thread)
+    })
+    .await;
+    assert!(
+        thread[0].contains("Alice Example completed *Prepare the desk*"),
+        "{thread:?}"
+    );
+}
