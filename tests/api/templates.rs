@@ -542,3 +542,29 @@ async fn a_launched_runs_progress_is_told_in_its_thread_even_where_webhooks_are_
         "{thread:?}"
     );
 }
+
+#[tokio::test]
+async fn a_launch_whose_answer_was_lost_is_found_in_tallyfy_not_launched_again() {
+    let app = spawn_app().await;
+    // Tallyfy launches the run, but its answer is lost on the way (a proxy's 502).
+    app.tallyfy
+        .fault_next_launch(crate::fake_tallyfy::Fault::CommitThenFail(502));
+    let card = launch_onboarding(&app).await;
+    let runs = app.tallyfy.all_runs();
+    assert_eq!(runs.len(), 1, "one run in Tallyfy");
+    assert_eq!(
+        app.tallyfy.launches().len(),
+        1,
+        "launched once, then looked for"
+    );
+    let looked = app
+        .tallyfy
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/runs"))
+        .count();
+    assert!(looked >= 1, "the lost launch was looked for by its name");
+    let link = format!("https://go.tallyfy.test/{ORG}/processes/{}", runs[0].0);
+    assert!(card.to_string().contains(&link), "{card}");
+    assert_eq!(announcements(&app), 1);
+}

@@ -54,6 +54,8 @@ pub(super) struct Templates {
     launched_from: HashMap<String, String>,
     /// The kick-off values Tallyfy kept for each launched run, by field id.
     kept: HashMap<String, Value>,
+    /// Scripted answers to the next launches.
+    faults: std::collections::VecDeque<super::Fault>,
 }
 
 /// The template "Employee onboarding", with a kick-off field of every type Tallyfy's API
@@ -109,6 +111,12 @@ impl FakeTallyfy {
     /// Adds a template, in Tallyfy's shape (see [`employee_onboarding`]).
     pub fn add_template(&self, template: Value) {
         self.inner.lock().unwrap().templates.list.push(template);
+    }
+
+    /// The next launch gets `fault`: `Status` answers it without launching,
+    /// `CommitThenFail` launches and answers with that status (an answer lost on the way).
+    pub fn fault_next_launch(&self, fault: super::Fault) {
+        self.inner.lock().unwrap().templates.faults.push_back(fault);
     }
 
     /// Every launch sent (`POST /runs`), accepted or refused.
@@ -225,6 +233,10 @@ pub(super) async fn launch(
         return invalid("checklist_id", "The checklist id field is required.".into());
     };
     let mut s = inner.lock().unwrap();
+    let fault = s.templates.faults.pop_front();
+    if let Some(super::Fault::Status { status, body, .. }) = &fault {
+        return (StatusCode::from_u16(*status).unwrap(), Json(body.clone())).into_response();
+    }
     let Some(template) = s
         .templates
         .list
@@ -291,6 +303,13 @@ pub(super) async fn launch(
     let data = json!({"id": run, "name": name, "checklist_id": checklist, "checklist_title": title,
                       "status": "active", "prerun": kept,
                       "progress": {"complete": 0, "total": steps.len(), "percent": 0}});
+    if let Some(super::Fault::CommitThenFail(status)) = fault {
+        return (
+            StatusCode::from_u16(status).unwrap(),
+            Json(json!({"error": true, "message": "Bad Gateway"})),
+        )
+            .into_response();
+    }
     (StatusCode::CREATED, Json(json!({ "data": data }))).into_response()
 }
 
