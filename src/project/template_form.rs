@@ -25,8 +25,11 @@ pub const CALLBACK_ID: &str = "template_launch";
 pub const PICKER_ID: &str = "template_pick";
 /// The action id of every menu that chooses a template (type-ahead or a list).
 pub const PICK_ACTION: &str = "template_pick";
-/// The block of the run's name.
-pub const NAME: &str = "name";
+/// The block of the run's name: not the New project form's `name`, whose typed value
+/// Slack would keep when that form becomes a template's (it keeps an input's value across
+/// `views.update` when its block and action ids stay the same), so the name the form
+/// opens with is Tallyfy's own.
+pub const NAME: &str = "run_name";
 /// Kick-off fields' blocks are `kf.{field id}`.
 const FIELD_BLOCK: &str = "kf.";
 /// Tallyfy's longest run name (launch-process: `name`, max 550).

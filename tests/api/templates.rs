@@ -55,7 +55,7 @@ fn submission(view: &OpenView, values: Value) -> Value {
 fn filled_in() -> Value {
     let option = |value: &str, text: &str| json!({"value": value, "text": {"type": "plain_text", "text": text}});
     let mut values = json!({
-        "name": {"value": {"type": "plain_text_input", "value": "Onboarding Ada"}},
+        "run_name": {"value": {"type": "plain_text_input", "value": "Onboarding Ada"}},
     });
     let set = |values: &mut Value, n: usize, element: Value| {
         values[format!("kf.{}", field(n))] = json!({ "value": element });
@@ -119,7 +119,7 @@ async fn project_from_a_template_shows_its_kick_off_fields_and_launches_it_once(
     let view = open(&app, "from Employee onboarding").await;
 
     assert_eq!(view.view["callback_id"], "template_launch");
-    let name = block_of(&view, "name")["element"]["initial_value"].clone();
+    let name = block_of(&view, "run_name")["element"]["initial_value"].clone();
     assert!(
         name.as_str().unwrap().starts_with("Employee onboarding - "),
         "the name takes Tallyfy's format: {name}"

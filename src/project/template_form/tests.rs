@@ -63,7 +63,7 @@ fn each_field_type_gets_the_element_that_fits_it() {
 #[test]
 fn answers_take_the_shapes_tallyfy_documents_keyed_by_field_id() {
     let state: ViewState = serde_json::from_value(json!({"values": {
-        "name": {"value": {"type": "plain_text_input", "value": " Onboard Ada "}},
+        "run_name": {"value": {"type": "plain_text_input", "value": " Onboard Ada "}},
         "kf.f1": {"value": {"type": "plain_text_input", "value": "Ada"}},
         "kf.f2": {"value": {"type": "datepicker", "selected_date": "2026-12-01"}},
         "kf.f3": {"value": {"type": "radio_buttons", "selected_option": {"value": "2", "text": {"type": "plain_text", "text": "Remote"}}}},
@@ -96,7 +96,7 @@ fn answers_take_the_shapes_tallyfy_documents_keyed_by_field_id() {
 #[test]
 fn required_fields_and_table_columns_are_checked_on_the_form() {
     let state: ViewState = serde_json::from_value(json!({"values": {
-        "name": {"value": {"type": "plain_text_input", "value": "Onboard Ada"}},
+        "run_name": {"value": {"type": "plain_text_input", "value": "Onboard Ada"}},
         "kf.f6": {"value": {"type": "plain_text_input", "value": "North"}}
     }}))
     .unwrap();

@@ -282,12 +282,17 @@ pub(super) async fn launch(
     s.next_id += 1;
     let run = hex_id(s.next_id, "3a");
     let steps = template["steps"].as_array().cloned().unwrap_or_default();
+    // Each step falls due a week after the one before, as a template's deadlines do.
+    let due = |i: usize| {
+        let at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 7 * (i as i64 + 1));
+        at.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    };
     let tasks: Vec<Value> = steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
             json!({"id": hex_id(s.next_id * 100 + i as u64, "7b"), "title": step["title"],
-                   "status": "not-started", "task_type": "task", "step_id": step["id"],
+                   "status": "not-started", "task_type": "task", "step_id": step["id"], "deadline": due(i),
                    "owners": {"users": [], "guests": [], "groups": []}, "position": i + 1,
                    "run": {"id": run, "name": name}})
         })
