@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 
 use super::template_form::Answers;
-use crate::cards::{self, Followed, NewCard, ProjectListing, Reply};
+use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
 use crate::channel_projects::{self, ProjectRef};
 use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Once};
@@ -18,10 +18,13 @@ use crate::jobs::ledger::Step;
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::slack::{limits, mrkdwn};
 use crate::state::Services;
+use crate::tallyfy::model::CreatedTask;
 use crate::tallyfy::templates::{Launch, Launched};
 
 /// The kind under which a launch is stored.
 pub const KIND: &str = "template";
+/// How long the card waits to learn the launched run's tasks.
+const STEPS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Launch a template with a kick-off form's answers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +80,7 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
     };
     app.metrics.job("launch_template", "complete");
     let link = app.links.run(&run.id);
+    let steps = steps(app, &run, &link).await;
     let project = RecentProject {
         run: run.id.0.clone(),
         name: job.answers.name.clone(),
@@ -85,9 +89,9 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
     let card = NewCard {
         job: &job.key,
         origin: &job.origin,
-        content: announcement(&job, &link),
+        content: announcement(&job, &link, &steps),
         followed: Followed::Run(run.id.clone()),
-        tasks: Vec::new(),
+        tasks: steps,
         project: Some(ProjectListing {
             people: vec![job.origin.user_id.clone()],
             project,
@@ -142,8 +146,41 @@ async fn remember(app: &Services, job: &TemplateJob, run: &Launched) {
     }
 }
 
-/// The card: the run, the template it came from, who launched it, and a link.
-fn announcement(job: &TemplateJob, link: &str) -> SlackMessageContent {
+/// The run's tasks (the template's steps, in order), which the card's menus act on as a
+/// project's lines; none when Tallyfy does not say in time (the card then has a link only).
+async fn steps(app: &Services, run: &Launched, link: &str) -> Vec<CardTask> {
+    let read = tokio::time::timeout(STEPS_WAIT, app.tallyfy.get_run(&run.id)).await;
+    let Ok(Ok(read)) = read else {
+        tracing::info!("a launched run's tasks could not be read for its card");
+        return Vec::new();
+    };
+    let tasks = read.tasks.map(|t| t.data).unwrap_or_default();
+    tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, task)| {
+            let title = task.title.clone().unwrap_or_default();
+            CardTask {
+                line: Some(i as u32 + 1),
+                title: title.clone(),
+                assignees: Vec::new(),
+                created: CreatedTask {
+                    id: task.id,
+                    title: Some(title),
+                    status: task.status,
+                    run: None,
+                    run_id: Some(run.id.clone()),
+                },
+                link: link.to_string(),
+                deadline: jiff::Timestamp::now(),
+            }
+        })
+        .collect()
+}
+
+/// The card: the run, the template it came from, who launched it, a link, and the menus
+/// that act on its tasks.
+fn announcement(job: &TemplateJob, link: &str, steps: &[CardTask]) -> SlackMessageContent {
     let text = format!(
         ":rocket: *{}* (launched from the template _{}_)\n{} launched it.",
         mrkdwn::link(
@@ -156,12 +193,14 @@ fn announcement(job: &TemplateJob, link: &str) -> SlackMessageContent {
     let open = SlackBlockButtonElement::new("Open in Tallyfy".into())
         .with_action_id("open_in_tallyfy".into())
         .with_url(link.parse().expect("links are built from valid base URLs"));
-    let blocks: Vec<SlackBlock> = vec![
-        SlackSectionBlock::new()
-            .with_text(SlackBlockMarkDownText::new(text.clone()).into())
-            .into(),
-        SlackActionsBlock::new(vec![open.into()]).into(),
-    ];
+    let mut blocks: Vec<SlackBlock> = vec![SlackSectionBlock::new()
+        .with_text(SlackBlockMarkDownText::new(text.clone()).into())
+        .into()];
+    let lines = steps
+        .iter()
+        .filter_map(|s| s.line.map(|line| (line, s.title.as_str())));
+    blocks.extend(cards::buttons::line_menus(lines, &job.key));
+    blocks.push(SlackActionsBlock::new(vec![open.into()]).into());
     SlackMessageContent::new()
         .with_text(format!("Launched: {}", mrkdwn::escape(&job.answers.name)))
         .with_blocks(blocks)

@@ -512,21 +512,27 @@ async fn launch_onboarding(app: &TestApp) -> Value {
     crate::visibility::card(app).await
 }
 
-#[tokio::test]
-async fn a_launched_runs_progress_is_told_in_its_thread_even_where_webhooks_are_used() {
-    // A public URL: Tallyfy's webhooks reach the app, but a template's own steps carry
-    // none of the app's, so the run is read instead.
+/// An app with a public URL (Tallyfy's webhooks reach it) that reads what no webhook
+/// tells of every second.
+async fn reading_app() -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let app = spawn_app_with(|env| {
+    spawn_app_with(|env| {
         env.insert("PORT".into(), port.to_string());
         env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
         env.insert("TALLYFY_POLL_SECS".into(), "1".into());
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_launched_runs_progress_is_told_in_its_thread_even_where_webhooks_are_used() {
+    // Tallyfy's webhooks reach the app, but a template's own steps carry none of the
+    // app's, so the run is read instead.
+    let app = reading_app().await;
     let card = launch_onboarding(&app).await;
     app.tallyfy
         .complete_and_tell("Prepare the desk", 1001, true)
@@ -567,4 +573,33 @@ async fn a_launch_whose_answer_was_lost_is_found_in_tallyfy_not_launched_again()
     let link = format!("https://go.tallyfy.test/{ORG}/processes/{}", runs[0].0);
     assert!(card.to_string().contains(&link), "{card}");
     assert_eq!(announcements(&app), 1);
+}
+
+#[tokio::test]
+async fn a_launched_runs_tasks_can_be_marked_done_from_its_card_by_their_assignees() {
+    let app = reading_app().await;
+    let card = launch_onboarding(&app).await;
+    let desk = crate::card_actions::line_option(&card, "Prepare the desk");
+    crate::card_actions::line_option(&card, "First-day welcome");
+    let task = app.tallyfy.task_id_titled("Prepare the desk").unwrap();
+    // In Tallyfy the step is Alice's.
+    app.tallyfy.set_owners(&task, &[1001], &[]);
+
+    let choose = crate::card_actions::choose_as;
+    choose(&app, &card, BOB, "line_done", &desk, "bob-line").await;
+    let answer = crate::visibility::answer_on(&app, "bob-line").await;
+    assert!(answer.contains("Only the task's assignees"), "{answer}");
+    assert!(app.tallyfy.completions().is_empty());
+
+    choose(&app, &card, ALICE, "line_done", &desk, "alice-line").await;
+    let answer = crate::visibility::answer_on(&app, "alice-line").await;
+    assert_eq!(answer, "Marked done in Tallyfy.");
+    assert_eq!(app.tallyfy.completions(), vec![task]);
+    // The completion is read from Tallyfy on the next round, and shown on the card.
+    eventually_within(Duration::from_secs(5), "1 of 3 done", || {
+        crate::visibility::card_now(&app, &card)
+            .contains("1 of 3 done")
+            .then_some(())
+    })
+    .await;
 }
