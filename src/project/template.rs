@@ -5,6 +5,7 @@
 //! its kick-off form. The submission is checked within Slack's 3 s and the launch queued
 //! ([`super::template_job`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -15,7 +16,7 @@ use super::template_job::TemplateJob;
 use crate::deadline;
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::slack::api::OpenedView;
-use crate::slack::ids::UserId;
+use crate::slack::ids::{TeamId, UserId};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 use crate::tallyfy::templates::{Template, TemplateSummary};
@@ -27,6 +28,9 @@ const OPEN_WAIT: Duration = Duration::from_millis(1100);
 const SUGGEST_WAIT: Duration = Duration::from_millis(2000);
 /// How long a submission waits for the template, to read its answers by.
 const SUBMIT_WAIT: Duration = Duration::from_millis(1800);
+/// How long a submission may take, from its start, before the people its assignee
+/// fields name are left for the job to find (Slack waits 3 s).
+const PEOPLE_DEADLINE: Duration = Duration::from_millis(2600);
 /// How long choosing a template waits for it before the form says Tallyfy is slow.
 const CHOOSE_WAIT: Duration = Duration::from_secs(10);
 
@@ -186,6 +190,7 @@ pub async fn suggestions(state: &AppState, typed: &str) -> Value {
 
 /// Checks a kick-off form's submission against its template and queues the launch.
 pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
+    let started = tokio::time::Instant::now();
     let metadata = FormMetadata::decode(&sub.view.private_metadata);
     let template =
         match tokio::time::timeout(SUBMIT_WAIT, state.tallyfy.get_template(&metadata.template))
@@ -206,6 +211,11 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
         Err(errors) => return SubmitAnswer::Errors(errors),
     };
     let team = sub.team_id();
+    let left = PEOPLE_DEADLINE.saturating_sub(started.elapsed());
+    let problems = Box::pin(people_problems(state, &team, &answers, left)).await;
+    if !problems.is_empty() {
+        return SubmitAnswer::Errors(problems);
+    }
     let claim = modals::claim_submission(state, &team, &sub.view).await;
     if !claim.first {
         return SubmitAnswer::Close;
@@ -220,6 +230,29 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
     };
     state.jobs.submit(job.stored()).await;
     SubmitAnswer::Close
+}
+
+/// What is wrong with the people the assignee fields name (someone without a Tallyfy
+/// account, say), by block, as far as they can be found within `left`; the rest is left
+/// to the job, which finds them again.
+async fn people_problems(
+    state: &AppState,
+    team: &TeamId,
+    answers: &template_form::Answers,
+    left: Duration,
+) -> BTreeMap<String, String> {
+    let mut problems = BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + left;
+    for (field, people) in &answers.people {
+        let lookup = state.directory.resolve_all(team, people);
+        let Ok(Ok(resolved)) = tokio::time::timeout_at(deadline, lookup).await else {
+            continue;
+        };
+        if let Err(problem) = crate::directory::owners(&resolved, false) {
+            problems.insert(template_form::block_of(field), problem);
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

@@ -65,6 +65,11 @@ pub struct Answers {
     pub people: Vec<(String, Vec<UserId>)>,
 }
 
+/// The block of the kick-off field `field_id`.
+pub fn block_of(field_id: &str) -> String {
+    format!("{FIELD_BLOCK}{field_id}")
+}
+
 /// Tallyfy's own name for a launched run: "{template title} - {date}" (launch-process:
 /// `name`), dated in the requester's timezone.
 pub fn default_name(title: &str, now: &Zoned) -> String {
@@ -168,7 +173,7 @@ pub fn view(template: &Template, metadata: &Metadata, now: &Zoned) -> SlackView 
 
 /// One kick-off field as the Block Kit element that fits its type.
 fn field_block(field: &KickoffField) -> Value {
-    let block_id = format!("{FIELD_BLOCK}{}", field.id);
+    let block_id = block_of(&field.id);
     let label = plain(field.name(), 200);
     let many = field.options.len() > MAX_BUTTONS;
     let element = match field.field_type.as_str() {
@@ -254,7 +259,7 @@ pub fn read(state: &ViewState, template: &Template) -> Result<Answers, BTreeMap<
         ..Answers::default()
     };
     for field in &template.prerun {
-        let block = format!("{FIELD_BLOCK}{}", field.id);
+        let block = block_of(&field.id);
         match read_field(state, &block, field) {
             Ok(Some(Read::Value(value))) => {
                 answers.prerun.insert(field.id.clone(), value);

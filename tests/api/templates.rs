@@ -603,3 +603,21 @@ async fn a_launched_runs_tasks_can_be_marked_done_from_its_card_by_their_assigne
     })
     .await;
 }
+
+#[tokio::test]
+async fn someone_without_a_tallyfy_account_in_an_assignee_field_is_named_on_the_form() {
+    let app = spawn_app().await;
+    app.tallyfy.add_template(employee_onboarding());
+    let view = open(&app, "from Employee onboarding").await;
+    let mut values = filled_in();
+    values[format!("kf.{}", field(7))]["value"]["selected_users"] = json!([CAROL]);
+    let response = app.interact(&submission(&view, values)).await;
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["response_action"], "errors", "{answer}");
+    let error = answer["errors"][format!("kf.{}", field(7))]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(error.contains("Tallyfy"), "{answer}");
+    assert!(app.tallyfy.launches().is_empty(), "nothing launched");
+}
