@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::courier::{self, Courier, Origin};
 use crate::jobs::ledger::{Ledger, Progress, Step};
 use crate::tallyfy::model::{CreatedTask, NewTask};
+use crate::tallyfy::templates::{Launch, Launched};
 use crate::tallyfy::{TallyfyClient, TallyfyError};
 use crate::telemetry::Metrics;
 
@@ -25,12 +26,24 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// After this long of an unavailable Tallyfy the requester is told their work is delayed.
 const DELAY_NOTICE_AFTER: Duration = Duration::from_secs(10);
 
-/// Tallyfy, as far as creating a task goes.
+/// Tallyfy, as far as creating a task (or launching a template) goes.
 #[async_trait]
 pub trait TaskSink: Send + Sync {
     async fn create_task(&self, task: &NewTask) -> Result<CreatedTask, TallyfyError>;
     /// The task Tallyfy already holds that `task` would create, if any.
     async fn find_task(&self, task: &NewTask) -> Result<Option<CreatedTask>, TallyfyError>;
+    /// Launches a template.
+    async fn launch(&self, launch: &Launch) -> Result<Launched, TallyfyError> {
+        let _ = launch;
+        Err(TallyfyError::Unexpected(
+            "this Tallyfy launches nothing".into(),
+        ))
+    }
+    /// The run Tallyfy already holds that `launch` would make, if any.
+    async fn find_launched(&self, launch: &Launch) -> Result<Option<Launched>, TallyfyError> {
+        let _ = launch;
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -41,6 +54,14 @@ impl TaskSink for TallyfyClient {
 
     async fn find_task(&self, task: &NewTask) -> Result<Option<CreatedTask>, TallyfyError> {
         TallyfyClient::find_task(self, task).await
+    }
+
+    async fn launch(&self, launch: &Launch) -> Result<Launched, TallyfyError> {
+        TallyfyClient::launch(self, launch).await
+    }
+
+    async fn find_launched(&self, launch: &Launch) -> Result<Option<Launched>, TallyfyError> {
+        TallyfyClient::find_launched(self, launch).await
     }
 }
 
@@ -80,6 +101,15 @@ pub struct Creation<'a> {
     pub what: &'a str,
     /// An earlier run of the job may have sent this creation without recording it.
     pub resumed: bool,
+}
+
+/// What a launch (or any creation) came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Once<T> {
+    /// Made (or found in Tallyfy) by this call.
+    Now(T),
+    /// Made by an earlier run, as recorded.
+    Before(T),
 }
 
 /// What a creation came to.
@@ -142,30 +172,65 @@ impl Creator {
         c: &Creation<'_>,
         request: &NewTask,
     ) -> Result<Made, TallyfyError> {
+        let sink = &self.tallyfy;
+        let made = self
+            .once(c, || sink.create_task(request), || sink.find_task(request))
+            .await?;
+        Ok(match made {
+            Once::Now(task) => Made::Now(task),
+            Once::Before(task) => Made::Before(task),
+        })
+    }
+
+    /// Launches a template exactly once, as [`Creator::create_once`] creates a task: a
+    /// launch whose answer was lost is looked for among the template's runs by its name.
+    pub async fn launch_once(
+        &self,
+        c: &Creation<'_>,
+        launch: &Launch,
+    ) -> Result<Once<Launched>, TallyfyError> {
+        let sink = &self.tallyfy;
+        self.once(c, || sink.launch(launch), || sink.find_launched(launch))
+            .await
+    }
+
+    /// One creation, sent by `send` and looked for by `find` when its outcome is unsure.
+    async fn once<T, S, F>(
+        &self,
+        c: &Creation<'_>,
+        send: impl Fn() -> S,
+        find: impl Fn() -> F,
+    ) -> Result<Once<T>, TallyfyError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        S: std::future::Future<Output = Result<T, TallyfyError>>,
+        F: std::future::Future<Output = Result<Option<T>, TallyfyError>>,
+    {
         let mut unsure = c.resumed;
-        match self.ledger.progress::<CreatedTask>(c.job, c.step).await {
-            Progress::Made(created) => return Ok(Made::Before(created)),
+        match self.ledger.progress::<T>(c.job, c.step).await {
+            Progress::Made(created) => return Ok(Once::Before(created)),
             Progress::Sending => unsure = true,
             Progress::NotSent => {}
         }
         let started = tokio::time::Instant::now();
         let (mut waits, mut failures, mut told) = (0u32, 0u32, false);
         loop {
-            let outcome = match self.find_if(unsure, request).await {
+            let looked = if unsure { find().await } else { Ok(None) };
+            let outcome = match looked {
                 Ok(Some(found)) => {
-                    tracing::info!(task_id = %found.id, "an earlier attempt had created it; not creating it again");
+                    tracing::info!("an earlier attempt had created it; not creating it again");
                     Ok(found)
                 }
                 Ok(None) => {
                     self.ledger.sending(c.job, c.step).await;
-                    self.tallyfy.create_task(request).await
+                    send().await
                 }
                 Err(e) => Err(e),
             };
             match outcome {
                 Ok(created) => {
                     self.ledger.made(c.job, c.step, &created).await;
-                    return Ok(Made::Now(created));
+                    return Ok(Once::Now(created));
                 }
                 Err(TallyfyError::RateLimited { retry_after }) if waits < MAX_RATE_LIMIT_WAITS => {
                     waits += 1;
@@ -197,18 +262,6 @@ impl Creator {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// When `unsure`, the task Tallyfy already holds for this request, if any.
-    async fn find_if(
-        &self,
-        unsure: bool,
-        request: &NewTask,
-    ) -> Result<Option<CreatedTask>, TallyfyError> {
-        if !unsure {
-            return Ok(None);
-        }
-        self.tallyfy.find_task(request).await
     }
 
     /// Tells the requester, once per job, that Tallyfy is slow to take their work.

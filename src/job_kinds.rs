@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | a "New task" submission | `{"kind": "task", ...}` | [`crate::task::job`] |
 //! | a "New project" submission | `{"kind": "project", ...}` | [`crate::project::job`] |
+//! | a template's kick-off form | `{"kind": "template", ...}` | [`crate::project::template_job`] |
 //! | a call of Tallyfy's webhook | `{"kind": "webhook", "key", "job", "task"}` | [`crate::cards::webhook::tell_job`] |
 //! | a Retry button press | `{"kind": "retry", "key", "response_url", "pressed_by"}` | here: the kept job again, for the person who asked for it only |
 
@@ -17,6 +18,7 @@ use crate::cards::{Replaced, Reply};
 use crate::failures;
 use crate::jobs::{self, Attempt, Outcome, Runnable, Stored, WhenHeld};
 use crate::project::job::{self as project_job, ProjectJob};
+use crate::project::template_job::{self, TemplateJob};
 use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
 use crate::task::job::{self as task_job, TaskJob};
@@ -30,6 +32,8 @@ pub const RETRY: &str = "retry";
 pub enum Job {
     Task(TaskJob),
     Project(ProjectJob),
+    /// A template launched from its kick-off form.
+    Template(TemplateJob),
     /// A "Retry" button: run the kept job `key` again; only what is missing gets created.
     Retry(RetryJob),
     /// A call of Tallyfy's webhook: tell the card's news, read from Tallyfy.
@@ -96,6 +100,7 @@ impl Runnable for Running {
         match &self.job {
             Job::Task(job) => &job.key,
             Job::Project(job) => &job.key,
+            Job::Template(job) => &job.key,
             Job::Retry(retry) => &retry.key,
             Job::Webhook(call) => &call.key,
         }
@@ -105,6 +110,7 @@ impl Runnable for Running {
         match &self.job {
             Job::Task(job) => job.origin.request_id.as_deref(),
             Job::Project(job) => job.origin.request_id.as_deref(),
+            Job::Template(job) => job.origin.request_id.as_deref(),
             Job::Retry(_) | Job::Webhook(_) => None,
         }
     }
@@ -114,6 +120,7 @@ impl Runnable for Running {
         match self.job.clone() {
             Job::Task(job) => task_job::create(app, job, attempt).await,
             Job::Project(job) => project_job::create(app, job, Reply::New, attempt).await,
+            Job::Template(job) => template_job::launch(app, job, Reply::New, attempt).await,
             Job::Retry(retry) => {
                 self::retry(app, &retry).await;
                 Outcome::Done
@@ -142,6 +149,7 @@ impl Runnable for Running {
         match &self.job {
             Job::Task(job) => task_job::give_up(app, job).await,
             Job::Project(job) => project_job::give_up(app, job).await,
+            Job::Template(job) => template_job::give_up(app, job).await,
             Job::Retry(retry) => {
                 if app.ledger.told(&retry.key).await {
                     return;
@@ -166,6 +174,7 @@ async fn retry(app: &Services, retry: &RetryJob) {
     let asked_by = match &job {
         Some(Job::Project(job)) => Some(&job.origin.user_id),
         Some(Job::Task(job)) => Some(&job.origin.user_id),
+        Some(Job::Template(job)) => Some(&job.origin.user_id),
         _ => None,
     };
     if let (Some(pressed), Some(asked)) = (&retry.pressed_by, asked_by) {
@@ -175,18 +184,23 @@ async fn retry(app: &Services, retry: &RetryJob) {
             return;
         }
     }
+    let replaced = Replaced {
+        response_url: retry.response_url.clone(),
+        message: retry
+            .pressed_on
+            .as_ref()
+            .map(|m| (m.channel.clone(), m.ts.clone())),
+    };
     match job {
         Some(Job::Project(job)) => {
-            let reply = Reply::Replace(Replaced {
-                response_url: retry.response_url.clone(),
-                message: retry
-                    .pressed_on
-                    .as_ref()
-                    .map(|m| (m.channel.clone(), m.ts.clone())),
-            });
+            let reply = Reply::Replace(replaced);
             project_job::create(app, job, reply, Attempt { resumed: true }).await;
         }
         Some(Job::Task(job)) => task_job::retry(app, job, &retry.response_url).await,
+        Some(Job::Template(job)) => {
+            let reply = Reply::Replace(replaced);
+            template_job::launch(app, job, reply, Attempt { resumed: true }).await;
+        }
         _ => {
             let text = "I no longer have this request's details (they are kept for 24 hours). Check Tallyfy, or start again with /task or /project.";
             app.courier.reply_privately(&retry.response_url, text).await;

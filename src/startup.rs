@@ -201,12 +201,14 @@ impl Application {
             ))
         });
         // Without a public URL Tallyfy has nowhere to call: completions are read instead.
-        let poller = self.state.config.public_url.is_none().then(|| {
+        // With one, what no webhook of the app's tells about (a launched template's run)
+        // is read too.
+        let poller = {
             let mut stop = stop_watch.clone();
             tokio::spawn(crate::cards::poll(self.state.clone(), async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             }))
-        });
+        };
         // Values an earlier release kept unsigned are signed while they are still read.
         if let Some(signed) = self.state.signed_store.clone() {
             let mut stop = stop_watch.clone();
@@ -242,9 +244,7 @@ impl Application {
         if let Some(metrics) = metrics {
             let _ = metrics.await;
         }
-        if let Some(poller) = poller {
-            let _ = poller.await;
-        }
+        let _ = poller.await;
         if jobs.drain(drain).await == Drained::HandedBack {
             tracing::warn!("shutdown: work still running was handed back for another replica");
         }

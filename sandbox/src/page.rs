@@ -16,6 +16,7 @@ use crate::room::{Action, Room};
 
 const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/sandbox.js");
+const MODAL_SCRIPT: &str = include_str!("page/modal.js");
 const STYLE: &str = include_str!("page/sandbox.css");
 
 pub fn router(room: Arc<Room>) -> Router {
@@ -27,6 +28,10 @@ pub fn router(room: Arc<Room>) -> Router {
         .route(
             "/sandbox.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/modal.js",
+            get(|| async { asset("text/javascript; charset=utf-8", MODAL_SCRIPT) }),
         )
         .route(
             "/sandbox.css",
@@ -42,6 +47,8 @@ pub fn router(room: Arc<Room>) -> Router {
         .route("/api/submit", post(submit))
         .route("/api/close", post(close))
         .route("/api/pick", post(pick))
+        .route("/api/modal/choose", post(choose))
+        .route("/api/modal/suggest", post(suggest))
         .route("/api/press", post(press))
         .route("/api/shortcut", post(shortcut))
         .route("/api/home", post(home))
@@ -131,6 +138,37 @@ async fn pick(State(room): State<Arc<Room>>, Json(p): Json<Pick>) -> Response {
         room.pick(&p.user, &p.view_id, &p.block_id, p.values)
             .await
             .map(|sent| json!({ "sent": sent })),
+    )
+}
+
+#[derive(Deserialize)]
+struct Choose {
+    user: String,
+    view_id: String,
+    action: Value,
+    values: Value,
+}
+
+async fn choose(State(room): State<Arc<Room>>, Json(c): Json<Choose>) -> Response {
+    let done = room
+        .choose_in_modal(&c.user, &c.view_id, c.action, c.values)
+        .await;
+    outcome(done.map(|()| Value::Null))
+}
+
+#[derive(Deserialize)]
+struct Suggest {
+    user: String,
+    view_id: String,
+    block_id: String,
+    action_id: String,
+    value: String,
+}
+
+async fn suggest(State(room): State<Arc<Room>>, Json(s): Json<Suggest>) -> Response {
+    outcome(
+        room.suggest(&s.user, &s.view_id, &s.block_id, &s.action_id, &s.value)
+            .await,
     )
 }
 

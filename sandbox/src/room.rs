@@ -16,6 +16,8 @@ use tallyfy_slack::slack::signature::Verifier;
 
 use crate::world::{self, Player, CHANNELS, PLAYERS};
 
+mod menus;
+
 /// A person's action, as the page sends it.
 pub struct Action<'a> {
     pub user: &'a str,

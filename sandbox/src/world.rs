@@ -1,5 +1,6 @@
 //! The sandbox's workspace and organization: a few people (most of them Tallyfy members),
-//! two channels the app is in, a group and some tags, and the application itself started
+//! two channels the app is in, a group, some tags and two templates (one with a kick-off
+//! field of every type), and the application itself started
 //! against the stand-ins with an in-process store and no settings from outside.
 
 use std::collections::HashMap;
@@ -91,6 +92,11 @@ pub fn populate(slack: &FakeSlack, tallyfy: &FakeTallyfy) {
     tallyfy.add_tag("1a2b3c4d5e6f708192a3b4c5d6e7f801", "urgent");
     tallyfy.add_tag("1a2b3c4d5e6f708192a3b4c5d6e7f802", "finance");
     tallyfy.add_tag("1a2b3c4d5e6f708192a3b4c5d6e7f803", "customer");
+    tallyfy.add_template(fake_tallyfy::employee_onboarding());
+    tallyfy.add_template(fake_tallyfy::plain_template(
+        "2b3c4d5e6f708192a3b4c5d6e7f80910",
+        "Quarterly close",
+    ));
 }
 
 /// A free port on loopback, for the application's own listener: its address must be known

@@ -179,3 +179,19 @@ async fn follow(app: &Services, card: &NewCard<'_>, posted: Posted) {
         cards.list_polled(&entry).await;
     }
 }
+
+/// Lists posted work that no webhook of this app's tells about (a launched template's
+/// run: its steps are the template's), for the poller, with a public URL too (without
+/// one, [`post`] has listed it already). Work whose card went nowhere to follow is left.
+pub async fn read_instead(app: &Services, job: &str, followed: Followed) {
+    let cards = store::of(app);
+    if app.config.public_url.is_none() || cards.card(job).await.is_none() {
+        return;
+    }
+    let entry = Polled {
+        job: job.to_string(),
+        followed,
+        since: Timestamp::now().as_second(),
+    };
+    cards.list_polled(&entry).await;
+}

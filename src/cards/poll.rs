@@ -1,5 +1,6 @@
 //! Without a public URL (Socket Mode) there are no webhooks: one replica at a time (it
-//! holds a lease in the store) reads the tasks and projects the app created, every
+//! holds a lease in the store) reads the tasks and projects the app created (with a public
+//! URL, only the runs launched from templates, which carry no webhook of the app's), every
 //! `TALLYFY_POLL_SECS`, within the shared rate budget, and tells the same news the same
 //! way, once: a completion, and a reopening of a task last told done. Work a day old is
 //! read a tenth as often; work a month old, no more.
@@ -14,7 +15,7 @@ use crate::tallyfy::model::{MemberId, Run};
 
 const DAY: i64 = 24 * 3600;
 
-/// Without a public URL: reads the work the app created for completions, every
+/// Reads the work listed for reading (see the module) for completions, every
 /// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
 pub async fn poll(app: AppState, stop: impl std::future::Future<Output = ()>) {
     let every = app.config.jobs.poll_every;

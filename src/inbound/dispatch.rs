@@ -145,6 +145,17 @@ pub async fn command(state: &AppState, cmd: SlashCommand) -> Answer {
         "/project" if project::is_list(&cmd.text) => {
             Answer::Json(Box::pin(project::list(state, &cmd)).await)
         }
+        "/project" if project::template::named(&cmd.text).is_some() => {
+            let name = project::template::named(&cmd.text)
+                .unwrap_or_default()
+                .to_string();
+            let (app, request) = (state.clone(), ModalRequest::from(&cmd));
+            opening(
+                state
+                    .jobs
+                    .hand_off(async move { project::template::open(&app, request, name).await }),
+            )
+        }
         "/project" => {
             let (app, request) = (state.clone(), ModalRequest::from(&cmd));
             opening(
@@ -210,6 +221,9 @@ pub async fn interaction(
                 project::modal::CALLBACK_ID => {
                     Box::pin(project::submit::submit(state, sub, answer_by)).await
                 }
+                project::template_form::CALLBACK_ID => {
+                    Box::pin(project::template::submit(state, sub)).await
+                }
                 cards::comment::CALLBACK_ID => {
                     match Box::pin(cards::comment::submit(state, sub)).await {
                         Ok(()) => SubmitAnswer::Close,
@@ -236,6 +250,7 @@ pub async fn interaction(
         Interaction::BlockActions(actions) => {
             for action in &actions.actions {
                 if assignees_picked(state, &actions, action)
+                    || template_chosen(state, &actions, action)
                     || cards::press(state, &actions, action, sent)
                     || home_guide(state, &actions, action)
                 {
@@ -256,6 +271,13 @@ pub async fn interaction(
                 }
             }
             Answer::Empty
+        }
+        Interaction::BlockSuggestion(asked) => {
+            if asked.action_id != project::template_form::PICK_ACTION {
+                state.metrics.slack_request("block_suggestion", "ignored");
+                return Answer::Empty;
+            }
+            Answer::Json(Box::pin(project::template::suggestions(state, &asked.value)).await)
         }
         Interaction::MessageAction(shortcut) | Interaction::Shortcut(shortcut) => {
             shortcut_opened(state, shortcut);
@@ -294,6 +316,18 @@ fn assignees_picked(state: &AppState, actions: &BlockActions, action: &Action) -
         .slack_request("block_actions", "people_picked");
     let (team, user) = (actions.team_id(), actions.user.id.clone());
     modals::look_up_early(state, team, action.selected_users.clone(), Some(user));
+    true
+}
+
+/// A template chosen in a form's template menu: the form becomes its kick-off form;
+/// false for any other action.
+fn template_chosen(state: &AppState, actions: &BlockActions, action: &Action) -> bool {
+    if action.action_id != project::template_form::PICK_ACTION {
+        return false;
+    }
+    if let (Some(view), Some(id)) = (&actions.view, action.chosen()) {
+        project::template::chosen(state, actions.user.id.clone(), view, id.to_string());
+    }
     true
 }
 

@@ -10,6 +10,8 @@ const TASK_JOB: &str = r#"{"kind":"task","key":"submission:T1:V1:h1","origin":{"
 const PROJECT_JOB: &str = r#"{"kind":"project","key":"submission:T1:V2:h2","origin":{"team_id":"T1","user_id":"UREQ","channel_id":"C1","response_url":null,"thread_ts":null},"form":{"name":"Launch","summary":null,"assignees":["UALICE"],"deadline":"2030-01-01T17:00:00Z","lines":[{"number":1,"source":"Book the venue @bob","title":"Book the venue","handles":["bob"],"mentions":[],"deadline":null}],"groups":[],"guests_ok":false},"plan":null}"#;
 
 const RETRY_JOB: &str = r#"{"kind":"retry","key":"submission:T1:V1:h1","response_url":"https://hooks.slack.com/actions/T1/2/y"}"#;
+/// A template launch as this release writes it: its answers keyed by kick-off field id.
+const TEMPLATE_JOB: &str = r#"{"kind":"template","key":"submission:T1:V3:h3","origin":{"team_id":"T1","user_id":"UREQ","channel_id":"C1","response_url":null,"thread_ts":null},"template_id":"c15bf2be31c3a7fbded5d13fce7aaab9","template_title":"Employee onboarding","answers":{"name":"Onboarding Ada","prerun":{"f1":"Ada","f5":{"id":1,"text":"Engineering","value":null}},"people":[["f7",["UBOB"]]]}}"#;
 const WEBHOOK_JOB: &str = r#"{"kind":"webhook","key":"webhook:submission:T1:V1:h1:t1","job":"submission:T1:V1:h1","task":"t1"}"#;
 
 #[test]
@@ -36,11 +38,12 @@ fn jobs_written_by_earlier_releases_still_read() {
 
 #[test]
 fn what_a_flow_queues_is_the_job_it_reads_back_in_the_same_shape() {
-    for raw in [TASK_JOB, PROJECT_JOB, RETRY_JOB, WEBHOOK_JOB] {
+    for raw in [TASK_JOB, PROJECT_JOB, TEMPLATE_JOB, RETRY_JOB, WEBHOOK_JOB] {
         let job: Job = serde_json::from_str(raw).unwrap();
         let stored = match &job {
             Job::Task(task) => task.stored(),
             Job::Project(project) => project.stored(),
+            Job::Template(launch) => launch.stored(),
             Job::Retry(retry) => retry.stored(),
             Job::Webhook(call) => call.stored(),
         };

@@ -190,6 +190,8 @@ pub fn help(command: &str) -> String {
          `Draft contract @bob friday`. Lines without them take the project's.\n\
          • The project's link and its tasks are posted here; if some tasks could not be added, \
          a *Retry missing tasks* button adds just those.\n\
+         • `{command} from Employee onboarding` launches that Tallyfy template: its kick-off form opens, \
+         and the run's link is posted here. The form's *Start from a template* menu finds templates too.\n\
          • `{command} list` shows this channel's recent projects and how far along they are.\n\
          • `/task` can add a task to one of this channel's projects: pick it under *Add to project*.\n\
          • `{command} help` shows this."

@@ -9,6 +9,10 @@
 //!   (`plan`), and queues the job; [`job`] creates the run, then each line, exactly once,
 //!   then hands its card to [`crate::cards`] (or replaces it, on a Retry of what is
 //!   missing); [`message`] is what people read.
+//! - `/project from <template>` launches one of the organization's templates instead:
+//!   [`template`] finds it and opens its kick-off form (or a picker), and answers the
+//!   New project form's "Start from a template" menu; [`template_form`] builds and reads
+//!   that form; [`template_job`] launches it once and posts its card.
 
 pub mod job;
 pub mod lines;
@@ -16,6 +20,9 @@ pub mod message;
 pub mod modal;
 mod plan;
 pub mod submit;
+pub mod template;
+pub mod template_form;
+pub mod template_job;
 
 use std::time::Duration;
 

@@ -89,6 +89,7 @@ pub fn view(prefill: &Prefill, metadata: &Metadata) -> SlackView {
                 .into(),
         );
     let mut blocks = vec![
+        super::template_form::start_block(),
         input(NAME, "Name", name.into(), false),
         input(SUMMARY, "Summary", summary.into(), true),
         // With groups on offer, a group alone may own the project.

@@ -15,6 +15,8 @@ use super::ids::{ChannelId, TeamId, UserId};
 pub enum Interaction {
     ViewSubmission(ViewSubmission),
     BlockActions(BlockActions),
+    /// A menu with external options asks for them, for what has been typed so far.
+    BlockSuggestion(BlockSuggestion),
     Shortcut(Shortcut),
     MessageAction(Shortcut),
     #[serde(other)]
@@ -28,6 +30,10 @@ impl Interaction {
         match self {
             Interaction::ViewSubmission(s) => Some((s.team_id(), s.api_app_id.as_deref())),
             Interaction::BlockActions(a) => Some((a.team_id(), a.api_app_id.as_deref())),
+            Interaction::BlockSuggestion(s) => Some((
+                sender_team(&s.team, &s.user).unwrap_or_default(),
+                s.api_app_id.as_deref(),
+            )),
             Interaction::Shortcut(s) | Interaction::MessageAction(s) => {
                 Some((s.team_id(), s.api_app_id.as_deref()))
             }
@@ -315,6 +321,23 @@ impl BlockActions {
             .and_then(|c| c.as_str())
             .unwrap_or_default()
     }
+}
+
+/// A `block_suggestion` payload: the menu (`action_id`, `block_id`), what has been typed
+/// (`value`), and the view it is in (docs.slack.dev/reference/block-kit/block-elements/
+/// select-menu-element#external_select; the recorded payloads under tests/fixtures/slack).
+#[derive(Debug, Deserialize)]
+pub struct BlockSuggestion {
+    #[serde(default)]
+    pub api_app_id: Option<String>,
+    #[serde(default)]
+    pub team: Option<Team>,
+    #[serde(default, deserialize_with = "or_default")]
+    pub user: User,
+    #[serde(default, deserialize_with = "or_default")]
+    pub action_id: String,
+    #[serde(default, deserialize_with = "or_default")]
+    pub value: String,
 }
 
 /// A global shortcut, or a message shortcut (with `channel`, `message` and `response_url`).

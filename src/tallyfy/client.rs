@@ -257,7 +257,7 @@ impl TallyfyClient {
         self.send("me", req).await
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let url = self.base.join(path).expect("API paths are relative");
         self.http
             .request(method, url)
@@ -266,7 +266,7 @@ impl TallyfyClient {
             .header(header::CONTENT_TYPE, "application/json")
     }
 
-    async fn send<T: DeserializeOwned>(
+    pub(super) async fn send<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         req: RequestBuilder,

@@ -9,6 +9,7 @@ pub mod limits;
 pub mod links;
 pub mod model;
 pub mod options;
+pub mod templates;
 
 pub use client::TallyfyClient;
 pub use error::TallyfyError;

@@ -338,7 +338,7 @@ async fn a_slack_connect_members_comment_from_another_organization_reaches_tally
 
 /// A choice of `value` in the project card's line menu `action_id` by `user`; the
 /// private answer goes to hook `hook`, and a form opens with the returned trigger id.
-async fn choose_as(
+pub(crate) async fn choose_as(
     app: &TestApp,
     card: &Value,
     user: &str,
@@ -359,7 +359,7 @@ async fn choose_as(
 }
 
 /// The value of the line menu option for the line titled `title`.
-fn line_option(card: &Value, title: &str) -> String {
+pub(crate) fn line_option(card: &Value, title: &str) -> String {
     card["blocks"]
         .as_array()
         .unwrap()

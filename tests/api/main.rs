@@ -45,6 +45,7 @@ mod tallyfy_rules;
 mod task_command;
 mod task_options;
 mod task_submission;
+mod templates;
 mod token_refresh;
 mod upgrade;
 mod visibility;

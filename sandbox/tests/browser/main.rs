@@ -450,3 +450,82 @@ async fn a_person_picked_in_the_form_is_looked_up_while_it_is_filled_in() {
     browser.screenshot("bob-picked").await;
     browser.close().await;
 }
+
+/// The id of the `n`th kick-off field of the sandbox's "Employee onboarding" template.
+fn kick_off(n: usize) -> String {
+    stand_ins::tallyfy::employee_onboarding()["prerun"][n - 1]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_template_found_from_the_project_form_is_launched_and_its_card_posted() {
+    let (sandbox, browser) = open("template").await;
+    say(&browser, "/project Onboard Ada").await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "New project")
+        .await;
+
+    // "Start from a template" asks the app for templates as one types.
+    browser
+        .type_into(".external-select .suggest", "Employee")
+        .await;
+    browser
+        .wait_for_text(".external-select select", PATIENCE, |t| {
+            t.contains("Employee onboarding")
+        })
+        .await;
+    browser.screenshot("templates-found-as-you-type").await;
+    browser
+        .eval(
+            "const menu = document.querySelector('.external-select select');
+             const option = [...menu.options].find(o => o.text === 'Employee onboarding');
+             menu.value = option.value;
+             menu.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for_text("#modal-title", PATIENCE, |t| t == "Launch a template")
+        .await;
+    let name = field(&browser, "run_name").await;
+    assert!(
+        name.as_str()
+            .is_some_and(|n| n.starts_with("Employee onboarding - ")),
+        "the name takes Tallyfy's format: {name}"
+    );
+    // The required kick-off fields: a name, a start date, an office, a department.
+    browser
+        .eval(
+            "const [text, date, radio, select] = arguments;
+             document.getElementById('in-kf.' + text).value = 'Ada Lovelace';
+             document.getElementById('in-kf.' + date).value = '2026-12-01';
+             document.querySelector('[data-block=\"kf.' + radio + '\"] input[value=\"3\"]').checked = true;
+             document.getElementById('in-kf.' + select).value = '1';",
+            json!([kick_off(1), kick_off(3), kick_off(4), kick_off(5)]),
+        )
+        .await;
+    browser.screenshot("kick-off-form").await;
+    browser.click("#modal-submit").await;
+
+    let card = browser
+        .wait_for_text("#timeline", PATIENCE, |t| {
+            t.contains("launched from the template") && t.contains("Employee onboarding")
+        })
+        .await;
+    assert!(card.contains("Open in Tallyfy"), "{card}");
+    browser
+        .wait_for_text("#tallyfy-runs", PATIENCE, |t| {
+            t.contains("Prepare the desk")
+        })
+        .await;
+    let launches = sandbox.room.tallyfy.launches();
+    assert_eq!(launches.len(), 1, "one launch");
+    let prerun = &launches[0].body["prerun"];
+    assert_eq!(prerun[kick_off(1)], "Ada Lovelace");
+    assert_eq!(prerun[kick_off(4)], "Remote");
+    assert_eq!(prerun[kick_off(5)]["text"], "Engineering");
+    browser.screenshot("template-launched").await;
+    browser.close().await;
+}

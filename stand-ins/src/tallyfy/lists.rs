@@ -245,10 +245,14 @@ pub(super) async fn get_run(
         )
             .into_response();
     };
-    let name = tasks
-        .first()
-        .map(|t| t["title"].clone())
-        .unwrap_or(Value::Null);
+    // A launched run has its own name; an ad-hoc one is named by its first task.
+    let name = match s.templates.run_names.get(&run) {
+        Some(name) => json!(name),
+        None => tasks
+            .first()
+            .map(|t| t["title"].clone())
+            .unwrap_or(Value::Null),
+    };
     let done = tasks.iter().filter(|t| t["status"] == "completed").count();
     let mut run_json = json!({
         "id": run, "name": name, "status": if done == tasks.len() { "complete" } else { "active" },

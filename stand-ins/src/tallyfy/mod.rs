@@ -27,6 +27,7 @@
 //! - Tasks are reopened and commented on as Tallyfy's CLI does it, in [`changes`].
 //! - An approval is completed only with `is_approved`, a task with required form fields
 //!   only once they are filled (`PUT .../tasks/{task}` with `taskdata`): [`completion`].
+//! - Templates are listed, read and launched as Tallyfy documents it, in [`templates`].
 
 // Handlers answer early with a whole `Response`, as axum handlers do.
 #![allow(clippy::result_large_err)]
@@ -54,6 +55,9 @@ mod contract;
 mod lists;
 pub mod options;
 mod tasks;
+mod templates;
+
+pub use self::templates::{employee_onboarding, plain_template, ONBOARDING};
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 pub const TOKEN: &str = "tallyfy-test-token";
@@ -150,6 +154,8 @@ struct Inner {
     /// Creates being answered now, and the most there ever were at once.
     creates_now: usize,
     creates_most: usize,
+    /// Templates, and what was launched from them.
+    templates: templates::Templates,
 }
 
 /// One create being answered, counted while it is.
@@ -219,6 +225,12 @@ impl FakeTallyfy {
             .route("/api/organizations/{org}/runs/{run}", get(get_run))
             .route("/api/organizations/{org}/groups", get(list_groups))
             .route("/api/organizations/{org}/tags", get(list_tags))
+            .route("/api/organizations/{org}/checklists", get(templates::list_templates))
+            .route("/api/organizations/{org}/checklists/{id}", get(templates::get_template))
+            .route(
+                "/api/organizations/{org}/runs",
+                post(templates::launch).get(templates::list_runs),
+            )
             .route("/api/me", get(me))
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
