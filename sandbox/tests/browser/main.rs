@@ -11,7 +11,7 @@ use tallyfy_slack_sandbox as sandbox;
 
 use webdriver::Browser;
 
-const PATIENCE: Duration = Duration::from_secs(15);
+const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn open(name: &str) -> (sandbox::Sandbox, Browser) {
     let sandbox = sandbox::start("127.0.0.1:0".parse().unwrap())
