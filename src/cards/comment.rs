@@ -122,10 +122,7 @@ pub async fn submit(state: &AppState, sub: ViewSubmission) -> Result<(), BTreeMa
         return error("This form is out of date; press Comment on the card again.");
     };
     let team = sub.team_id();
-    let hash = sub.view.hash.as_deref().unwrap_or("");
-    if !state
-        .ledger
-        .claim_submission(&team, &sub.view.id, hash)
+    if !crate::modals::claim_submission(state, &team, &sub.view)
         .await
         .first
     {
