@@ -51,10 +51,23 @@ pub struct TallyfyRefresh {
     pub refresh_token: Secret,
 }
 
+/// Client credentials without a refresh token: the service acts as each person with a
+/// token Tallyfy mints for them, and as itself with an application token.
+#[derive(Clone, Debug)]
+pub struct ClientGrant {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
 #[derive(Clone, Debug)]
 pub struct TallyfyConfig {
     pub org_id: String,
-    pub access_token: Secret,
+    /// The integration's token; optional with client credentials.
+    pub access_token: Option<Secret>,
+    /// Set when the service acts as each person (`TALLYFY_CLIENT_ID` and
+    /// `TALLYFY_CLIENT_SECRET` without `TALLYFY_REFRESH_TOKEN`).
+    pub client_grant: Option<ClientGrant>,
     /// API base, ending in `/`.
     pub api_url: Url,
     /// Base of human links to runs, without a trailing `/`.
@@ -230,15 +243,19 @@ impl Config {
                     .push("TALLYFY_ORG_ID must be letters and digits only".into());
             }
         }
-        let access_token = r.required_secret(
-            "TALLYFY_ACCESS_TOKEN",
-            "a token from Tallyfy's Settings > Integrations > REST API",
-        );
         let tallyfy_api_url = r.base_url("TALLYFY_API_URL", "https://go.tallyfy.com/api/");
+        let (refresh, client_grant) = r.grants(tallyfy_api_url.as_ref());
+        let access_token = match client_grant {
+            Some(_) => r.get("TALLYFY_ACCESS_TOKEN").map(Secret::new),
+            None => r.required_secret(
+                "TALLYFY_ACCESS_TOKEN",
+                "a token from Tallyfy's Settings > Integrations > REST API (or client \
+                 credentials: TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET)",
+            ),
+        };
         let web_url = r
             .base_url("TALLYFY_WEB_URL", "https://go.tallyfy.com/")
             .map(|u| u.as_str().trim_end_matches('/').to_string());
-        let refresh = r.refresh();
         let tallyfy_timeout = r.seconds("TALLYFY_TIMEOUT_SECS", 20);
         let rate_limit = match lookup("TALLYFY_RATE_LIMIT") {
             None => Some(600),
@@ -371,7 +388,8 @@ impl Config {
             },
             tallyfy: TallyfyConfig {
                 org_id: org_id.unwrap(),
-                access_token: access_token.unwrap(),
+                access_token,
+                client_grant,
                 api_url: tallyfy_api_url.unwrap(),
                 web_url: web_url.unwrap(),
                 refresh,
@@ -528,6 +546,44 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 }
             },
         }
+    }
+
+    /// How the service gets its Tallyfy tokens beyond `TALLYFY_ACCESS_TOKEN`: renewing it
+    /// with a refresh token (all four refresh settings), or client credentials alone (the
+    /// token URL then defaults to `/oauth/token` beside the API).
+    fn grants(&mut self, api_url: Option<&Url>) -> (Option<TallyfyRefresh>, Option<ClientGrant>) {
+        if self.get("TALLYFY_REFRESH_TOKEN").is_some() {
+            return (self.refresh(), None);
+        }
+        let (id, secret) = (
+            self.get("TALLYFY_CLIENT_ID"),
+            self.get("TALLYFY_CLIENT_SECRET"),
+        );
+        let (Some(client_id), Some(secret)) = (id.clone(), secret.clone()) else {
+            if id.is_some() || secret.is_some() || self.get("TALLYFY_TOKEN_URL").is_some() {
+                // Half of either set: say what each mode needs.
+                self.errors.push(
+                    "client credentials need both TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET \
+                     (add TALLYFY_REFRESH_TOKEN and TALLYFY_TOKEN_URL to renew one access \
+                     token instead)"
+                        .into(),
+                );
+            }
+            return (None, None);
+        };
+        let token_url = match self.get("TALLYFY_TOKEN_URL") {
+            Some(_) => self.optional_url("TALLYFY_TOKEN_URL"),
+            None => api_url.and_then(|api| api.join("../oauth/token").ok()),
+        };
+        let Some(token_url) = token_url else {
+            return (None, None);
+        };
+        let grant = ClientGrant {
+            token_url,
+            client_id,
+            client_secret: Secret::new(secret),
+        };
+        (None, Some(grant))
     }
 
     fn refresh(&mut self) -> Option<TallyfyRefresh> {

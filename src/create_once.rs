@@ -161,6 +161,15 @@ impl Creator {
         }
     }
 
+    /// The same creator, sending its creations through `tallyfy` (a client acting as the
+    /// person who asked).
+    pub fn through(&self, tallyfy: Arc<dyn TaskSink>) -> Self {
+        Self {
+            tallyfy,
+            ..self.clone()
+        }
+    }
+
     /// How long an unavailable Tallyfy is tried.
     pub fn retry_for(&self) -> Duration {
         self.policy.retry_for

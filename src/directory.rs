@@ -275,6 +275,24 @@ impl Directory {
             .await
     }
 
+    /// The Tallyfy client to act for `user` with: one making its calls as them when the
+    /// service acts as each person (client credentials); else the service's own. Someone
+    /// Tallyfy has no member for is refused with [`TallyfyError::NoAccount`].
+    pub async fn client_for(
+        &self,
+        team: &str,
+        user: &str,
+    ) -> Result<TallyfyClient, DirectoryError> {
+        if !self.tallyfy.acts_as_people() {
+            return Ok(self.tallyfy.clone());
+        }
+        let (resolved, _) = self.whois(team, user).await?;
+        match resolved.assignee {
+            Assignee::Member { email, .. } => Ok(self.tallyfy.acting_as(&email)),
+            _ => Err(DirectoryError::Tallyfy(TallyfyError::NoAccount)),
+        }
+    }
+
     /// Forgets what is cached about `user`, so the next use looks them up afresh.
     pub async fn forget(&self, team: &str, user: &str) {
         let _ = self.store.delete(&Self::member_key(team, user)).await;

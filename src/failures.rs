@@ -30,6 +30,9 @@ impl Failure {
     }
 }
 
+/// Why nothing can be done as someone Tallyfy does not know.
+pub const NO_ACCOUNT: &str = "You don't have a Tallyfy account in this organization under the email on your Slack profile, so this can't be done as you. Ask a teammate who has one to do it, or ask your Tallyfy admin to invite you.";
+
 /// Why a job that kept dying was given up.
 pub const GIVEN_UP: &str = "It kept failing before it could finish. Press Retry to try again; nothing that was already created is created twice.";
 
@@ -49,6 +52,10 @@ pub fn tallyfy(e: &TallyfyError) -> String {
         TallyfyError::Forbidden(_) => {
             "The Tallyfy account this app uses is not allowed to do that. Ask your Tallyfy admin to check its role.".into()
         }
+        TallyfyError::PersonForbidden(_) => {
+            "Tallyfy does not let you do that: it may be assigned to someone else, or hidden from you. Ask whoever owns it in Tallyfy.".into()
+        }
+        TallyfyError::NoAccount => NO_ACCOUNT.into(),
         TallyfyError::Refused { message, .. } => format!("Tallyfy refused it: {message}"),
         TallyfyError::NotFound(_) => {
             "Tallyfy could not find what this refers to; it may have been deleted.".into()
@@ -65,6 +72,23 @@ pub fn tallyfy(e: &TallyfyError) -> String {
     }
 }
 
+/// A refusal by Tallyfy as a failure of the requester's work: final when only a new
+/// request (or someone else) can get past it, retryable otherwise.
+pub fn of_tallyfy(e: &TallyfyError) -> Failure {
+    match e {
+        TallyfyError::NoAccount | TallyfyError::PersonForbidden(_) => Failure::final_(tallyfy(e)),
+        _ => Failure::retryable(tallyfy(e)),
+    }
+}
+
+/// Why the requester cannot be acted as (no Tallyfy account, or the look-up failed).
+pub fn as_requester(e: &DirectoryError) -> Failure {
+    match e {
+        DirectoryError::Tallyfy(e @ TallyfyError::NoAccount) => Failure::final_(tallyfy(e)),
+        e => Failure::retryable(lookup(e, "your")),
+    }
+}
+
 /// Whether Tallyfy refused a task because of the run it names (a 422 on `run_id`: the
 /// run is gone, or cannot take tasks): the same request cannot pass later.
 pub fn refuses_run(e: &TallyfyError) -> bool {
@@ -74,7 +98,9 @@ pub fn refuses_run(e: &TallyfyError) -> bool {
 /// Why people could not be looked up; `whose` is "assignees'" or "people's".
 pub fn lookup(e: &DirectoryError, whose: &str) -> String {
     match e {
-        DirectoryError::Tallyfy(e @ (TallyfyError::Unauthorized | TallyfyError::Forbidden(_))) => {
+        DirectoryError::Tallyfy(
+            e @ (TallyfyError::Unauthorized | TallyfyError::Forbidden(_) | TallyfyError::NoAccount),
+        ) => {
             tallyfy(e)
         }
         _ => format!(

@@ -19,6 +19,7 @@ use crate::slack::interaction::ViewSubmission;
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::TaskId;
+use crate::tallyfy::{TallyfyClient, TallyfyError};
 
 /// The comment form's callback id.
 pub const CALLBACK_ID: &str = "task_comment";
@@ -155,11 +156,14 @@ async fn send(
     user: &UserId,
     text: &str,
 ) -> String {
-    let author = match tallyfy_name(app, team, user).await {
-        Ok(Some(name)) => name,
+    const NO_ACCOUNT: &str = "Only people with a Tallyfy account can comment from Slack, and I couldn't find yours (by your Slack email). Ask your Tallyfy admin to invite you, or comment in Tallyfy.";
+    // With their own token the comment is theirs in Tallyfy; else it is signed with
+    // their name.
+    let (tallyfy, author) = match commenter(app, team, user).await {
+        Ok(Some(found)) => found,
         Ok(None) => {
             app.metrics.job("comment", "no_account");
-            return "Only people with a Tallyfy account can comment from Slack, and I couldn't find yours (by your Slack email). Ask your Tallyfy admin to invite you, or comment in Tallyfy.".into();
+            return NO_ACCOUNT.into();
         }
         Err(e) => {
             tracing::warn!(error = %e, "could not look the commenter up");
@@ -173,14 +177,10 @@ async fn send(
         (Some(channel), Some(ts)) => app.workspace.permalink(channel.as_str(), ts),
         _ => None,
     };
-    let content = content(text, &author, link.as_deref());
+    let content = content(text, author.as_deref(), link.as_deref());
     let title = mrkdwn::escape(&mrkdwn::shorten(&pressed.title, limits::SHOWN_TITLE));
     let for_guests = for_guests(app, &pressed.task).await;
-    match app
-        .tallyfy
-        .comment(&pressed.task, &content, for_guests)
-        .await
-    {
+    match tallyfy.comment(&pressed.task, &content, for_guests).await {
         Ok(()) => {
             app.metrics.job("comment", "added");
             format!("Your comment was added to *{title}* in Tallyfy.")
@@ -193,6 +193,25 @@ async fn send(
             )
         }
     }
+}
+
+/// Who comments, as Tallyfy is to see them: the client to comment with, and the name to
+/// sign the comment with when it is made with the app's account. `None` when they have no
+/// Tallyfy account.
+async fn commenter(
+    app: &Services,
+    team: &TeamId,
+    user: &UserId,
+) -> Result<Option<(TallyfyClient, Option<String>)>, crate::directory::DirectoryError> {
+    if app.tallyfy.acts_as_people() {
+        return match app.directory.client_for(team, user).await {
+            Ok(tallyfy) => Ok(Some((tallyfy, None))),
+            Err(crate::directory::DirectoryError::Tallyfy(TallyfyError::NoAccount)) => Ok(None),
+            Err(e) => Err(e),
+        };
+    }
+    let name = tallyfy_name(app, team, user).await?;
+    Ok(name.map(|name| (app.tallyfy.clone(), Some(name))))
 }
 
 /// The commenter's name as Tallyfy has it; `None` when they have no Tallyfy account. A
@@ -224,11 +243,14 @@ pub(super) async fn tallyfy_name(
     Ok(None)
 }
 
-/// The comment as Tallyfy gets it: the text, who wrote it, and where in Slack.
-fn content(text: &str, author: &str, link: Option<&str>) -> String {
-    match link {
-        Some(link) => format!("{text}\n\n\u{2014} {author}, in Slack: {link}"),
-        None => format!("{text}\n\n\u{2014} {author}, in Slack"),
+/// The comment as Tallyfy gets it: the text, who wrote it (when the app's account posts
+/// it for them), and where in Slack.
+fn content(text: &str, author: Option<&str>, link: Option<&str>) -> String {
+    match (author, link) {
+        (Some(author), Some(link)) => format!("{text}\n\n\u{2014} {author}, in Slack: {link}"),
+        (Some(author), None) => format!("{text}\n\n\u{2014} {author}, in Slack"),
+        (None, Some(link)) => format!("{text}\n\n\u{2014} in Slack: {link}"),
+        (None, None) => text.to_string(),
     }
 }
 
@@ -240,14 +262,19 @@ mod tests {
     fn a_comment_names_its_author_and_links_the_thread() {
         let c = content(
             "Ten chairs",
-            "alice",
+            Some("alice"),
             Some("https://acme.slack.com/archives/C1/p1"),
         );
         assert_eq!(
             c,
             "Ten chairs\n\n\u{2014} alice, in Slack: https://acme.slack.com/archives/C1/p1"
         );
-        assert!(content("x", "bob", None).ends_with("bob, in Slack"));
+        assert!(content("x", Some("bob"), None).ends_with("bob, in Slack"));
+        assert_eq!(
+            content("x", None, None),
+            "x",
+            "their own comment needs no signature"
+        );
     }
 }
 

@@ -70,23 +70,15 @@ async fn next(
     press: &Press,
     decision: Decision,
 ) -> Next {
-    let member = match turn::member(app, &press.team, &press.user).await {
-        Ok(Some(member)) => member,
-        Ok(None) => return Next::Say("Only the task's assignees can mark it done.".into()),
+    const NOT_ASSIGNEE: &str = "Only the task's assignees can mark it done.";
+    let presser = match turn::Presser::of(app, &press.team, &press.user, NOT_ASSIGNEE).await {
+        Ok(presser) => presser,
         Err(text) => return Next::Say(text),
     };
-    let now = match app.tallyfy.get_task_with_fields(&target.created.id).await {
+    let now = match presser.read(app, &target.created.id, NOT_ASSIGNEE).await {
         Ok(now) => now,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read a task before completing it");
-            return Next::Say(crate::failures::tallyfy(&e));
-        }
+        Err(text) => return Next::Say(text),
     };
-    match turn::assigned(app, &now, member).await {
-        Ok(true) => {}
-        Ok(false) => return Next::Say("Only the task's assignees can mark it done.".into()),
-        Err(e) => return Next::Say(crate::failures::tallyfy(&e)),
-    }
     if now.status.as_deref() == Some("completed") {
         return Next::Say("This task is already marked done.".into());
     }

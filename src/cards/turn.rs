@@ -20,8 +20,8 @@ use crate::failures;
 use crate::slack::ids::{TeamId, UserId};
 use crate::slack::mrkdwn;
 use crate::state::Services;
-use crate::tallyfy::model::{ListedTask, MemberId};
-use crate::tallyfy::TallyfyError;
+use crate::tallyfy::model::{ListedTask, MemberId, TaskId};
+use crate::tallyfy::{TallyfyClient, TallyfyError};
 
 /// How a task is completed: an approval's decision, the reason of a rejection, and answers
 /// to its form fields (field id, what was given in Slack).
@@ -70,22 +70,72 @@ impl Turn {
     }
 }
 
-/// The Tallyfy member `user` is, if any; what to tell them when they cannot be looked up.
-pub(super) async fn member(
-    app: &Services,
-    team: &TeamId,
-    user: &UserId,
-) -> Result<Option<MemberId>, String> {
-    match app
-        .directory
-        .resolve_all(team, std::slice::from_ref(user))
-        .await
-    {
-        Ok(resolved) => Ok(resolved.into_iter().find_map(|r| match r.assignee {
+/// Who pressed, as Tallyfy is to see them. When the service acts as each person, their
+/// own token, and Tallyfy decides what they may do; else the app's account, with the
+/// app's own check that they are one of the task's assignees.
+pub(super) struct Presser {
+    pub tallyfy: TallyfyClient,
+    /// The member who must be an assignee, when the app checks it.
+    check: Option<MemberId>,
+}
+
+impl Presser {
+    /// `user`, ready to act; what to tell them when they cannot.
+    pub(super) async fn of(
+        app: &Services,
+        team: &TeamId,
+        user: &UserId,
+        not_assignee: &str,
+    ) -> Result<Presser, String> {
+        if app.tallyfy.acts_as_people() {
+            return match app.directory.client_for(team, user).await {
+                Ok(tallyfy) => Ok(Presser {
+                    tallyfy,
+                    check: None,
+                }),
+                Err(e) => Err(failures::lookup(&e, "your")),
+            };
+        }
+        let resolved = app
+            .directory
+            .resolve_all(team, std::slice::from_ref(user))
+            .await
+            .map_err(|e| failures::lookup(&e, "assignees'"))?;
+        match resolved.into_iter().find_map(|r| match r.assignee {
             Assignee::Member { id, .. } => Some(id),
             _ => None,
-        })),
-        Err(e) => Err(failures::lookup(&e, "assignees'")),
+        }) {
+            Some(member) => Ok(Presser {
+                tallyfy: app.tallyfy.clone(),
+                check: Some(member),
+            }),
+            None => Err(not_assignee.into()),
+        }
+    }
+
+    /// The task as Tallyfy has it now, as this person sees it; refused (with what to tell
+    /// them) when the app checks assignees and they are not one.
+    pub(super) async fn read(
+        &self,
+        app: &Services,
+        task: &TaskId,
+        not_assignee: &str,
+    ) -> Result<ListedTask, String> {
+        let now = self.tallyfy.get_task_with_fields(task).await.map_err(|e| {
+            tracing::warn!(error = %e, "could not read a task before changing it");
+            failures::tallyfy(&e)
+        })?;
+        if let Some(member) = self.check {
+            match assigned(app, &now, member).await {
+                Ok(true) => {}
+                Ok(false) => return Err(not_assignee.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the groups that own a task");
+                    return Err(failures::tallyfy(&e));
+                }
+            }
+        }
+        Ok(now)
     }
 }
 
@@ -98,56 +148,44 @@ pub async fn turn(
     turn: Turn,
     completion: Completion,
 ) -> String {
-    let member = match member(app, team, user).await {
-        Ok(member) => member,
+    let presser = match Presser::of(app, team, user, turn.not_an_assignee()).await {
+        Ok(presser) => presser,
         Err(text) => return text,
-    };
-    let Some(member) = member else {
-        return turn.not_an_assignee().into();
     };
     let (cards, task) = (store::of(app), &target.created.id);
     if !cards.take_turn(task).await {
         return turn.already().into();
     }
-    let text = carry_out(app, target, member, (team, user), turn, completion).await;
+    let text = carry_out(app, target, &presser, (team, user), turn, completion).await;
     cards.end_turn(task).await;
     text
 }
 
-/// Reads the task in Tallyfy, and turns it when `member` is one of its assignees now and
-/// it is not there already.
+/// Reads the task in Tallyfy, and turns it when the presser may and it is not there
+/// already.
 async fn carry_out(
     app: &Services,
     target: &Target,
-    member: MemberId,
+    presser: &Presser,
     (team, user): (&TeamId, &UserId),
     turn: Turn,
     mut completion: Completion,
 ) -> String {
     let created = &target.created;
-    let now = match app.tallyfy.get_task_with_fields(&created.id).await {
-        Ok(task) => task,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read a task before changing it");
-            return failures::tallyfy(&e);
-        }
+    let now = match presser.read(app, &created.id, turn.not_an_assignee()).await {
+        Ok(now) => now,
+        Err(text) => return text,
     };
-    match assigned(app, &now, member).await {
-        Ok(true) => {}
-        Ok(false) => return turn.not_an_assignee().into(),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the groups that own a task");
-            return failures::tallyfy(&e);
-        }
-    }
     let done = now.status.as_deref() == Some("completed");
     let result = match (turn, done) {
         (Turn::Done, true) | (Turn::Reopen, false) => return turn.already().into(),
-        (Turn::Done, false) => match complete(app, target, &now, user, &mut completion).await {
-            Ok(result) => result,
-            Err(text) => return text,
-        },
-        (Turn::Reopen, true) => app.tallyfy.reopen_task(created).await,
+        (Turn::Done, false) => {
+            match complete(app, presser, target, &now, user, &mut completion).await {
+                Ok(result) => result,
+                Err(text) => return text,
+            }
+        }
+        (Turn::Reopen, true) => presser.tallyfy.reopen_task(created).await,
     };
     match result {
         Ok(()) => {
@@ -164,10 +202,16 @@ async fn carry_out(
             match completion.reason {
                 Some(reason) => {
                     let by = (team, user);
-                    give_reason(app, target, by, &reason, made).await
+                    give_reason(app, presser, target, by, &reason, made).await
                 }
                 None => made.into(),
             }
+        }
+        // Tallyfy lets only the assignees complete this one.
+        Err(TallyfyError::PersonForbidden(_))
+            if turn == Turn::Done && now.can_complete_only_assignees == Some(true) =>
+        {
+            "Only this task's assignees can complete it: Tallyfy did not let you. Ask one of them, or its owner in Tallyfy.".into()
         }
         Err(e) => {
             tracing::warn!(error = %e, ?turn, "could not change a task in Tallyfy");
@@ -181,6 +225,7 @@ async fn carry_out(
 /// the press did not bring).
 async fn complete(
     app: &Services,
+    presser: &Presser,
     target: &Target,
     now: &ListedTask,
     user: &UserId,
@@ -210,7 +255,7 @@ async fn complete(
         return Err(needs(app, target, &unanswered));
     }
     if !taskdata.is_empty() {
-        if let Err(e) = app.tallyfy.fill_fields(created, now, taskdata).await {
+        if let Err(e) = presser.tallyfy.fill_fields(created, now, taskdata).await {
             tracing::warn!(error = %e, "could not fill a task's form fields");
             return Ok(Err(e));
         }
@@ -220,7 +265,7 @@ async fn complete(
     if let Some(approved) = completion.is_approved {
         cards.note_decision(&created.id, approved).await;
     }
-    let result = app
+    let result = presser
         .tallyfy
         .complete_task(created, completion.is_approved)
         .await;
@@ -268,18 +313,25 @@ pub(super) fn needs(app: &Services, target: &Target, labels: &[&str]) -> String 
 /// from Slack are; answers what to tell the assignee (`made` said how the task went).
 pub(super) async fn give_reason(
     app: &Services,
+    presser: &Presser,
     target: &Target,
     (team, user): (&TeamId, &UserId),
     reason: &str,
     made: &str,
 ) -> String {
-    let author = match super::comment::tallyfy_name(app, team, user).await {
-        Ok(Some(name)) => name,
-        _ => "an assignee".into(),
+    // Made with their own token, the comment is theirs: no signature needed.
+    let content = match presser.check {
+        None => format!("Rejected: {reason}"),
+        Some(_) => {
+            let author = match super::comment::tallyfy_name(app, team, user).await {
+                Ok(Some(name)) => name,
+                _ => "an assignee".into(),
+            };
+            format!("Rejected: {reason}\n\n\u{2014} {author}, in Slack")
+        }
     };
-    let content = format!("Rejected: {reason}\n\n\u{2014} {author}, in Slack");
     let for_guests = super::comment::for_guests(app, &target.created.id).await;
-    match app
+    match presser
         .tallyfy
         .comment(&target.created.id, &content, for_guests)
         .await

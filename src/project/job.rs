@@ -3,6 +3,8 @@
 //! once), and post the confirmation; a Retry press runs the same job again and replaces
 //! the message, so only what is missing gets created.
 
+use std::sync::Arc;
+
 use futures::future::{BoxFuture, FutureExt};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,7 @@ use super::plan::{self, PlanError, PlannedTask, ProjectPlan};
 use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
 use crate::channel_projects::{self, ProjectRef};
 use crate::courier::{self, Origin};
-use crate::create_once::{Creation, Made};
+use crate::create_once::{Creation, Creator, Made};
 use crate::failures::{self, Failure};
 use crate::home::store::RecentProject;
 use crate::jobs::ledger::{Progress, Step};
@@ -77,14 +79,20 @@ pub async fn create(
     };
     job.plan = Some(plan.clone());
     app.ledger.keep(&job.stored()).await;
-    let run = match ensure_run(app, &job, &plan, attempt).await {
-        Ok(run) => run,
-        Err(e) => {
-            let reason = failures::tallyfy(&e);
-            return fail(app, &job, Failure::retryable(reason)).await;
-        }
+    // Made as the person who asked: they own the project in Tallyfy.
+    let creator = match app
+        .directory
+        .client_for(&job.origin.team_id, &job.origin.user_id)
+        .await
+    {
+        Ok(tallyfy) => app.creator.through(Arc::new(tallyfy)),
+        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
     };
-    let results = append_all(app, &job, &run, &plan, attempt).await;
+    let run = match ensure_run(app, &creator, &job, &plan, attempt).await {
+        Ok(run) => run,
+        Err(e) => return fail(app, &job, failures::of_tallyfy(&e)).await,
+    };
+    let results = append_all(app, &creator, &job, &run, &plan, attempt).await;
     let missing = results.iter().filter(|r| r.is_err()).count();
     app.metrics.job(
         "create_project",
@@ -144,6 +152,7 @@ pub async fn give_up(app: &Services, job: &ProjectJob) {
 /// The project's run: the one an earlier attempt created, or a new one.
 async fn ensure_run(
     app: &Services,
+    creator: &Creator,
     job: &ProjectJob,
     plan: &ProjectPlan,
     attempt: Attempt,
@@ -169,7 +178,7 @@ async fn ensure_run(
         what: &what,
         resumed: attempt.resumed,
     };
-    let made = app.creator.create_once(&creation, &request).await?;
+    let made = creator.create_once(&creation, &request).await?;
     let run = made.task().run_id().cloned().ok_or_else(|| {
         TallyfyError::Unexpected("the created project came back without a run".into())
     })?;
@@ -200,6 +209,7 @@ async fn ensure_run(
 /// line now exists, or why not.
 async fn append_all(
     app: &Services,
+    creator: &Creator,
     job: &ProjectJob,
     run: &RunId,
     plan: &ProjectPlan,
@@ -209,7 +219,7 @@ async fn append_all(
     let appends: Vec<BoxFuture<'_, Result<(), Failure>>> = plan
         .tasks
         .iter()
-        .map(|task| append(app, job, run, &plan.options, task, attempt).boxed())
+        .map(|task| append(app, creator, job, run, &plan.options, task, attempt).boxed())
         .collect();
     futures::stream::iter(appends)
         .buffered(APPEND_CONCURRENCY)
@@ -217,8 +227,10 @@ async fn append_all(
         .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn append(
     app: &Services,
+    creator: &Creator,
     job: &ProjectJob,
     run: &RunId,
     options: &TaskOptions,
@@ -245,7 +257,7 @@ async fn append(
         what: &what,
         resumed: attempt.resumed,
     };
-    match app.creator.create_once(&creation, &request).await {
+    match creator.create_once(&creation, &request).await {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(error = %e, position = task.position, "could not append a task");

@@ -62,7 +62,16 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
         what: &what,
         resumed: attempt.resumed,
     };
-    let run = match app.creator.launch_once(&creation, &launch).await {
+    // Launched as the person who asked: they own the run in Tallyfy.
+    let creator = match app
+        .directory
+        .client_for(&job.origin.team_id, &job.origin.user_id)
+        .await
+    {
+        Ok(tallyfy) => app.creator.through(std::sync::Arc::new(tallyfy)),
+        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
+    };
+    let run = match creator.launch_once(&creation, &launch).await {
         Ok(Once::Before(run)) => run,
         Ok(Once::Now(run)) => {
             tracing::info!(run_id = %run.id, "template launched");

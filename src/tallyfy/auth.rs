@@ -1,4 +1,7 @@
-//! The Tallyfy access token, and renewing it when Tallyfy refuses it (401).
+//! The Tallyfy tokens each call carries ([`Auth`]): the integration's access token, and
+//! renewing it when Tallyfy refuses it (401); or, with client credentials, the application's
+//! token for the service's own calls and each person's token for what they do
+//! ([`super::grant`]).
 //!
 //! With `TALLYFY_REFRESH_TOKEN` and the client credentials configured, a refused token is
 //! exchanged at the token endpoint for a new one. One refresh runs at a time: in this
@@ -17,7 +20,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Secret, TallyfyRefresh};
+use super::budget::RateBudget;
+use super::grant::{AppToken, People};
+use super::TallyfyError;
+use crate::config::{Secret, TallyfyConfig, TallyfyRefresh};
 use crate::seal::{Key, Sealer};
 use crate::store::Store;
 
@@ -252,6 +258,85 @@ impl Credentials {
                 tracing::error!(error = %e, "unreadable answer from Tallyfy's token endpoint");
                 None
             }
+        }
+    }
+}
+
+/// Every token the client can send, and which one a call carries.
+pub struct Auth {
+    /// The integration's token (`TALLYFY_ACCESS_TOKEN`), renewed with a refresh token.
+    integration: Option<Credentials>,
+    /// The application's token, with client credentials.
+    app: Option<Arc<AppToken>>,
+    /// Each person's token, with client credentials.
+    people: Option<People>,
+}
+
+impl Auth {
+    pub fn new(
+        config: &TallyfyConfig,
+        store: Arc<dyn Store>,
+        http: reqwest::Client,
+        budget: Arc<RateBudget>,
+    ) -> Self {
+        let key = config.token_key.as_ref();
+        let integration = config.access_token.clone().map(|access| {
+            Credentials::new(
+                access,
+                config.refresh.clone(),
+                store.clone(),
+                key,
+                http.clone(),
+            )
+        });
+        let app = config
+            .client_grant
+            .clone()
+            .map(|grant| Arc::new(AppToken::new(grant, http.clone(), store.clone(), key)));
+        let people = app.clone().map(|app| {
+            People::new(
+                app,
+                http.clone(),
+                config.api_url.clone(),
+                config.org_id.clone(),
+                budget,
+                store.clone(),
+                key,
+            )
+        });
+        Self {
+            integration,
+            app,
+            people,
+        }
+    }
+
+    /// Whether what a person does is done with their own token.
+    pub fn acts_as_people(&self) -> bool {
+        self.people.is_some()
+    }
+
+    /// The token for a call made as `person` (an email), or as the service itself.
+    pub async fn token(&self, person: Option<&str>) -> Result<Secret, TallyfyError> {
+        if let (Some(email), Some(people)) = (person, &self.people) {
+            return people.token(email).await;
+        }
+        match (&self.integration, &self.app) {
+            (Some(integration), _) => Ok(integration.token().await),
+            (None, Some(app)) => app.token().await,
+            (None, None) => Err(TallyfyError::Unauthorized),
+        }
+    }
+
+    /// Tallyfy refused `refused` on a call made as `person`: the token to try instead.
+    pub async fn renew(&self, person: Option<&str>, refused: &Secret) -> Option<Secret> {
+        if let (Some(email), Some(people)) = (person, &self.people) {
+            return people.renew(email, refused).await.ok();
+        }
+        match (&self.integration, &self.app) {
+            (Some(integration), _) => integration.renew(refused).await,
+            (None, Some(app)) => app.renew(refused).await.ok(),
+            (None, None) => None,
         }
     }
 }

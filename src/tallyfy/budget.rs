@@ -26,8 +26,8 @@ pub struct RateBudget {
     store: Arc<dyn Store>,
     limit: u32,
     window: Duration,
-    /// The schedule used while the store cannot be reached.
-    local: Arc<Mutex<SendSchedule>>,
+    /// The schedules used while the store cannot be reached, by key.
+    local: Arc<Mutex<std::collections::HashMap<String, SendSchedule>>>,
     /// Whether the fall-back to the local schedule has been logged.
     warned: AtomicBool,
 }
@@ -56,7 +56,7 @@ impl RateBudget {
             store,
             limit,
             window,
-            local: Arc::new(Mutex::new(SendSchedule::default())),
+            local: Arc::default(),
             warned: AtomicBool::new(false),
         }
     }
@@ -64,15 +64,30 @@ impl RateBudget {
     /// Waits until a call fits in the budget, then counts it; answers how long it waited,
     /// or, when its turn is more than [`MAX_WAIT`] away, that it was not booked.
     pub async fn acquire(&self) -> Result<Duration, Full> {
+        self.acquire_as(None).await
+    }
+
+    /// As [`RateBudget::acquire`], from the budget of the person with this email, or of the
+    /// service's own calls: Tallyfy counts each user's calls on their own.
+    pub async fn acquire_as(&self, person: Option<&str>) -> Result<Duration, Full> {
+        let key = match person {
+            None => KEY.to_string(),
+            Some(email) => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
+                format!("{KEY}:{}", hex::encode(&digest[..12]))
+            }
+        };
         let window = self.window + MARGIN;
-        let (wait, mut pending) = match self.store.reserve(KEY, self.limit, window, MAX_WAIT).await
+        let (wait, mut pending) = match self.store.reserve(&key, self.limit, window, MAX_WAIT).await
         {
             Ok(Reservation::Booked { wait, id }) => {
                 self.warned.store(false, Ordering::Relaxed);
                 let store = self.store.clone();
+                let booked_in = key.clone();
                 let give_back = move || {
                     tokio::spawn(async move {
-                        let _ = store.unbook(KEY, &id).await;
+                        let _ = store.unbook(&booked_in, &id).await;
                     });
                 };
                 (
@@ -92,11 +107,17 @@ impl RateBudget {
                     .local
                     .lock()
                     .unwrap()
+                    .entry(key.clone())
+                    .or_default()
                     .book(now, self.limit, window, MAX_WAIT);
                 match booked {
                     Ok((at, id)) => {
                         let local = self.local.clone();
-                        let give_back = move || local.lock().unwrap().unbook(id);
+                        let give_back = move || {
+                            if let Some(schedule) = local.lock().unwrap().get_mut(&key) {
+                                schedule.unbook(id);
+                            }
+                        };
                         (
                             at - now,
                             Pending {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use url::Url;
 
-use super::auth::Credentials;
+use super::auth::Auth;
 use super::budget::RateBudget;
 use super::error::TallyfyError;
 use super::model::{
@@ -32,9 +32,11 @@ pub struct TallyfyClient {
     http: reqwest::Client,
     base: Url,
     org_id: String,
-    auth: Arc<Credentials>,
+    auth: Arc<Auth>,
     metrics: Metrics,
     budget: Arc<RateBudget>,
+    /// The email of the person calls are made as; `None` for the service's own calls.
+    person: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for TallyfyClient {
@@ -56,24 +58,35 @@ impl TallyfyClient {
             .user_agent(concat!("tallyfy-slack/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the TLS backend is compiled in");
+        let budget = Arc::new(RateBudget::new(
+            store.clone(),
+            config.rate_limit,
+            config.rate_window,
+        ));
         Self {
-            auth: Arc::new(Credentials::new(
-                config.access_token.clone(),
-                config.refresh.clone(),
-                store.clone(),
-                config.token_key.as_ref(),
-                http.clone(),
-            )),
+            auth: Arc::new(Auth::new(config, store, http.clone(), budget.clone())),
             http,
             base: config.api_url.clone(),
             org_id: config.org_id.clone(),
             metrics,
-            budget: Arc::new(RateBudget::new(
-                store,
-                config.rate_limit,
-                config.rate_window,
-            )),
+            budget,
+            person: None,
         }
+    }
+
+    /// The same client, making its calls as the member with this email: with their own
+    /// token when the service acts as each person (client credentials), else as before.
+    pub fn acting_as(&self, email: &str) -> TallyfyClient {
+        let mut client = self.clone();
+        if self.auth.acts_as_people() {
+            client.person = Some(Arc::from(email));
+        }
+        client
+    }
+
+    /// Whether what a person does is done with their own token.
+    pub fn acts_as_people(&self) -> bool {
+        self.auth.acts_as_people()
     }
 
     pub fn org_id(&self) -> &str {
@@ -271,7 +284,8 @@ impl TallyfyClient {
         endpoint: &'static str,
         req: RequestBuilder,
     ) -> Result<T, TallyfyError> {
-        let waited = match self.budget.acquire().await {
+        let person = self.person.as_deref();
+        let waited = match self.budget.acquire_as(person).await {
             Ok(waited) => waited,
             // No turn soon: refused here as Tallyfy would refuse it, without sending.
             Err(super::budget::Full(wait)) => {
@@ -286,19 +300,30 @@ impl TallyfyClient {
             self.metrics.rate_wait(waited);
         }
         let started = Instant::now();
-        let token = self.auth.token().await;
+        let token = match self.auth.token(person).await {
+            Ok(token) => token,
+            Err(e) => {
+                self.metrics
+                    .tallyfy_call(endpoint, &e.metric_label(), started.elapsed());
+                return Err(e);
+            }
+        };
         let again = req.try_clone();
         let mut result = self.exchange(req.bearer_auth(token.expose())).await;
         // A refused token is renewed (when the app can) and the call made once more.
         if let (Err(TallyfyError::Unauthorized), Some(again)) = (&result, again) {
-            if let Some(renewed) = self.auth.renew(&token).await {
-                if let Err(super::budget::Full(wait)) = self.budget.acquire().await {
+            if let Some(renewed) = self.auth.renew(person, &token).await {
+                if let Err(super::budget::Full(wait)) = self.budget.acquire_as(person).await {
                     return Err(TallyfyError::RateLimited {
                         retry_after: Some(wait),
                     });
                 }
                 result = self.exchange(again.bearer_auth(renewed.expose())).await;
             }
+        }
+        // Tallyfy does not let this person do it: told as theirs, not the app's.
+        if let (Some(_), Err(TallyfyError::Forbidden(message))) = (person, &result) {
+            result = Err(TallyfyError::PersonForbidden(message.clone()));
         }
         let status = match &result {
             Ok(_) => "ok".to_string(),
@@ -389,7 +414,7 @@ fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
 }
 
 impl TallyfyError {
-    fn from_transport(e: reqwest::Error) -> Self {
+    pub(super) fn from_transport(e: reqwest::Error) -> Self {
         // A request's URL may carry an email (`users?q=`): errors never keep it.
         let e = e.without_url();
         if e.is_connect() {
@@ -404,7 +429,11 @@ impl TallyfyError {
         }
     }
 
-    fn from_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> Self {
+    pub(super) fn from_status(
+        status: StatusCode,
+        body: &[u8],
+        retry_after: Option<Duration>,
+    ) -> Self {
         let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
         let (message, code) = parsed.message_and_code();
         let message =

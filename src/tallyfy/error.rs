@@ -18,6 +18,13 @@ pub enum TallyfyError {
     /// 403: the token's user may not do this.
     #[error("Tallyfy refused permission")]
     Forbidden(String),
+    /// 403 to a call made as a person: Tallyfy does not let that person do this.
+    #[error("Tallyfy refused the person permission")]
+    PersonForbidden(String),
+    /// Tallyfy would not give a token acting as this person: no member of the
+    /// organization has their email.
+    #[error("Tallyfy has no member to act as")]
+    NoAccount,
     #[error("not found in Tallyfy")]
     NotFound(String),
     /// 429: wait `retry_after`, then try again.
@@ -81,7 +88,8 @@ impl TallyfyError {
         match self {
             TallyfyError::Invalid { .. } => "422".into(),
             TallyfyError::Unauthorized => "401".into(),
-            TallyfyError::Forbidden(_) => "403".into(),
+            TallyfyError::Forbidden(_) | TallyfyError::PersonForbidden(_) => "403".into(),
+            TallyfyError::NoAccount => "no_account".into(),
             TallyfyError::NotFound(_) => "404".into(),
             TallyfyError::RateLimited { .. } => "429".into(),
             TallyfyError::Server { status, .. } | TallyfyError::Refused { status, .. } => {

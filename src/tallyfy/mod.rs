@@ -5,6 +5,7 @@ pub mod budget;
 mod client;
 mod error;
 pub mod fields;
+mod grant;
 pub mod limits;
 pub mod links;
 pub mod model;

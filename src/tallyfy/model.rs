@@ -197,6 +197,9 @@ pub struct ListedTask {
     /// `task`, `approval`, `expiring`, ... (an approval is completed with a decision).
     #[serde(default)]
     pub task_type: Option<String>,
+    /// Whether only its assignees may complete it.
+    #[serde(default)]
+    pub can_complete_only_assignees: Option<bool>,
     /// Its form fields, when read with `with=form_fields`.
     #[serde(default, deserialize_with = "super::fields::form_fields")]
     pub form_fields: Vec<super::fields::TaskField>,

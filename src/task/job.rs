@@ -3,6 +3,8 @@
 //! project), and post the confirmation where the request came from; or tell the requester
 //! why not, with a Retry button when trying again can help.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::draft::TaskDraft;
@@ -97,7 +99,16 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         what: &what,
         resumed: attempt.resumed,
     };
-    let mut result = app.creator.create_once(&creation, &request).await;
+    // Made as the person who asked: Tallyfy records them as its starter.
+    let creator = match app
+        .directory
+        .client_for(&job.origin.team_id, &job.origin.user_id)
+        .await
+    {
+        Ok(tallyfy) => app.creator.through(Arc::new(tallyfy)),
+        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
+    };
+    let mut result = creator.create_once(&creation, &request).await;
     // A cached member id Tallyfy no longer knows: look the people up afresh, once.
     if let Err(e) = &result {
         if rejects_member_ids(e) {
@@ -108,7 +119,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             match resolve_owners(app, &job).await {
                 Ok(fresh) if fresh != request.owners => {
                     request.owners = fresh;
-                    result = app.creator.create_once(&creation, &request).await;
+                    result = creator.create_once(&creation, &request).await;
                 }
                 Ok(_) => {}
                 Err(e) => return fail(app, &job, e.into()).await,
@@ -133,10 +144,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             );
             return fail(app, &job, Failure::final_(reason)).await;
         }
-        Err(e) => {
-            let reason = failures::tallyfy(&e);
-            return fail(app, &job, Failure::retryable(reason)).await;
-        }
+        Err(e) => return fail(app, &job, failures::of_tallyfy(&e)).await,
     };
     app.metrics.job("create_task", "created");
     let link = app

@@ -27,7 +27,7 @@ pub(super) async fn bearer_check(
         .to_string();
     {
         let mut s = inner.lock().unwrap();
-        if sent != format!("Bearer {}", s.access_token) {
+        if s.acting(&sent) == super::identity::Acting::Unknown {
             s.unauthorized += 1;
             return (
                 StatusCode::UNAUTHORIZED,
@@ -39,8 +39,9 @@ pub(super) async fn bearer_check(
     next.run(request).await
 }
 
-/// `POST /oauth/token`, `grant_type=refresh_token`: form-encoded only, as Tallyfy's is.
-/// Both tokens are replaced on success.
+/// `POST /oauth/token`: form-encoded only, as Tallyfy's is. `grant_type=refresh_token`
+/// replaces both tokens; `grant_type=client_credentials` gives an application token
+/// ([`super::identity`]).
 pub(super) async fn token(
     State(inner): State<Arc<Mutex<Inner>>>,
     headers: HeaderMap,
@@ -64,11 +65,20 @@ pub(super) async fn token(
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
-    if field("grant_type") != "refresh_token" {
+    let grant = field("grant_type");
+    if grant != "refresh_token" && grant != "client_credentials" {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }
     if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if grant == "client_credentials" {
+        let token = inner.lock().unwrap().identities.grant();
+        return Json(json!({
+            "token_type": "Bearer", "expires_in": super::identity::APP_TOKEN_SECS,
+            "access_token": token
+        }))
+        .into_response();
     }
     let delay = inner.lock().unwrap().refresh_delay;
     tokio::time::sleep(delay).await;
@@ -158,7 +168,7 @@ pub(super) fn record(
     headers: &HeaderMap,
     body: Value,
 ) {
-    let headers = headers
+    let headers: HashMap<String, String> = headers
         .iter()
         .map(|(k, v)| {
             (
@@ -168,7 +178,9 @@ pub(super) fn record(
         })
         .collect();
     let mut s = inner.lock().unwrap();
+    let acting = s.acting(&headers.get("authorization").cloned().unwrap_or_default());
     s.requests.push(Request {
+        acting,
         method: method.into(),
         path,
         query,

@@ -136,7 +136,7 @@ pub(super) async fn comment_task(
         "task_id": task_id,
         "content": value["content"],
         "state": state,
-        "author": {"id": 1, "email": "owner@example.com", "full_name": "Org Owner"},
+        "author": s.actor(&headers),
         "created_at": super::tasks::iso_millis(jiff::Timestamp::now()),
     });
     s.comments.entry(task_id).or_default().push(comment.clone());

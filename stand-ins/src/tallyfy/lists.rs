@@ -256,6 +256,8 @@ pub(super) async fn get_run(
     let done = tasks.iter().filter(|t| t["status"] == "completed").count();
     let mut run_json = json!({
         "id": run, "name": name, "status": if done == tasks.len() { "complete" } else { "active" },
+        // The user whose token made the process owns it.
+        "owner_id": tasks.first().map(|t| t["starter_id"].clone()).unwrap_or(Value::Null),
         "progress": {"complete": done, "total": tasks.len(), "percent": done * 100 / tasks.len().max(1)},
     });
     if query

@@ -52,11 +52,13 @@ mod access;
 mod changes;
 mod completion;
 mod contract;
+mod identity;
 mod lists;
 pub mod options;
 mod tasks;
 mod templates;
 
+pub use self::identity::Acting;
 pub use self::templates::{employee_onboarding, plain_template, ONBOARDING};
 
 pub const ORG: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
@@ -68,6 +70,8 @@ pub const REFRESH_TOKEN: &str = "tallyfy-refresh-0";
 
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// Who the call acted as, by its token.
+    pub acting: Acting,
     pub method: String,
     pub path: String,
     pub query: HashMap<String, String>,
@@ -156,6 +160,8 @@ struct Inner {
     creates_most: usize,
     /// Templates, and what was launched from them.
     templates: templates::Templates,
+    /// Application and member tokens given out.
+    identities: identity::Identities,
 }
 
 /// One create being answered, counted while it is.
@@ -232,6 +238,10 @@ impl FakeTallyfy {
                 post(templates::launch).get(templates::list_runs),
             )
             .route("/api/me", get(me))
+            .route(
+                "/api/applications/{org}/users/{email}/token",
+                post(identity::mint_member_token),
+            )
             .fallback(|| async {
                 (StatusCode::NOT_FOUND, Json(json!({"error": true, "message": "Endpoint not found", "code": "ENDPOINT_NOT_FOUND"})))
             })
@@ -496,6 +506,31 @@ impl FakeTallyfy {
     /// The access token in use stops working, as when it expires or its user logs out.
     pub fn expire_access_token(&self) {
         self.inner.lock().unwrap().access_token = "expired".into();
+    }
+
+    /// Application tokens granted (`grant_type=client_credentials`).
+    pub fn app_grants(&self) -> usize {
+        self.inner.lock().unwrap().identities.grants
+    }
+
+    /// Member tokens minted for the member with this email.
+    pub fn mints_for(&self, email: &str) -> usize {
+        let s = self.inner.lock().unwrap();
+        s.members
+            .iter()
+            .find(|m| m.email.eq_ignore_ascii_case(email))
+            .and_then(|m| s.identities.mints.get(&m.id).copied())
+            .unwrap_or(0)
+    }
+
+    /// Every member token stops working, as when they expire or are revoked.
+    pub fn revoke_member_tokens(&self) {
+        self.inner.lock().unwrap().identities.revoke_members();
+    }
+
+    /// Every application token stops working.
+    pub fn revoke_app_tokens(&self) {
+        self.inner.lock().unwrap().identities.revoke_apps();
     }
 
     /// Token refreshes granted.

@@ -144,9 +144,9 @@ pub(super) async fn complete_task(
     else {
         return invalid(json!({"task_id": ["The task id field is required."]}));
     };
-    let owner = json!({"id": 1, "email": "owner@example.com", "full_name": "Org Owner"});
     let (known, told) = {
         let mut s = inner.lock().unwrap();
+        let completer = s.actor(&headers);
         let task = s
             .runs
             .values()
@@ -156,6 +156,9 @@ pub(super) async fn complete_task(
         let known = task.is_some();
         if let Some(task) = &task {
             let fields = s.fields.get(&task_id).cloned().unwrap_or_default();
+            if let Some(refused) = super::identity::completion_refused(&s, &headers, task) {
+                return refused;
+            }
             if let Some(refused) = super::completion::refusal(task, &fields, &value) {
                 return refused;
             }
@@ -176,7 +179,7 @@ pub(super) async fn complete_task(
         }
         (
             known,
-            mark(&mut s, |t| t["id"] == task_id.as_str(), owner, true),
+            mark(&mut s, |t| t["id"] == task_id.as_str(), completer, true),
         )
     };
     if !known {
@@ -474,6 +477,12 @@ pub(super) async fn create_task_to_the_end(
                 json!({"users": owners.get("users").cloned().unwrap_or(json!([])), "guests": owners.get("guests").cloned().unwrap_or(json!([])), "groups": owners.get("groups").cloned().unwrap_or(json!([]))}),
             ]
         };
+        // The token's user starts the task (and owns the process it makes).
+        let starter = s.actor(&headers)["id"].clone();
+        let only_assignees = task
+            .get("can_complete_only_assignees")
+            .cloned()
+            .unwrap_or(json!(false));
         let mut made = Vec::new();
         for (i, owner_set) in owner_sets.into_iter().enumerate() {
             let id = if i == 0 {
@@ -484,7 +493,8 @@ pub(super) async fn create_task_to_the_end(
             };
             made.push(json!({
                 "id": id, "title": title, "status": "not-started", "task_type": task["task_type"],
-                "deadline": deadline, "owners": owner_set,
+                "deadline": deadline, "owners": owner_set, "starter_id": starter,
+                "can_complete_only_assignees": only_assignees,
                 "position": task.get("position").cloned().unwrap_or(json!(1)),
                 "run": run.as_ref().map(|id| json!({"id": id, "name": title, "started_at": "2026-11-28T10:00:00.000Z"})),
             }));

@@ -1,0 +1,223 @@
+//! With client credentials (and no access or refresh token), Tallyfy sees each person, not
+//! one integration account: what someone asks for is created with a token minted for
+//! them, a press is sent with the presser's token, and Tallyfy decides who may do what.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::fake_tallyfy::{Acting, CLIENT_ID, CLIENT_SECRET};
+use crate::helpers::*;
+use crate::visibility::{answer_on, card, press_as};
+
+/// The app configured with client credentials only, its webhooks reaching it.
+async fn app_acting_as_people() -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    spawn_app_with(|env| {
+        env.remove("TALLYFY_ACCESS_TOKEN");
+        env.insert("TALLYFY_CLIENT_ID".into(), CLIENT_ID.into());
+        env.insert("TALLYFY_CLIENT_SECRET".into(), CLIENT_SECRET.into());
+        env.insert("PORT".into(), port.to_string());
+        env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+    })
+    .await
+}
+
+/// The one task titled `title` in the stand-in, as Tallyfy holds it.
+fn task_titled(app: &TestApp, title: &str) -> Value {
+    app.tallyfy
+        .all_runs()
+        .into_iter()
+        .flat_map(|(_, tasks)| tasks)
+        .find(|t| t["title"] == title)
+        .unwrap_or_else(|| panic!("no task {title:?}"))
+}
+
+/// Who the creation of `title` was sent as.
+fn created_as(app: &TestApp, title: &str) -> Acting {
+    app.tallyfy
+        .creates()
+        .into_iter()
+        .find(|r| r.body["title"] == title)
+        .map(|r| r.acting)
+        .expect("a create")
+}
+
+async fn create_task(app: &TestApp, values: TaskValues) -> Value {
+    let view = app.open_task_modal("").await;
+    assert_eq!(app.submit_task(&view, &values).await.status(), 200);
+    card(app).await
+}
+
+fn done_key(card: &Value) -> String {
+    card["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["action_id"] == "task_done")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("a Mark done button")
+}
+
+#[tokio::test]
+async fn a_task_is_owned_by_who_asked_and_completed_by_who_pressed() {
+    let app = app_acting_as_people().await;
+    let card = create_task(&app, TaskValues::new("Order the chairs", &[BOB])).await;
+    assert_eq!(
+        created_as(&app, "Order the chairs"),
+        Acting::Member(1000),
+        "made with a token minted for the requester"
+    );
+    assert_eq!(task_titled(&app, "Order the chairs")["starter_id"], 1000);
+
+    press_as(&app, BOB, "task_done", &done_key(&card), "bob-done").await;
+    assert_eq!(answer_on(&app, "bob-done").await, "Marked done in Tallyfy.");
+    let done = task_titled(&app, "Order the chairs");
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        done["completer_id"], 1002,
+        "Tallyfy records Bob as its completer"
+    );
+    let completion = app
+        .tallyfy
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/completed-tasks"))
+        .expect("a completion");
+    assert_eq!(completion.acting, Acting::Member(1002));
+    // The service's own calls (reading a task before acting on it aside) carry the
+    // application's token: it was granted once.
+    assert_eq!(app.tallyfy.app_grants(), 1);
+    assert!(
+        app.tallyfy
+            .requests()
+            .iter()
+            .all(|r| r.acting != Acting::Integration && r.acting != Acting::Unknown),
+        "no call went without a token the stand-in gave out"
+    );
+}
+
+#[tokio::test]
+async fn only_the_assignees_complete_a_task_that_says_so_and_others_are_told_why() {
+    let app = app_acting_as_people().await;
+    let mut values = TaskValues::new("Sign the lease", &[BOB]);
+    values.options.flags = vec!["can_complete_only_assignees"];
+    let card = create_task(&app, values).await;
+    let key = done_key(&card);
+
+    press_as(&app, ALICE, "task_done", &key, "alice-done").await;
+    let told = answer_on(&app, "alice-done").await;
+    assert!(
+        told.contains("Only this task's assignees can complete it"),
+        "{told}"
+    );
+    assert_ne!(task_titled(&app, "Sign the lease")["status"], "completed");
+
+    press_as(&app, BOB, "task_done", &key, "bob-done").await;
+    assert_eq!(answer_on(&app, "bob-done").await, "Marked done in Tallyfy.");
+    assert_eq!(task_titled(&app, "Sign the lease")["completer_id"], 1002);
+}
+
+#[tokio::test]
+async fn each_persons_token_is_minted_once_kept_encrypted_and_minted_again_after_a_401() {
+    let app = app_acting_as_people().await;
+    for i in 0..20 {
+        let view = app.open_task_modal("").await;
+        let values = TaskValues::new(&format!("Chore {i}"), &[ALICE]);
+        assert_eq!(app.submit_task(&view, &values).await.status(), 200);
+    }
+    eventually_within(Duration::from_secs(30), "twenty tasks", || {
+        (app.tallyfy.tasks_created() == 20).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.tallyfy.mints_for("rita@example.com"),
+        1,
+        "one mint for 20 tasks"
+    );
+
+    // Kept in Redis, sealed: the token is not there in the clear.
+    let mut redis = redis::Client::open(REDIS_URL)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:tallyfy:person:*", app.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let kept: Vec<String> = keys
+        .iter()
+        .filter(|k| !k.ends_with(":lock"))
+        .cloned()
+        .collect();
+    assert_eq!(kept.len(), 1, "{keys:?}");
+    let raw: String = redis::cmd("GET")
+        .arg(&kept[0])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        !raw.contains("tallyfy-member-"),
+        "stored in the clear: {raw}"
+    );
+    assert!(
+        !kept[0].contains("rita"),
+        "the key names the person: {}",
+        kept[0]
+    );
+
+    // A restarted replica reuses it.
+    let app = app.restart().await;
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("After a restart", &[ALICE]))
+        .await;
+    eventually("the task after a restart", || {
+        (app.tallyfy.tasks_titled("After a restart") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(app.tallyfy.mints_for("rita@example.com"), 1);
+
+    // Tallyfy stops taking it: a new one is minted and the work goes on.
+    app.tallyfy.revoke_member_tokens();
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new("After a 401", &[ALICE]))
+        .await;
+    eventually("the task after a 401", || {
+        (app.tallyfy.tasks_titled("After a 401") == 1).then_some(())
+    })
+    .await;
+    assert_eq!(app.tallyfy.mints_for("rita@example.com"), 2);
+    assert_eq!(created_as(&app, "After a 401"), Acting::Member(1000));
+}
+
+#[tokio::test]
+async fn someone_tallyfy_has_no_member_for_is_told_plainly_and_nothing_is_made() {
+    let app = app_acting_as_people().await;
+    let view = app.open_task_modal("").await;
+    let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
+    let mut payload = submission(
+        &view.id,
+        &view.hash,
+        metadata,
+        &TaskValues::new("From Carol", &[ALICE]),
+    );
+    payload["user"]["id"] = CAROL.into();
+    assert_eq!(app.interact(&payload).await.status(), 200);
+    let (_, notice) = first_reply(&app, "the notice").await;
+    assert!(
+        notice
+            .text()
+            .contains("You don't have a Tallyfy account in this organization"),
+        "{}",
+        notice.text()
+    );
+    app.idle().await;
+    assert_eq!(app.tallyfy.tasks_titled("From Carol"), 0);
+}
