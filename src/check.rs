@@ -47,7 +47,9 @@ impl std::fmt::Display for Check {
     }
 }
 
-pub async fn run(config: &Config) -> Vec<Check> {
+/// Every check; with client credentials and `person` (an email), also a token minted for
+/// that member.
+pub async fn run(config: &Config, person: Option<&str>) -> Vec<Check> {
     let metrics = Metrics::default();
     let mut checks = Vec::new();
     // The Tallyfy check shares the service's store: a token it renews must reach the
@@ -105,12 +107,46 @@ pub async fn run(config: &Config) -> Vec<Check> {
     }
 
     let tallyfy = TallyfyClient::new(&config.tallyfy, metrics, shared);
+    let mode = match (&config.tallyfy.client_grant, &config.tallyfy.refresh) {
+        (Some(_), _) => "client credentials, each person acting as themselves",
+        (None, Some(_)) => "one access token, renewed with the refresh token",
+        (None, None) => "one access token",
+    };
     checks.push(match tallyfy.me().await {
-        Ok(_) => Check::ok("tallyfy", format!("GET /me answered for organization {}", config.tallyfy.org_id)),
+        Ok(_) => Check::ok("tallyfy", format!("GET /me answered for organization {} ({mode})", config.tallyfy.org_id)),
+        Err(TallyfyError::Unauthorized) if config.tallyfy.access_token.is_none() => {
+            Check::fail("tallyfy", "Tallyfy did not grant an application token: check TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET with Tallyfy Support")
+        }
         Err(TallyfyError::Unauthorized) => {
             Check::fail("tallyfy", "Tallyfy refused TALLYFY_ACCESS_TOKEN (401): create a new token in Settings > Integrations > REST API")
         }
         Err(e) => Check::fail("tallyfy", format!("{e}: check TALLYFY_API_URL and the network")),
     });
+    if tallyfy.acts_as_people() {
+        checks.push(as_person(&tallyfy, person).await);
+    }
     checks
+}
+
+/// With client credentials: a token minted for `person`, proved with `GET /me`.
+async fn as_person(tallyfy: &TallyfyClient, person: Option<&str>) -> Check {
+    const NAME: &str = "tallyfy as a person";
+    let Some(email) = person else {
+        return Check::ok(
+            NAME,
+            "not tried: `tallyfy-slack check --as you@example.com` mints a token for that member",
+        );
+    };
+    match tallyfy.acting_as(email).me().await {
+        Ok(_) => Check::ok(NAME, format!("a token acting as {email} was minted and GET /me answered")),
+        Err(TallyfyError::NoAccount) => Check::fail(
+            NAME,
+            format!("Tallyfy has no member {email} to act as: invite them, or check the email"),
+        ),
+        Err(TallyfyError::Unauthorized) => Check::fail(
+            NAME,
+            "Tallyfy refused the application token: check TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET",
+        ),
+        Err(e) => Check::fail(NAME, format!("{e}: check TALLYFY_API_URL and the network")),
+    }
 }

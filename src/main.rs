@@ -18,7 +18,11 @@ enum Command {
     /// Run the service (the default).
     Serve,
     /// Check the configuration and reach Redis, Slack and Tallyfy; exits 1 on any failure.
-    Check,
+    Check {
+        /// With client credentials: also mint a token acting as this Tallyfy member.
+        #[arg(long = "as", value_name = "EMAIL")]
+        person: Option<String>,
+    },
     /// Print the Slack app manifest for this installation.
     Manifest {
         /// The https:// address Slack reaches this service at.
@@ -54,13 +58,13 @@ async fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Check => {
+        Command::Check { person } => {
             let config = match load_config() {
                 Ok(config) => config,
                 Err(code) => return code,
             };
             println!("ok    configuration: loaded");
-            let checks = check::run(&config).await;
+            let checks = check::run(&config, person.as_deref()).await;
             for c in &checks {
                 println!("{c}");
             }

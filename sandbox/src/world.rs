@@ -108,7 +108,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// The settings the application runs with in the sandbox: the stand-ins' addresses,
-/// their tokens, no Redis (the in-process store and queue) and `PUBLIC_URL` on loopback,
+/// their client credentials, no Redis (the in-process store and queue) and `PUBLIC_URL` on loopback,
 /// so Tallyfy's webhooks reach it. Links to Tallyfy open the page's Tallyfy panel.
 pub fn settings(
     slack: &FakeSlack,
@@ -122,7 +122,13 @@ pub fn settings(
         ("SLACK_API_URL", slack.api_url()),
         ("SLACK_RESPONSE_URL_BASE", slack.response_url("")),
         ("TALLYFY_ORG_ID", fake_tallyfy::ORG.to_string()),
-        ("TALLYFY_ACCESS_TOKEN", fake_tallyfy::TOKEN.to_string()),
+        // Client credentials: each person acts with their own token, so the Tallyfy panel
+        // shows who started and who completed each task.
+        ("TALLYFY_CLIENT_ID", fake_tallyfy::CLIENT_ID.to_string()),
+        (
+            "TALLYFY_CLIENT_SECRET",
+            fake_tallyfy::CLIENT_SECRET.to_string(),
+        ),
         ("TALLYFY_API_URL", tallyfy.api_url()),
         ("TALLYFY_WEB_URL", format!("{page}/tallyfy/")),
         ("HOST", "127.0.0.1".to_string()),

@@ -73,6 +73,52 @@ async fn check_says_what_to_fix_and_fails() {
     assert!(!stdout.contains("an-expired-token"), "a secret was printed");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_client_credentials_check_says_so_and_proves_a_persons_token() {
+    let (slack, tallyfy) = (FakeSlack::start().await, FakeTallyfy::start().await);
+    tallyfy.add_member(1001, "alice@example.com", "Alice", "active");
+    let run = |person: &str| {
+        let mut cmd = configured(&slack, &tallyfy, "");
+        cmd.env_remove("TALLYFY_ACCESS_TOKEN")
+            .env("TALLYFY_CLIENT_ID", fake_tallyfy::CLIENT_ID)
+            .env("TALLYFY_CLIENT_SECRET", fake_tallyfy::CLIENT_SECRET)
+            .args(["--as", person]);
+        async move {
+            let output = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                tokio::process::Command::from(cmd).output(),
+            )
+            .await
+            .expect("check finishes")
+            .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+            (output.status.code(), stdout)
+        }
+    };
+    let (code, stdout) = run("alice@example.com").await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok    tallyfy: GET /me answered") && stdout.contains("client credentials"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok    tallyfy as a person: a token acting as alice@example.com"),
+        "{stdout}"
+    );
+    assert_eq!(tallyfy.mints_for("alice@example.com"), 1);
+    assert!(
+        !stdout.contains(fake_tallyfy::CLIENT_SECRET),
+        "a secret was printed"
+    );
+
+    let (code, stdout) = run("nobody@example.com").await;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  tallyfy as a person: Tallyfy has no member nobody@example.com"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn missing_settings_stop_the_start_with_one_line_each() {
     let output = binary().arg("serve").output().unwrap();

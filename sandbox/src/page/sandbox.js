@@ -406,7 +406,9 @@ function drawTallyfy() {
           { class: `task${done ? " done" : ""}`, "data-task": t.id },
           el("div", { class: "title" }, t.title),
           el("div", { class: "details" }, `${done ? "completed" : t.status} · owners: ${owners.join(", ") || "nobody"} · due ${new Date(t.deadline).toLocaleString()} · position ${t.position}`),
-          (t.comments || []).map((c) => el("div", { class: "comment" }, el("span", { class: "muted" }, "Comment: "), c.content)),
+          el("div", { class: "details people" },
+            `started by ${t.starter_id ? memberName(t.starter_id) : "nobody known"}${done && t.completer_id ? ` · completed by ${memberName(t.completer_id)}` : ""}`),
+          (t.comments || []).map((c) => el("div", { class: "comment" }, el("span", { class: "muted" }, `Comment by ${c.author?.full_name || "someone"}: `), c.content)),
           el(
             "div",
             { class: "controls" },

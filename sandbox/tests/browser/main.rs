@@ -85,6 +85,13 @@ async fn a_task_typed_in_the_channel_is_created_confirmed_and_its_completion_tol
         panel.contains("Alice"),
         "the task is Alice's in Tallyfy: {panel}"
     );
+    let panel = browser
+        .wait_for_text("#tallyfy-runs", PATIENCE, |t| t.contains("started by"))
+        .await;
+    assert!(
+        panel.contains("started by Sam"),
+        "Tallyfy records who asked, not an integration account: {panel}"
+    );
     let tasks = sandbox.room.tallyfy.all_runs();
     assert_eq!(tasks.len(), 1, "one task was created");
     browser.screenshot("confirmed-in-the-channel").await;
@@ -220,6 +227,12 @@ async fn a_project_with_three_lines_lands_in_order_and_the_thread_hears_of_each_
         thread.contains("@alice completed Draft the copy"),
         "the reply names who pressed, not the service's Tallyfy user: {thread}"
     );
+    let panel = browser
+        .wait_for_text("#tallyfy-runs", PATIENCE, |t| {
+            t.contains("completed by Alice")
+        })
+        .await;
+    assert!(panel.contains("started by Sam"), "{panel}");
     browser.screenshot("line-done-from-the-menu").await;
     browser.close().await;
 }
