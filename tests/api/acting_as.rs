@@ -221,3 +221,62 @@ async fn someone_tallyfy_has_no_member_for_is_told_plainly_and_nothing_is_made()
     app.idle().await;
     assert_eq!(app.tallyfy.tasks_titled("From Carol"), 0);
 }
+
+#[tokio::test]
+async fn a_project_is_owned_by_who_asked_and_a_comment_is_its_writers_own() {
+    let app = app_acting_as_people().await;
+    let values = ProjectValues::new("Move offices", &[ALICE], "Book the van\nPack the desks");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let card = card(&app).await;
+    eventually("the project's lines", || {
+        (app.tallyfy.tasks_titled("Pack the desks") == 1).then_some(())
+    })
+    .await;
+    let creates = app.tallyfy.creates();
+    assert!(creates.len() >= 3, "{}", creates.len());
+    assert!(
+        creates.iter().all(|r| r.acting == Acting::Member(1000)),
+        "the run and its lines are made as the requester: {:?}",
+        creates.iter().map(|r| &r.acting).collect::<Vec<_>>()
+    );
+    let book = task_titled(&app, "Book the van");
+    assert_eq!(book["starter_id"], 1000);
+
+    // A comment made from a one-off task's card is Bob's own in Tallyfy, unsigned.
+    let task_card = {
+        let view = app.open_task_modal("").await;
+        app.submit_task(&view, &TaskValues::new("Label the boxes", &[BOB]))
+            .await;
+        eventually("the task's card", || {
+            app.slack.posted().into_iter().find(|m| {
+                m["ts"] != card["ts"]
+                    && m["thread_ts"].is_null()
+                    && m["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("Label the boxes"))
+            })
+        })
+        .await
+    };
+    let key = done_key(&task_card);
+    let form = crate::card_actions::open_comment(&app, &task_card, &key, BOB).await;
+    let sent = crate::card_actions::comment_submission(&form, BOB, "Twenty boxes are labelled");
+    assert_eq!(app.interact(&sent).await.status(), 200);
+    let task = task_titled(&app, "Label the boxes");
+    let id = task["id"].as_str().unwrap().to_string();
+    let comment = eventually("the comment in Tallyfy", || {
+        app.tallyfy.comments(&id).into_iter().next()
+    })
+    .await;
+    assert_eq!(comment["author"]["id"], 1002, "{comment}");
+    let content = comment["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("Twenty boxes are labelled"),
+        "{content}"
+    );
+    assert!(
+        !content.contains("bob,"),
+        "no signature typed in: {content}"
+    );
+}

@@ -104,7 +104,12 @@ async fn an_assignee_reopens_a_done_task_once_and_the_thread_hears_who_did() {
 
 /// A press of the card's "Comment" button by `user`, with a fresh trigger id; answers the
 /// modal Slack opened for it.
-async fn open_comment(app: &TestApp, card: &Value, key: &str, user: &str) -> fake_slack::OpenView {
+pub(crate) async fn open_comment(
+    app: &TestApp,
+    card: &Value,
+    key: &str,
+    user: &str,
+) -> fake_slack::OpenView {
     let trigger = app.slack.issue_trigger();
     let mut payload = button_press("task_comment", key, &app.slack.response_url("comment"));
     payload["user"]["id"] = user.into();
@@ -116,7 +121,7 @@ async fn open_comment(app: &TestApp, card: &Value, key: &str, user: &str) -> fak
 }
 
 /// The comment form submitted by `user` with `text`.
-fn comment_submission(view: &fake_slack::OpenView, user: &str, text: &str) -> Value {
+pub(crate) fn comment_submission(view: &fake_slack::OpenView, user: &str, text: &str) -> Value {
     let block = view.view["blocks"]
         .as_array()
         .unwrap()
