@@ -276,3 +276,47 @@ fn the_redis_passwords_are_not_printed() {
     let printed = format!("{config:?}");
     assert!(!printed.contains("hunter2hunter2") && !printed.contains("sentinel-secret-42"));
 }
+
+#[test]
+fn client_credentials_alone_act_as_each_person_without_an_access_token() {
+    let mut vars: Vec<(&str, &str)> = MINIMAL
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "TALLYFY_ACCESS_TOKEN")
+        .collect();
+    assert!(
+        Config::from_lookup(lookup(&vars))
+            .unwrap_err()
+            .to_string()
+            .contains("TALLYFY_ACCESS_TOKEN is not set"),
+        "neither a token nor client credentials"
+    );
+    vars.push(("TALLYFY_CLIENT_ID", "c"));
+    let text = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
+    assert!(
+        text.contains("need both TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET"),
+        "{text}"
+    );
+    vars.push(("TALLYFY_CLIENT_SECRET", "s"));
+    let config = Config::from_lookup(lookup(&vars)).unwrap();
+    let grant = config
+        .tallyfy
+        .client_grant
+        .expect("client credentials mode");
+    assert_eq!(
+        grant.token_url.as_str(),
+        "https://go.tallyfy.com/oauth/token"
+    );
+    assert!(config.tallyfy.access_token.is_none() && config.tallyfy.refresh.is_none());
+    assert!(
+        !format!("{grant:?}").contains("\"s\""),
+        "the secret is not in Debug output"
+    );
+
+    // With a refresh token the same two renew one access token instead.
+    vars.push(("TALLYFY_ACCESS_TOKEN", "t"));
+    vars.push(("TALLYFY_REFRESH_TOKEN", "r"));
+    vars.push(("TALLYFY_TOKEN_URL", "https://go.tallyfy.com/oauth/token"));
+    let config = Config::from_lookup(lookup(&vars)).unwrap();
+    assert!(config.tallyfy.client_grant.is_none() && config.tallyfy.refresh.is_some());
+}

@@ -166,6 +166,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn each_person_has_a_budget_of_their_own_beside_the_services() {
+        let budget = RateBudget::new(Arc::new(MemoryStore::default()), 2, Duration::from_secs(10));
+        let start = Instant::now();
+        for _ in 0..2 {
+            budget.acquire().await.unwrap();
+            budget.acquire_as(Some("alice@example.com")).await.unwrap();
+        }
+        // The service's budget and Alice's are spent; Bob's (however his email is written)
+        // is not.
+        budget.acquire_as(Some("Bob@Example.com ")).await.unwrap();
+        budget.acquire_as(Some("bob@example.com")).await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        budget.acquire_as(Some("BOB@example.com")).await.unwrap();
+        assert!(
+            start.elapsed() >= Duration::from_secs(10),
+            "Bob's third waits for his window"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn no_window_holds_more_than_the_limit() {
         let schedule = Arc::new(RateBudget::new(
             Arc::new(MemoryStore::default()),
