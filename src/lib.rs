@@ -25,7 +25,7 @@
 //!   ([`cards::post`]); every press of its buttons comes in through [`cards::press()`];
 //!   Tallyfy's webhook and the poller tell its news once, in its thread and on the card.
 //!   [`home`] is the App Home tab (`app_home_opened`: the viewer's open tasks and recent
-//!   projects), with the lists it reads ([`home::store`]).
+//!   projects, and their work in Tallyfy), reading the lists in [`worklists`].
 //! - The services the flows use: [`create_once`] sends a creation to Tallyfy exactly once
 //!   (record, send, look up before resending, backoff); [`courier`] posts every message
 //!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
@@ -83,3 +83,4 @@ pub mod tallyfy;
 pub(crate) mod task;
 pub mod telemetry;
 pub mod tls;
+pub(crate) mod worklists;

@@ -5,14 +5,14 @@
 //! ([`store`]), without calling Tallyfy. Each event is taken once
 //! (its `event_id`), however often Slack delivers it.
 
-pub mod store;
+
 
 use serde_json::Value;
 use slack_morphism::prelude::*;
 
 use crate::slack::{limits, mrkdwn};
 use crate::state::{AppState, Services};
-use store::{AssignedTask, RecentProject};
+use crate::worklists::{self as store, AssignedTask, RecentProject};
 
 /// The Home tab's buttons; each opens a short guide.
 pub const HELP_TASK_ACTION: &str = "home_help_task";

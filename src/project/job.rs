@@ -15,7 +15,7 @@ use crate::channel_projects::{self, ProjectRef};
 use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Made};
 use crate::failures::{self, Failure};
-use crate::home::store::RecentProject;
+use crate::worklists::RecentProject;
 use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::slack::mrkdwn;

@@ -13,7 +13,7 @@ use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Once};
 use crate::directory;
 use crate::failures::{self, Failure};
-use crate::home::store::RecentProject;
+use crate::worklists::RecentProject;
 use crate::jobs::ledger::Step;
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::slack::{limits, mrkdwn};
