@@ -102,6 +102,8 @@ pub struct JobsConfig {
     /// Without a public URL (so without webhooks), how often the tasks the app created are
     /// read for completions.
     pub poll_every: Duration,
+    /// How often the work of people who asked for alerts is read (`ALERTS_POLL_SECS`).
+    pub alerts_every: Duration,
 }
 
 /// How the HTTP server treats clients: what it waits for, and how many it serves at once.
@@ -276,6 +278,7 @@ impl Config {
         let retry_for = r.seconds("TALLYFY_RETRY_FOR_SECS", 10 * 60);
         let drain = r.seconds("SHUTDOWN_DRAIN_SECS", 20);
         let poll_every = r.seconds("TALLYFY_POLL_SECS", 60);
+        let alerts_every = r.seconds("ALERTS_POLL_SECS", 120);
         let concurrency = match r.get("JOB_CONCURRENCY") {
             None => Some(16),
             Some(raw) => match raw.parse::<usize>() {
@@ -395,6 +398,7 @@ impl Config {
                 retry_for: retry_for.unwrap(),
                 drain: drain.unwrap(),
                 poll_every: poll_every.unwrap(),
+                alerts_every: alerts_every.unwrap(),
             },
             http: HttpConfig {
                 header_timeout: header_timeout.unwrap(),

@@ -41,7 +41,8 @@
 //!   to), [`tallyfy`] (API client, models and a task's options, token renewal, rate
 //!   budget, links, limits), [`store`] (Redis, or an in-process map, and the rate
 //!   budget's rolling window), [`seal`] (what goes to Redis protected: tokens encrypted,
-//!   jobs signed), [`deadline`] (date phrases), [`telemetry`] (logs and metrics) and
+//!   jobs signed), [`deadline`] (date phrases), [`clock`] (the time of day, which tests
+//!   set), [`telemetry`] (logs and metrics) and
 //!   [`tls`] (one TLS policy for every outbound connection).
 //!
 //! The stand-ins for Slack and Tallyfy that the tests run against, and the sandbox that
@@ -58,9 +59,11 @@
 // The tour names the crate's internals: `cargo doc --document-private-items` shows them.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod alerts;
 pub(crate) mod cards;
 pub(crate) mod channel_projects;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub(crate) mod courier;
 pub(crate) mod create_once;

@@ -8,10 +8,10 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::store::{self, Card, Followed, Polled, Target};
 use crate::courier::{notice, Origin, Posted};
-use crate::worklists::{self, AssignedTask, RecentProject};
 use crate::slack::ids::UserId;
 use crate::state::Services;
 use crate::tallyfy::model::CreatedTask;
+use crate::worklists::{self, AssignedTask, RecentProject};
 
 /// A card about to be posted for job `job`.
 pub struct NewCard<'a> {

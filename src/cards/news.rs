@@ -7,11 +7,11 @@ use slack_morphism::prelude::*;
 
 use super::buttons;
 use super::store;
-use crate::worklists;
 use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};
 use crate::state::Services;
 use crate::tallyfy::model::TaskId;
+use crate::worklists;
 
 /// The block of the card that says how far the work is.
 const PROGRESS_BLOCK: &str = "progress";

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::news::{tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
-use crate::worklists;
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{MemberId, Run};
+use crate::worklists;
 
 const DAY: i64 = 24 * 3600;
 

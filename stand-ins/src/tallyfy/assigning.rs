@@ -29,7 +29,10 @@ pub(super) fn passes(task: &Value, query: &HashMap<String, String>) -> bool {
             .split(',')
             .filter_map(|id| id.trim().parse().ok())
             .collect();
-        let users = task["owners"]["users"].as_array().cloned().unwrap_or_default();
+        let users = task["owners"]["users"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let owned = users.iter().any(|u| {
             u.as_u64()
                 .or_else(|| u["id"].as_u64())
@@ -67,7 +70,11 @@ impl FakeTallyfy {
         let users: Vec<Value> = owners
             .iter()
             .map(|id| {
-                let name = s.members.iter().find(|m| m.id == *id).map(|m| m.first_name.clone());
+                let name = s
+                    .members
+                    .iter()
+                    .find(|m| m.id == *id)
+                    .map(|m| m.first_name.clone());
                 json!({"id": id, "full_name": name})
             })
             .collect();
