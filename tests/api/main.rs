@@ -1,6 +1,7 @@
 //! Black-box tests: the real application on port 0 against local fakes of Slack and
 //! Tallyfy and a real Redis on 127.0.0.1:6379.
 
+mod alerts;
 mod app_home;
 mod block_limits;
 mod body_limit;
