@@ -250,9 +250,9 @@ mod tests {
         let (day, ends) = morning(at, &berlin).unwrap();
         assert_eq!(day, "2030-01-15");
         assert_eq!(ends, "2030-01-15T23:00:00Z".parse::<Timestamp>().unwrap());
-        // Late on the 15th in UTC is already the 16th in Tokyo.
-        let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
-        let late: Timestamp = "2030-01-15T23:30:00Z".parse().unwrap();
-        assert_eq!(morning(late, &tokyo).unwrap().0, "2030-01-16");
+        // Early on the 16th in UTC is still the 15th in California.
+        let pacific = TimeZone::get("America/Los_Angeles").unwrap();
+        let early: Timestamp = "2030-01-16T01:00:00Z".parse().unwrap();
+        assert_eq!(morning(early, &pacific).unwrap().0, "2030-01-15");
     }
 }
