@@ -10,8 +10,10 @@ use url::Url;
 
 use crate::seal::Key;
 
+mod grants;
 mod redis_target;
 mod secret;
+pub use grants::{ClientGrant, TallyfyRefresh};
 pub use redis_target::{RedisTarget, DEFAULT_SENTINEL_MASTER};
 pub use secret::Secret;
 
@@ -41,23 +43,6 @@ pub struct SlackConfig {
     /// Socket Mode: after half this long with nothing from Slack a ping is sent; after all
     /// of it, the connection is taken for dead and replaced.
     pub socket_idle: Duration,
-}
-
-#[derive(Clone, Debug)]
-pub struct TallyfyRefresh {
-    pub token_url: Url,
-    pub client_id: String,
-    pub client_secret: Secret,
-    pub refresh_token: Secret,
-}
-
-/// Client credentials without a refresh token: the service acts as each person with a
-/// token Tallyfy mints for them, and as itself with an application token.
-#[derive(Clone, Debug)]
-pub struct ClientGrant {
-    pub token_url: Url,
-    pub client_id: String,
-    pub client_secret: Secret,
 }
 
 #[derive(Clone, Debug)]
@@ -115,6 +100,8 @@ pub struct JobsConfig {
     /// Without a public URL (so without webhooks), how often the tasks the app created are
     /// read for completions.
     pub poll_every: Duration,
+    /// How often the work of people who asked for alerts is read (`ALERTS_POLL_SECS`).
+    pub alerts_every: Duration,
 }
 
 /// How the HTTP server treats clients: what it waits for, and how many it serves at once.
@@ -244,7 +231,13 @@ impl Config {
             }
         }
         let tallyfy_api_url = r.base_url("TALLYFY_API_URL", "https://go.tallyfy.com/api/");
-        let (refresh, client_grant) = r.grants(tallyfy_api_url.as_ref());
+        let (refresh, client_grant) = {
+            let get = |name: &str| r.get(name);
+            let mut errors = Vec::new();
+            let read = grants::read(&get, tallyfy_api_url.as_ref(), &mut errors);
+            r.errors.extend(errors);
+            read
+        };
         let access_token = match client_grant {
             Some(_) => r.get("TALLYFY_ACCESS_TOKEN").map(Secret::new),
             None => r.required_secret(
@@ -293,6 +286,7 @@ impl Config {
         let retry_for = r.seconds("TALLYFY_RETRY_FOR_SECS", 10 * 60);
         let drain = r.seconds("SHUTDOWN_DRAIN_SECS", 20);
         let poll_every = r.seconds("TALLYFY_POLL_SECS", 60);
+        let alerts_every = r.seconds("ALERTS_POLL_SECS", 120);
         let concurrency = match r.get("JOB_CONCURRENCY") {
             None => Some(16),
             Some(raw) => match raw.parse::<usize>() {
@@ -413,6 +407,7 @@ impl Config {
                 retry_for: retry_for.unwrap(),
                 drain: drain.unwrap(),
                 poll_every: poll_every.unwrap(),
+                alerts_every: alerts_every.unwrap(),
             },
             http: HttpConfig {
                 header_timeout: header_timeout.unwrap(),
@@ -546,80 +541,6 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 }
             },
         }
-    }
-
-    /// How the service gets its Tallyfy tokens beyond `TALLYFY_ACCESS_TOKEN`: renewing it
-    /// with a refresh token (all four refresh settings), or client credentials alone (the
-    /// token URL then defaults to `/oauth/token` beside the API).
-    fn grants(&mut self, api_url: Option<&Url>) -> (Option<TallyfyRefresh>, Option<ClientGrant>) {
-        if self.get("TALLYFY_REFRESH_TOKEN").is_some() {
-            return (self.refresh(), None);
-        }
-        let (id, secret) = (
-            self.get("TALLYFY_CLIENT_ID"),
-            self.get("TALLYFY_CLIENT_SECRET"),
-        );
-        let (Some(client_id), Some(secret)) = (id.clone(), secret.clone()) else {
-            if id.is_some() || secret.is_some() || self.get("TALLYFY_TOKEN_URL").is_some() {
-                // Half of either set: say what each mode needs.
-                self.errors.push(
-                    "client credentials need both TALLYFY_CLIENT_ID and TALLYFY_CLIENT_SECRET \
-                     (add TALLYFY_REFRESH_TOKEN and TALLYFY_TOKEN_URL to renew one access \
-                     token instead)"
-                        .into(),
-                );
-            }
-            return (None, None);
-        };
-        let token_url = match self.get("TALLYFY_TOKEN_URL") {
-            Some(_) => self.optional_url("TALLYFY_TOKEN_URL"),
-            None => api_url.and_then(|api| api.join("../oauth/token").ok()),
-        };
-        let Some(token_url) = token_url else {
-            return (None, None);
-        };
-        let grant = ClientGrant {
-            token_url,
-            client_id,
-            client_secret: Secret::new(secret),
-        };
-        (None, Some(grant))
-    }
-
-    fn refresh(&mut self) -> Option<TallyfyRefresh> {
-        let names = [
-            "TALLYFY_TOKEN_URL",
-            "TALLYFY_CLIENT_ID",
-            "TALLYFY_CLIENT_SECRET",
-            "TALLYFY_REFRESH_TOKEN",
-        ];
-        let values: Vec<Option<String>> = names.iter().map(|n| self.get(n)).collect();
-        if values.iter().all(Option::is_none) {
-            return None;
-        }
-        let missing: Vec<&str> = names
-            .iter()
-            .zip(&values)
-            .filter(|(_, v)| v.is_none())
-            .map(|(n, _)| *n)
-            .collect();
-        if !missing.is_empty() {
-            self.errors.push(format!(
-                "token refresh needs all four of {}; missing: {}",
-                names.join(", "),
-                missing.join(", ")
-            ));
-            return None;
-        }
-        let token_url = self.optional_url("TALLYFY_TOKEN_URL")?;
-        let mut values = values.into_iter().map(Option::unwrap);
-        values.next();
-        Some(TallyfyRefresh {
-            token_url,
-            client_id: values.next().unwrap(),
-            client_secret: Secret::new(values.next().unwrap()),
-            refresh_token: Secret::new(values.next().unwrap()),
-        })
     }
 }
 

@@ -286,6 +286,17 @@ impl Courier {
         let _ = self.slack.respond(response_url, &body).await;
     }
 
+    /// A private answer to `user`'s press: as [`Courier::reply_privately`], or in a direct
+    /// message for a press without a response URL (on the Home tab).
+    pub async fn answer_press(&self, user: &UserId, response_url: Option<&str>, text: &str) {
+        match response_url {
+            Some(url) => self.reply_privately(url, text).await,
+            None => {
+                let _ = self.direct(user, &notice(text), "notice").await;
+            }
+        }
+    }
+
     /// A private note to someone who asked for something that did not happen (a form that
     /// would not open): through the `response_url` when there is one, else a direct message.
     pub async fn tell_person(&self, user: &UserId, response_url: Option<&str>, text: &str) {
@@ -296,6 +307,17 @@ impl Courier {
             }
         }
         let _ = self.direct(user, &notice(text), "notice").await;
+    }
+
+    /// `content` in a direct message to `user` (an alert of theirs), rate limits waited
+    /// out; `what` names it in metrics and logs.
+    pub async fn message_person(
+        &self,
+        user: &UserId,
+        content: &SlackMessageContent,
+        what: &str,
+    ) -> Result<(), Undelivered> {
+        self.direct(user, content, what).await
     }
 
     /// A direct message, the last way to reach someone.

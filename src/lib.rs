@@ -25,7 +25,7 @@
 //!   ([`cards::post`]); every press of its buttons comes in through [`cards::press()`];
 //!   Tallyfy's webhook and the poller tell its news once, in its thread and on the card.
 //!   [`home`] is the App Home tab (`app_home_opened`: the viewer's open tasks and recent
-//!   projects), with the lists it reads ([`home::store`]).
+//!   projects, and their work in Tallyfy), reading the lists in [`worklists`].
 //! - The services the flows use: [`create_once`] sends a creation to Tallyfy exactly once
 //!   (record, send, look up before resending, backoff); [`courier`] posts every message
 //!   (channel, thread, response URL, ephemeral, direct message); [`directory`] maps Slack
@@ -41,7 +41,8 @@
 //!   to), [`tallyfy`] (API client, models and a task's options, token renewal, rate
 //!   budget, links, limits), [`store`] (Redis, or an in-process map, and the rate
 //!   budget's rolling window), [`seal`] (what goes to Redis protected: tokens encrypted,
-//!   jobs signed), [`deadline`] (date phrases), [`telemetry`] (logs and metrics) and
+//!   jobs signed), [`deadline`] (date phrases), [`clock`] (the time of day, which tests
+//!   set), [`telemetry`] (logs and metrics) and
 //!   [`tls`] (one TLS policy for every outbound connection).
 //!
 //! The stand-ins for Slack and Tallyfy that the tests run against, and the sandbox that
@@ -58,9 +59,11 @@
 // The tour names the crate's internals: `cargo doc --document-private-items` shows them.
 #![allow(rustdoc::private_intra_doc_links)]
 
+pub(crate) mod alerts;
 pub(crate) mod cards;
 pub(crate) mod channel_projects;
 pub mod check;
+pub mod clock;
 pub mod config;
 pub(crate) mod courier;
 pub(crate) mod create_once;
@@ -83,3 +86,4 @@ pub mod tallyfy;
 pub(crate) mod task;
 pub mod telemetry;
 pub mod tls;
+pub(crate) mod worklists;

@@ -209,6 +209,13 @@ impl Application {
                 let _ = stop.wait_for(|stopping| *stopping).await;
             }))
         };
+        // Each person's alerts (assignments, the morning digest) are read by one replica.
+        {
+            let mut stop = stop_watch.clone();
+            tokio::spawn(crate::alerts::poll(self.state.clone(), async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            }));
+        }
         // Values an earlier release kept unsigned are signed while they are still read.
         if let Some(signed) = self.state.signed_store.clone() {
             let mut stop = stop_watch.clone();

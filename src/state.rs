@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::courier::Courier;
 use crate::create_once::{Creator, RetryPolicy};
@@ -46,6 +47,8 @@ pub struct Services {
     pub creator: Creator,
     pub jobs: Jobs,
     pub metrics: Metrics,
+    /// What time it is (a test sets it).
+    pub clock: Clock,
 }
 
 /// Cheap to clone; handlers receive it through axum's `State`.
@@ -148,6 +151,7 @@ impl AppState {
             creator,
             jobs,
             metrics,
+            clock: Clock::default(),
         })))
     }
 }

@@ -162,6 +162,19 @@ redis.call('PEXPIRE', KEYS[1], at - now + window)
 return {1, at - now}
 ";
 
+/// Takes the lease `lease` for `me`, or keeps it, for `ttl`: one replica at a time does
+/// what it guards (a poller). Without the store each replica takes it.
+pub async fn hold_lease(store: &dyn Store, lease: &str, me: &str, ttl: Duration) -> bool {
+    match store.set_if_absent(lease, me, ttl).await {
+        Ok(true) => true,
+        Ok(false) => match store.get(lease).await {
+            Ok(Some(holder)) if holder == me => store.set(lease, me, ttl).await.is_ok(),
+            _ => false,
+        },
+        Err(_) => true,
+    }
+}
+
 /// A name for this process among the replicas: the host (the pod's name under
 /// Kubernetes), the process and its start time, so a restarted replica is a new one.
 pub fn instance_name() -> String {

@@ -40,9 +40,9 @@ pub async fn press(
     press: Press,
     decision: Decision,
 ) {
-    let Some(url) = press.response_url.clone() else {
-        return;
-    };
+    // A press on the Home tab comes without a response URL: the answer is then a direct
+    // message.
+    let (url, user) = (press.response_url.clone(), press.user.clone());
     let text = match &target {
         None => turn::GONE.to_string(),
         Some((target, line)) => match next(app, target, *line, &press, decision).await {
@@ -59,7 +59,7 @@ pub async fn press(
             },
         },
     };
-    app.courier.reply_privately(&url, &text).await;
+    app.courier.answer_press(&user, url.as_deref(), &text).await;
 }
 
 /// What comes of `decision` on `target`, from what Tallyfy says of the task now.

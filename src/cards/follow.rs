@@ -8,10 +8,10 @@ use slack_morphism::prelude::SlackMessageContent;
 
 use super::store::{self, Card, Followed, Polled, Target};
 use crate::courier::{notice, Origin, Posted};
-use crate::home::store::{self as home_store, AssignedTask, RecentProject};
 use crate::slack::ids::UserId;
 use crate::state::Services;
 use crate::tallyfy::model::CreatedTask;
+use crate::worklists::{self, AssignedTask, RecentProject};
 
 /// A card about to be posted for job `job`.
 pub struct NewCard<'a> {
@@ -64,7 +64,7 @@ pub struct Replaced {
 /// Keeps what the card acts on, posts it, follows it, and records the job as told; false
 /// when no way to tell the requester worked (the job is then tried again).
 pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
-    let (cards, home) = (store::of(app), home_store::of(app));
+    let (cards, home) = (store::of(app), worklists::of(app));
     let channel = card.origin.channel_id.as_ref().map(|c| c.to_string());
     for task in &card.tasks {
         let target = Target {

@@ -7,11 +7,11 @@ use slack_morphism::prelude::*;
 
 use super::buttons;
 use super::store;
-use crate::home::store as home_store;
 use crate::slack::ids::UserId;
 use crate::slack::{limits, mrkdwn};
 use crate::state::Services;
 use crate::tallyfy::model::TaskId;
+use crate::worklists;
 
 /// The block of the card that says how far the work is.
 const PROGRESS_BLOCK: &str = "progress";
@@ -166,7 +166,7 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
         cards.take_completer(&news.task).await;
     }
     let at = news.done.then(|| news.at.clone().unwrap_or_default());
-    home_store::of(app)
+    worklists::of(app)
         .note_done(&news.task, at.as_deref())
         .await;
     if finished {

@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::news::{tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
-use crate::home::store as home_store;
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{MemberId, Run};
+use crate::worklists;
 
 const DAY: i64 = 24 * 3600;
 
@@ -176,7 +176,7 @@ async fn reopenings(
     process: Option<(String, Option<String>)>,
 ) -> Vec<News> {
     let ids: Vec<String> = open.iter().map(|(id, _)| id.clone()).collect();
-    let told = home_store::of(app).done(&ids).await;
+    let told = worklists::of(app).done(&ids).await;
     open.iter()
         .zip(told)
         .filter_map(|((id, title), at)| {

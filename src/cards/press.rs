@@ -56,9 +56,6 @@ pub fn press(
             Act::Approve => Decision::Approve,
             Act::Reject => Decision::Reject,
             Act::Reopen => {
-                let Some(url) = press.response_url else {
-                    return;
-                };
                 let text = match &target {
                     Some(target) => {
                         let (team, user) = (&press.team, &press.user);
@@ -67,7 +64,8 @@ pub fn press(
                     }
                     None => turn::GONE.to_string(),
                 };
-                return app.courier.reply_privately(&url, &text).await;
+                let url = press.response_url.as_deref();
+                return app.courier.answer_press(&press.user, url, &text).await;
             }
             Act::Comment => {
                 let task = target.map(|t| (t.created.id, t.title));

@@ -324,14 +324,7 @@ impl CardStore<'_> {
     /// Takes the poller's lease for `me`, or keeps it: one replica polls at a time.
     /// Without the store each replica reads for itself; news is still told once each.
     pub async fn hold_lease(&self, me: &str, ttl: Duration) -> bool {
-        match self.store.set_if_absent(LEASE, me, ttl).await {
-            Ok(true) => true,
-            Ok(false) => match self.store.get(LEASE).await {
-                Ok(Some(holder)) if holder == me => self.store.set(LEASE, me, ttl).await.is_ok(),
-                _ => false,
-            },
-            Err(_) => true,
-        }
+        crate::store::hold_lease(self.store, LEASE, me, ttl).await
     }
 }
 

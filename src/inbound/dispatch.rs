@@ -253,6 +253,7 @@ pub async fn interaction(
                     || template_chosen(state, &actions, action)
                     || cards::press(state, &actions, action, sent)
                     || home_guide(state, &actions, action)
+                    || home::toggle(state, &actions, action)
                 {
                     continue;
                 }

@@ -2,7 +2,7 @@
 //! replica running it, the job kept for the Retry button, the progress of each creation
 //! it makes, and whether its outcome was told. The layout is unchanged from earlier
 //! releases, so jobs queued or kept before an upgrade run the same after it. What follows a
-//! posted card is kept by `cards::store`, the Home tab's lists by `home::store`; every key
+//! posted card is kept by `cards::store`, the Home tab's lists by `worklists`; every key
 //! the service writes is listed in `docs/keys.md`.
 //!
 //! | key | value | meaning |

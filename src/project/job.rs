@@ -17,13 +17,13 @@ use crate::channel_projects::{self, ProjectRef};
 use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Creator, Made};
 use crate::failures::{self, Failure};
-use crate::home::store::RecentProject;
 use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::slack::mrkdwn;
 use crate::state::Services;
 use crate::tallyfy::model::{CreatedTask, NewTask, RunId, TaskOptions, TaskType};
 use crate::tallyfy::TallyfyError;
+use crate::worklists::RecentProject;
 
 /// The kind under which a project job is stored.
 pub const KIND: &str = "project";

@@ -13,13 +13,13 @@ use crate::courier::{self, Origin};
 use crate::create_once::{Creation, Once};
 use crate::directory;
 use crate::failures::{self, Failure};
-use crate::home::store::RecentProject;
 use crate::jobs::ledger::Step;
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::slack::{limits, mrkdwn};
 use crate::state::Services;
 use crate::tallyfy::model::CreatedTask;
 use crate::tallyfy::templates::{Launch, Launched};
+use crate::worklists::RecentProject;
 
 /// The kind under which a launch is stored.
 pub const KIND: &str = "template";

@@ -21,8 +21,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::budget::RateBudget;
+use super::error::TallyfyError;
 use super::grant::{AppToken, People};
-use super::TallyfyError;
 use crate::config::{Secret, TallyfyConfig, TallyfyRefresh};
 use crate::seal::{Key, Sealer};
 use crate::store::Store;

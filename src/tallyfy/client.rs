@@ -21,6 +21,7 @@ use crate::store::Store;
 use crate::telemetry::Metrics;
 
 mod completing;
+mod work;
 
 /// Rows per page when listing: as many as Tallyfy gives.
 const PER_PAGE: u32 = super::limits::MAX_PER_PAGE;

@@ -2,6 +2,7 @@
 //! Tallyfy and a real Redis on 127.0.0.1:6379.
 
 mod acting_as;
+mod alerts;
 mod app_home;
 mod block_limits;
 mod body_limit;

@@ -39,8 +39,8 @@ pub(super) fn page_of(tasks: Vec<Value>, query: &HashMap<String, String>) -> Res
     .into_response()
 }
 
-/// `GET /organizations/{org}/tasks?q=&is_oneoff=`: the organization's tasks whose title
-/// contains `q`.
+/// `GET /organizations/{org}/tasks?q=&is_oneoff=&owners=&status=`: the organization's
+/// tasks whose title contains `q`, filtered as [`super::assigning::passes`] says.
 pub(super) async fn list_tasks(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path(org): Path<String>,
@@ -69,6 +69,7 @@ pub(super) async fn list_tasks(
                 .is_some_and(|title| title.to_lowercase().contains(&q))
         })
         .filter(|t| oneoff.is_none_or(|o| o == t["run"].is_null()))
+        .filter(|t| super::assigning::passes(t, &query))
         .cloned()
         .collect();
     drop(s);

@@ -49,6 +49,7 @@ use self::lists::{
 use self::tasks::{complete_task, create_task, mark, send_webhook};
 
 mod access;
+mod assigning;
 mod changes;
 mod completion;
 mod contract;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tallyfy_slack::clock::Clock;
 use tallyfy_slack::config::{Config, Secret};
 // The one place the helpers name the job engine's module.
 use tallyfy_slack::jobs::Jobs;
@@ -43,6 +44,8 @@ pub struct TestApp {
     finished: Option<tokio::task::JoinHandle<()>>,
     /// The replica's job engine, when it runs in this process: what [`TestApp::idle`] asks.
     pub(super) jobs: Option<Jobs>,
+    /// The replica's clock, when it runs in this process: a test sets the time of day.
+    pub clock: Option<Clock>,
 }
 
 /// The people every test workspace has.
@@ -134,6 +137,7 @@ pub async fn spawn_binary_app_with(adjust: impl FnOnce(&mut HashMap<String, Stri
         stop: None,
         finished: None,
         jobs: None,
+        clock: None,
     };
     spawn_binary(&template, None).await
 }
@@ -189,6 +193,7 @@ async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp 
         stop: None,
         finished: None,
         jobs: None,
+        clock: None,
     }
 }
 
@@ -249,6 +254,7 @@ async fn start(
         .expect("the application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let jobs = app.state().jobs.clone();
+    let clock = app.state().clock.clone();
     let (stop, stopped) = oneshot::channel::<()>();
     let finished = tokio::spawn(async move {
         app.run_until_stopped(async {
@@ -269,6 +275,7 @@ async fn start(
         stop: Some(stop),
         finished: Some(finished),
         jobs: Some(jobs),
+        clock: Some(clock),
     }
 }
 

@@ -1,6 +1,7 @@
-//! What the app keeps for each person's Home tab, with typed values: the tasks assigned to
-//! them from Slack, the projects they asked for or work in, and whether each task was last
-//! told done (the tab lists the open ones; the cards tell a reopening by it). Also the
+//! Each person's lists of work, kept by the app (the Home tab reads them; the cards keep
+//! them up to date), with typed values: the tasks assigned to them from Slack, the projects
+//! they asked for or work in, and whether each task was last told done (the tab lists the
+//! open ones; the cards tell a reopening by it). Also the
 //! Events API events already taken. Read in one or two calls per list.
 //!
 //! | key | value | meaning | kept |
