@@ -102,7 +102,10 @@ async fn member(app: &Services, team: &str, user: &UserId) -> Option<MemberId> {
 /// no Tallyfy account or Tallyfy could not be read.
 pub async fn open_work(app: &Services, team: &str, user: &UserId) -> Option<Vec<ListedTask>> {
     let member = member(app, team, user).await?;
-    match app.tallyfy.open_tasks_of(member).await {
+    // Read with their own token when the service acts as each person: what Tallyfy lets
+    // them see.
+    let tallyfy = app.directory.client_for(team, user).await.ok()?;
+    match tallyfy.open_tasks_of(member).await {
         Ok(tasks) => Some(tasks),
         Err(e) => {
             tracing::info!(error = %e, "could not read a person's tasks");

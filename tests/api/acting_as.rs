@@ -280,3 +280,30 @@ async fn a_project_is_owned_by_who_asked_and_a_comment_is_its_writers_own() {
         "no signature typed in: {content}"
     );
 }
+
+#[tokio::test]
+async fn the_home_tab_reads_a_persons_tasks_from_tallyfy_with_their_own_token() {
+    let app = app_acting_as_people().await;
+    let deadline = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(30)).to_string();
+    app.tallyfy
+        .assign_in_tallyfy("Renew the insurance", &[1002], &deadline);
+    let home = crate::alerts::open_home(&app, BOB, "Ev-home-bob").await;
+    let home = eventually("Bob's task on his Home tab", || {
+        let now = app.slack.home_view(BOB).unwrap_or(home.clone());
+        now.to_string()
+            .contains("Renew the insurance")
+            .then_some(now)
+    })
+    .await;
+    assert!(home.to_string().contains("Renew the insurance"));
+    let read = app
+        .tallyfy
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET" && r.path.ends_with("/tasks") && r.query.contains_key("owners")
+        })
+        .map(|r| r.acting)
+        .collect::<Vec<_>>();
+    assert_eq!(read, vec![Acting::Member(1002)], "read as Bob");
+}

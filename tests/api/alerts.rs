@@ -21,7 +21,7 @@ async fn app_with_alerts() -> TestApp {
 }
 
 /// `user` opens their Home tab (as the Events API sends it, signed).
-async fn open_home(app: &TestApp, user: &str, event_id: &str) -> Value {
+pub(crate) async fn open_home(app: &TestApp, user: &str, event_id: &str) -> Value {
     let body = json!({
         "token": "verification-token", "team_id": fake_slack::TEAM, "api_app_id": "A0TEST",
         "type": "event_callback", "event_id": event_id, "event_time": now(),
