@@ -123,7 +123,15 @@ impl Presser {
     ) -> Result<ListedTask, String> {
         let now = self.tallyfy.get_task_with_fields(task).await.map_err(|e| {
             tracing::warn!(error = %e, "could not read a task before changing it");
-            failures::tallyfy(&e)
+            match e {
+                // Read with their own token: Tallyfy does not show it to them.
+                TallyfyError::PersonForbidden(_) | TallyfyError::NotFound(_)
+                    if self.check.is_none() =>
+                {
+                    "You can't see this task in Tallyfy: it may be private to its assignees, or deleted. Ask whoever owns it.".into()
+                }
+                e => failures::tallyfy(&e),
+            }
         })?;
         if let Some(member) = self.check {
             match assigned(app, &now, member).await {
