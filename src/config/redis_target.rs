@@ -24,6 +24,9 @@ pub enum RedisTarget {
         server: Option<Secret>,
         /// `REDIS_SENTINEL_PASSWORD`: the sentinels' own password, when they require one.
         password: Option<Secret>,
+        /// `REDIS_SENTINEL_USERNAME`: the ACL user the sentinels know this service as
+        /// (with the password); `None` for the `default` user.
+        username: Option<String>,
     },
     /// A Redis Cluster, found from any of these seed nodes (`host:port`).
     Cluster {
@@ -117,6 +120,7 @@ pub(super) fn read(
                 .unwrap_or_else(|| DEFAULT_SENTINEL_MASTER.into()),
             server,
             password: get(lookup, "REDIS_SENTINEL_PASSWORD").map(Secret::new),
+            username: get(lookup, "REDIS_SENTINEL_USERNAME"),
         }),
         (None, Some(nodes)) => Some(RedisTarget::Cluster { nodes, server }),
         (None, None) => server.map(RedisTarget::Server),

@@ -225,10 +225,11 @@ fn redis_is_one_server_behind_sentinel_or_a_cluster() {
             master,
             server,
             password,
+            username,
         }) => {
             assert_eq!(sentinels, ["s1:26379", "s2:26379", "s3:26379"]);
             assert_eq!(master, DEFAULT_SENTINEL_MASTER);
-            assert!(server.is_some() && password.is_none());
+            assert!(server.is_some() && password.is_none() && username.is_none());
         }
         other => panic!("{other:?}"),
     }

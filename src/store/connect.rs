@@ -108,11 +108,12 @@ impl RedisConn {
                 master,
                 server,
                 password,
+                username,
             } => Failover::open(
                 sentinels,
                 master,
                 server.as_ref().map(|s| s.expose()),
-                password.as_ref().map(|s| s.expose()),
+                (username.as_deref(), password.as_ref().map(|s| s.expose())),
                 response,
             )
             .map(Self::Sentinel),
@@ -259,7 +260,7 @@ impl Failover {
         sentinels: &[String],
         master: &str,
         server: Option<&str>,
-        password: Option<&str>,
+        (username, password): (Option<&str>, Option<&str>),
         response: Duration,
     ) -> Result<Self, StoreError> {
         let addresses = sentinels
@@ -287,6 +288,9 @@ impl Failover {
                     redis::TlsMode::Secure
                 });
             }
+        }
+        if let Some(username) = username {
+            builder = builder.set_client_to_sentinel_username(username);
         }
         if let Some(password) = password {
             builder = builder.set_client_to_sentinel_password(password);

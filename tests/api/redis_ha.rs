@@ -289,3 +289,35 @@ async fn with_sentinel_the_primary_killed_mid_run_loses_nothing_and_doubles_noth
         .unwrap();
     assert_eq!(stream, 1, "the job stream is on the new primary");
 }
+
+#[tokio::test]
+async fn sentinels_that_know_the_service_as_an_acl_user_are_reached_as_that_user() {
+    let sentinels = OwnSentinels::start_with_user(Some(("tallyfy", "sentinel-secret"))).await;
+    let addresses = sentinels.sentinels();
+    let app = spawn_app_with(move |env| {
+        env.remove("REDIS_URL");
+        env.insert("REDIS_SENTINELS".into(), addresses);
+        env.insert("REDIS_SENTINEL_MASTER".into(), SENTINEL_MASTER.into());
+        env.insert("REDIS_SENTINEL_USERNAME".into(), "tallyfy".into());
+        env.insert("REDIS_SENTINEL_PASSWORD".into(), "sentinel-secret".into());
+    })
+    .await;
+    submit(&app, "Through an ACL user").await;
+    eventually("the card", || {
+        (cards_titled(&app, "Through an ACL user") == 1).then_some(())
+    })
+    .await;
+    // What it did went through the primary the sentinels named, not a store in process.
+    let primary = sentinels.primary_now().await.expect("a primary");
+    let mut redis = redis::Client::open(format!("redis://127.0.0.1:{primary}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", app.prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "nothing was kept in the primary");
+}

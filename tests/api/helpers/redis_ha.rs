@@ -208,6 +208,23 @@ pub struct OwnSentinels {
 
 impl OwnSentinels {
     pub async fn start() -> Self {
+        Self::start_with_user(None).await
+    }
+
+    /// As [`OwnSentinels::start`], the sentinels also knowing the ACL user `(name,
+    /// password)`: the `default` user stays, for the sentinels among themselves, but only
+    /// the named one may list the primaries.
+    pub async fn start_with_user(user: Option<(&str, &str)>) -> Self {
+        // The `default` user may not ask which primary the sentinels know: only the named
+        // one may, so a client that does not log in as it finds no primary.
+        let acl = user
+            .map(|(name, password)| {
+                format!(
+                    "user default on nopass ~* &* +@all -sentinel|masters\n\
+                     user {name} on >{password} ~* &* +@all\n"
+                )
+            })
+            .unwrap_or_default();
         let dir = scratch("redis-sentinel");
         let (primary_port, replica_port) = (free_port(), free_port());
         let data = |port: u16| -> Vec<String> {
@@ -244,7 +261,7 @@ impl OwnSentinels {
                      sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary_port} 2\n\
                      sentinel down-after-milliseconds {SENTINEL_MASTER} 1000\n\
                      sentinel failover-timeout {SENTINEL_MASTER} 10000\n\
-                     sentinel parallel-syncs {SENTINEL_MASTER} 1\n",
+                     sentinel parallel-syncs {SENTINEL_MASTER} 1\n{acl}",
                     dir = dir.display()
                 ),
             )
