@@ -254,6 +254,18 @@ fn content(text: &str, author: Option<&str>, link: Option<&str>) -> String {
     }
 }
 
+/// Whether a comment on `task` is sent for its guests to read too: when it has guests.
+/// When the task cannot be read, Tallyfy's default (hidden from guests) stands.
+pub(super) async fn for_guests(app: &Services, task: &TaskId) -> bool {
+    match app.tallyfy.get_task(task).await {
+        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
+        Err(e) => {
+            tracing::info!(error = %e, "could not read a task's guests before commenting");
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,17 +287,5 @@ mod tests {
             "x",
             "their own comment needs no signature"
         );
-    }
-}
-
-/// Whether a comment on `task` is sent for its guests to read too: when it has guests.
-/// When the task cannot be read, Tallyfy's default (hidden from guests) stands.
-pub(super) async fn for_guests(app: &Services, task: &TaskId) -> bool {
-    match app.tallyfy.get_task(task).await {
-        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
-        Err(e) => {
-            tracing::info!(error = %e, "could not read a task's guests before commenting");
-            false
-        }
     }
 }
