@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use slack_morphism::prelude::SlackMessageContent;
 
+use super::news;
 use super::store::{self, Card, Followed, Polled, Target};
 use crate::courier::{notice, Origin, Posted};
 use crate::home::store::{self as home_store, AssignedTask, RecentProject};
@@ -112,6 +113,14 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
 /// message that cannot be followed (an ephemeral notice, or one Slack would not replace)
 /// gives way to a new card in the conversation, followed as any card is.
 async fn replace(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
+    // The card's news waits while it is replaced, and news being told finishes first: an
+    // update made from the earlier content never lands on the new card.
+    news::holding(app, card.job, news::HOLD, replace_held(app, card, replaced))
+        .await
+        .unwrap_or(false)
+}
+
+async fn replace_held(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
     let cards = store::of(app);
     let kept = cards.card(card.job).await;
     if kept.is_some() || replaced.message.is_some() {

@@ -2,6 +2,13 @@
 //! of Reopen): once, in the card's thread ("Bob Builder completed *Draft contract*"), with
 //! the card updated in place ("3 of 5 done", "Done", "Project complete", the last also
 //! said in the channel).
+//!
+//! One card's news is told by one teller at a time ([`holding`]), each reading Tallyfy's
+//! state once it holds the card: a late teller never puts an older state back.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use slack_morphism::prelude::*;
 
@@ -92,6 +99,39 @@ pub enum Untold {
     NoCard,
     /// Slack did not take the update or the reply: tell it again later.
     Slack,
+}
+
+/// How long one card's news is held by its teller at most (the hold then lapses, so a
+/// teller that died holds nothing for long).
+pub(super) const HOLD: Duration = Duration::from_secs(90);
+/// How often a teller waiting for the card looks again.
+const HOLD_POLL: Duration = Duration::from_millis(100);
+
+/// Runs `tell` while holding job `job`'s card, waiting up to `wait` for whoever holds it
+/// now; `None`, with nothing done, when the card was not free in time: the caller leaves
+/// its news untold, for its next round. Every teller of a card's news (Tallyfy's webhook,
+/// the poller, Reopen, the card a Retry puts in place) goes through here, and reads
+/// Tallyfy inside `tell`, so the card's updates land in the order Tallyfy's states came.
+pub(super) async fn holding<T>(
+    app: &Services,
+    job: &str,
+    wait: Duration,
+    tell: impl Future<Output = T>,
+) -> Option<T> {
+    static TELLERS: AtomicU64 = AtomicU64::new(0);
+    let teller = TELLERS.fetch_add(1, Ordering::Relaxed);
+    let holder = format!("{}/{teller}", crate::store::instance_name());
+    let key = format!("news:{job}");
+    let started = tokio::time::Instant::now();
+    while !matches!(app.ledger.lock(&key, &holder, HOLD).await, Ok(true)) {
+        if started.elapsed() >= wait {
+            return None;
+        }
+        tokio::time::sleep(HOLD_POLL).await;
+    }
+    let told = tell.await;
+    app.ledger.unlock(&key).await;
+    Some(told)
 }
 
 /// Tells `news` in job `job`'s card's thread, and updates the card; `Ok` once Slack took
@@ -210,9 +250,15 @@ pub async fn reopened(
         progress: Progress::Task { done: false },
         process: None,
     };
-    // Marked told only once Slack took it (one press at a time holds the task).
+    // Marked told only once Slack took it (one press at a time holds the task), after
+    // whatever news of the card is being told now: Tallyfy's webhook calls on no
+    // reopening, so this waits as long as any teller may hold the card.
     let (cards, key) = (store::of(app), news.key.clone());
-    if !cards.was_told(&key).await && tell(app, job, news).await.is_ok() {
+    let told = holding(app, job, HOLD, async {
+        !cards.was_told(&key).await && tell(app, job, news).await.is_ok()
+    })
+    .await;
+    if told == Some(true) {
         cards.mark_told(&key, store::FOLLOW_TTL).await;
     }
 }

@@ -7,13 +7,15 @@
 
 use serde_json::Value;
 
-use super::news::{tell, News, Progress};
+use super::news::{holding, tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
 use crate::home::store as home_store;
 use crate::state::{AppState, Services};
 use crate::tallyfy::model::{MemberId, Run};
 
 const DAY: i64 = 24 * 3600;
+/// How long a round waits for a card another teller holds before leaving it to the next.
+const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads the work listed for reading (see the module) for completions, every
 /// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
@@ -49,13 +51,16 @@ async fn poll_once(app: &Services, round: u64) {
         }
         seen.push(entry.followed.clone());
         // One replica polls at a time: news is marked told only once Slack took it, and
-        // what Slack refused is told on a later round.
-        for news in read(app, &entry.followed).await.unwrap_or_default() {
-            let key = news.key.clone();
-            if !cards.was_told(&key).await && tell(app, &entry.job, news).await.is_ok() {
-                cards.mark_told(&key, FOLLOW_TTL).await;
+        // what Slack refused, or a card held by another teller, is told on a later round.
+        let tell_all = async {
+            for news in read(app, &entry.followed).await.unwrap_or_default() {
+                let key = news.key.clone();
+                if !cards.was_told(&key).await && tell(app, &entry.job, news).await.is_ok() {
+                    cards.mark_told(&key, FOLLOW_TTL).await;
+                }
             }
-        }
+        };
+        holding(app, &entry.job, HOLD_WAIT, tell_all).await;
     }
 }
 

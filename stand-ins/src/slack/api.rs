@@ -96,10 +96,11 @@ pub(super) async fn answer(
         super::trim(&mut s.calls, history);
         super::trim(&mut s.opened, history);
         super::trim(&mut s.posted, history);
+        let held = s.held.remove(&method).unwrap_or_default();
         if method == "users.info" {
-            s.users_info_delay
+            s.users_info_delay + held
         } else {
-            Duration::ZERO
+            held
         }
     };
     let auth = headers

@@ -129,6 +129,9 @@ struct Inner {
     drop_now: bool,
     /// Methods whose every answer is held this long after the work is done.
     slow: HashMap<String, Duration>,
+    /// Methods whose next call is held this long before its work is done (a request slow
+    /// to arrive): a later call of the same method can overtake it.
+    held: HashMap<String, Duration>,
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
@@ -276,6 +279,16 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .slow
+            .insert(method.into(), period);
+    }
+
+    /// The next call of `method` is held `period` before it is carried out, as a request
+    /// slow on the network is: calls made after it can be carried out first.
+    pub fn hold_next(&self, method: &str, period: Duration) {
+        self.inner
+            .lock()
+            .unwrap()
+            .held
             .insert(method.into(), period);
     }
 
