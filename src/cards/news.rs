@@ -101,8 +101,8 @@ pub enum Untold {
     Slack,
 }
 
-/// How long one card's news is held by its teller at most (the hold then lapses, so a
-/// teller that died holds nothing for long).
+/// How long one card's news is held by its teller without word from it (the hold then
+/// lapses, so a teller that died holds nothing for long).
 pub(super) const HOLD: Duration = Duration::from_secs(90);
 /// How often a teller waiting for the card looks again.
 const HOLD_POLL: Duration = Duration::from_millis(100);
@@ -129,7 +129,17 @@ pub(super) async fn holding<T>(
         }
         tokio::time::sleep(HOLD_POLL).await;
     }
-    let told = tell.await;
+    // A long telling (a big project's lines, while Slack paces the posts) keeps its hold.
+    let keep = async {
+        loop {
+            tokio::time::sleep(HOLD / 3).await;
+            app.ledger.relock(&key, &holder, HOLD).await;
+        }
+    };
+    let told = tokio::select! {
+        told = tell => told,
+        never = keep => never,
+    };
     app.ledger.unlock(&key).await;
     Some(told)
 }

@@ -64,7 +64,8 @@ async fn poll_once(app: &Services, round: u64) {
     }
 }
 
-/// The completions in a piece of work, as news; an error when Tallyfy could not be read.
+/// The completions in a piece of work not told yet (and its reopenings), as news; an
+/// error when Tallyfy could not be read.
 pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News>, ()> {
     match followed {
         Followed::Task(id) => match app.tallyfy.get_task(id).await {
@@ -107,9 +108,16 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 for reopened in &mut news {
                     reopened.progress = progress.clone();
                 }
+                let cards = store::of(app);
                 for t in tasks.into_iter().filter(|t| t.is_completed()) {
+                    let key = News::key(&t.id.0, true, t.completed_at.as_deref());
+                    // Who completed a task told already is not looked up again: a big
+                    // project read after each of its lines would spend Tallyfy's budget.
+                    if cards.was_told(&key).await {
+                        continue;
+                    }
                     news.push(News {
-                        key: News::key(&t.id.0, true, t.completed_at.as_deref()),
+                        key,
                         task: t.id.0.clone(),
                         by: None,
                         at: t.completed_at.clone(),

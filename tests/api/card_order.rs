@@ -49,3 +49,63 @@ async fn a_reopening_racing_a_completions_news_leaves_the_card_open_as_tallyfy_h
     assert!(!now.contains("\"action_id\":\"task_reopen\""), "{now}");
     assert!(!now.contains(":white_check_mark: Done"), "{now}");
 }
+
+#[tokio::test]
+async fn thirty_lines_completed_within_a_second_are_each_told_once_and_the_card_ends_complete() {
+    let app = app_with_public_url().await;
+    let lines: Vec<String> = (1..=29).map(|i| format!("Step {i}")).collect();
+    let values = ProjectValues::new("Big launch", &[BOB], &lines.join("\n"));
+    let view = app.open_project_modal(&values.name).await;
+    app.submit_project(&view, &values).await;
+    let card = card(&app).await;
+    let (_, tasks) = app.tallyfy.all_runs().pop().expect("the project's run");
+    let ids: Vec<String> = tasks
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 30, "the project and its 29 lines");
+
+    // Every line completed in Tallyfy at once: thirty webhook calls together, while Slack
+    // holds the channel to a post a second and chat.update to its tier.
+    let calls = ids
+        .iter()
+        .map(|id| app.tallyfy.complete_id_and_tell(id, 1002, true));
+    let answered = futures::future::join_all(calls).await;
+    assert!(answered.iter().all(|a| *a == Some(200)), "{answered:?}");
+
+    eventually_within(Duration::from_secs(180), "every completion told", || {
+        (replies(&app, &card).len() >= ids.len()).then_some(())
+    })
+    .await;
+    app.idle().await;
+    let told = replies(&app, &card);
+    assert_eq!(told.len(), ids.len(), "each told once: {told:?}");
+    for task in &tasks {
+        let title = task["title"].as_str().unwrap();
+        let line = format!("completed *{title}*");
+        assert_eq!(
+            told.iter().filter(|r| r.ends_with(&line)).count(),
+            1,
+            "{title}: {told:?}"
+        );
+    }
+    assert!(
+        !app.slack.calls("chat.update").is_empty(),
+        "the card was updated"
+    );
+    let now = card_now(&app, &card);
+    assert!(now.contains("Project complete"), "{now}");
+    let said: Vec<_> = app
+        .slack
+        .posted()
+        .into_iter()
+        .filter(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
+        .filter(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is complete")
+        })
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+}

@@ -522,3 +522,41 @@ async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one(
         .count();
     assert_eq!(from_the_start, 1, "{:?}", app.slack.calls("users.list"));
 }
+
+#[tokio::test]
+async fn a_handle_sweep_past_slacks_tier_2_waits_its_turn_and_the_project_is_made() {
+    let app = spawn_app().await;
+    app.slack.add_person(Person {
+        id: "UZEVE".into(),
+        name: "eve".into(),
+        email: Some("eve@example.com".into()),
+        tz: "UTC".into(),
+        ..Person::default()
+    });
+    app.tallyfy
+        .add_member(1020, "eve@example.com", "Eve", "active");
+    app.slack.cap_users_list_page(2);
+    // Another replica swept this minute: Slack's 20 calls are nearly spent.
+    app.slack.spend_tier("users.list", 18);
+    let values = ProjectValues::new("Paced", &[ALICE], "Book venue @eve\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let card = posted_in(&app, CHANNEL, Duration::from_secs(120)).await;
+    assert!(card.text().contains("Paced"), "{}", card.text());
+    let venue = app
+        .tallyfy
+        .creates()
+        .into_iter()
+        .find(|c| c.body["title"] == "Book venue")
+        .expect("the line");
+    assert!(
+        venue.body["owners"]["users"].to_string().contains("1020"),
+        "{:?}",
+        venue.body
+    );
+    assert!(
+        app.slack.responses().is_empty() && app.slack.ephemerals().is_empty(),
+        "no failure notice: {:?}",
+        app.slack.responses()
+    );
+}
