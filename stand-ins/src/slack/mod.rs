@@ -223,8 +223,8 @@ impl FakeSlack {
         self.inner.lock().unwrap().history = Some(entries);
     }
 
-    /// Slack's rate limits are not kept: for a soak, which measures the app, not Slack's
-    /// pacing (it sends more in a minute than any tier takes).
+    /// Slack's rate limits are not kept: for a soak or a burst that measures something
+    /// else than Slack's pacing (it sends more in a minute than any tier takes).
     pub fn without_rate_limits(&self) {
         self.inner.lock().unwrap().tiers.off = true;
     }
