@@ -37,6 +37,8 @@ pub struct News {
     pub title: Option<String>,
     pub who: Option<String>,
     pub done: bool,
+    /// An approval's decision, as Tallyfy has it: approved (`true`) or rejected.
+    pub approved: Option<bool>,
     pub progress: Progress,
     /// The project's run and name, for "is complete".
     pub process: Option<(String, Option<String>)>,
@@ -162,25 +164,25 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
         true => cards.completer(&news.task).await,
         false => None,
     };
-    let decided = match pressed_by {
-        Some(_) => cards.decision(&news.task).await,
-        None => None,
+    // An approval is told as decided: from Tallyfy's read, else as pressed on the card.
+    let decided = match (news.approved, &pressed_by) {
+        (Some(true), _) => Some("approved".to_string()),
+        (Some(false), _) => Some("rejected".to_string()),
+        (None, Some(_)) => cards.decision(&news.task).await,
+        (None, None) => None,
     };
-    let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+    let reply = if news.done {
         let mark = match decided.as_deref() {
             Some("rejected") => ":x:",
             _ => ":white_check_mark:",
         };
+        let by = match &pressed_by {
+            Some(user) => mrkdwn::mention(user),
+            None => mrkdwn::escape(who),
+        };
         format!(
-            "{mark} {} {} *{}*",
-            mrkdwn::mention(user),
+            "{mark} {by} {} *{}*",
             decided.as_deref().unwrap_or("completed"),
-            mrkdwn::escape(&title)
-        )
-    } else if news.done {
-        format!(
-            ":white_check_mark: {} completed *{}*",
-            mrkdwn::escape(who),
             mrkdwn::escape(&title)
         )
     } else if let Some(by) = &news.by {
@@ -257,6 +259,7 @@ pub async fn reopened(
         title: Some(title.to_string()),
         who: None,
         done: false,
+        approved: None,
         progress: Progress::Task { done: false },
         process: None,
     };

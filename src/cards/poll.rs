@@ -11,7 +11,7 @@ use super::news::{holding, tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
 use crate::home::store as home_store;
 use crate::state::{AppState, Services};
-use crate::tallyfy::model::{MemberId, Run};
+use crate::tallyfy::model::{decision, MemberId, Run};
 
 const DAY: i64 = 24 * 3600;
 /// How long a round waits for a card another teller holds before leaving it to the next.
@@ -77,6 +77,7 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 title: task.title.clone(),
                 who: completer(app, &task.completed_by, &task.completer_id).await,
                 done: true,
+                approved: decision(task.task_type.as_deref(), task.is_approved),
                 progress: Progress::Task { done: true },
                 process: None,
             }]),
@@ -124,6 +125,7 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                         title: t.title.clone(),
                         who: completer(app, &t.completed_by, &t.completer_id).await,
                         done: true,
+                        approved: decision(t.task_type.as_deref(), t.is_approved),
                         progress: progress.clone(),
                         process: Some((id.0.clone(), name.clone())),
                     });
@@ -202,6 +204,7 @@ async fn reopenings(
                 title: title.clone(),
                 who: None,
                 done: false,
+                approved: None,
                 progress: Progress::Task { done: false },
                 process: process.clone(),
             })

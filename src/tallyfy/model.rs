@@ -197,6 +197,9 @@ pub struct ListedTask {
     /// `task`, `approval`, `expiring`, ... (an approval is completed with a decision).
     #[serde(default)]
     pub task_type: Option<String>,
+    /// A completed approval's decision (`complete-task.mdx`: true approves).
+    #[serde(default)]
+    pub is_approved: Option<bool>,
     /// Its form fields, when read with `with=form_fields`.
     #[serde(default, deserialize_with = "super::fields::form_fields")]
     pub form_fields: Vec<super::fields::TaskField>,
@@ -418,6 +421,10 @@ pub struct TaskSummary {
     /// person a task at the same place.
     #[serde(default)]
     pub position: Option<u32>,
+    #[serde(default)]
+    pub task_type: Option<String>,
+    #[serde(default)]
+    pub is_approved: Option<bool>,
 }
 
 impl TaskSummary {
@@ -426,6 +433,12 @@ impl TaskSummary {
             .as_deref()
             .is_some_and(|s| s.eq_ignore_ascii_case("completed"))
     }
+}
+
+/// An approval's decision, approved or rejected, as a task read tells it; `None` for a
+/// task of another type, or an approval read without one.
+pub fn decision(task_type: Option<&str>, is_approved: Option<bool>) -> Option<bool> {
+    is_approved.filter(|_| task_type == Some("approval"))
 }
 
 impl Run {
