@@ -442,13 +442,6 @@ pub fn decision(task_type: Option<&str>, is_approved: Option<bool>) -> Option<bo
 }
 
 impl Run {
-    /// (completed, total) tasks, when the run came with its tasks.
-    pub fn progress(&self) -> Option<(usize, usize)> {
-        let tasks = &self.tasks.as_ref()?.data;
-        let done = tasks.iter().filter(|t| t.is_completed()).count();
-        Some((done, tasks.len()))
-    }
-
     /// (completed, total) lines, when the run came with its tasks: tasks at one place are
     /// one line (a split first create), done when all of them are.
     pub fn lines(&self) -> Option<(usize, usize)> {
