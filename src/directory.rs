@@ -95,8 +95,6 @@ impl<T> Drop for Leave<T> {
     }
 }
 
-/// How long the workspace's `@handle` index is kept.
-
 /// What a Slack user is to Tallyfy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

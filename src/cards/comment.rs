@@ -232,6 +232,18 @@ fn content(text: &str, author: &str, link: Option<&str>) -> String {
     }
 }
 
+/// Whether a comment on `task` is sent for its guests to read too: when it has guests.
+/// When the task cannot be read, Tallyfy's default (hidden from guests) stands.
+pub(super) async fn for_guests(app: &Services, task: &TaskId) -> bool {
+    match app.tallyfy.get_task(task).await {
+        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
+        Err(e) => {
+            tracing::info!(error = %e, "could not read a task's guests before commenting");
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,17 +260,5 @@ mod tests {
             "Ten chairs\n\n\u{2014} alice, in Slack: https://acme.slack.com/archives/C1/p1"
         );
         assert!(content("x", "bob", None).ends_with("bob, in Slack"));
-    }
-}
-
-/// Whether a comment on `task` is sent for its guests to read too: when it has guests.
-/// When the task cannot be read, Tallyfy's default (hidden from guests) stands.
-pub(super) async fn for_guests(app: &Services, task: &TaskId) -> bool {
-    match app.tallyfy.get_task(task).await {
-        Ok(task) => task.owners.is_some_and(|o| !o.guests.is_empty()),
-        Err(e) => {
-            tracing::info!(error = %e, "could not read a task's guests before commenting");
-            false
-        }
     }
 }

@@ -123,29 +123,29 @@ async fn replace(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> boo
 async fn replace_held(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
     let cards = store::of(app);
     let kept = cards.card(card.job).await;
-    if kept.is_some() || replaced.message.is_some() {
-        if app
+    let followable = kept.is_some() || replaced.message.is_some();
+    if followable
+        && app
             .courier
             .replace(&replaced.response_url, &card.content)
             .await
             .is_ok()
-        {
-            match (kept, &replaced.message) {
-                (Some(mut kept), _) => {
-                    kept.content = card.content.clone();
-                    cards.keep_card(card.job, &kept).await;
-                }
-                (None, Some((channel, ts))) => {
-                    let posted = Posted::InChannel {
-                        channel: channel.clone(),
-                        ts: ts.clone(),
-                    };
-                    follow(app, card, posted).await;
-                }
-                (None, None) => {}
+    {
+        match (kept, &replaced.message) {
+            (Some(mut kept), _) => {
+                kept.content = card.content.clone();
+                cards.keep_card(card.job, &kept).await;
             }
-            return true;
+            (None, Some((channel, ts))) => {
+                let posted = Posted::InChannel {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                };
+                follow(app, card, posted).await;
+            }
+            (None, None) => {}
         }
+        return true;
     }
     match app
         .courier

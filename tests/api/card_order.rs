@@ -6,17 +6,13 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use crate::visibility::{
-    answer_on, app_with_public_url, card, card_now, mark_done_key, press_as, replies,
+    answer_on, app_with_public_url, bobs_card, card, card_now, press_as, replies, said_in_channel,
 };
 
 #[tokio::test]
 async fn a_reopening_racing_a_completions_news_leaves_the_card_open_as_tallyfy_has_it() {
     let app = app_with_public_url().await;
-    let view = app.open_task_modal("").await;
-    app.submit_task(&view, &TaskValues::new("Sign the lease", &[BOB]))
-        .await;
-    let card = card(&app).await;
-    let key = mark_done_key(&card);
+    let (card, key) = bobs_card(&app, "Sign the lease").await;
 
     // The completion's card update is slow to reach Slack...
     app.slack.hold_next("chat.update", Duration::from_secs(4));
@@ -95,17 +91,6 @@ async fn thirty_lines_completed_within_a_second_are_each_told_once_and_the_card_
     );
     let now = card_now(&app, &card);
     assert!(now.contains("Project complete"), "{now}");
-    let said: Vec<_> = app
-        .slack
-        .posted()
-        .into_iter()
-        .filter(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
-        .filter(|m| {
-            m["text"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("is complete")
-        })
-        .collect();
+    let said = said_in_channel(&app, "is complete");
     assert_eq!(said.len(), 1, "{said:?}");
 }

@@ -221,7 +221,7 @@ fn check_field(i: usize, field: &Value, errors: &mut Map<String, Value>) {
             Some(list) => {
                 for (j, option) in list.iter().enumerate() {
                     let text = option.get("text").and_then(Value::as_str);
-                    if !text.is_some_and(|t| !t.trim().is_empty()) {
+                    if text.is_none_or(|t| t.trim().is_empty()) {
                         let key = format!("{}.{j}.text", at("options"));
                         refuse(errors, &key, format!("The {key} field is required."));
                     }
