@@ -13,8 +13,9 @@
 //!   to tell from Tallyfy, and tells each piece of news once, marking it told only after
 //!   Slack took it; Slack failing is waited out with backoff, then by the queue.
 //!
-//! One card's news is told by one job at a time, from what Tallyfy says at that moment,
-//! so a late call never shows an older state.
+//! One card's news is told by one teller at a time (`news::holding`, which the poller,
+//! Reopen and a Retry's card go through too), from what Tallyfy says at that moment, so a
+//! late call never shows an older state.
 
 use std::time::Duration;
 
