@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::helpers::*;
 use crate::visibility::{
-    answer_on, app_with_public_url, bobs_card, card, card_now, press_as, replies, said_in_channel,
+    answer_on, app_with_public_url, bobs_card, card, card_now, polling_app, press_as, replies,
+    said_in_channel,
 };
 
 #[tokio::test]
@@ -18,12 +19,43 @@ async fn a_reopening_racing_a_completions_news_leaves_the_card_open_as_tallyfy_h
     app.slack.hold_next("chat.update", Duration::from_secs(4));
     press_as(&app, BOB, "task_done", &key, "bob-done").await;
     assert_eq!(answer_on(&app, "bob-done").await, "Marked done in Tallyfy.");
-    eventually("the completion's card update on its way", || {
+    // ...and Bob reopens the task meanwhile.
+    reopen_meanwhile(&app, &key).await;
+    app.idle().await;
+
+    // Tallyfy has the task open: so does the card, after both were told in order.
+    told_in_order_and_open(&app, &card, "Sign the lease");
+}
+
+#[tokio::test]
+async fn a_reopening_racing_the_pollers_news_leaves_the_card_open_as_tallyfy_has_it() {
+    let app = polling_app().await;
+    let (card, key) = bobs_card(&app, "File the report").await;
+
+    // Completed in Tallyfy: the poller reads it, and its card update is slow to reach
+    // Slack...
+    app.slack.hold_next("chat.update", Duration::from_secs(4));
+    app.tallyfy
+        .complete_and_tell("File the report", 1002, true)
+        .await;
+    // ...and Bob reopens the task from the card meanwhile.
+    reopen_meanwhile(&app, &key).await;
+    eventually("both told", || {
+        (replies(&app, &card).len() >= 2).then_some(())
+    })
+    .await;
+    app.idle().await;
+    told_in_order_and_open(&app, &card, "File the report");
+}
+
+/// Once the card update on its way (held by Slack) was sent, Bob presses Reopen on the
+/// card with `key`; answers once he was told how it went.
+async fn reopen_meanwhile(app: &TestApp, key: &str) {
+    eventually("the card update on its way", || {
         (!app.slack.calls("chat.update").is_empty()).then_some(())
     })
     .await;
-    // ...and Bob reopens the task meanwhile.
-    press_as(&app, BOB, "task_reopen", &key, "bob-reopen").await;
+    press_as(app, BOB, "task_reopen", key, "bob-reopen").await;
     eventually_within(Duration::from_secs(20), "the reopening's answer", || {
         app.slack
             .responses()
@@ -32,15 +64,20 @@ async fn a_reopening_racing_a_completions_news_leaves_the_card_open_as_tallyfy_h
             .then_some(())
     })
     .await;
-    assert_eq!(answer_on(&app, "bob-reopen").await, "Reopened in Tallyfy.");
-    app.idle().await;
+    assert_eq!(answer_on(app, "bob-reopen").await, "Reopened in Tallyfy.");
+}
 
-    // Tallyfy has the task open: so does the card, after both were told in order.
-    let told = replies(&app, &card);
+/// The thread heard `title` completed, then reopened, once each; the card shows the task
+/// open, as Tallyfy has it.
+fn told_in_order_and_open(app: &TestApp, card: &serde_json::Value, title: &str) {
+    let told = replies(app, card);
     assert_eq!(told.len(), 2, "{told:?}");
-    assert!(told[0].contains("completed *Sign the lease*"), "{told:?}");
-    assert!(told[1].contains("reopened *Sign the lease*"), "{told:?}");
-    let now = card_now(&app, &card);
+    assert!(
+        told[0].contains(&format!("completed *{title}*")),
+        "{told:?}"
+    );
+    assert!(told[1].contains(&format!("reopened *{title}*")), "{told:?}");
+    let now = card_now(app, card);
     assert!(now.contains("\"action_id\":\"task_done\""), "{now}");
     assert!(!now.contains("\"action_id\":\"task_reopen\""), "{now}");
     assert!(!now.contains(":white_check_mark: Done"), "{now}");

@@ -181,7 +181,7 @@ async fn a_projects_card_counts_its_tasks_and_the_channel_hears_when_it_is_compl
 }
 
 /// An app with no public URL, reading its work every second.
-async fn polling_app() -> TestApp {
+pub(crate) async fn polling_app() -> TestApp {
     spawn_app_with(|env| {
         env.insert("TALLYFY_POLL_SECS".into(), "1".into());
     })
