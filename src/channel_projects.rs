@@ -24,7 +24,8 @@ const PROGRESS_FOR: Duration = Duration::from_secs(60);
 /// How far along a run is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunProgress {
-    /// (completed, total) tasks.
+    /// (done, total) lines, as the project's card counts them: the tasks Tallyfy makes
+    /// at one place (one for each assignee of a line) are one line, done once all are.
     pub done: Option<(usize, usize)>,
     pub status: Option<String>,
 }
@@ -47,7 +48,7 @@ pub async fn progress(
         .ok()?
         .ok()?;
     let progress = RunProgress {
-        done: run.progress(),
+        done: run.lines(),
         status: run.status,
     };
     let raw = serde_json::to_string(&progress).expect("plain data");

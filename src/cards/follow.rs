@@ -6,6 +6,7 @@
 use jiff::Timestamp;
 use slack_morphism::prelude::SlackMessageContent;
 
+use super::news;
 use super::store::{self, Card, Followed, Polled, Target};
 use crate::courier::{notice, Origin, Posted};
 use crate::slack::ids::UserId;
@@ -112,31 +113,39 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
 /// message that cannot be followed (an ephemeral notice, or one Slack would not replace)
 /// gives way to a new card in the conversation, followed as any card is.
 async fn replace(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
+    // The card's news waits while it is replaced, and news being told finishes first: an
+    // update made from the earlier content never lands on the new card.
+    news::holding(app, card.job, news::HOLD, replace_held(app, card, replaced))
+        .await
+        .unwrap_or(false)
+}
+
+async fn replace_held(app: &Services, card: &NewCard<'_>, replaced: &Replaced) -> bool {
     let cards = store::of(app);
     let kept = cards.card(card.job).await;
-    if kept.is_some() || replaced.message.is_some() {
-        if app
+    let followable = kept.is_some() || replaced.message.is_some();
+    if followable
+        && app
             .courier
             .replace(&replaced.response_url, &card.content)
             .await
             .is_ok()
-        {
-            match (kept, &replaced.message) {
-                (Some(mut kept), _) => {
-                    kept.content = card.content.clone();
-                    cards.keep_card(card.job, &kept).await;
-                }
-                (None, Some((channel, ts))) => {
-                    let posted = Posted::InChannel {
-                        channel: channel.clone(),
-                        ts: ts.clone(),
-                    };
-                    follow(app, card, posted).await;
-                }
-                (None, None) => {}
+    {
+        match (kept, &replaced.message) {
+            (Some(mut kept), _) => {
+                kept.content = card.content.clone();
+                cards.keep_card(card.job, &kept).await;
             }
-            return true;
+            (None, Some((channel, ts))) => {
+                let posted = Posted::InChannel {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                };
+                follow(app, card, posted).await;
+            }
+            (None, None) => {}
         }
+        return true;
     }
     match app
         .courier

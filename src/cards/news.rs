@@ -2,6 +2,13 @@
 //! of Reopen): once, in the card's thread ("Bob Builder completed *Draft contract*"), with
 //! the card updated in place ("3 of 5 done", "Done", "Project complete", the last also
 //! said in the channel).
+//!
+//! One card's news is told by one teller at a time ([`holding`]), each reading Tallyfy's
+//! state once it holds the card: a late teller never puts an older state back.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use slack_morphism::prelude::*;
 
@@ -30,6 +37,8 @@ pub struct News {
     pub title: Option<String>,
     pub who: Option<String>,
     pub done: bool,
+    /// An approval's decision, as Tallyfy has it: approved (`true`) or rejected.
+    pub approved: Option<bool>,
     pub progress: Progress,
     /// The project's run and name, for "is complete".
     pub process: Option<(String, Option<String>)>,
@@ -94,6 +103,49 @@ pub enum Untold {
     Slack,
 }
 
+/// How long one card's news is held by its teller without word from it (the hold then
+/// lapses, so a teller that died holds nothing for long).
+pub(super) const HOLD: Duration = Duration::from_secs(90);
+/// How often a teller waiting for the card looks again.
+const HOLD_POLL: Duration = Duration::from_millis(100);
+
+/// Runs `tell` while holding job `job`'s card, waiting up to `wait` for whoever holds it
+/// now; `None`, with nothing done, when the card was not free in time: the caller leaves
+/// its news untold, for its next round. Every teller of a card's news (Tallyfy's webhook,
+/// the poller, Reopen, the card a Retry puts in place) goes through here, and reads
+/// Tallyfy inside `tell`, so the card's updates land in the order Tallyfy's states came.
+pub(super) async fn holding<T>(
+    app: &Services,
+    job: &str,
+    wait: Duration,
+    tell: impl Future<Output = T>,
+) -> Option<T> {
+    static TELLERS: AtomicU64 = AtomicU64::new(0);
+    let teller = TELLERS.fetch_add(1, Ordering::Relaxed);
+    let holder = format!("{}/{teller}", crate::store::instance_name());
+    let key = format!("news:{job}");
+    let started = tokio::time::Instant::now();
+    while !matches!(app.ledger.lock(&key, &holder, HOLD).await, Ok(true)) {
+        if started.elapsed() >= wait {
+            return None;
+        }
+        tokio::time::sleep(HOLD_POLL).await;
+    }
+    // A long telling (a big project's lines, while Slack paces the posts) keeps its hold.
+    let keep = async {
+        loop {
+            tokio::time::sleep(HOLD / 3).await;
+            app.ledger.relock(&key, &holder, HOLD).await;
+        }
+    };
+    let told = tokio::select! {
+        told = tell => told,
+        never = keep => never,
+    };
+    app.ledger.unlock(&key).await;
+    Some(told)
+}
+
 /// Tells `news` in job `job`'s card's thread, and updates the card; `Ok` once Slack took
 /// both (the card's update, which is the same however often it is made, comes first).
 pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
@@ -112,25 +164,25 @@ pub async fn tell(app: &Services, job: &str, news: News) -> Result<(), Untold> {
         true => cards.completer(&news.task).await,
         false => None,
     };
-    let decided = match pressed_by {
-        Some(_) => cards.decision(&news.task).await,
-        None => None,
+    // An approval is told as decided: from Tallyfy's read, else as pressed on the card.
+    let decided = match (news.approved, &pressed_by) {
+        (Some(true), _) => Some("approved".to_string()),
+        (Some(false), _) => Some("rejected".to_string()),
+        (None, Some(_)) => cards.decision(&news.task).await,
+        (None, None) => None,
     };
-    let reply = if let (true, Some(user)) = (news.done, &pressed_by) {
+    let reply = if news.done {
         let mark = match decided.as_deref() {
             Some("rejected") => ":x:",
             _ => ":white_check_mark:",
         };
+        let by = match &pressed_by {
+            Some(user) => mrkdwn::mention(user),
+            None => mrkdwn::escape(who),
+        };
         format!(
-            "{mark} {} {} *{}*",
-            mrkdwn::mention(user),
+            "{mark} {by} {} *{}*",
             decided.as_deref().unwrap_or("completed"),
-            mrkdwn::escape(&title)
-        )
-    } else if news.done {
-        format!(
-            ":white_check_mark: {} completed *{}*",
-            mrkdwn::escape(who),
             mrkdwn::escape(&title)
         )
     } else if let Some(by) = &news.by {
@@ -207,12 +259,19 @@ pub async fn reopened(
         title: Some(title.to_string()),
         who: None,
         done: false,
+        approved: None,
         progress: Progress::Task { done: false },
         process: None,
     };
-    // Marked told only once Slack took it (one press at a time holds the task).
+    // Marked told only once Slack took it (one press at a time holds the task), after
+    // whatever news of the card is being told now: Tallyfy's webhook calls on no
+    // reopening, so this waits as long as any teller may hold the card.
     let (cards, key) = (store::of(app), news.key.clone());
-    if !cards.was_told(&key).await && tell(app, job, news).await.is_ok() {
+    let told = holding(app, job, HOLD, async {
+        !cards.was_told(&key).await && tell(app, job, news).await.is_ok()
+    })
+    .await;
+    if told == Some(true) {
         cards.mark_told(&key, store::FOLLOW_TTL).await;
     }
 }

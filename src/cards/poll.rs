@@ -7,13 +7,15 @@
 
 use serde_json::Value;
 
-use super::news::{tell, News, Progress};
+use super::news::{holding, tell, News, Progress};
 use super::store::{self, Followed, FOLLOW_TTL};
 use crate::state::{AppState, Services};
-use crate::tallyfy::model::{MemberId, Run};
+use crate::tallyfy::model::{decision, MemberId, Run};
 use crate::worklists;
 
 const DAY: i64 = 24 * 3600;
+/// How long a round waits for a card another teller holds before leaving it to the next.
+const HOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads the work listed for reading (see the module) for completions, every
 /// `TALLYFY_POLL_SECS`, while this replica holds the poller's lease; until `stop` completes.
@@ -49,17 +51,21 @@ async fn poll_once(app: &Services, round: u64) {
         }
         seen.push(entry.followed.clone());
         // One replica polls at a time: news is marked told only once Slack took it, and
-        // what Slack refused is told on a later round.
-        for news in read(app, &entry.followed).await.unwrap_or_default() {
-            let key = news.key.clone();
-            if !cards.was_told(&key).await && tell(app, &entry.job, news).await.is_ok() {
-                cards.mark_told(&key, FOLLOW_TTL).await;
+        // what Slack refused, or a card held by another teller, is told on a later round.
+        let tell_all = async {
+            for news in read(app, &entry.followed).await.unwrap_or_default() {
+                let key = news.key.clone();
+                if !cards.was_told(&key).await && tell(app, &entry.job, news).await.is_ok() {
+                    cards.mark_told(&key, FOLLOW_TTL).await;
+                }
             }
-        }
+        };
+        holding(app, &entry.job, HOLD_WAIT, tell_all).await;
     }
 }
 
-/// The completions in a piece of work, as news; an error when Tallyfy could not be read.
+/// The completions in a piece of work not told yet (and its reopenings), as news; an
+/// error when Tallyfy could not be read.
 pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News>, ()> {
     match followed {
         Followed::Task(id) => match app.tallyfy.get_task(id).await {
@@ -71,6 +77,7 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 title: task.title.clone(),
                 who: completer(app, &task.completed_by, &task.completer_id).await,
                 done: true,
+                approved: decision(task.task_type.as_deref(), task.is_approved),
                 progress: Progress::Task { done: true },
                 process: None,
             }]),
@@ -102,15 +109,23 @@ pub(super) async fn read(app: &Services, followed: &Followed) -> Result<Vec<News
                 for reopened in &mut news {
                     reopened.progress = progress.clone();
                 }
+                let cards = store::of(app);
                 for t in tasks.into_iter().filter(|t| t.is_completed()) {
+                    let key = News::key(&t.id.0, true, t.completed_at.as_deref());
+                    // Who completed a task told already is not looked up again: a big
+                    // project read after each of its lines would spend Tallyfy's budget.
+                    if cards.was_told(&key).await {
+                        continue;
+                    }
                     news.push(News {
-                        key: News::key(&t.id.0, true, t.completed_at.as_deref()),
+                        key,
                         task: t.id.0.clone(),
                         by: None,
                         at: t.completed_at.clone(),
                         title: t.title.clone(),
                         who: completer(app, &t.completed_by, &t.completer_id).await,
                         done: true,
+                        approved: decision(t.task_type.as_deref(), t.is_approved),
                         progress: progress.clone(),
                         process: Some((id.0.clone(), name.clone())),
                     });
@@ -189,6 +204,7 @@ async fn reopenings(
                 title: title.clone(),
                 who: None,
                 done: false,
+                approved: None,
                 progress: Progress::Task { done: false },
                 process: process.clone(),
             })

@@ -13,8 +13,9 @@
 //!   to tell from Tallyfy, and tells each piece of news once, marking it told only after
 //!   Slack took it; Slack failing is waited out with backoff, then by the queue.
 //!
-//! One card's news is told by one job at a time, from what Tallyfy says at that moment,
-//! so a late call never shows an older state.
+//! One card's news is told by one teller at a time (`news::holding`, which the poller,
+//! Reopen and a Retry's card go through too), from what Tallyfy says at that moment, so a
+//! late call never shows an older state.
 
 use std::time::Duration;
 
@@ -36,8 +37,6 @@ pub const CALLS_PER_MINUTE: i64 = 10;
 const CARD_WAIT: Duration = Duration::from_secs(20);
 /// The pauses between tries when Slack does not take the news, within one run.
 const SLACK_BACKOFF: [u64; 4] = [1, 2, 4, 8];
-/// How long one card's news is held by the job telling it.
-const CARD_LOCK: Duration = Duration::from_secs(90);
 
 /// Where Tallyfy calls; the token follows.
 pub const ROUTE: &str = "/tallyfy/webhook/{token}";
@@ -172,19 +171,14 @@ pub async fn tell_job(app: &Services, work: &WebhookJob) -> Outcome {
         tracing::info!("a webhook call for a card with nothing to follow; nothing told");
         return Outcome::Done;
     };
-    let holder = format!("{}/{}", crate::store::instance_name(), work.key);
-    let lock = format!("news:{}", work.job);
-    let mut waited = Duration::ZERO;
-    while !matches!(app.ledger.lock(&lock, &holder, CARD_LOCK).await, Ok(true)) {
-        if waited > CARD_LOCK {
-            return Outcome::Untold;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        waited += Duration::from_millis(200);
-    }
-    let outcome = tell_followed(app, work, &followed).await;
-    app.ledger.unlock(&lock).await;
-    outcome
+    news::holding(
+        app,
+        &work.job,
+        news::HOLD,
+        tell_followed(app, work, &followed),
+    )
+    .await
+    .unwrap_or(Outcome::Untold)
 }
 
 /// Tells what Tallyfy says of `followed`, when the call's task belongs to it.

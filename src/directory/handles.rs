@@ -1,7 +1,8 @@
 //! `@handles` typed on a project's lines, found among the workspace's people: one
 //! `users.list` sweep, cached for an hour. `users.list` is Tier 2 (about 20 calls a minute:
 //! api.slack.com/methods/users.list), so a sweep's pages are paced to that, each 429 is
-//! waited out (the client does), and a sweep that fails midway is kept with its cursor: the
+//! waited out (the client does, and the sweep again while Slack still counts other
+//! replicas' calls against the minute), and a sweep that fails midway is kept with its cursor: the
 //! next look-up (the job's own, or a Retry's) goes on from there instead of page one.
 
 use std::collections::HashMap;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Directory, DirectoryError};
+use crate::slack::api::SlackCallError;
 use crate::slack::ids::UserId;
 
 /// How long a finished sweep's names are kept.
@@ -18,6 +20,10 @@ const HANDLES_TTL: Duration = Duration::from_secs(3600);
 const PARTIAL_TTL: Duration = Duration::from_secs(900);
 /// `users.list` calls made in a minute, at most (Slack's Tier 2).
 const PAGES_PER_MINUTE: usize = 20;
+/// How many more times a sweep waits when Slack still says the minute is spent (after the
+/// client's own wait): other replicas' sweeps share Slack's count.
+const TIER_WAITS: usize = 3;
+const MINUTE: Duration = Duration::from_secs(60);
 /// A bound on pages keeps one sweep from running away in a huge workspace.
 const MAX_PAGES: usize = 50;
 
@@ -61,12 +67,25 @@ impl Directory {
             Ok(Some(raw)) => serde_json::from_str(&raw).unwrap_or_default(),
             _ => Partial::default(),
         };
+        let mut waits = 0;
         loop {
             pace(&mut recent).await;
             let cursor = Some(sweep.cursor.as_str()).filter(|c| !c.is_empty());
             let page = self.slack.people_page(cursor).await;
             let (people, next) = match page {
                 Ok(page) => page,
+                Err(SlackCallError::RateLimited(after)) if waits < TIER_WAITS => {
+                    // Slack counts the minute per app, across replicas: the others' calls
+                    // spent it. The page is asked again once Slack says it may be.
+                    waits += 1;
+                    let wait = after.unwrap_or(MINUTE).min(MINUTE + Duration::from_secs(1));
+                    tracing::info!(
+                        wait_secs = wait.as_secs(),
+                        "users.list is at its tier; waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
                 Err(e) => {
                     // Kept as far as it got: the next look-up goes on from here.
                     if let Ok(raw) = serde_json::to_string(&sweep) {
@@ -93,7 +112,7 @@ impl Directory {
 
 /// Waits until a `users.list` call is within Slack's Tier 2, and books it.
 async fn pace(recent: &mut std::collections::VecDeque<tokio::time::Instant>) {
-    let minute = Duration::from_secs(60);
+    let minute = MINUTE;
     let now = tokio::time::Instant::now();
     while recent
         .front()

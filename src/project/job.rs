@@ -140,13 +140,21 @@ pub async fn create(
 
 /// The job kept dying before it could finish: tell the requester, with a Retry button.
 pub async fn give_up(app: &Services, job: &ProjectJob) {
-    if app.ledger.told(&job.key).await {
-        return;
+    if given_up(app, &job.key, &job.stored()).await {
+        let reason = failures::GIVEN_UP.to_string();
+        fail(app, job, Failure::retryable(reason)).await;
+    }
+}
+
+/// Whether the requester of job `key`, which kept dying, is still to be told; the job is
+/// then kept, for the notice's Retry button.
+pub(super) async fn given_up(app: &Services, key: &str, stored: &Stored) -> bool {
+    if app.ledger.told(key).await {
+        return false;
     }
     app.metrics.job("job", "given_up");
-    app.ledger.keep(&job.stored()).await;
-    let reason = failures::GIVEN_UP.to_string();
-    fail(app, job, Failure::retryable(reason)).await;
+    app.ledger.keep(stored).await;
+    true
 }
 
 /// The project's run: the one an earlier attempt created, or a new one.
@@ -273,21 +281,35 @@ async fn append(
 
 /// Tells the requester the project was not created, and why.
 async fn fail(app: &Services, job: &ProjectJob, failure: Failure) -> Outcome {
-    app.metrics.job("create_project", "failed");
+    let name = mrkdwn::shorten(&job.form.name, crate::slack::limits::SHOWN_TITLE);
+    let headline = format!("The project *{}* was not created.", mrkdwn::escape(&name));
+    let (origin, key) = (&job.origin, job.key.as_str());
+    tell_failure(app, origin, key, "create_project", &headline, failure).await
+}
+
+/// Tells the requester of job `key` (from `origin`) what was not made (`headline`) and
+/// why, with a Retry button when a retry can help; `flow` names the job in the metrics.
+pub(super) async fn tell_failure(
+    app: &Services,
+    origin: &Origin,
+    key: &str,
+    flow: &'static str,
+    headline: &str,
+    failure: Failure,
+) -> Outcome {
+    app.metrics.job(flow, "failed");
     // The reason names people and titles: the log says only whether a retry can help.
-    tracing::warn!(key = %job.key, retryable = failure.retry, "project not created");
-    let text = format!(
-        ":warning: The project *{}* was not created. {}",
-        mrkdwn::escape(&mrkdwn::shorten(
-            &job.form.name,
-            crate::slack::limits::SHOWN_TITLE
-        )),
-        mrkdwn::escape(&failure.reason)
+    tracing::warn!(
+        key,
+        flow,
+        retryable = failure.retry,
+        "the work was not made"
     );
-    let key = failure.retry.then_some(job.key.as_str());
+    let text = format!(":warning: {headline} {}", mrkdwn::escape(&failure.reason));
+    let retry = failure.retry.then_some(key);
     match app
         .courier
-        .tell(&job.origin, courier::failure(&text, key))
+        .tell(origin, courier::failure(&text, retry))
         .await
     {
         Ok(()) => Outcome::Done,

@@ -9,7 +9,7 @@ use slack_morphism::prelude::*;
 use super::template_form::Answers;
 use crate::cards::{self, CardTask, Followed, NewCard, ProjectListing, Reply};
 use crate::channel_projects::{self, ProjectRef};
-use crate::courier::{self, Origin};
+use crate::courier::Origin;
 use crate::create_once::{Creation, Once};
 use crate::directory;
 use crate::failures::{self, Failure};
@@ -217,30 +217,15 @@ fn announcement(job: &TemplateJob, link: &str, steps: &[CardTask]) -> SlackMessa
 
 /// The job kept dying before it could finish: tell the requester, with a Retry button.
 pub async fn give_up(app: &Services, job: &TemplateJob) {
-    if app.ledger.told(&job.key).await {
-        return;
+    if super::job::given_up(app, &job.key, &job.stored()).await {
+        fail(app, job, Failure::retryable(failures::GIVEN_UP.to_string())).await;
     }
-    app.metrics.job("job", "given_up");
-    app.ledger.keep(&job.stored()).await;
-    fail(app, job, Failure::retryable(failures::GIVEN_UP.to_string())).await;
 }
 
 /// Tells the requester the template was not launched, and why.
 async fn fail(app: &Services, job: &TemplateJob, failure: Failure) -> Outcome {
-    app.metrics.job("launch_template", "failed");
-    tracing::warn!(key = %job.key, retryable = failure.retry, "template not launched");
-    let text = format!(
-        ":warning: *{}* was not launched. {}",
-        mrkdwn::escape(&mrkdwn::shorten(&job.answers.name, limits::SHOWN_TITLE)),
-        mrkdwn::escape(&failure.reason)
-    );
-    let key = failure.retry.then_some(job.key.as_str());
-    match app
-        .courier
-        .tell(&job.origin, courier::failure(&text, key))
-        .await
-    {
-        Ok(()) => Outcome::Done,
-        Err(_) => Outcome::Untold,
-    }
+    let name = mrkdwn::shorten(&job.answers.name, limits::SHOWN_TITLE);
+    let headline = format!("*{}* was not launched.", mrkdwn::escape(&name));
+    let (origin, key) = (&job.origin, job.key.as_str());
+    super::job::tell_failure(app, origin, key, "launch_template", &headline, failure).await
 }

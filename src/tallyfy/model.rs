@@ -200,6 +200,9 @@ pub struct ListedTask {
     /// Whether only its assignees may complete it.
     #[serde(default)]
     pub can_complete_only_assignees: Option<bool>,
+    /// A completed approval's decision (`complete-task.mdx`: true approves).
+    #[serde(default)]
+    pub is_approved: Option<bool>,
     /// Its form fields, when read with `with=form_fields`.
     #[serde(default, deserialize_with = "super::fields::form_fields")]
     pub form_fields: Vec<super::fields::TaskField>,
@@ -421,6 +424,10 @@ pub struct TaskSummary {
     /// person a task at the same place.
     #[serde(default)]
     pub position: Option<u32>,
+    #[serde(default)]
+    pub task_type: Option<String>,
+    #[serde(default)]
+    pub is_approved: Option<bool>,
 }
 
 impl TaskSummary {
@@ -431,14 +438,13 @@ impl TaskSummary {
     }
 }
 
-impl Run {
-    /// (completed, total) tasks, when the run came with its tasks.
-    pub fn progress(&self) -> Option<(usize, usize)> {
-        let tasks = &self.tasks.as_ref()?.data;
-        let done = tasks.iter().filter(|t| t.is_completed()).count();
-        Some((done, tasks.len()))
-    }
+/// An approval's decision, approved or rejected, as a task read tells it; `None` for a
+/// task of another type, or an approval read without one.
+pub fn decision(task_type: Option<&str>, is_approved: Option<bool>) -> Option<bool> {
+    is_approved.filter(|_| task_type == Some("approval"))
+}
 
+impl Run {
     /// (completed, total) lines, when the run came with its tasks: tasks at one place are
     /// one line (a split first create), done when all of them are.
     pub fn lines(&self) -> Option<(usize, usize)> {

@@ -312,3 +312,36 @@ async fn a_required_field_slack_cannot_ask_for_sends_the_assignee_to_tallyfy() {
     assert!(app.tallyfy.completion_bodies().is_empty());
     assert!(app.slack.opened_view(&trigger).is_none(), "no form");
 }
+
+#[tokio::test]
+async fn an_approval_decided_in_tallyfy_is_told_as_approved_or_rejected() {
+    let app = app_with_public_url().await;
+    let card = approval_card(&app, "Approve the budget").await;
+    let task = app.tallyfy.task_id_titled("Approve the budget").unwrap();
+    assert_eq!(
+        app.tallyfy.decide_and_tell(&task, 1002, false).await,
+        Some(200)
+    );
+    let reply = eventually_within(Duration::from_secs(5), "the decision in the thread", || {
+        replies(&app, &card).into_iter().next()
+    })
+    .await;
+    assert_eq!(reply, ":x: Bob Example rejected *Approve the budget*");
+
+    // Reopened and approved this time, in Tallyfy again.
+    app.tallyfy.complete_id_and_tell(&task, 1002, false).await;
+    assert_eq!(
+        app.tallyfy.decide_and_tell(&task, 1002, true).await,
+        Some(200)
+    );
+    let approved = eventually_within(Duration::from_secs(5), "the approval in the thread", || {
+        replies(&app, &card)
+            .into_iter()
+            .find(|r| r.contains("approved"))
+    })
+    .await;
+    assert_eq!(
+        approved,
+        ":white_check_mark: Bob Example approved *Approve the budget*"
+    );
+}

@@ -483,8 +483,8 @@ async fn whois_and_forget_show_and_reset_a_mapping() {
     );
 }
 
-#[tokio::test]
-async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one() {
+/// An app whose workspace has Eve (@eve), a Tallyfy member (1020).
+async fn app_with_eve() -> TestApp {
     let app = spawn_app().await;
     app.slack.add_person(Person {
         id: "UZEVE".into(),
@@ -495,13 +495,11 @@ async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one(
     });
     app.tallyfy
         .add_member(1020, "eve@example.com", "Eve", "active");
-    // One person a page (Slack may return fewer than asked); the third page fails once.
-    app.slack.cap_users_list_page(1);
-    app.slack.fail_users_list_call(3);
-    let values = ProjectValues::new("Sweep", &[ALICE], "Book venue @eve\nSend invites");
-    let view = app.open_project_modal(&values.name).await;
-    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
-    posted_in(&app, CHANNEL, Duration::from_secs(20)).await;
+    app
+}
+
+/// The line "Book venue @eve" reached Tallyfy with Eve among its owners.
+fn assert_eve_owns_the_venue(app: &TestApp) {
     let venue = app
         .tallyfy
         .creates()
@@ -513,6 +511,19 @@ async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one(
         "{:?}",
         venue.body
     );
+}
+
+#[tokio::test]
+async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one() {
+    let app = app_with_eve().await;
+    // One person a page (Slack may return fewer than asked); the third page fails once.
+    app.slack.cap_users_list_page(1);
+    app.slack.fail_users_list_call(3);
+    let values = ProjectValues::new("Sweep", &[ALICE], "Book venue @eve\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    posted_in(&app, CHANNEL, Duration::from_secs(20)).await;
+    assert_eve_owns_the_venue(&app);
     // The sweep went on from where it failed: page one was asked for once.
     let from_the_start = app
         .slack
@@ -521,4 +532,23 @@ async fn a_handle_sweep_slack_fails_midway_resumes_from_its_cursor_not_page_one(
         .filter(|c| c.body["cursor"].as_str().unwrap_or_default().is_empty())
         .count();
     assert_eq!(from_the_start, 1, "{:?}", app.slack.calls("users.list"));
+}
+
+#[tokio::test]
+async fn a_handle_sweep_past_slacks_tier_2_waits_its_turn_and_the_project_is_made() {
+    let app = app_with_eve().await;
+    app.slack.cap_users_list_page(2);
+    // Another replica swept this minute: Slack's 20 calls are nearly spent.
+    app.slack.spend_tier("users.list", 18);
+    let values = ProjectValues::new("Paced", &[ALICE], "Book venue @eve\nSend invites");
+    let view = app.open_project_modal(&values.name).await;
+    assert_eq!(app.submit_project(&view, &values).await.status(), 200);
+    let card = posted_in(&app, CHANNEL, Duration::from_secs(120)).await;
+    assert!(card.text().contains("Paced"), "{}", card.text());
+    assert_eve_owns_the_venue(&app);
+    assert!(
+        app.slack.responses().is_empty() && app.slack.ephemerals().is_empty(),
+        "no failure notice: {:?}",
+        app.slack.responses()
+    );
 }

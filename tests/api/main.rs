@@ -7,6 +7,7 @@ mod app_home;
 mod block_limits;
 mod body_limit;
 mod card_actions;
+mod card_order;
 mod card_owners;
 mod cli;
 mod completing;

@@ -372,14 +372,18 @@ async fn the_project_list_shows_progress_and_survives_a_restart() {
         "{body}"
     );
 
+    // Two people own the project: its own first line is a task for each of them in
+    // Tallyfy, and it counts as one line, done once both are.
     start_project(
         &app,
-        &ProjectValues::new("Quarter close", &[ALICE], "Reconcile\nReport\nFile"),
+        &ProjectValues::new("Quarter close", &[ALICE, BOB], "Reconcile\nReport\nFile"),
     )
     .await;
     posted(&app).await;
     let run = run_of(&app);
+    assert_eq!(app.tallyfy.run_tasks(&run).len(), 5);
     app.tallyfy.complete(&run, 0);
+    app.tallyfy.complete(&run, 1);
 
     let app = app.restart().await;
     let (response, _) = app.command("/project", "list").await;

@@ -45,6 +45,16 @@ pub(crate) fn replies(app: &TestApp, card: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Messages posted in the channel itself (not in a thread) whose text holds `what`.
+pub(crate) fn said_in_channel(app: &TestApp, what: &str) -> Vec<Value> {
+    app.slack
+        .posted()
+        .into_iter()
+        .filter(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
+        .filter(|m| m["text"].as_str().unwrap_or_default().contains(what))
+        .collect()
+}
+
 /// The card's blocks as they now read.
 pub(crate) fn card_now(app: &TestApp, card: &Value) -> String {
     app.slack
@@ -160,18 +170,7 @@ async fn a_projects_card_counts_its_tasks_and_the_channel_hears_when_it_is_compl
     })
     .await;
     app.idle().await;
-    let news: Vec<Value> = app
-        .slack
-        .posted()
-        .into_iter()
-        .filter(|m| m["channel"] == CHANNEL && m["thread_ts"].is_null())
-        .filter(|m| {
-            m["text"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("is complete")
-        })
-        .collect();
+    let news = said_in_channel(&app, "is complete");
     assert_eq!(news.len(), 1, "the channel hears it once");
     let thread = replies(&app, &card);
     assert_eq!(
@@ -182,7 +181,7 @@ async fn a_projects_card_counts_its_tasks_and_the_channel_hears_when_it_is_compl
 }
 
 /// An app with no public URL, reading its work every second.
-async fn polling_app() -> TestApp {
+pub(crate) async fn polling_app() -> TestApp {
     spawn_app_with(|env| {
         env.insert("TALLYFY_POLL_SECS".into(), "1".into());
     })
@@ -273,6 +272,16 @@ pub(crate) async fn press_as(app: &TestApp, user: &str, action_id: &str, value: 
     assert_eq!(app.interact(&payload).await.status(), 200);
 }
 
+/// The card of a task `title` assigned to Bob, and its Mark done button's value.
+pub(crate) async fn bobs_card(app: &TestApp, title: &str) -> (Value, String) {
+    let view = app.open_task_modal("").await;
+    app.submit_task(&view, &TaskValues::new(title, &[BOB]))
+        .await;
+    let card = card(app).await;
+    let key = mark_done_key(&card);
+    (card, key)
+}
+
 /// The private answer given through hook `hook`.
 pub(crate) async fn answer_on(app: &TestApp, hook: &str) -> String {
     let hook = hook.to_string();
@@ -289,11 +298,7 @@ pub(crate) async fn answer_on(app: &TestApp, hook: &str) -> String {
 #[tokio::test]
 async fn an_assignee_marks_a_task_done_from_its_card_once_and_nobody_else_can() {
     let app = app_with_public_url().await;
-    let view = app.open_task_modal("").await;
-    app.submit_task(&view, &TaskValues::new("Sign the lease", &[BOB]))
-        .await;
-    let card = card(&app).await;
-    let key = mark_done_key(&card);
+    let (card, key) = bobs_card(&app, "Sign the lease").await;
 
     press_as(&app, ALICE, "task_done", &key, "alice-press").await;
     assert!(answer_on(&app, "alice-press")

@@ -1,7 +1,7 @@
 //! The Web API's methods and the response URLs, answered as Slack answers them.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -12,9 +12,6 @@ use serde_json::{json, Value};
 
 use super::blocks::{check_home, check_message, check_view};
 use super::*;
-
-/// `users.list` calls Slack answers in a minute (Tier 2).
-const TIER_2_PER_MINUTE: usize = 20;
 
 pub(super) fn slack_error(code: &str) -> Response {
     Json(json!({ "ok": false, "error": code })).into_response()
@@ -96,10 +93,11 @@ pub(super) async fn answer(
         super::trim(&mut s.calls, history);
         super::trim(&mut s.opened, history);
         super::trim(&mut s.posted, history);
+        let held = s.held.remove(&method).unwrap_or_default();
         if method == "users.info" {
-            s.users_info_delay
+            s.users_info_delay + held
         } else {
-            Duration::ZERO
+            held
         }
     };
     let auth = headers
@@ -144,6 +142,19 @@ pub(super) async fn answer(
                 .headers_mut()
                 .insert("retry-after", secs.to_string().parse().unwrap());
         }
+        return response;
+    }
+    // Slack's rate limits (see `tiers`): past one, 429 with `Retry-After`, nothing done.
+    let channel = args["channel"].as_str().unwrap_or_default();
+    if let Err(wait) = s.tiers.admit(&method, channel) {
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"ok": false, "error": "ratelimited"})),
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert("retry-after", wait.to_string().parse().unwrap());
         return response;
     }
     match method.as_str() {
@@ -351,24 +362,7 @@ pub(super) async fn answer(
             }))
             .into_response()
         }
-        // Tier 2 (api.slack.com/methods/users.list; api.slack.com/apis/rate-limits: "Tier 2,
-        // 20+ per minute"; slackapi/java-slack-sdk `MethodsRateLimits`): past 20 calls in a
-        // minute, HTTP 429 with `Retry-After` (seconds until a call may be made again).
         "users.list" if {
-            let now = Instant::now();
-            while s.users_list_calls.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60)) {
-                s.users_list_calls.pop_front();
-            }
-            s.users_list_calls.len() >= TIER_2_PER_MINUTE
-        } => {
-            let oldest = *s.users_list_calls.front().unwrap();
-            let wait = Duration::from_secs(60).saturating_sub(oldest.elapsed()).as_secs() + 1;
-            let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(json!({"ok": false, "error": "ratelimited"}))).into_response();
-            response.headers_mut().insert("retry-after", wait.to_string().parse().unwrap());
-            response
-        }
-        "users.list" if {
-            s.users_list_calls.push_back(Instant::now());
             s.users_list_answered += 1;
             s.users_list_fail_at == Some(s.users_list_answered)
         } => (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"ok": false, "error": "internal_error"}))).into_response(),

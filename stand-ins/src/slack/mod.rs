@@ -1,7 +1,8 @@
 //! A local Slack Web API that behaves like the real one as far as this app depends on it:
 //! bearer-token auth, trigger ids that expire after 3 s and work once, view limits,
-//! `not_in_channel` for channels the bot is not in, 429 with `Retry-After`, `users.info`
-//! shapes (with `profile.email` and `tz`), and `response_url` endpoints.
+//! `not_in_channel` for channels the bot is not in, Slack's rate-limit tiers answered 429
+//! with `Retry-After` (see `tiers`), `users.info` shapes (with `profile.email` and `tz`),
+//! and `response_url` endpoints.
 //!
 //! Block Kit's limits are enforced on every surface (messages, ephemeral messages,
 //! `response_url` posts, views), as Slack's reference pages give them
@@ -29,6 +30,7 @@ use self::socket::socket;
 mod api;
 mod blocks;
 mod socket;
+mod tiers;
 
 pub const BOT_TOKEN: &str = "xoxb-test-bot-token";
 pub const APP_TOKEN: &str = "xapp-1-test-app-token";
@@ -102,8 +104,8 @@ struct Inner {
     /// response_url posts by hook id.
     responses: Vec<(String, Value)>,
     broken_response_urls: bool,
-    /// When each `users.list` call of the last minute was made (Tier 2).
-    users_list_calls: VecDeque<Instant>,
+    /// Slack's rate limits, and what they counted.
+    tiers: tiers::Tiers,
     /// The most members a `users.list` page holds, whatever `limit` asks.
     users_list_page_cap: Option<usize>,
     /// `users.list` calls answered so far, and the call (counted from 1) that fails once.
@@ -129,6 +131,9 @@ struct Inner {
     drop_now: bool,
     /// Methods whose every answer is held this long after the work is done.
     slow: HashMap<String, Duration>,
+    /// Methods whose next call is held this long before its work is done (a request slow
+    /// to arrive): a later call of the same method can overtake it.
+    held: HashMap<String, Duration>,
     next_id: u64,
     /// Socket Mode: the open socket's sender, acknowledgements received, connections opened.
     socket: Option<tokio::sync::mpsc::UnboundedSender<Option<String>>>,
@@ -218,6 +223,18 @@ impl FakeSlack {
         self.inner.lock().unwrap().history = Some(entries);
     }
 
+    /// Slack's rate limits are not kept: for a soak or a burst that measures something
+    /// else than Slack's pacing (it sends more in a minute than any tier takes).
+    pub fn without_rate_limits(&self) {
+        self.inner.lock().unwrap().tiers.off = true;
+    }
+
+    /// `calls` calls of `method` were made this minute by another replica of the app (or
+    /// its previous process): Slack counts them against the same tier.
+    pub fn spend_tier(&self, method: &str, calls: usize) {
+        self.inner.lock().unwrap().tiers.spend(method, calls);
+    }
+
     /// Takes `chat:write.public` away: public channels too need the bot as a member.
     pub fn without_write_public(&self) {
         self.inner.lock().unwrap().without_write_public = true;
@@ -276,6 +293,16 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .slow
+            .insert(method.into(), period);
+    }
+
+    /// The next call of `method` is held `period` before it is carried out, as a request
+    /// slow on the network is: calls made after it can be carried out first.
+    pub fn hold_next(&self, method: &str, period: Duration) {
+        self.inner
+            .lock()
+            .unwrap()
+            .held
             .insert(method.into(), period);
     }
 

@@ -259,6 +259,18 @@ impl FakeTallyfy {
             .collect()
     }
 
+    /// Approval `task_id` is approved (or rejected, with `approved` false) by member `by`
+    /// in Tallyfy itself: completed with `is_approved` as `complete-task.mdx` gives it,
+    /// its webhook called as a completion's is. Answers the status the webhook answered.
+    pub async fn decide_and_tell(&self, task_id: &str, by: u64, approved: bool) -> Option<u16> {
+        {
+            let mut s = self.inner.lock().unwrap();
+            let task = s.runs.values_mut().flatten().find(|t| t["id"] == task_id)?;
+            task["is_approved"] = json!(approved);
+        }
+        self.complete_id_and_tell(task_id, by, true).await
+    }
+
     /// The task `task_id` as Tallyfy holds it now.
     pub fn task(&self, task_id: &str) -> Option<Value> {
         let s = self.inner.lock().unwrap();
