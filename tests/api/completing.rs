@@ -322,9 +322,11 @@ async fn an_approval_decided_in_tallyfy_is_told_as_approved_or_rejected() {
         app.tallyfy.decide_and_tell(&task, 1002, false).await,
         Some(200)
     );
-    let reply = eventually_within(Duration::from_secs(5), "the decision in the thread", || {
-        replies(&app, &card).into_iter().next()
-    })
+    let reply = eventually_within(
+        Duration::from_secs(30),
+        "the decision in the thread",
+        || replies(&app, &card).into_iter().next(),
+    )
     .await;
     assert_eq!(reply, ":x: Bob Example rejected *Approve the budget*");
 
@@ -334,11 +336,15 @@ async fn an_approval_decided_in_tallyfy_is_told_as_approved_or_rejected() {
         app.tallyfy.decide_and_tell(&task, 1002, true).await,
         Some(200)
     );
-    let approved = eventually_within(Duration::from_secs(5), "the approval in the thread", || {
-        replies(&app, &card)
-            .into_iter()
-            .find(|r| r.contains("approved"))
-    })
+    let approved = eventually_within(
+        Duration::from_secs(30),
+        "the approval in the thread",
+        || {
+            replies(&app, &card)
+                .into_iter()
+                .find(|r| r.contains("approved"))
+        },
+    )
     .await;
     assert_eq!(
         approved,
