@@ -5,9 +5,13 @@
 //! rightly takes once.
 //!
 //! ```text
-//! bench-submit URL SECRET HOOK_URL rate 200 10     # 200 a second for 10 s
-//! bench-submit URL SECRET HOOK_URL connections 32 8   # 32 at once for 8 s
+//! bench-submit URL SECRET HOOK_URL rate 200 10      # 200 a second for 10 s
+//! bench-submit URL SECRET HOOK_URL total 5000 32     # 5,000, 32 at once
 //! ```
+//!
+//! A number of submissions, not a length of time, at saturation: the service answers a
+//! submission before its work is done, so what a run costs is known only once the cards of
+//! a known number of forms are posted.
 //!
 //! Prints one JSON line: `sent`, `ok` (2xx with an empty body: the form closed), `refused`
 //! (any other answer), `errors` (no answer), `secs`, and the answer's `p50_ms`, `p99_ms`,
@@ -111,12 +115,15 @@ fn hex(bytes: &[u8]) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [url, secret, hook, mode, n, secs] = &args[..] else {
-        eprintln!("usage: bench-submit URL SECRET HOOK_URL (rate N | connections N) SECS");
+    // `rate PER_SEC SECS` or `total N CONNECTIONS`.
+    let [url, secret, hook, mode, n, second] = &args[..] else {
+        eprintln!(
+            "usage: bench-submit URL SECRET HOOK_URL (rate PER_SEC SECS | total N CONNECTIONS)"
+        );
         std::process::exit(2);
     };
     let n: u64 = n.parse().expect("a whole number");
-    let secs: f64 = secs.parse().expect("seconds");
+    let second: f64 = second.parse().expect("a number");
     let run = Arc::new(Run {
         url: url.clone(),
         secret: secret.clone(),
@@ -134,7 +141,7 @@ fn main() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let length = Duration::from_secs_f64(secs);
+    let length = Duration::from_secs_f64(second);
     runtime.block_on(async {
         let mut tasks = Vec::new();
         match mode.as_str() {
@@ -148,17 +155,23 @@ fn main() {
                     due += every;
                 }
             }
-            "connections" => {
-                for _ in 0..n {
-                    let run = run.clone();
+            "total" => {
+                let left = Arc::new(AtomicU64::new(n));
+                for _ in 0..second as u64 {
+                    let (run, left) = (run.clone(), left.clone());
                     tasks.push(tokio::spawn(async move {
-                        while started.elapsed() < length {
+                        while left
+                            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                                l.checked_sub(1)
+                            })
+                            .is_ok()
+                        {
                             run.send(Instant::now()).await;
                         }
                     }));
                 }
             }
-            other => panic!("rate or connections, not {other}"),
+            other => panic!("rate or total, not {other}"),
         }
         for t in tasks {
             let _ = t.await;

@@ -182,9 +182,23 @@ async fn api(
             view["bot_id"] = json!("B0BOT");
             json!({"ok": true, "view": view})
         }
-        "chat.postMessage" | "chat.postEphemeral" => json!({
-            "ok": true, "channel": args["channel"], "ts": "1700000000.000100", "message_ts": "1700000000.000100"
-        }),
+        // Slack's answer (api.slack.com/methods/chat.postMessage): the channel, the new
+        // message's ts (its id: a new one each post) and the message as posted, as the
+        // stand-ins' Slack (`stand_ins::slack::api`) answers it.
+        "chat.postEphemeral" => json!({"ok": true, "message_ts": next_ts(&up)}),
+        "chat.postMessage" => {
+            let ts = next_ts(&up);
+            let blocks = match &args["blocks"] {
+                Value::String(raw) => serde_json::from_str(raw).unwrap_or(json!([])),
+                Value::Array(_) => args["blocks"].clone(),
+                _ => json!([]),
+            };
+            json!({
+                "ok": true, "channel": args["channel"], "ts": ts,
+                "message": {"type": "message", "subtype": "bot_message", "text": args["text"], "ts": ts,
+                            "bot_id": "B0BOT", "username": "tallyfy", "blocks": blocks}
+            })
+        }
         _ => json!({"ok": false, "error": "unknown_method"}),
     };
     Json(answer).into_response()
@@ -225,6 +239,16 @@ async fn views_open(up: &Upstream, headers: &HeaderMap, body: &[u8]) -> axum::re
         answer,
     )
         .into_response()
+}
+
+/// A message ts of its own: the time and a counter, as Slack's are unique in a channel.
+fn next_ts(up: &Upstream) -> String {
+    let n = up.next_view.fetch_add(1, Ordering::Relaxed) + 1;
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!("{secs}.{:06}", n % 1_000_000)
 }
 
 /// The JSON object that follows `key` in `body`, as sent (strings and nesting respected).
