@@ -15,8 +15,10 @@
 //!
 //! Prints one JSON line: `sent`, `ok` (2xx with an empty body: the form closed), `refused`
 //! (any other answer), `errors` (no answer), `secs`, and the answer's `p50_ms`, `p99_ms`,
-//! `max_ms`. At a fixed rate a request's time runs from when it was due, not when it left,
-//! so a stalled server shows in the latency (as oha's `--latency-correction`).
+//! `max_ms`. At a fixed rate each submission is sent at its time on a task of its own
+//! (open loop: a slow answer delays no later submission, so a stalled server shows in the
+//! latency), and its time runs from when it is sent: tokio's timer wakes up to 1 ms late,
+//! which is the load generator's, not the server's.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -83,9 +85,10 @@ impl Run {
         (body, ts, sig)
     }
 
-    /// Sends one submission; its time counts from `due`.
-    async fn send(&self, due: Instant) {
+    /// Sends one submission and keeps its time.
+    async fn send(&self) {
         let (body, ts, sig) = self.submission();
+        let sent = Instant::now();
         let answer = self
             .client
             .post(&self.url)
@@ -105,7 +108,7 @@ impl Run {
             Err(_) => &self.errors,
         };
         outcome.fetch_add(1, Ordering::Relaxed);
-        self.latencies.lock().unwrap().push(due.elapsed());
+        self.latencies.lock().unwrap().push(sent.elapsed());
     }
 }
 
@@ -151,7 +154,7 @@ fn main() {
                 while due < started + length {
                     tokio::time::sleep_until(due.into()).await;
                     let run = run.clone();
-                    tasks.push(tokio::spawn(async move { run.send(due).await }));
+                    tasks.push(tokio::spawn(async move { run.send().await }));
                     due += every;
                 }
             }
@@ -166,7 +169,7 @@ fn main() {
                             })
                             .is_ok()
                         {
-                            run.send(Instant::now()).await;
+                            run.send().await;
                         }
                     }));
                 }
