@@ -9,11 +9,12 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY stand-ins/Cargo.toml stand-ins/
 COPY sandbox/Cargo.toml sandbox/
-RUN mkdir -p src benches stand-ins/src/bin sandbox/src \
+RUN mkdir -p src benches stand-ins/src/bin/bench_upstream sandbox/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs stand-ins/src/lib.rs sandbox/src/lib.rs \
     && echo 'fn main() {}' > benches/directory.rs \
-    && echo 'fn main() {}' > stand-ins/src/bin/bench_upstream.rs \
+    && echo 'fn main() {}' > stand-ins/src/bin/bench_upstream/main.rs \
+    && echo 'fn main() {}' > stand-ins/src/bin/bench_submit.rs \
     && echo 'fn main() {}' > sandbox/src/main.rs \
     && cargo build --release --locked -p tallyfy-slack --bin tallyfy-slack \
     && rm -rf src benches target/release/tallyfy-slack* \

@@ -28,4 +28,27 @@ function taskView(command) {
   };
 }
 
-module.exports = { taskView };
+// The card posted once a task is created: what tallyfy-slack's card says (who asked whom,
+// by when, a link to the task) and its buttons.
+function escape(text) {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+function taskCard({ task, title, requester, assignees, deadline }) {
+  const link = `https://go.tallyfy.com/${process.env.TALLYFY_ORG_ID}/tasks/${task.id}`;
+  const who = assignees.map((u) => `<@${u}>`).join(' and ');
+  const when = Math.floor(deadline.getTime() / 1000);
+  const text = `<@${requester}> asked ${who} to *<${link}|${escape(title)}>* by <!date^${when}^{date_short_pretty} at {time}|${deadline.toISOString()}>`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      { type: 'actions', block_id: 'task_actions', elements: [
+        { type: 'button', action_id: 'complete', text: { type: 'plain_text', text: 'Complete' }, value: task.id, style: 'primary' },
+        { type: 'button', action_id: 'comment', text: { type: 'plain_text', text: 'Comment' }, value: task.id },
+        { type: 'button', action_id: 'open', text: { type: 'plain_text', text: 'Open in Tallyfy' }, url: link },
+      ] },
+    ],
+  };
+}
+
+module.exports = { taskView, taskCard };
