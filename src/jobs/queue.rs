@@ -28,6 +28,9 @@ use tokio::sync::{mpsc, Mutex};
 use crate::config::RedisTarget;
 use crate::seal::JobMac;
 use crate::store::{Breaker, RedisConn, StoreError, CALL_TIMEOUT};
+use pace::Pace;
+
+mod pace;
 
 /// One job handed to this replica.
 #[derive(Clone, Debug)]
@@ -185,6 +188,9 @@ pub const MAX_LEN: u64 = 100_000;
 /// The stream (and its consumer group) expire after this long without a new job: every
 /// key the service writes has a time to live. A job is given up long before.
 const STREAM_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often at most a replica asks for jobs left by others (`XAUTOCLAIM`; at least every
+/// tenth of the claim timeout), rather than once per job it reads.
+const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
 /// The consumer jobs are handed to when their replica gives them back or leaves: it never
 /// reads, so another replica takes them over.
 const HANDED_BACK: &str = "handed-back";
@@ -211,6 +217,8 @@ pub struct RedisQueue {
     /// How long a job may go untouched before another replica takes it over.
     claim_after: Duration,
     group_ready: AtomicBool,
+    /// When this replica next asks for jobs left by others.
+    take_overs: Pace,
     breaker: Arc<Breaker>,
     /// Signs the jobs pushed and checks the jobs read.
     mac: JobMac,
@@ -258,6 +266,7 @@ impl RedisQueue {
             consumer: consumer.to_string(),
             claim_after,
             group_ready: AtomicBool::new(false),
+            take_overs: Pace::new(TAKE_OVER_EVERY.min(claim_after / 10)),
             breaker,
             mac,
             max_len: MAX_LEN,
@@ -438,8 +447,12 @@ impl Queue for RedisQueue {
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
         self.ensure_group().await?;
-        if let Some(taken) = self.take_over().await? {
-            return Ok(Some(taken));
+        if self.take_overs.due() {
+            if let Some(taken) = self.take_over().await? {
+                // More may have been left: the next call looks again at once.
+                self.take_overs.now();
+                return Ok(Some(taken));
+            }
         }
         let mut reader = self.reader.clone();
         let reply: Option<StreamReadReply> = self
