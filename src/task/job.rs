@@ -72,8 +72,9 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             Err(e) => return fail(app, &job, e.into()).await,
         },
     };
+    // Kept (for the Retry button) only by `fail`, which alone offers one: a job that
+    // succeeds costs no write of itself.
     job.owners = Some(owners.clone());
-    app.ledger.keep(&job.stored()).await;
     let draft = &job.draft;
     let position = match &draft.project {
         Some(p) => crate::channel_projects::next_position(app.store.as_ref(), &p.run_id).await,
