@@ -51,6 +51,24 @@ pub struct Services {
     pub clock: Clock,
 }
 
+impl Services {
+    /// The creator that makes work as the person who asked (`origin`): through their own
+    /// Tallyfy token when the service acts as each person; the reason, when it cannot.
+    pub async fn creator_for(
+        &self,
+        origin: &crate::courier::Origin,
+    ) -> Result<Creator, crate::failures::Failure> {
+        match self
+            .directory
+            .client_for(&origin.team_id, &origin.user_id)
+            .await
+        {
+            Ok(tallyfy) => Ok(self.creator.through(Arc::new(tallyfy))),
+            Err(e) => Err(crate::failures::as_requester(&e)),
+        }
+    }
+}
+
 /// Cheap to clone; handlers receive it through axum's `State`.
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);

@@ -20,9 +20,9 @@ use jiff::Timestamp;
 
 use crate::cards::store::{self as cards_store, Target};
 use crate::directory::Assignee;
-use crate::slack::ids::{TeamId, UserId};
+use crate::slack::ids::UserId;
 use crate::state::{AppState, Services};
-use crate::tallyfy::model::{ListedTask, MemberId};
+use crate::tallyfy::model::ListedTask;
 use message::Shown;
 use store::{Claim, Settings};
 
@@ -79,33 +79,16 @@ async fn round(app: &Services) {
     }
 }
 
-/// The Tallyfy member `user` is, if any (the directory's cached mapping).
-async fn member(app: &Services, team: &str, user: &UserId) -> Option<MemberId> {
-    let team = TeamId::new(team);
-    match app
-        .directory
-        .resolve_all(&team, std::slice::from_ref(user))
-        .await
-    {
-        Ok(resolved) => resolved.into_iter().find_map(|r| match r.assignee {
-            Assignee::Member { id, .. } => Some(id),
-            _ => None,
-        }),
-        Err(e) => {
-            tracing::info!(error = %e, "could not look up a person for their alerts");
-            None
-        }
-    }
-}
-
 /// `user`'s open tasks from all of Tallyfy, soonest deadline first; `None` when they have
 /// no Tallyfy account or Tallyfy could not be read.
 pub async fn open_work(app: &Services, team: &str, user: &UserId) -> Option<Vec<ListedTask>> {
-    let member = member(app, team, user).await?;
+    let (resolved, _) = app.directory.whois(team, user.as_str()).await.ok()?;
+    let Assignee::Member { id, email, .. } = resolved.assignee else {
+        return None;
+    };
     // Read with their own token when the service acts as each person: what Tallyfy lets
     // them see.
-    let tallyfy = app.directory.client_for(team, user).await.ok()?;
-    match tallyfy.open_tasks_of(member).await {
+    match app.tallyfy.acting_as(&email).open_tasks_of(id).await {
         Ok(tasks) => Some(tasks),
         Err(e) => {
             tracing::info!(error = %e, "could not read a person's tasks");

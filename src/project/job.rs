@@ -3,8 +3,6 @@
 //! once), and post the confirmation; a Retry press runs the same job again and replaces
 //! the message, so only what is missing gets created.
 
-use std::sync::Arc;
-
 use futures::future::{BoxFuture, FutureExt};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -80,13 +78,9 @@ pub async fn create(
     job.plan = Some(plan.clone());
     app.ledger.keep(&job.stored()).await;
     // Made as the person who asked: they own the project in Tallyfy.
-    let creator = match app
-        .directory
-        .client_for(&job.origin.team_id, &job.origin.user_id)
-        .await
-    {
-        Ok(tallyfy) => app.creator.through(Arc::new(tallyfy)),
-        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
+    let creator = match app.creator_for(&job.origin).await {
+        Ok(creator) => creator,
+        Err(failure) => return fail(app, &job, failure).await,
     };
     let run = match ensure_run(app, &creator, &job, &plan, attempt).await {
         Ok(run) => run,

@@ -63,13 +63,9 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
         resumed: attempt.resumed,
     };
     // Launched as the person who asked: they own the run in Tallyfy.
-    let creator = match app
-        .directory
-        .client_for(&job.origin.team_id, &job.origin.user_id)
-        .await
-    {
-        Ok(tallyfy) => app.creator.through(std::sync::Arc::new(tallyfy)),
-        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
+    let creator = match app.creator_for(&job.origin).await {
+        Ok(creator) => creator,
+        Err(failure) => return fail(app, &job, failure).await,
     };
     let run = match creator.launch_once(&creation, &launch).await {
         Ok(Once::Before(run)) => run,

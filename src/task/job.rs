@@ -3,8 +3,6 @@
 //! project), and post the confirmation where the request came from; or tell the requester
 //! why not, with a Retry button when trying again can help.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use super::draft::TaskDraft;
@@ -101,13 +99,9 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         resumed: attempt.resumed,
     };
     // Made as the person who asked: Tallyfy records them as its starter.
-    let creator = match app
-        .directory
-        .client_for(&job.origin.team_id, &job.origin.user_id)
-        .await
-    {
-        Ok(tallyfy) => app.creator.through(Arc::new(tallyfy)),
-        Err(e) => return fail(app, &job, failures::as_requester(&e)).await,
+    let creator = match app.creator_for(&job.origin).await {
+        Ok(creator) => creator,
+        Err(failure) => return fail(app, &job, failure).await,
     };
     let mut result = creator.create_once(&creation, &request).await;
     // A cached member id Tallyfy no longer knows: look the people up afresh, once.

@@ -8,21 +8,14 @@ use serde_json::Value;
 
 use crate::fake_tallyfy::{Acting, CLIENT_ID, CLIENT_SECRET};
 use crate::helpers::*;
-use crate::visibility::{answer_on, card, press_as};
+use crate::visibility::{answer_on, app_with_public_url_and, card, mark_done_key, press_as};
 
 /// The app configured with client credentials only, its webhooks reaching it.
 async fn app_acting_as_people() -> TestApp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    spawn_app_with(|env| {
+    app_with_public_url_and(|env| {
         env.remove("TALLYFY_ACCESS_TOKEN");
         env.insert("TALLYFY_CLIENT_ID".into(), CLIENT_ID.into());
         env.insert("TALLYFY_CLIENT_SECRET".into(), CLIENT_SECRET.into());
-        env.insert("PORT".into(), port.to_string());
-        env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
     })
     .await
 }
@@ -53,17 +46,6 @@ async fn create_task(app: &TestApp, values: TaskValues) -> Value {
     card(app).await
 }
 
-fn done_key(card: &Value) -> String {
-    card["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
-        .find(|e| e["action_id"] == "task_done")
-        .and_then(|e| e["value"].as_str().map(str::to_string))
-        .expect("a Mark done button")
-}
-
 #[tokio::test]
 async fn a_task_is_owned_by_who_asked_and_completed_by_who_pressed() {
     let app = app_acting_as_people().await;
@@ -75,7 +57,7 @@ async fn a_task_is_owned_by_who_asked_and_completed_by_who_pressed() {
     );
     assert_eq!(task_titled(&app, "Order the chairs")["starter_id"], 1000);
 
-    press_as(&app, BOB, "task_done", &done_key(&card), "bob-done").await;
+    press_as(&app, BOB, "task_done", &mark_done_key(&card), "bob-done").await;
     assert_eq!(answer_on(&app, "bob-done").await, "Marked done in Tallyfy.");
     let done = task_titled(&app, "Order the chairs");
     assert_eq!(done["status"], "completed");
@@ -108,7 +90,7 @@ async fn only_the_assignees_complete_a_task_that_says_so_and_others_are_told_why
     let mut values = TaskValues::new("Sign the lease", &[BOB]);
     values.options.flags = vec!["can_complete_only_assignees"];
     let card = create_task(&app, values).await;
-    let key = done_key(&card);
+    let key = mark_done_key(&card);
 
     press_as(&app, ALICE, "task_done", &key, "alice-done").await;
     let told = answer_on(&app, "alice-done").await;
@@ -259,7 +241,7 @@ async fn a_project_is_owned_by_who_asked_and_a_comment_is_its_writers_own() {
         })
         .await
     };
-    let key = done_key(&task_card);
+    let key = mark_done_key(&task_card);
     let form = crate::card_actions::open_comment(&app, &task_card, &key, BOB).await;
     let sent = crate::card_actions::comment_submission(&form, BOB, "Twenty boxes are labelled");
     assert_eq!(app.interact(&sent).await.status(), 200);

@@ -515,14 +515,7 @@ async fn launch_onboarding(app: &TestApp) -> Value {
 /// An app with a public URL (Tallyfy's webhooks reach it) that reads what no webhook
 /// tells of every second.
 async fn reading_app() -> TestApp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    spawn_app_with(|env| {
-        env.insert("PORT".into(), port.to_string());
-        env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+    crate::visibility::app_with_public_url_and(|env| {
         env.insert("TALLYFY_POLL_SECS".into(), "1".into());
     })
     .await

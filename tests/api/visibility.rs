@@ -12,6 +12,13 @@ use crate::helpers::*;
 
 /// An app whose PUBLIC_URL is its own address, so Tallyfy's webhooks reach it.
 pub(crate) async fn app_with_public_url() -> TestApp {
+    app_with_public_url_and(|_| {}).await
+}
+
+/// As [`app_with_public_url`], with more settings changed by `adjust`.
+pub(crate) async fn app_with_public_url_and(
+    adjust: impl FnOnce(&mut std::collections::HashMap<String, String>),
+) -> TestApp {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -20,6 +27,7 @@ pub(crate) async fn app_with_public_url() -> TestApp {
     spawn_app_with(|env| {
         env.insert("PORT".into(), port.to_string());
         env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));
+        adjust(env);
     })
     .await
 }
