@@ -289,3 +289,80 @@ async fn the_home_tab_reads_a_persons_tasks_from_tallyfy_with_their_own_token() 
         .collect::<Vec<_>>();
     assert_eq!(read, vec![Acting::Member(1002)], "read as Bob");
 }
+
+/// A documented sample, from `tests/fixtures/tallyfy/documentation/`.
+fn documented(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/tallyfy/documentation/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The same keys, and the same `token_type` and `expires_in`, as the documented answer.
+fn answers_as_documented(got: &Value, documented: &Value) {
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(got), keys(documented), "{got}");
+    assert_eq!(got["token_type"], documented["token_type"]);
+    assert_eq!(got["expires_in"], documented["expires_in"]);
+}
+
+#[tokio::test]
+async fn the_stand_ins_token_endpoints_answer_as_tallyfy_documents_them() {
+    let tallyfy = crate::fake_tallyfy::FakeTallyfy::start().await;
+    tallyfy.add_member(1001, "alice@example.com", "Alice", "active");
+    tallyfy_slack::tls::init();
+    let http = reqwest::Client::new();
+    let granted: Value = http
+        .post(format!("{}/oauth/token", tallyfy.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+            ("scope", "*"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answers_as_documented(&granted, &documented("client-credentials-token.json"));
+    let app_token = granted["access_token"].as_str().unwrap();
+
+    let mint = |email: &str, token: &str| {
+        http.post(format!(
+            "{}/applications/{}/users/{email}/token",
+            tallyfy.api_url(),
+            crate::fake_tallyfy::ORG
+        ))
+        .bearer_auth(token)
+        .header("X-Tallyfy-Client", "APIClient")
+        .header("Accept", "application/json")
+        .send()
+    };
+    let minted = mint("alice@example.com", app_token).await.unwrap();
+    assert_eq!(minted.status(), 200);
+    let minted: Value = minted.json().await.unwrap();
+    answers_as_documented(&minted, &documented("member-token.json"));
+    // "The user must already exist in your organization"; only the application's token mints.
+    assert_eq!(
+        mint("nobody@example.com", app_token)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let member_token = minted["access_token"].as_str().unwrap();
+    assert_eq!(
+        mint("alice@example.com", member_token)
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+}
