@@ -162,6 +162,10 @@ redis.call('PEXPIRE', KEYS[1], at - now + window)
 return {1, at - now}
 ";
 
+/// [`RESERVE_SCRIPT`], hashed once (its SHA-1 names it to `EVALSHA`).
+static RESERVE: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(RESERVE_SCRIPT));
+
 /// Takes the lease `lease` for `me`, or keeps it, for `ttl`: one replica at a time does
 /// what it guards (a poller). Without the store each replica takes it.
 pub async fn hold_lease(store: &dyn Store, lease: &str, me: &str, ttl: Duration) -> bool {
@@ -349,7 +353,7 @@ impl Store for RedisStore {
             self.instance,
             BOOKINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        let script = redis::Script::new(RESERVE_SCRIPT);
+        let script = &*RESERVE;
         let id = member.clone();
         let (booked, wait_ms): (u8, u64) = self
             .bounded(async move {

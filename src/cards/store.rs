@@ -333,17 +333,37 @@ impl CardStore<'_> {
 /// included.
 fn packed(json: &str) -> String {
     use base64::Engine;
-    use std::io::Write;
-    let mut deflater =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    deflater
-        .write_all(json.as_bytes())
-        .expect("writes to memory");
-    let bytes = deflater.finish().expect("writes to memory");
     format!(
         "z1.{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(deflated(json.as_bytes()))
     )
+}
+
+thread_local! {
+    /// One compressor per thread, reset for each card: making one allocates and clears
+    /// about 300 KB of tables, which cost more than the deflating itself (a sixth of the
+    /// service's CPU per form, see docs/performance.md).
+    static DEFLATER: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::default(), false));
+}
+
+/// `input` deflated (raw deflate, as `flate2::write::DeflateEncoder` writes it).
+fn deflated(input: &[u8]) -> Vec<u8> {
+    DEFLATER.with(|deflater| {
+        let mut deflater = deflater.borrow_mut();
+        deflater.reset();
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        loop {
+            let read = deflater.total_in() as usize;
+            let status = deflater
+                .compress_vec(&input[read..], &mut out, flate2::FlushCompress::Finish)
+                .expect("deflating into memory");
+            if status == flate2::Status::StreamEnd {
+                return out;
+            }
+            out.reserve(out.capacity().max(64));
+        }
+    })
 }
 
 /// A card's record as [`packed`] wrote it, or as earlier releases did (plain JSON);
@@ -416,5 +436,18 @@ mod tests {
         // A record an earlier release kept, in plain JSON.
         assert_eq!(unpacked(&json).as_deref(), Some(json.as_str()));
         assert_eq!(unpacked("z1.not base64!"), None);
+    }
+
+    #[test]
+    fn the_threads_compressor_starts_afresh_for_each_record() {
+        let small = r#"{"text":"a card"}"#;
+        // Text that hardly deflates, so the output outgrows its first allocation.
+        let large: String = (0..20_000u32)
+            .map(|i| char::from(b'!' + (i.wrapping_mul(2_654_435_761) >> 27) as u8))
+            .collect();
+        let first = packed(small);
+        assert_eq!(unpacked(&packed(&large)).as_deref(), Some(large.as_str()));
+        assert_eq!(packed(small), first, "nothing of the last record is carried over");
+        assert_eq!(unpacked(&first).as_deref(), Some(small));
     }
 }
