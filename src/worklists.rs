@@ -79,15 +79,21 @@ impl HomeStore<'_> {
         let raw = serde_json::to_string(entry).expect("plain data");
         let mut seen: Vec<&UserId> = Vec::new();
         for person in people {
-            if seen.contains(&person) {
-                continue;
-            }
-            seen.push(person);
-            let key = format!("home:{list}:{person}");
-            if let Err(e) = self.store.push_recent(&key, &raw, keep, KEEP_FOR).await {
-                tracing::warn!(error = %e, list, "could not list work for a Home tab");
+            if !seen.contains(&person) {
+                seen.push(person);
             }
         }
+        // Each list on its own, all at once: one round trip for everyone.
+        futures::future::join_all(seen.into_iter().map(|person| {
+            let key = format!("home:{list}:{person}");
+            let raw = &raw;
+            async move {
+                if let Err(e) = self.store.push_recent(&key, raw, keep, KEEP_FOR).await {
+                    tracing::warn!(error = %e, list, "could not list work for a Home tab");
+                }
+            }
+        }))
+        .await;
     }
 
     /// `user`'s list `list`, newest first, then what an earlier release kept.

@@ -64,16 +64,48 @@ pub struct Replaced {
 
 /// Keeps what the card acts on, posts it, follows it, and records the job as told; false
 /// when no way to tell the requester worked (the job is then tried again).
+///
+/// Writes that do not wait on one another go out together (one round trip to Redis, not
+/// one each): what the buttons and Home tabs read with the check that the job was not told
+/// yet, and where the card went with the record that it was told.
 pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
+    let tell = async {
+        match reply {
+            Reply::Replace(replaced) => {
+                let told = replace(app, &card, &replaced).await;
+                if told {
+                    // A Retry's job, if its first run still comes, has nothing left to say.
+                    app.ledger.mark_told(card.job).await;
+                }
+                told
+            }
+            Reply::New => match app
+                .courier
+                .announce(card.job, card.origin, card.content.clone())
+                .await
+            {
+                Ok(posted) => {
+                    tokio::join!(follow(app, &card, posted), app.ledger.mark_told(card.job));
+                    true
+                }
+                Err(_) => false,
+            },
+        }
+    };
+    let (_, told) = tokio::join!(remember(app, &card), tell);
+    told
+}
+
+/// Keeps what the card's buttons act on and lists its work on its people's Home tabs.
+async fn remember(app: &Services, card: &NewCard<'_>) {
     let (cards, home) = (store::of(app), worklists::of(app));
     let channel = card.origin.channel_id.as_ref().map(|c| c.to_string());
-    for task in &card.tasks {
+    let tasks = card.tasks.iter().map(|task| {
         let target = Target {
             key: card.job.to_string(),
             title: task.title.clone(),
             created: task.created.clone(),
         };
-        cards.keep_target(&target, task.line).await;
         let listed = AssignedTask {
             task: task.created.id.0.clone(),
             title: task.title.clone(),
@@ -81,31 +113,21 @@ pub async fn post(app: &Services, card: NewCard<'_>, reply: Reply) -> bool {
             deadline: task.deadline.as_second(),
             channel: channel.clone(),
         };
-        home.remember_task(&task.assignees, &listed).await;
-    }
-    if let Some(listing) = &card.project {
-        home.remember_project(&listing.people, &listing.project)
-            .await;
-    }
-    let told = match reply {
-        Reply::Replace(replaced) => replace(app, &card, &replaced).await,
-        Reply::New => match app
-            .courier
-            .announce(card.job, card.origin, card.content.clone())
-            .await
-        {
-            Ok(posted) => {
-                follow(app, &card, posted).await;
-                true
-            }
-            Err(_) => false,
-        },
+        let (cards, home) = (&cards, &home);
+        async move {
+            tokio::join!(
+                cards.keep_target(&target, task.line),
+                home.remember_task(&task.assignees, &listed)
+            );
+        }
+    });
+    let project = async {
+        if let Some(listing) = &card.project {
+            home.remember_project(&listing.people, &listing.project)
+                .await;
+        }
     };
-    if told {
-        // A Retry's job, if its first run still comes, has nothing left to say.
-        app.ledger.mark_told(card.job).await;
-    }
-    told
+    tokio::join!(futures::future::join_all(tasks), project);
 }
 
 /// Replaces the message whose Retry was pressed with the card, which is then the card
@@ -178,15 +200,17 @@ async fn follow(app: &Services, card: &NewCard<'_>, posted: Posted) {
         content: card.content.clone(),
         followed: Some(card.followed.clone()),
     };
-    cards.keep_card(card.job, &kept).await;
-    if app.config.public_url.is_none() {
-        let entry = Polled {
-            job: card.job.to_string(),
-            followed: card.followed.clone(),
-            since: Timestamp::now().as_second(),
-        };
-        cards.list_polled(&entry).await;
-    }
+    let polled = async {
+        if app.config.public_url.is_none() {
+            let entry = Polled {
+                job: card.job.to_string(),
+                followed: card.followed.clone(),
+                since: Timestamp::now().as_second(),
+            };
+            cards.list_polled(&entry).await;
+        }
+    };
+    tokio::join!(cards.keep_card(card.job, &kept), polled);
 }
 
 /// Lists posted work that no webhook of this app's tells about (a launched template's

@@ -398,13 +398,14 @@ impl Jobs {
                 return;
             }
         };
-        self.ledger.unlock(key).await;
         if outcome == Outcome::Untold {
             tracing::warn!("the outcome could not be told; the job runs again later");
-            queue.retry_later(&delivery, claim).await;
+            tokio::join!(self.ledger.unlock(key), queue.retry_later(&delivery, claim));
             return;
         }
-        if let Err(e) = queue.ack(&delivery.id).await {
+        // The lock and the job go together: one round trip.
+        let (_, acked) = tokio::join!(self.ledger.unlock(key), queue.ack(&delivery.id));
+        if let Err(e) = acked {
             tracing::warn!(error = %e, "could not acknowledge a finished job; trying again while Redis is out");
             let id = delivery.id.clone();
             write_later(move || {

@@ -59,7 +59,13 @@ impl From<OwnersError> for Failure {
 
 /// Creates the task and tells the channel.
 pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outcome {
-    if app.ledger.told(&job.key).await {
+    // The address Tallyfy calls as the task gets done is asked for with the check (one
+    // round trip to Redis).
+    let (told, webhook) = tokio::join!(
+        app.ledger.told(&job.key),
+        cards::webhook_for(app, &job.key, Step::Task)
+    );
+    if told {
         tracing::info!("the task was created and announced by an earlier run");
         return Outcome::Done;
     }
@@ -87,7 +93,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         separate_task_for_each_assignee: None,
         run_id: draft.project.as_ref().map(|p| p.run_id.clone()),
         position,
-        webhook: cards::webhook_for(app, &job.key, Step::Task).await,
+        webhook,
         options: draft.options.clone(),
     };
     let what = format!("the task *{}*", crate::slack::mrkdwn::escape(&draft.title));
