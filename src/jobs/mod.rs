@@ -20,7 +20,8 @@ use tracing::Instrument;
 use crate::telemetry::Metrics;
 pub use ledger::Stored;
 use ledger::{write_later, Ledger};
-use queue::{Delivery, LocalQueue, Queue};
+use queue::local::LocalQueue;
+use queue::{Delivery, Queue};
 
 /// Work handed off by request handlers that may run at once in one replica.
 pub const MAX_HANDED_OFF: usize = 256;
@@ -34,6 +35,8 @@ pub struct Busy;
 pub const MAX_DELIVERIES: u32 = 5;
 /// How long the queue is waited on at a time.
 const POLL: Duration = Duration::from_secs(1);
+/// The most jobs a replica reads from the queue at once (when as many slots are free).
+const BATCH: usize = 16;
 
 /// Whether an earlier run of a job may have begun its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -281,8 +284,8 @@ impl Jobs {
         drained
     }
 
-    /// Takes jobs one at a time while a slot is free. The local queue is emptied even after
-    /// the stop: its jobs exist nowhere else.
+    /// Takes jobs while a slot is free, in one read as many as are waiting and fit. The
+    /// local queue is emptied even after the stop: its jobs exist nowhere else.
     async fn consume(self, reader: Arc<dyn Reader>, queue: Arc<dyn Queue>, finish_backlog: bool) {
         let mut failing = false;
         loop {
@@ -294,6 +297,14 @@ impl Jobs {
                 _ = self.stop.cancelled(), if !finish_backlog => break,
                 permit = self.slots.clone().acquire_owned() => permit.expect("the slots are never closed"),
             };
+            // As many jobs as there are free slots (up to `BATCH`) in one read.
+            let mut permits = vec![permit];
+            while permits.len() < BATCH {
+                match self.slots.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
             let wait = if stopping {
                 Duration::from_millis(1)
             } else {
@@ -301,19 +312,21 @@ impl Jobs {
             };
             let next = tokio::select! {
                 _ = self.stop.cancelled(), if !finish_backlog => break,
-                next = queue.next(wait) => next,
+                next = queue.next_batch(wait, permits.len()) => next,
             };
             match next {
-                Ok(Some(delivery)) => {
+                Ok(deliveries) if !deliveries.is_empty() => {
                     failing = false;
-                    let (jobs, queue, reader) = (self.clone(), queue.clone(), reader.clone());
-                    self.work.spawn(async move {
-                        let _permit = permit;
-                        jobs.run(reader.as_ref(), queue, delivery).await
-                    });
+                    for (delivery, permit) in deliveries.into_iter().zip(permits) {
+                        let (jobs, queue, reader) = (self.clone(), queue.clone(), reader.clone());
+                        self.work.spawn(async move {
+                            let _permit = permit;
+                            jobs.run(reader.as_ref(), queue, delivery).await
+                        });
+                    }
                 }
-                Ok(None) if stopping => break,
-                Ok(None) => failing = false,
+                Ok(_) if stopping => break,
+                Ok(_) => failing = false,
                 Err(e) => {
                     if !failing {
                         tracing::warn!(error = %e, queue = queue.kind(), "cannot read the job queue; trying again");

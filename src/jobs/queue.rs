@@ -17,19 +17,19 @@
 //! jobs, and the stream refuses a job once it holds [`MAX_LEN`] (it never trims one that
 //! was not acknowledged); a refused job is reported to the caller.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::streams::{StreamAutoClaimReply, StreamReadReply};
-use tokio::sync::{mpsc, Mutex};
 
 use crate::config::RedisTarget;
 use crate::seal::JobMac;
 use crate::store::{Breaker, RedisConn, StoreError, CALL_TIMEOUT};
 use pace::Pace;
 
+pub mod local;
 mod pace;
 
 /// One job handed to this replica.
@@ -48,6 +48,12 @@ pub trait Queue: Send + Sync + 'static {
     /// The next job for this replica, waiting up to `wait` for one: first a job another
     /// replica abandoned, then a new one.
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError>;
+    /// Up to `max` jobs for this replica, as [`Queue::next`] hands them out: one read for
+    /// all of them when several are waiting.
+    async fn next_batch(&self, wait: Duration, max: usize) -> Result<Vec<Delivery>, StoreError> {
+        let _ = max;
+        Ok(self.next(wait).await?.into_iter().collect())
+    }
     /// Keeps a job claimed while it runs, so no other replica takes it over.
     async fn touch(&self, id: &str) -> Result<(), StoreError>;
     /// Gives a job back unfinished, for another replica to take at once.
@@ -65,115 +71,6 @@ pub trait Queue: Send + Sync + 'static {
     }
     /// `redis` or `memory`.
     fn kind(&self) -> &'static str;
-}
-
-/// The most jobs the in-process queue keeps waiting; far above any real backlog of one
-/// replica, it keeps a flood of submissions from taking all memory.
-pub const LOCAL_CAPACITY: u64 = 10_000;
-
-/// The in-process queue: one replica, nothing survives the process.
-pub struct LocalQueue {
-    capacity: u64,
-    sender: mpsc::UnboundedSender<(String, u32)>,
-    receiver: Mutex<mpsc::UnboundedReceiver<(String, u32)>>,
-    next_id: AtomicU64,
-    /// Jobs not handed out yet: in the channel, or waiting out a `retry_later` pause.
-    /// Counted apart from the channel so `depth` never waits for the reader's lock.
-    waiting: Arc<AtomicU64>,
-    /// Jobs handed out and not yet acknowledged, released or put back.
-    taken: AtomicU64,
-}
-
-impl Default for LocalQueue {
-    fn default() -> Self {
-        Self::with_capacity(LOCAL_CAPACITY)
-    }
-}
-
-impl LocalQueue {
-    /// A queue that refuses a job while `capacity` are waiting.
-    pub fn with_capacity(capacity: u64) -> Self {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        Self {
-            capacity,
-            sender,
-            receiver: Mutex::new(receiver),
-            next_id: AtomicU64::new(0),
-            waiting: Arc::new(AtomicU64::new(0)),
-            taken: AtomicU64::new(0),
-        }
-    }
-}
-
-#[async_trait]
-impl Queue for LocalQueue {
-    async fn push(&self, payload: &str) -> Result<(), StoreError> {
-        let capacity = self.capacity;
-        self.waiting
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < capacity).then_some(n + 1)
-            })
-            .map_err(|_| StoreError::Backend("the local queue is full".into()))?;
-        self.sender.send((payload.to_string(), 1)).map_err(|_| {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            StoreError::Backend("the local queue is closed".into())
-        })
-    }
-
-    async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
-        let mut receiver = self.receiver.lock().await;
-        match tokio::time::timeout(wait, receiver.recv()).await {
-            Ok(Some((payload, deliveries))) => {
-                self.taken.fetch_add(1, Ordering::SeqCst);
-                self.waiting.fetch_sub(1, Ordering::SeqCst);
-                Ok(Some(Delivery {
-                    id: format!("local-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
-                    payload,
-                    deliveries,
-                }))
-            }
-            Ok(None) | Err(_) => Ok(None),
-        }
-    }
-
-    async fn touch(&self, _id: &str) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn release(&self, _id: &str) -> Result<(), StoreError> {
-        self.taken.fetch_sub(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    async fn ack(&self, _id: &str) -> Result<(), StoreError> {
-        self.taken.fetch_sub(1, Ordering::SeqCst);
-        Ok(())
-    }
-
-    async fn depth(&self) -> Result<(u64, u64), StoreError> {
-        Ok((
-            self.waiting.load(Ordering::SeqCst),
-            self.taken.load(Ordering::SeqCst),
-        ))
-    }
-
-    async fn retry_later(&self, delivery: &Delivery, after: Duration) {
-        let sender = self.sender.clone();
-        let again = (delivery.payload.clone(), delivery.deliveries + 1);
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        self.taken.fetch_sub(1, Ordering::SeqCst);
-        let waiting = self.waiting.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            if sender.send(again).is_err() {
-                waiting.fetch_sub(1, Ordering::SeqCst);
-            }
-        });
-    }
-
-    fn kind(&self) -> &'static str {
-        "memory"
-    }
 }
 
 /// The consumer group every replica reads through.
@@ -446,12 +343,16 @@ impl Queue for RedisQueue {
     }
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.next_batch(wait, 1).await?.pop())
+    }
+
+    async fn next_batch(&self, wait: Duration, max: usize) -> Result<Vec<Delivery>, StoreError> {
         self.ensure_group().await?;
         if self.take_overs.due() {
             if let Some(taken) = self.take_over().await? {
                 // More may have been left: the next call looks again at once.
                 self.take_overs.now();
-                return Ok(Some(taken));
+                return Ok(vec![taken]);
             }
         }
         let mut reader = self.reader.clone();
@@ -463,7 +364,7 @@ impl Queue for RedisQueue {
                     .arg(GROUP)
                     .arg(&self.consumer)
                     .arg("COUNT")
-                    .arg(1)
+                    .arg(max.max(1))
                     .arg("BLOCK")
                     .arg(wait.as_millis().max(1) as u64)
                     .arg("STREAMS")
@@ -472,22 +373,22 @@ impl Queue for RedisQueue {
                     .query_async(&mut reader),
             )
             .await?;
-        let entry = reply
-            .into_iter()
-            .flat_map(|r| r.keys)
-            .flat_map(|k| k.ids)
-            .next();
-        let Some(entry) = entry else {
-            return Ok(None);
-        };
-        let Some(payload) = self.accept(&entry).await? else {
-            return Ok(None);
-        };
-        Ok(Some(Delivery {
-            id: entry.id,
-            payload,
-            deliveries: 1,
-        }))
+        let mut taken = Vec::new();
+        for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            // An unsigned entry that could not be dropped stays pending: it is taken over
+            // (and dropped) later. The jobs read with it are not held back for it.
+            match self.accept(&entry).await {
+                Ok(Some(payload)) => taken.push(Delivery {
+                    id: entry.id,
+                    payload,
+                    deliveries: 1,
+                }),
+                Ok(None) => {}
+                Err(e) if taken.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(taken)
     }
 
     async fn touch(&self, id: &str) -> Result<(), StoreError> {

@@ -362,6 +362,40 @@ async fn a_full_stream_refuses_a_job_and_trims_none() {
 }
 
 #[tokio::test]
+async fn jobs_read_together_are_each_handed_to_one_replica_once_and_kept_until_done() {
+    let prefix = unique_prefix();
+    let (a, b) = (replica(&prefix, "a"), replica(&prefix, "b"));
+    assert!(a.next(WAIT).await.unwrap().is_none());
+    for job in ["one", "two", "three", "four", "five"] {
+        a.push(job).await.unwrap();
+    }
+    let first = a.next_batch(WAIT, 3).await.unwrap();
+    let payloads: Vec<&str> = first.iter().map(|d| d.payload.as_str()).collect();
+    assert_eq!(
+        payloads,
+        ["one", "two", "three"],
+        "at most as many as asked for"
+    );
+    let rest = b.next_batch(WAIT, 16).await.unwrap();
+    let payloads: Vec<&str> = rest.iter().map(|d| d.payload.as_str()).collect();
+    assert_eq!(
+        payloads,
+        ["four", "five"],
+        "the others' jobs are not handed out again"
+    );
+    assert_eq!(
+        a.depth().await.unwrap(),
+        (0, 5),
+        "every job is held until it is done"
+    );
+    for delivery in first.iter().chain(&rest) {
+        a.ack(&delivery.id).await.unwrap();
+    }
+    assert_eq!(a.depth().await.unwrap(), (0, 0));
+    assert!(b.next_batch(WAIT, 16).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn a_replica_that_leaves_hands_its_jobs_on_and_is_forgotten() {
     let prefix = unique_prefix();
     let (leaving, staying) = (replica(&prefix, "leaving"), replica(&prefix, "staying"));

@@ -1,3 +1,4 @@
+use super::local::LocalQueue;
 use super::*;
 
 #[tokio::test]
