@@ -101,6 +101,9 @@ pub struct Creation<'a> {
     pub what: &'a str,
     /// An earlier run of the job may have sent this creation without recording it.
     pub resumed: bool,
+    /// The caller has just read this creation's record, under the job's lock, and found
+    /// none: it is not read again.
+    pub known_unsent: bool,
 }
 
 /// What a launch (or any creation) came to.
@@ -216,10 +219,12 @@ impl Creator {
         F: std::future::Future<Output = Result<Option<T>, TallyfyError>>,
     {
         let mut unsure = c.resumed;
-        match self.ledger.progress::<T>(c.job, c.step).await {
-            Progress::Made(created) => return Ok(Once::Before(created)),
-            Progress::Sending => unsure = true,
-            Progress::NotSent => {}
+        if !c.known_unsent {
+            match self.ledger.progress::<T>(c.job, c.step).await {
+                Progress::Made(created) => return Ok(Once::Before(created)),
+                Progress::Sending => unsure = true,
+                Progress::NotSent => {}
+            }
         }
         let started = tokio::time::Instant::now();
         let (mut waits, mut failures, mut told) = (0u32, 0u32, false);

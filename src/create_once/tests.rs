@@ -161,6 +161,7 @@ async fn create(f: &Fixture, resumed: bool) -> Result<Made, TallyfyError> {
         origin: &origin,
         what: "the task *Draft the contract*",
         resumed,
+        known_unsent: false,
     };
     f.creator.create_once(&creation, &request()).await
 }

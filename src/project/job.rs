@@ -179,6 +179,7 @@ async fn ensure_run(
         origin: &job.origin,
         what: &what,
         resumed: attempt.resumed,
+        known_unsent: false,
     };
     let made = creator.create_once(&creation, &request).await?;
     let run = made.task().run_id().cloned().ok_or_else(|| {
@@ -258,6 +259,7 @@ async fn append(
         origin: &job.origin,
         what: &what,
         resumed: attempt.resumed,
+        known_unsent: false,
     };
     match creator.create_once(&creation, &request).await {
         Ok(_) => Ok(()),

@@ -61,6 +61,7 @@ pub async fn launch(app: &Services, job: TemplateJob, reply: Reply, attempt: Att
         origin: &job.origin,
         what: &what,
         resumed: attempt.resumed,
+        known_unsent: false,
     };
     // Launched as the person who asked: they own the run in Tallyfy.
     let creator = match app.creator_for(&job.origin).await {

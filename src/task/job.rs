@@ -12,10 +12,10 @@ use crate::courier::{self, Origin};
 use crate::create_once::Creation;
 use crate::directory::DirectoryError;
 use crate::failures::{self, Failure};
-use crate::jobs::ledger::Step;
+use crate::jobs::ledger::{Progress, Step};
 use crate::jobs::{Attempt, Outcome, Stored};
 use crate::state::Services;
-use crate::tallyfy::model::{NewTask, Owners};
+use crate::tallyfy::model::{CreatedTask, NewTask, Owners};
 use crate::tallyfy::TallyfyError;
 
 /// The kind under which a task job is stored.
@@ -59,10 +59,11 @@ impl From<OwnersError> for Failure {
 
 /// Creates the task and tells the channel.
 pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outcome {
-    // The address Tallyfy calls as the task gets done is asked for with the check (one
-    // round trip to Redis).
-    let (told, webhook) = tokio::join!(
+    // What an earlier run did, and the address Tallyfy calls as the task gets done, in one
+    // round trip to Redis.
+    let (told, progress, webhook) = tokio::join!(
         app.ledger.told(&job.key),
+        app.ledger.progress::<CreatedTask>(&job.key, Step::Task),
         cards::webhook_for(app, &job.key, Step::Task)
     );
     if told {
@@ -103,6 +104,7 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
         origin: &job.origin,
         what: &what,
         resumed: attempt.resumed,
+        known_unsent: progress == Progress::NotSent,
     };
     // Made as the person who asked: Tallyfy records them as its starter.
     let creator = match app.creator_for(&job.origin).await {
@@ -120,7 +122,11 @@ pub async fn create(app: &Services, mut job: TaskJob, attempt: Attempt) -> Outco
             match resolve_owners(app, &job).await {
                 Ok(fresh) if fresh != request.owners => {
                     request.owners = fresh;
-                    result = creator.create_once(&creation, &request).await;
+                    let again = Creation {
+                        known_unsent: false,
+                        ..creation
+                    };
+                    result = creator.create_once(&again, &request).await;
                 }
                 Ok(_) => {}
                 Err(e) => return fail(app, &job, e.into()).await,
