@@ -181,8 +181,7 @@ async fn both_stores_count_and_keep_recent_lists() {
 #[tokio::test]
 async fn redis_keys_carry_the_prefix() {
     let prefix = unique_prefix();
-    let store =
-        RedisStore::connect(
+    let store = RedisStore::connect(
         &shared_redis().target(),
         &prefix,
         Metrics::default(),

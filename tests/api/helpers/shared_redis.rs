@@ -50,11 +50,6 @@ pub fn shared_redis() -> &'static SharedRedis {
     })
 }
 
-/// The suite runs against a Redis Cluster.
-pub fn on_a_cluster() -> bool {
-    matches!(shared_redis(), SharedRedis::Cluster { .. })
-}
-
 impl SharedRedis {
     /// The application's settings that name it.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
