@@ -72,13 +72,19 @@ impl ReplicaWait {
 
     /// Takes `WAIT`'s answer: how many replicas have the writes.
     pub(super) fn record(&self, replicas: i64) {
-        if replicas < 1 {
-            tracing::warn!(
-                "no Redis replica took a write within {REPLICA_WAIT:?}: a failover now could \
-                 lose it; writes stop waiting for a replica for {REPLICA_MISSING_FOR:?}"
-            );
-            *self.missing_until.lock().unwrap() = Some(Instant::now() + REPLICA_MISSING_FOR);
+        if replicas >= 1 {
+            return;
         }
+        let mut missing = self.missing_until.lock().unwrap();
+        // Writes that waited together are told once.
+        if missing.is_some_and(|until| Instant::now() < until) {
+            return;
+        }
+        *missing = Some(Instant::now() + REPLICA_MISSING_FOR);
+        tracing::warn!(
+            "no Redis replica took a write within {REPLICA_WAIT:?}: a failover now could \
+             lose it; writes stop waiting for a replica for {REPLICA_MISSING_FOR:?}"
+        );
     }
 }
 
