@@ -218,11 +218,8 @@ impl ConnectionLike for ClusterConn {
                 .conn
                 .req_packed_commands(pipeline, offset, count)
                 .await?;
-            let writes = pipeline.cmd_iter().any(|c| !reads_only(c));
-            let key = pipeline.cmd_iter().find_map(written_key);
-            if writes {
-                self.settle(key).await?;
-            }
+            self.settle(pipeline.cmd_iter().find_map(written_key))
+                .await?;
             Ok(values)
         })
     }
