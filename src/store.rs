@@ -16,6 +16,7 @@ use crate::telemetry::Metrics;
 mod connect;
 mod contract;
 mod memory;
+mod replicated;
 mod rewrite;
 mod send_schedule;
 pub mod signed;

@@ -6,6 +6,8 @@
 //! - A cluster: the crate's cluster connection (`cluster-async`), which follows `MOVED`
 //!   and `ASK`, and splits a command over several slots (`MGET`) into one per slot. Each
 //!   script, `MULTI` and pipeline of the service names one key, so none spans slots.
+//!   When the primaries have replicas, each write is followed by `WAIT 1` on the primary
+//!   that took it ([`ClusterConn`]), as behind Sentinel.
 //! - Sentinel ([`Failover`]): the sentinels name the primary; a connection error, or a
 //!   server that answers it is a replica now (`READONLY`), makes it ask them again and move
 //!   to the new primary. Each write is followed by `WAIT 1`, so that a write the service
@@ -14,29 +16,24 @@
 //!   job's progress) rather than repeat it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClientBuilder, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
     Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value,
 };
 
 use super::contract::{StoreError, CALL_TIMEOUT};
+use super::replicated::{reads_only, ClusterConn, ReplicaWait};
 use crate::config::RedisTarget;
-
-/// How long a write waits for a replica to have it, behind Sentinel.
-const REPLICA_WAIT: Duration = Duration::from_millis(250);
-/// After a write no replica took in time, how long writes do not wait for one again.
-const REPLICA_MISSING_FOR: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 pub enum RedisConn {
     Server(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(ClusterConn),
     Sentinel(Failover),
 }
 
@@ -99,9 +96,9 @@ impl RedisConn {
                 let config = ClusterConfig::new()
                     .set_connection_timeout(CALL_TIMEOUT)
                     .set_response_timeout(response);
-                Ok(Self::Cluster(
+                Ok(Self::Cluster(ClusterConn::new(
                     client.get_pending_async_connection_with_config(config),
-                ))
+                )))
             }
             RedisTarget::Sentinel {
                 sentinels,
@@ -127,7 +124,10 @@ impl RedisConn {
             return Ok(vec![None]);
         };
         // CLUSTER NODES: `<id> <ip:port@bus-port[,hostname]> <flags> ...`, one line a node.
-        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query_async(conn).await?;
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(conn.inner())
+            .await?;
         Ok(nodes
             .lines()
             .filter_map(|line| {
@@ -156,7 +156,7 @@ impl RedisConn {
                     host: host.clone(),
                     port: *port,
                 });
-                let value = conn.route_command(cmd.clone(), route).await?;
+                let value = conn.inner().route_command(cmd.clone(), route).await?;
                 redis::from_redis_value(value).map_err(Into::into)
             }
             (conn, _) => cmd.query_async(conn).await,
@@ -208,8 +208,8 @@ struct FailoverInner {
     db: i64,
     /// A lookup started after an error is running.
     looking: AtomicBool,
-    /// Writes do not wait for a replica until then: none took the last one in time.
-    replica_missing_until: Mutex<Option<Instant>>,
+    /// Whether writes wait for a replica now.
+    wait: ReplicaWait,
 }
 
 /// A sentinel's address: `host:port`, or a `redis(s)://host:port` URL.
@@ -229,30 +229,6 @@ fn lost(e: &RedisError) -> bool {
         || e.is_connection_refusal()
         || e.is_timeout()
         || matches!(e.code(), Some("READONLY" | "MASTERDOWN" | "LOADING"))
-}
-
-/// Commands that change nothing (everything else is followed by `WAIT`).
-fn reads_only(cmd: &Cmd) -> bool {
-    let Some(redis::Arg::Simple(name)) = cmd.args_iter().next() else {
-        return false;
-    };
-    const READS: &[&[u8]] = &[
-        b"GET",
-        b"MGET",
-        b"LRANGE",
-        b"TYPE",
-        b"SCAN",
-        b"PING",
-        b"INFO",
-        b"XLEN",
-        b"XPENDING",
-        b"EXISTS",
-        b"PTTL",
-        b"TTL",
-        b"ROLE",
-        b"WAIT",
-    ];
-    READS.iter().any(|r| name.eq_ignore_ascii_case(r))
 }
 
 impl Failover {
@@ -302,7 +278,7 @@ impl Failover {
             config: manager_config(response),
             db,
             looking: AtomicBool::new(false),
-            replica_missing_until: Mutex::new(None),
+            wait: ReplicaWait::default(),
         })))
     }
 
@@ -355,27 +331,11 @@ impl Failover {
 
     /// Waits (briefly) until a replica has every write sent on `conn` so far.
     async fn settle(&self, conn: &mut ConnectionManager) -> RedisResult<()> {
-        {
-            let mut missing = self.0.replica_missing_until.lock().unwrap();
-            match *missing {
-                Some(until) if Instant::now() < until => return Ok(()),
-                Some(_) => *missing = None,
-                None => {}
-            }
+        if !self.0.wait.due() {
+            return Ok(());
         }
-        let replicas: i64 = redis::cmd("WAIT")
-            .arg(1)
-            .arg(REPLICA_WAIT.as_millis() as u64)
-            .query_async(conn)
-            .await?;
-        if replicas < 1 {
-            tracing::warn!(
-                "no Redis replica took a write within {REPLICA_WAIT:?}: a failover now could \
-                 lose it; writes stop waiting for a replica for {REPLICA_MISSING_FOR:?}"
-            );
-            *self.0.replica_missing_until.lock().unwrap() =
-                Some(Instant::now() + REPLICA_MISSING_FOR);
-        }
+        let replicas: i64 = ReplicaWait::command().query_async(conn).await?;
+        self.0.wait.record(replicas);
         Ok(())
     }
 

@@ -124,11 +124,7 @@ async fn each_persons_token_is_minted_once_kept_encrypted_and_minted_again_after
     );
 
     // Kept in Redis, sealed: the token is not there in the clear.
-    let mut redis = redis::Client::open(REDIS_URL)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = shared_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:tallyfy:person:*", app.prefix))
         .query_async(&mut redis)

@@ -447,8 +447,7 @@ async fn the_buttons_still_work_once_the_requests_own_details_have_expired() {
     let card = card(&app).await;
     let key = button_value(&card["blocks"], "task_done").expect("a Mark done button");
     // A day later the job and its progress are gone (they are kept for the Retry button).
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", app.prefix))
         .query_async(&mut conn)

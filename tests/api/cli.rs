@@ -21,9 +21,9 @@ fn configured(slack: &FakeSlack, tallyfy: &FakeTallyfy, tallyfy_token: &str) -> 
         ("TALLYFY_ORG_ID", fake_tallyfy::ORG),
         ("TALLYFY_ACCESS_TOKEN", tallyfy_token),
         ("TALLYFY_API_URL", &tallyfy.api_url()),
-        ("REDIS_URL", crate::helpers::REDIS_URL),
         ("JOB_SIGNING_KEY", crate::helpers::JOB_SIGNING_KEY),
     ]);
+    cmd.envs(crate::helpers::shared_redis().settings());
     cmd
 }
 
@@ -54,7 +54,9 @@ async fn check_reaches_every_dependency() {
 async fn check_says_what_to_fix_and_fails() {
     let (slack, tallyfy) = (FakeSlack::start().await, FakeTallyfy::start().await);
     let mut cmd = configured(&slack, &tallyfy, "an-expired-token");
-    cmd.env("REDIS_URL", "redis://127.0.0.1:1");
+    cmd.env_remove("REDIS_CLUSTER_NODES")
+        .env_remove("REDIS_SENTINELS")
+        .env("REDIS_URL", "redis://127.0.0.1:1");
     let output = tokio::time::timeout(
         std::time::Duration::from_secs(30),
         tokio::process::Command::from(cmd).output(),

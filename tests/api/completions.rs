@@ -163,8 +163,7 @@ async fn once_a_task_is_done_its_cards_records_are_kept_days_not_months() {
     .await;
     app.idle().await;
 
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", app.prefix))
         .query_async(&mut conn)
@@ -248,8 +247,7 @@ async fn a_completion_in_a_big_process_is_told() {
     assert!(reply.contains("completed *Fill the audit*"), "{reply}");
     app.idle().await;
     // Nothing of the payload is kept: no value in the store holds the answers.
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", app.prefix))
         .query_async(&mut conn)

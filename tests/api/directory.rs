@@ -138,8 +138,8 @@ async fn directory() -> (Directory, Arc<CountingStore>, FakeSlack, FakeTallyfy) 
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     let metrics = Metrics::default();
     let redis: Arc<dyn Store> = Arc::new(
-        RedisStore::new(
-            REDIS_URL,
+        RedisStore::connect(
+            &shared_redis().target(),
             &unique_prefix(),
             metrics.clone(),
             Default::default(),
@@ -325,8 +325,7 @@ async fn no_account_is_remembered_briefly() {
 async fn a_stale_cached_member_id_is_dropped_and_the_task_still_created() {
     let app = spawn_app().await;
     // The cache says Alice is member 9999, an id Tallyfy does not know (say, a re-created account).
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let stale =
         json!({"name": "alice", "kind": "member", "id": 9999, "email": "alice@example.com"})
             .to_string();

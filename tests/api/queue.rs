@@ -21,8 +21,8 @@ const CLAIM: Duration = Duration::from_millis(600);
 const WAIT: Duration = Duration::from_millis(100);
 
 fn replica(prefix: &str, name: &str) -> RedisQueue {
-    RedisQueue::new(
-        REDIS_URL,
+    RedisQueue::connect(
+        &shared_redis().target(),
         prefix,
         name,
         CLAIM,
@@ -33,12 +33,8 @@ fn replica(prefix: &str, name: &str) -> RedisQueue {
     .unwrap()
 }
 
-async fn redis_conn() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(REDIS_URL)
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap()
+async fn redis_conn() -> SharedConn {
+    shared_conn().await
 }
 
 #[tokio::test]

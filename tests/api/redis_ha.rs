@@ -208,6 +208,51 @@ async fn against_a_cluster_what_an_earlier_release_kept_unsigned_is_signed_on_ev
     }
 }
 
+#[tokio::test]
+async fn against_a_cluster_with_replicas_a_primary_killed_mid_run_loses_nothing_and_doubles_nothing(
+) {
+    let mut cluster = OwnCluster::start_with_replicas().await;
+    let app = spawn_app_on_cluster(&cluster).await;
+    // Tallyfy is slow enough that work is in flight when the primary dies.
+    app.tallyfy.set_create_latency(Duration::from_millis(300));
+    let titles: Vec<String> = (1..=9)
+        .map(|n| format!("Cluster failover task {n}"))
+        .collect();
+    for title in &titles[..4] {
+        submit(&app, title).await;
+    }
+    eventually("work in flight", || {
+        (!app.tallyfy.creates().is_empty()).then_some(())
+    })
+    .await;
+    // Each write the service was told is done waited for a replica of its primary.
+    assert!(cluster.waits().await > 0, "writes waited for a replica");
+    // The primary of the job stream dies; its replica takes over its slots.
+    let stream = format!("{}:jobs", app.prefix);
+    let primary = cluster.primary_of(&stream).await.expect("the job stream");
+    cluster.kill(primary);
+    for title in &titles[4..7] {
+        submit(&app, title).await;
+    }
+    cluster.serves(&stream).await;
+    for title in &titles[7..] {
+        submit(&app, title).await;
+    }
+    for title in &titles {
+        eventually_within(
+            Duration::from_secs(30),
+            &format!("{title} confirmed"),
+            || (cards_titled(&app, title) >= 1).then_some(()),
+        )
+        .await;
+    }
+    app.idle().await;
+    for title in &titles {
+        assert_eq!(app.tallyfy.tasks_titled(title), 1, "{title} created once");
+        assert_eq!(cards_titled(&app, title), 1, "{title} confirmed once");
+    }
+}
+
 /// The application with the sentinels' primary as its Redis, and no `REDIS_URL`.
 async fn spawn_app_on_sentinels(sentinels: &OwnSentinels) -> TestApp {
     let addresses = sentinels.sentinels();

@@ -285,8 +285,8 @@ async fn a_job_that_keeps_dying_is_given_up_with_a_retry_that_works() {
         "owners": {"users": [1001], "guests": [], "groups": []}
     });
     // A replica that takes the job and dies, five times over.
-    let crashing = RedisQueue::new(
-        REDIS_URL,
+    let crashing = RedisQueue::connect(
+        &shared_redis().target(),
         &holder.prefix,
         "crashing",
         Duration::from_secs(1),

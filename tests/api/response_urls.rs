@@ -86,8 +86,7 @@ async fn a_job_read_back_from_redis_whose_response_url_points_elsewhere_gets_not
         .replace("{{response_url}}", &url)
         .replace("{{deadline}}", &deadline.to_string())
         .replace("C0PROJECTS", "G0NOTJOINED");
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let _: String = redis::cmd("XADD")
         .arg(format!("{}:jobs", app.prefix))
         .arg("*")

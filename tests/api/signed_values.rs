@@ -22,28 +22,24 @@ fn signer() -> ValueSigner {
     )
 }
 
-fn redis() -> redis::Connection {
-    redis::Client::open(REDIS_URL)
-        .unwrap()
-        .get_connection()
-        .unwrap()
+/// Sends `cmd` to the shared Redis, from synchronous code too.
+fn query<T: redis::FromRedisValue + Send + 'static>(cmd: redis::Cmd) -> T {
+    blocking(async move { cmd.query_async(&mut shared_conn().await).await.unwrap() })
 }
 
 fn raw_get(prefix: &str, key: &str) -> Option<String> {
-    redis::cmd("GET")
-        .arg(format!("{prefix}:{key}"))
-        .query(&mut redis())
-        .unwrap()
+    query(redis::cmd("GET").arg(format!("{prefix}:{key}")).clone())
 }
 
 fn raw_set(prefix: &str, key: &str, value: &str) {
-    let _: () = redis::cmd("SET")
-        .arg(format!("{prefix}:{key}"))
-        .arg(value)
-        .arg("EX")
-        .arg(3600)
-        .query(&mut redis())
-        .unwrap();
+    let _: () = query(
+        redis::cmd("SET")
+            .arg(format!("{prefix}:{key}"))
+            .arg(value)
+            .arg("EX")
+            .arg(3600)
+            .clone(),
+    );
 }
 
 /// A store that began signing two days ago: unsigned values are no longer read.

@@ -6,14 +6,14 @@ use std::time::Duration;
 use tallyfy_slack::store::{MemoryStore, RedisStore, Reservation, Store};
 use tallyfy_slack::telemetry::Metrics;
 
-use crate::helpers::{unique_prefix, REDIS_URL};
+use crate::helpers::{shared_conn, shared_redis, unique_prefix};
 
 fn stores() -> Vec<Arc<dyn Store>> {
     vec![
         Arc::new(MemoryStore::default()),
         Arc::new(
-            RedisStore::new(
-                REDIS_URL,
+            RedisStore::connect(
+                &shared_redis().target(),
                 &unique_prefix(),
                 Metrics::default(),
                 Default::default(),
@@ -181,11 +181,15 @@ async fn both_stores_count_and_keep_recent_lists() {
 #[tokio::test]
 async fn redis_keys_carry_the_prefix() {
     let prefix = unique_prefix();
-    let store =
-        RedisStore::new(REDIS_URL, &prefix, Metrics::default(), Default::default()).unwrap();
+    let store = RedisStore::connect(
+        &shared_redis().target(),
+        &prefix,
+        Metrics::default(),
+        Default::default(),
+    )
+    .unwrap();
     store.set("k", "v", Duration::from_secs(60)).await.unwrap();
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let value: Option<String> = redis::cmd("GET")
         .arg(format!("{prefix}:k"))
         .query_async(&mut conn)
@@ -291,8 +295,7 @@ async fn every_key_the_service_writes_to_redis_expires() {
     .await;
     app.idle().await;
 
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     let keys: Vec<String> = redis::cmd("KEYS")
         .arg(format!("{}:*", app.prefix))
         .query_async(&mut conn)

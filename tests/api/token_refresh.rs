@@ -106,8 +106,7 @@ async fn a_refused_refresh_token_is_told_the_same_way() {
 
 /// The raw value the app keeps its tokens under.
 async fn raw_tokens(app: &TestApp) -> Option<String> {
-    let client = redis::Client::open(REDIS_URL).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut conn = shared_conn().await;
     redis::cmd("GET")
         .arg(format!("{}:tallyfy:tokens", app.prefix))
         .query_async(&mut conn)
@@ -148,8 +147,7 @@ async fn stored_tokens_that_do_not_open_under_the_key_are_treated_as_absent() {
     ];
     for value in values {
         let app = spawn_app_renewing(REFRESH_TOKEN).await;
-        let client = redis::Client::open(REDIS_URL).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut conn = shared_conn().await;
         let _: () = redis::cmd("SET")
             .arg(format!("{}:tallyfy:tokens", app.prefix))
             .arg(&value)

@@ -231,6 +231,7 @@ pub async fn prepare(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     adjust(&mut env);
+    super::shared_redis::point_at_shared_redis(&mut env);
     (slack, tallyfy, prefix, env)
 }
 

@@ -13,6 +13,8 @@
 //!   [`OwnRedis`], a Redis process a test can pause and restart.
 //! - [`redis_ha`]: a Redis Cluster ([`OwnCluster`]) and a primary with a replica behind
 //!   three sentinels ([`OwnSentinels`]), started by the test on free ports.
+//! - [`shared_redis`]: which Redis the suite shares (one server, a cluster or sentinels,
+//!   chosen by `TEST_REDIS_*`), and [`shared_conn`], a test's own connection to it.
 //!
 //! Test files import what they need with `use crate::helpers::*;`.
 
@@ -21,6 +23,7 @@ mod messages;
 mod payloads;
 mod redis;
 mod redis_ha;
+mod shared_redis;
 mod waiting;
 
 pub use self::app::*;
@@ -28,4 +31,5 @@ pub use self::messages::*;
 pub use self::payloads::*;
 pub use self::redis::*;
 pub use self::redis_ha::*;
+pub use self::shared_redis::*;
 pub use self::waiting::*;

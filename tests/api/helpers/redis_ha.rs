@@ -64,17 +64,26 @@ fn stop(process: &mut Child) {
 }
 
 /// Three primaries in one Redis Cluster (`--cluster-enabled yes`, joined with
-/// `redis-cli --cluster create`), no replicas, nothing kept on disk.
+/// `redis-cli --cluster create`), no replicas (or one each), nothing kept on disk.
 pub struct OwnCluster {
     pub ports: Vec<u16>,
     dir: PathBuf,
-    processes: Vec<Child>,
+    processes: Vec<Option<Child>>,
 }
 
 impl OwnCluster {
     pub async fn start() -> Self {
+        Self::start_with(0).await
+    }
+
+    /// Three primaries with a replica each, which takes over when its primary dies.
+    pub async fn start_with_replicas() -> Self {
+        Self::start_with(1).await
+    }
+
+    async fn start_with(replicas: usize) -> Self {
         let dir = scratch("redis-cluster");
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..3 * (1 + replicas)).map(|_| free_port()).collect();
         let processes = ports
             .iter()
             .map(|port| {
@@ -101,7 +110,7 @@ impl OwnCluster {
                 .iter()
                 .map(|a| a.to_string())
                 .collect();
-                server(&args)
+                Some(server(&args))
             })
             .collect();
         let cluster = Self {
@@ -126,6 +135,7 @@ impl OwnCluster {
             .arg("--cluster")
             .arg("create")
             .args(&nodes)
+            .args(["--cluster-replicas", &replicas.to_string()])
             .arg("--cluster-yes")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -144,7 +154,88 @@ impl OwnCluster {
             )
             .await;
         }
+        if replicas > 0 {
+            for &port in &cluster.ports {
+                until(
+                    "each primary's replica to follow it",
+                    Duration::from_secs(20),
+                    async || {
+                        let info = text(port, &["INFO", "replication"]).await;
+                        info.contains("role:slave") && info.contains("master_link_status:up")
+                            || info.contains(&format!("connected_slaves:{replicas}"))
+                    },
+                )
+                .await;
+            }
+        }
         cluster
+    }
+
+    /// The port of the primary that holds `key` now.
+    pub async fn primary_of(&self, key: &str) -> Option<u16> {
+        for &port in &self.ports {
+            // Any other node answers MOVED.
+            if answer(port, &["TYPE", key]).await.is_some() {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// Kills the node on `port` outright (SIGKILL).
+    pub fn kill(&mut self, port: u16) {
+        let at = self.ports.iter().position(|p| *p == port).unwrap();
+        if let Some(mut process) = self.processes[at].take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Waits until a living node serves `key` again and the cluster says it is whole.
+    pub async fn serves(&self, key: &str) {
+        let living: Vec<u16> = self
+            .ports
+            .iter()
+            .zip(&self.processes)
+            .filter(|(_, process)| process.is_some())
+            .map(|(port, _)| *port)
+            .collect();
+        until(
+            "a replica to take over its primary's slots",
+            Duration::from_secs(30),
+            async || {
+                let mut whole = true;
+                for &port in &living {
+                    whole &= text(port, &["CLUSTER", "INFO"])
+                        .await
+                        .contains("cluster_state:ok");
+                }
+                let mut served = false;
+                for &port in &living {
+                    served |= answer(port, &["TYPE", key]).await.is_some();
+                }
+                whole && served
+            },
+        )
+        .await;
+    }
+
+    /// How many `WAIT` commands the living nodes have answered.
+    pub async fn waits(&self) -> u64 {
+        let mut total = 0;
+        for (&port, process) in self.ports.iter().zip(&self.processes) {
+            if process.is_none() {
+                continue;
+            }
+            let stats = text(port, &["INFO", "commandstats"]).await;
+            total += stats
+                .lines()
+                .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+                .and_then(|rest| rest.split(',').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        total
     }
 
     /// `REDIS_CLUSTER_NODES`: every node, `host:port`, comma-separated.
@@ -186,7 +277,7 @@ impl OwnCluster {
 
 impl Drop for OwnCluster {
     fn drop(&mut self) {
-        for process in &mut self.processes {
+        for process in self.processes.iter_mut().flatten() {
             stop(process);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
