@@ -6,15 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::redis::unique_prefix;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use super::redis::{free_port, unique_prefix};
 
 fn scratch(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("{kind}-{}", unique_prefix()));
