@@ -236,8 +236,11 @@ impl Creator {
                     Ok(found)
                 }
                 Ok(None) => {
-                    self.ledger.sending(c.job, c.step).await;
-                    send().await
+                    // The record goes out with the creation's first call to Redis (its rate
+                    // budget), ahead of it on the connection; a run that finds it, or that
+                    // resumes after a crash, looks in Tallyfy before sending again.
+                    let ((), sent) = tokio::join!(self.ledger.sending(c.job, c.step), send());
+                    sent
                 }
                 Err(e) => Err(e),
             };
