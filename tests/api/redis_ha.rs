@@ -246,19 +246,7 @@ async fn against_a_cluster_with_replicas_a_primary_killed_mid_run_loses_nothing_
     for title in &titles[7..] {
         submit(&app, title).await;
     }
-    for title in &titles {
-        eventually_within(
-            Duration::from_secs(30),
-            &format!("{title} confirmed"),
-            || (cards_titled(&app, title) >= 1).then_some(()),
-        )
-        .await;
-    }
-    app.idle().await;
-    for title in &titles {
-        assert_eq!(app.tallyfy.tasks_titled(title), 1, "{title} created once");
-        assert_eq!(cards_titled(&app, title), 1, "{title} confirmed once");
-    }
+    each_created_and_confirmed_once(&app, &titles).await;
 }
 
 /// The application with the sentinels' primary as its Redis, and no `REDIS_URL`.
@@ -318,19 +306,7 @@ async fn with_sentinel_the_primary_killed_mid_run_loses_nothing_and_doubles_noth
     for title in &titles[7..] {
         submit(&app, title).await;
     }
-    for title in &titles {
-        eventually_within(
-            Duration::from_secs(30),
-            &format!("{title} confirmed"),
-            || (cards_titled(&app, title) >= 1).then_some(()),
-        )
-        .await;
-    }
-    app.idle().await;
-    for title in &titles {
-        assert_eq!(app.tallyfy.tasks_titled(title), 1, "{title} created once");
-        assert_eq!(cards_titled(&app, title), 1, "{title} confirmed once");
-    }
+    each_created_and_confirmed_once(&app, &titles).await;
     // The last jobs went through the stream on the promoted replica.
     let promoted =
         redis::Client::open(format!("redis://127.0.0.1:{}", sentinels.replica_port)).unwrap();
@@ -373,4 +349,22 @@ async fn sentinels_that_know_the_service_as_an_acl_user_are_reached_as_that_user
         .await
         .unwrap();
     assert!(!keys.is_empty(), "nothing was kept in the primary");
+}
+
+/// Every one of `titles` is confirmed in the channel, then each was created once in
+/// Tallyfy and confirmed once.
+async fn each_created_and_confirmed_once(app: &TestApp, titles: &[String]) {
+    for title in titles {
+        eventually_within(
+            Duration::from_secs(30),
+            &format!("{title} confirmed"),
+            || (cards_titled(app, title) >= 1).then_some(()),
+        )
+        .await;
+    }
+    app.idle().await;
+    for title in titles {
+        assert_eq!(app.tallyfy.tasks_titled(title), 1, "{title} created once");
+        assert_eq!(cards_titled(app, title), 1, "{title} confirmed once");
+    }
 }
