@@ -217,9 +217,15 @@ impl FromRequest<AppState> for Verified {
         let slots = req.extensions().get::<InFlight>().cloned();
         let standing = req.extensions().get::<Standing>().cloned();
         let (body, _held) = read_body(req, state, BODY_LIMIT).await?;
-        claim
-            .check(verifier, &body)
-            .map_err(|e| refused(state, e))?;
+        if let Some(standing) = &standing {
+            standing.arrived();
+        }
+        claim.check(verifier, &body).map_err(|e| {
+            if let Some(standing) = &standing {
+                standing.heard();
+            }
+            refused(state, e)
+        })?;
         if let Some(standing) = standing {
             standing.prove();
         }

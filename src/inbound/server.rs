@@ -68,6 +68,7 @@ pub async fn serve(
         let tag = standing.clone();
         let service = TowerToHyperService::new(app.clone().map_request(
             move |mut req: axum::http::Request<_>| {
+                tag.heard();
                 req.extensions_mut().insert(tag.clone());
                 req
             },

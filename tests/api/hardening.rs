@@ -280,7 +280,8 @@ async fn strangers_filling_every_place_make_room_for_a_new_connection() {
     // Two connections that prove nothing take every place...
     let mut oldest = connect(&app).await;
     let _second = connect(&app).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ...and send nothing for longer than a new connection is given to be heard from...
+    tokio::time::sleep(Duration::from_millis(600)).await;
     // ...yet Slack's signed command on a new one is answered: the oldest stranger goes.
     let (answer, _) = app.command("/task", "help").await;
     assert_eq!(answer.status(), 200);
