@@ -101,6 +101,9 @@ local id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return id
 ";
+/// The push script, hashed once.
+static PUSH: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(PUSH_SCRIPT));
 
 /// The queue in Redis, shared by every replica.
 pub struct RedisQueue {
@@ -328,8 +331,7 @@ impl RedisQueue {
 impl Queue for RedisQueue {
     async fn push(&self, payload: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
-        let script = redis::Script::new(PUSH_SCRIPT);
-        let mut invocation = script.key(&self.stream);
+        let mut invocation = PUSH.key(&self.stream);
         invocation
             .arg(self.max_len)
             .arg(FIELD)
