@@ -4,11 +4,12 @@
 //! strangers crowding the port cannot take the places Slack's own requests need. When the
 //! strangers' share is full, a stranger is closed to let a new connection in: the oldest of
 //! those that sent a request's head and are still sending its body (or were refused),
-//! else the oldest of those not heard from in the quarter second since they connected; when there
-//! is none, the new connection is closed instead. A stranger whose request has arrived
-//! whole is being checked and is never closed for another. Slack sends each request at
-//! once, so a flood of trickling strangers cannot close Slack's connection before its
-//! signature is checked, even when the flood keeps the service too busy to read it at once.
+//! else the oldest of those not heard from in the quarter second since they connected;
+//! when there is none, the new connection is closed instead. A stranger whose request has
+//! arrived whole is being checked and is never closed for another. Slack sends each
+//! request at once, so a flood of trickling strangers cannot close Slack's connection
+//! before its signature is checked, even when the flood keeps the service too busy to
+//! read it at once.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -35,8 +35,6 @@ pub struct Busy;
 pub const MAX_DELIVERIES: u32 = 5;
 /// How long the queue is waited on at a time.
 const POLL: Duration = Duration::from_secs(1);
-/// The most jobs a replica reads from the queue at once (when as many slots are free).
-const BATCH: usize = 16;
 
 /// Whether an earlier run of a job may have begun its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -297,9 +295,10 @@ impl Jobs {
                 _ = self.stop.cancelled(), if !finish_backlog => break,
                 permit = self.slots.clone().acquire_owned() => permit.expect("the slots are never closed"),
             };
-            // As many jobs as there are free slots (up to `BATCH`) in one read.
+            // As many jobs as there are free slots (up to what the queue reads at once) in
+            // one read. A queue that hands out one at a time holds one slot while it waits.
             let mut permits = vec![permit];
-            while permits.len() < BATCH {
+            while permits.len() < queue.most_at_once() {
                 match self.slots.clone().try_acquire_owned() {
                     Ok(permit) => permits.push(permit),
                     Err(_) => break,

@@ -48,6 +48,10 @@ pub trait Queue: Send + Sync + 'static {
     /// The next job for this replica, waiting up to `wait` for one: first a job another
     /// replica abandoned, then a new one.
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError>;
+    /// The most jobs [`Queue::next_batch`] hands out at once.
+    fn most_at_once(&self) -> usize {
+        1
+    }
     /// Up to `max` jobs for this replica, as [`Queue::next`] hands them out: one read for
     /// all of them when several are waiting.
     async fn next_batch(&self, wait: Duration, max: usize) -> Result<Vec<Delivery>, StoreError> {
@@ -101,6 +105,8 @@ local id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return id
 ";
+/// The most jobs a replica reads from the stream at once (when as many slots are free).
+const BATCH: usize = 16;
 /// The push script, hashed once.
 static PUSH: std::sync::LazyLock<redis::Script> =
     std::sync::LazyLock::new(|| redis::Script::new(PUSH_SCRIPT));
@@ -346,6 +352,10 @@ impl Queue for RedisQueue {
 
     async fn next(&self, wait: Duration) -> Result<Option<Delivery>, StoreError> {
         Ok(self.next_batch(wait, 1).await?.pop())
+    }
+
+    fn most_at_once(&self) -> usize {
+        BATCH
     }
 
     async fn next_batch(&self, wait: Duration, max: usize) -> Result<Vec<Delivery>, StoreError> {
