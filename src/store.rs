@@ -13,6 +13,7 @@ use redis::AsyncCommands;
 use crate::config::RedisTarget;
 use crate::telemetry::Metrics;
 
+mod coalesce;
 mod connect;
 mod contract;
 mod memory;

@@ -167,7 +167,7 @@ impl RedisQueue {
     ) -> Result<Self, StoreError> {
         Ok(Self {
             conn: RedisConn::open(target, CALL_TIMEOUT)?,
-            reader: RedisConn::open(target, longest_wait + CALL_TIMEOUT)?,
+            reader: RedisConn::open_for_blocking(target, longest_wait + CALL_TIMEOUT)?,
             stream: format!("{prefix}:jobs"),
             consumer: consumer.to_string(),
             claim_after,

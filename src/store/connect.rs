@@ -26,13 +26,14 @@ use redis::{
     Cmd, ConnectionAddr, IntoConnectionInfo, Pipeline, RedisError, RedisFuture, RedisResult, Value,
 };
 
+use super::coalesce::Coalescing;
 use super::contract::{StoreError, CALL_TIMEOUT};
 use super::replicated::{reads_only, ClusterConn, ReplicaWait};
 use crate::config::RedisTarget;
 
 #[derive(Clone)]
 pub enum RedisConn {
-    Server(ConnectionManager),
+    Server(Coalescing),
     Cluster(ClusterConn),
     Sentinel(Failover),
 }
@@ -74,12 +75,26 @@ impl RedisConn {
     /// Connects lazily: the service starts while Redis is down, and connects (again) by
     /// itself. `response` is the longest a command waits for its answer.
     pub fn open(target: &RedisTarget, response: Duration) -> Result<Self, StoreError> {
+        Self::open_with(target, response, Coalescing::new)
+    }
+
+    /// As [`Self::open`], for blocking reads: on one server, each command is sent alone
+    /// (a blocking read batched with other commands would hold their answers back).
+    pub fn open_for_blocking(target: &RedisTarget, response: Duration) -> Result<Self, StoreError> {
+        Self::open_with(target, response, Coalescing::alone)
+    }
+
+    fn open_with(
+        target: &RedisTarget,
+        response: Duration,
+        server: fn(ConnectionManager) -> Coalescing,
+    ) -> Result<Self, StoreError> {
         crate::tls::init();
         match target {
             RedisTarget::Server(url) => {
                 let client = redis::Client::open(url.expose()).map_err(backend)?;
                 ConnectionManager::new_lazy_with_config(client, manager_config(response))
-                    .map(Self::Server)
+                    .map(|conn| Self::Server(server(conn)))
                     .map_err(backend)
             }
             RedisTarget::Cluster { nodes, server } => {

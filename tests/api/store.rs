@@ -140,6 +140,89 @@ async fn concurrent_claims_have_exactly_one_winner() {
     }
 }
 
+/// Commands that many tasks send at the same moment (on one server they go to Redis
+/// together, as one pipeline) each get their own answer; one command's error is its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_sent_at_once_each_get_their_own_answer() {
+    let prefix = unique_prefix();
+    let conn = shared_conn().await;
+    let tasks = (0..300).map(|i| {
+        let (mut conn, key) = (conn.clone(), format!("{prefix}:at-once:{i}"));
+        tokio::spawn(async move {
+            let () = redis::cmd("SET")
+                .arg(&key)
+                .arg(format!("value {i}"))
+                .arg("PX")
+                .arg(60_000)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            if i % 7 == 0 {
+                // A list command on a string: Redis refuses this one command only.
+                let e = redis::cmd("LPUSH")
+                    .arg(&key)
+                    .arg("x")
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .unwrap_err();
+                assert_eq!(e.code(), Some("WRONGTYPE"), "{e}");
+            }
+            let got: Option<String> = redis::cmd("GET")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(got.as_deref(), Some(format!("value {i}").as_str()));
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task.unwrap();
+    }
+}
+
+/// A connection first used on a runtime that has since shut down (a test's, or a tool's)
+/// still answers on another.
+#[test]
+fn a_connection_outlives_the_runtime_that_first_used_it() {
+    let key = format!("{}:outlives", unique_prefix());
+    let conn = std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { shared_conn().await })
+    })
+    .join()
+    .unwrap();
+    for round in 0..2 {
+        let (mut conn, key) = (conn.clone(), key.clone());
+        let got = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let () = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(round)
+                        .arg("PX")
+                        .arg(60_000)
+                        .query_async(&mut conn)
+                        .await
+                        .unwrap();
+                    redis::cmd("GET")
+                        .arg(&key)
+                        .query_async::<Option<i64>>(&mut conn)
+                        .await
+                        .unwrap()
+                })
+        })
+        .join()
+        .unwrap();
+        assert_eq!(got, Some(round), "round {round}");
+    }
+}
+
 #[tokio::test]
 async fn both_stores_count_and_keep_recent_lists() {
     for store in stores() {

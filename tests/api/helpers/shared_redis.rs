@@ -101,6 +101,7 @@ pub(super) fn point_at_shared_redis(env: &mut std::collections::HashMap<String, 
 
 /// A test's own connection to the shared Redis. Behind Sentinel, a command that meets the
 /// primary's death is sent again (for up to 30 s) once the sentinels name a new one.
+#[derive(Clone)]
 pub struct SharedConn(RedisConn);
 
 /// The primary (or the connection to it) is gone, or not the primary any more.
