@@ -66,6 +66,23 @@ pub enum SubmitAnswer {
     Close,
     /// Keep it open and show these messages under these blocks.
     Errors(std::collections::BTreeMap<String, String>),
+    /// The submitter is a guest this installation refuses: nothing was kept; close the
+    /// modal and tell them why.
+    Refused,
+}
+
+/// Whether a submission's sender is a guest this installation refuses ([`refused_guest`]),
+/// started with the submission and settled before anything of it is kept: it runs beside
+/// the form's own lookups rather than before them.
+pub type GuestCheck<'a> = futures::future::BoxFuture<'a, bool>;
+
+/// `answer` (a form's errors), unless the guest check refuses the submitter.
+pub async fn unless_refused(guest: GuestCheck<'_>, answer: SubmitAnswer) -> SubmitAnswer {
+    if guest.await {
+        SubmitAnswer::Refused
+    } else {
+        answer
+    }
 }
 
 /// Where a modal came from, carried through Slack in `private_metadata`.

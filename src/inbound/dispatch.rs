@@ -12,7 +12,7 @@ use crate::job_kinds::{PressedOn, RetryJob};
 use crate::modals::{self, ModalRequest, SubmitAnswer};
 use crate::project;
 use crate::slack::command::{is_help, SlashCommand};
-use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut};
+use crate::slack::interaction::{Action, BlockActions, Interaction, Shortcut, ViewSubmission};
 use crate::slack::workspace::Admission;
 use crate::state::AppState;
 use crate::task;
@@ -182,6 +182,24 @@ fn opening(started: Result<(), crate::jobs::Busy>) -> Answer {
     }
 }
 
+/// A submission of any other form: a template's kick-off fields, a comment, a task's form.
+async fn other_submission(state: &AppState, sub: ViewSubmission) -> SubmitAnswer {
+    match sub.view.callback_id.as_str() {
+        project::template_form::CALLBACK_ID => {
+            Box::pin(project::template::submit(state, sub)).await
+        }
+        cards::comment::CALLBACK_ID => match Box::pin(cards::comment::submit(state, sub)).await {
+            Ok(()) => SubmitAnswer::Close,
+            Err(errors) => SubmitAnswer::Errors(errors),
+        },
+        cards::form::CALLBACK_ID => match Box::pin(cards::form::submit(state, sub)).await {
+            Ok(()) => SubmitAnswer::Close,
+            Err(errors) => SubmitAnswer::Errors(errors),
+        },
+        _ => SubmitAnswer::Close,
+    }
+}
+
 /// An interaction's answer; `sent` is when Slack sent it (its trigger id's 3 s count from
 /// then).
 pub async fn interaction(
@@ -197,44 +215,22 @@ pub async fn interaction(
     match interaction {
         Interaction::ViewSubmission(sub) => {
             let answer_by = modals::AnswerBy::from_sent(sent);
-            // A form that opened before Slack said who its user is: checked now.
-            if Box::pin(modals::refused_guest(
-                state,
-                &sub.team_id(),
-                &sub.user.id,
-                answer_by.at_most(GUEST_CHECK),
-            ))
-            .await
-            {
-                let (app, user) = (state.clone(), sub.user.id.clone());
-                let _ = state.jobs.hand_off(async move {
-                    app.courier
-                        .tell_person(&user, None, modals::GUEST_REFUSAL)
-                        .await
-                });
-                return Answer::Empty;
-            }
+            // A form that opened before Slack said who its user is: checked now, beside the
+            // form's own lookups where it has some, before anything else otherwise.
+            let (team, user) = (sub.team_id(), sub.user.id.clone());
+            let asker = user.clone();
+            let guest: modals::GuestCheck<'_> = Box::pin(async move {
+                modals::refused_guest(state, &team, &user, answer_by.at_most(GUEST_CHECK)).await
+            });
             let answer = match sub.view.callback_id.as_str() {
                 task::modal::CALLBACK_ID => {
-                    Box::pin(task::submit::submit(state, sub, answer_by)).await
+                    Box::pin(task::submit::submit(state, sub, answer_by, guest)).await
                 }
                 project::modal::CALLBACK_ID => {
-                    Box::pin(project::submit::submit(state, sub, answer_by)).await
+                    Box::pin(project::submit::submit(state, sub, answer_by, guest)).await
                 }
-                project::template_form::CALLBACK_ID => {
-                    Box::pin(project::template::submit(state, sub)).await
-                }
-                cards::comment::CALLBACK_ID => {
-                    match Box::pin(cards::comment::submit(state, sub)).await {
-                        Ok(()) => SubmitAnswer::Close,
-                        Err(errors) => SubmitAnswer::Errors(errors),
-                    }
-                }
-                cards::form::CALLBACK_ID => match Box::pin(cards::form::submit(state, sub)).await {
-                    Ok(()) => SubmitAnswer::Close,
-                    Err(errors) => SubmitAnswer::Errors(errors),
-                },
-                _ => SubmitAnswer::Close,
+                _ if guest.await => SubmitAnswer::Refused,
+                _ => Box::pin(other_submission(state, sub)).await,
             };
             match answer {
                 SubmitAnswer::Close => {
@@ -244,6 +240,15 @@ pub async fn interaction(
                 SubmitAnswer::Errors(errors) => {
                     state.metrics.slack_request("view_submission", "invalid");
                     Answer::Json(json!({ "response_action": "errors", "errors": errors }))
+                }
+                SubmitAnswer::Refused => {
+                    let (app, user) = (state.clone(), asker);
+                    let _ = state.jobs.hand_off(async move {
+                        app.courier
+                            .tell_person(&user, None, modals::GUEST_REFUSAL)
+                            .await
+                    });
+                    Answer::Empty
                 }
             }
         }

@@ -9,7 +9,7 @@ use super::job::ProjectJob;
 use super::modal;
 use super::plan::{self, PlanError};
 use crate::deadline;
-use crate::modals::{self, AnswerBy, Metadata, SubmitAnswer};
+use crate::modals::{self, AnswerBy, GuestCheck, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 
@@ -21,7 +21,12 @@ const TAGS_WAIT: Duration = Duration::from_millis(500);
 /// Checks a "New project" submission and hands it off, within Slack's 3 s.
 /// Every wait is bounded by `answer_by`, counted from Slack's send: with everything cold the
 /// form still closes in time, and what was not checked is checked by the job.
-pub async fn submit(state: &AppState, sub: ViewSubmission, answer_by: AnswerBy) -> SubmitAnswer {
+pub async fn submit(
+    state: &AppState,
+    sub: ViewSubmission,
+    answer_by: AnswerBy,
+    guest: GuestCheck<'_>,
+) -> SubmitAnswer {
     let metadata = Metadata::decode(&sub.view.private_metadata);
     let now = Timestamp::now().to_zoned(deadline::timezone(metadata.tz.as_deref()));
     // The tags lines may name; cached, and left unmatched when Tallyfy will not list them.
@@ -32,15 +37,21 @@ pub async fn submit(state: &AppState, sub: ViewSubmission, answer_by: AnswerBy) 
     };
     let form = match modal::read(&sub.view.state, &now, &tags) {
         Ok(form) => form,
-        Err(errors) => return SubmitAnswer::Errors(errors),
+        Err(errors) => return modals::unless_refused(guest, SubmitAnswer::Errors(errors)).await,
     };
     let team = sub.team_id();
-    let plan = match tokio::time::timeout(
-        answer_by.at_most(RESOLVE_BUDGET),
-        plan::plan(&state.directory, &team, &form),
-    )
-    .await
-    {
+    // The guest check runs beside the lookups; nothing is kept before it passes.
+    let (planned, refused) = tokio::join!(
+        tokio::time::timeout(
+            answer_by.at_most(RESOLVE_BUDGET),
+            plan::plan(&state.directory, &team, &form),
+        ),
+        guest
+    );
+    if refused {
+        return SubmitAnswer::Refused;
+    }
+    let plan = match planned {
         Ok(Ok(plan)) => Some(plan),
         Ok(Err(PlanError::Problems(errors))) => return SubmitAnswer::Errors(errors),
         Ok(Err(PlanError::Lookup(e))) => {

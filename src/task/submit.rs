@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::job::TaskJob;
 use super::modal;
-use crate::modals::{self, AnswerBy, Metadata, SubmitAnswer};
+use crate::modals::{self, AnswerBy, GuestCheck, Metadata, SubmitAnswer};
 use crate::slack::interaction::ViewSubmission;
 use crate::state::AppState;
 
@@ -16,19 +16,30 @@ const RESOLVE_BUDGET: Duration = Duration::from_millis(1800);
 
 /// Checks a "New task" submission and hands it off. Always answers within Slack's 3 s: the
 /// assignee lookup is bounded, and work that needs longer continues after the modal closes.
-pub async fn submit(state: &AppState, sub: ViewSubmission, answer_by: AnswerBy) -> SubmitAnswer {
+/// The guest check runs beside the assignee lookup; nothing is kept before it passes.
+pub async fn submit(
+    state: &AppState,
+    sub: ViewSubmission,
+    answer_by: AnswerBy,
+    guest: GuestCheck<'_>,
+) -> SubmitAnswer {
     let draft = match modal::read(&sub.view.state, Timestamp::now()) {
         Ok(draft) => draft,
-        Err(errors) => return SubmitAnswer::Errors(errors),
+        Err(errors) => return modals::unless_refused(guest, SubmitAnswer::Errors(errors)).await,
     };
     let team = sub.team_id();
 
-    let owners = match tokio::time::timeout(
-        answer_by.at_most(RESOLVE_BUDGET),
-        state.directory.resolve_all(&team, &draft.assignees),
-    )
-    .await
-    {
+    let (resolved, refused) = tokio::join!(
+        tokio::time::timeout(
+            answer_by.at_most(RESOLVE_BUDGET),
+            state.directory.resolve_all(&team, &draft.assignees),
+        ),
+        guest
+    );
+    if refused {
+        return SubmitAnswer::Refused;
+    }
+    let owners = match resolved {
         Ok(Ok(resolved)) => match super::draft::draft_owners(&draft, &resolved) {
             Ok(owners) => Some(owners),
             Err(problem) => {

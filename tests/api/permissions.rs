@@ -96,6 +96,42 @@ async fn a_guest_cannot_submit_a_form_opened_before_the_check() {
     assert!(app.tallyfy.creates().is_empty());
 }
 
+/// The guest check runs beside a project form's lookups; a guest is refused all the same,
+/// and so is one whose form also has a mistake (they are told why, not shown the field).
+#[tokio::test]
+async fn a_guest_cannot_submit_a_project_form_opened_before_the_check() {
+    let app = spawn_app().await;
+    add_guests(&app);
+    for (i, deadline_in_past) in [false, true].into_iter().enumerate() {
+        let view = app.open_project_modal("Launch").await;
+        let metadata = view.view["private_metadata"].as_str().unwrap_or_default();
+        let mut values = ProjectValues::new("Launch", &[ALICE], "Draft the plan\nShip it");
+        if deadline_in_past {
+            values.deadline = now() - 3600;
+        }
+        let mut payload = project_submission(&view.id, &view.hash, metadata, &values);
+        payload["user"]["id"] = json!(GUEST);
+        let response = app.interact(&payload).await;
+        assert_eq!(response.status(), 200);
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("errors"), "{body}");
+        let told = eventually("the guest told why", || {
+            let to_guest: Vec<_> = app
+                .slack
+                .calls("chat.postMessage")
+                .into_iter()
+                .filter(|c| c.body["channel"] == GUEST)
+                .map(|c| Message::new(c.body))
+                .collect();
+            (to_guest.len() == i + 1).then_some(to_guest)
+        })
+        .await;
+        assert!(told[i].text().contains("guest"), "{}", told[i].text());
+    }
+    app.idle().await;
+    assert!(app.tallyfy.requests().iter().all(|r| r.method != "POST"));
+}
+
 #[tokio::test]
 async fn whois_shows_an_email_only_to_the_person_it_is_about() {
     let app = spawn_app().await;
