@@ -2,7 +2,8 @@
 //! Sentinel, or a Redis Cluster. The store and the job queue send every command through
 //! [`RedisConn`] and do not know which it is.
 //!
-//! - One server: the `redis` crate's `ConnectionManager`, which reconnects by itself.
+//! - One server: the `redis` crate's `ConnectionManager`, which reconnects by itself;
+//!   single commands sent at about the same moment go out together ([`Coalescing`]).
 //! - A cluster: the crate's cluster connection (`cluster-async`), which follows `MOVED`
 //!   and `ASK`, and splits a command over several slots (`MGET`) into one per slot. Each
 //!   script, `MULTI` and pipeline of the service names one key, so none spans slots.
