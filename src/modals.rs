@@ -66,14 +66,12 @@ pub enum SubmitAnswer {
     Close,
     /// Keep it open and show these messages under these blocks.
     Errors(std::collections::BTreeMap<String, String>),
-    /// The submitter is a guest this installation refuses: nothing was kept; close the
-    /// modal and tell them why.
+    /// The submitter is a refused guest: nothing was kept; close it and tell them why.
     Refused,
 }
 
-/// Whether a submission's sender is a guest this installation refuses ([`refused_guest`]),
-/// started with the submission and settled before anything of it is kept: it runs beside
-/// the form's own lookups rather than before them.
+/// Whether a submission's sender is a refused guest ([`refused_guest`]): it runs beside the
+/// form's own lookups and is settled before anything of the submission is kept.
 pub type GuestCheck<'a> = futures::future::BoxFuture<'a, bool>;
 
 /// `answer` (a form's errors), unless the guest check refuses the submitter.
