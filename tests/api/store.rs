@@ -6,7 +6,7 @@ use std::time::Duration;
 use tallyfy_slack::store::{MemoryStore, RedisStore, Reservation, Store};
 use tallyfy_slack::telemetry::Metrics;
 
-use crate::helpers::{shared_conn, shared_redis, unique_prefix};
+use crate::helpers::{shared_conn, shared_redis, unique_prefix, SharedRedis};
 
 fn stores() -> Vec<Arc<dyn Store>> {
     vec![
@@ -180,10 +180,13 @@ async fn commands_sent_at_once_each_get_their_own_answer() {
     }
 }
 
-/// A connection first used on a runtime that has since shut down (a test's, or a tool's)
-/// still answers on another.
+/// On one server, where commands are gathered into batches: a connection first used on a
+/// runtime that has since shut down (a test's, or a tool's) still answers on another.
 #[test]
 fn a_connection_outlives_the_runtime_that_first_used_it() {
+    if !matches!(shared_redis(), SharedRedis::Server) {
+        return;
+    }
     let key = format!("{}:outlives", unique_prefix());
     let conn = std::thread::spawn(|| {
         tokio::runtime::Builder::new_current_thread()
