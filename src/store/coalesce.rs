@@ -65,11 +65,15 @@ impl Coalescing {
             // The runtime that gathered batches is gone (it shut down): send it alone.
             return self.conn.req_packed_command(cmd).await;
         }
-        match answered.await {
-            Ok(result) => result,
-            // The batch was dropped with its runtime before it was answered.
-            Err(_) => self.conn.req_packed_command(cmd).await,
-        }
+        // A batch dropped with its runtime may have been sent: its answer is lost, as with
+        // a dropped connection, and the caller treats the command as in doubt rather than
+        // have it sent twice.
+        answered.await.unwrap_or_else(|_| {
+            Err(redis::RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "the batch was dropped before its answer came",
+            )))
+        })
     }
 }
 
@@ -102,20 +106,24 @@ async fn send_batch(mut conn: ConnectionManager, batch: Vec<Queued>) {
         answers.push(answer);
     }
     let count = answers.len();
-    match conn.req_packed_commands(&pipeline, 0, count).await {
-        Ok(values) if values.len() == count => {
+    let answered = conn
+        .req_packed_commands(&pipeline, 0, count)
+        .await
+        .and_then(|values| {
+            if values.len() == count {
+                Ok(values)
+            } else {
+                Err(redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "a batch of commands got the wrong number of answers",
+                    format!("{} for {count}", values.len()),
+                )))
+            }
+        });
+    match answered {
+        Ok(values) => {
             for (answer, value) in answers.into_iter().zip(values) {
                 let _ = answer.send(Ok(value));
-            }
-        }
-        Ok(values) => {
-            let e = redis::RedisError::from((
-                redis::ErrorKind::Client,
-                "a batch of commands got the wrong number of answers",
-                format!("{} for {count}", values.len()),
-            ));
-            for answer in answers {
-                let _ = answer.send(Err(e.clone()));
             }
         }
         Err(e) => {
