@@ -251,6 +251,8 @@ async fn the_home_tab_lists_bobs_open_tasks_from_all_of_tallyfy_with_their_actio
 
 #[tokio::test]
 async fn the_stand_ins_task_list_has_the_documented_shape_and_filters() {
+    // Its own HTTP client needs the TLS provider, whichever test runs first.
+    tallyfy_slack::tls::init();
     let tallyfy = fake_tallyfy::FakeTallyfy::start().await;
     tallyfy.add_member(1001, "alice@example.com", "Alice", "active");
     tallyfy.add_member(1002, "bob@example.com", "Bob", "active");

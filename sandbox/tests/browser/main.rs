@@ -242,6 +242,8 @@ async fn a_project_with_three_lines_lands_in_order_and_the_thread_hears_of_each_
 #[tokio::test]
 async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() {
     use std::io::{BufRead, BufReader};
+    // Its own HTTP client needs the TLS provider, whichever test runs first.
+    tallyfy_slack::tls::init();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
