@@ -29,23 +29,32 @@ impl Default for MemoryStore {
 }
 
 /// Makes room in `map` for `key`: nothing to do when it is there already or the map is
-/// under `capacity`; else expired entries go, then the one closest to expiring.
+/// under `capacity`; else expired entries go, then those closest to expiring. Room is made
+/// for a sixty-fourth of the capacity at once, so that a full store looks over its keys
+/// once per that many new keys rather than once per key.
 fn make_room<V>(map: &mut HashMap<String, (V, Instant)>, key: &str, capacity: usize) {
     if map.contains_key(key) || map.len() < capacity {
         return;
     }
     let now = Instant::now();
     map.retain(|_, (_, expires)| *expires > now);
-    while map.len() >= capacity.max(1) {
-        let soonest = map
-            .iter()
-            .min_by_key(|(_, (_, expires))| *expires)
-            .map(|(k, _)| k.clone());
-        match soonest {
-            Some(k) => map.remove(&k),
-            None => break,
-        };
+    let keep = capacity.saturating_sub(1 + capacity / 64);
+    if map.len() <= keep {
+        return;
     }
+    let mut expiries: Vec<Instant> = map.values().map(|(_, expires)| *expires).collect();
+    let evict = map.len() - keep;
+    let (_, last_evicted, _) = expiries.select_nth_unstable(evict - 1);
+    let last_evicted = *last_evicted;
+    let mut left = evict;
+    map.retain(|_, (_, expires)| {
+        if left > 0 && *expires <= last_evicted {
+            left -= 1;
+            false
+        } else {
+            true
+        }
+    });
 }
 
 impl MemoryStore {
@@ -256,6 +265,49 @@ mod tests {
         assert_eq!(store.lists.lock().unwrap().len(), 3);
         assert!(store.schedules.lock().unwrap().len() <= 3);
         assert_eq!(store.recent("list-9").await.unwrap(), vec!["v".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn a_full_memory_store_lets_the_keys_closest_to_expiring_go_first() {
+        let store = MemoryStore::with_capacity(640);
+        for i in 0..640u64 {
+            store
+                .set(&format!("k{i}"), "v", Duration::from_secs(1000 + i))
+                .await
+                .unwrap();
+        }
+        store
+            .set("new", "v", Duration::from_secs(10))
+            .await
+            .unwrap();
+        let len = store.entries.lock().unwrap().len();
+        assert!(len <= 640, "{len} keys kept");
+        // Room is made for a few at once, and only the soonest to expire give it.
+        let gone = (0..640)
+            .take_while(|i| {
+                store
+                    .entries
+                    .lock()
+                    .unwrap()
+                    .get(&format!("k{i}"))
+                    .is_none()
+            })
+            .count();
+        assert!(gone > 1, "{gone} went");
+        assert_eq!(len, 640 - gone + 1);
+        assert_eq!(store.get("new").await.unwrap().as_deref(), Some("v"));
+        assert_eq!(store.get("k639").await.unwrap().as_deref(), Some("v"));
+        // The next new keys fit in the room made, with nothing else going.
+        for i in 1..gone {
+            store
+                .set(&format!("more{i}"), "v", Duration::from_secs(5000))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.get(&format!("k{gone}")).await.unwrap().as_deref(),
+            Some("v")
+        );
     }
 
     #[tokio::test]
