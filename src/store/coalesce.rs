@@ -6,8 +6,9 @@
 //!
 //! Each command keeps its own answer, errors included (a pipeline that is not a
 //! transaction answers each command on its own). When the connection fails, every command
-//! of the batch gets that error, as each would have alone. Pipelines and transactions are
-//! sent as they are, never mixed with others.
+//! of the batch gets that error, as each would have alone. A caller's pipeline or
+//! transaction joins a batch whole, its commands one after the other and a transaction
+//! between its own `MULTI` and `EXEC`, so it stays as atomic as it was sent alone.
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,10 +19,55 @@ use tokio::sync::{mpsc, oneshot};
 /// The most commands sent as one pipeline.
 const MOST_AT_ONCE: usize = 64;
 
-/// A command waiting for its batch, and where its answer goes.
+/// A command, or a caller's pipeline, waiting for its batch, and where its answer goes.
 struct Queued {
-    cmd: Cmd,
-    answer: oneshot::Sender<RedisResult<Value>>,
+    what: Request,
+    answer: oneshot::Sender<RedisResult<Vec<Value>>>,
+}
+
+enum Request {
+    One(Cmd),
+    /// A pipeline's commands (a transaction's between its `MULTI` and `EXEC`), and which of
+    /// their answers its caller asked for.
+    Many {
+        cmds: Vec<Cmd>,
+        transaction: bool,
+        offset: usize,
+        count: usize,
+    },
+}
+
+impl Request {
+    fn len(&self) -> usize {
+        match self {
+            Request::One(_) => 1,
+            Request::Many { cmds, .. } => cmds.len(),
+        }
+    }
+
+    /// The caller's answer out of this request's share of the batch's answers: what the
+    /// connection would have answered had it been sent alone.
+    fn answer(&self, values: Vec<Value>) -> RedisResult<Vec<Value>> {
+        let Request::Many {
+            transaction,
+            offset,
+            count,
+            ..
+        } = self
+        else {
+            return Ok(values);
+        };
+        if *transaction {
+            // A command refused as it was queued aborts the transaction.
+            if let Some(refused) = values[..*offset].iter().find_map(|v| match v {
+                Value::ServerError(e) => Some(e.clone()),
+                _ => None,
+            }) {
+                return Err(refused.into());
+            }
+        }
+        Ok(values.into_iter().skip(*offset).take(*count).collect())
+    }
 }
 
 /// A [`ConnectionManager`] whose single commands are sent in batches.
@@ -48,22 +94,59 @@ impl Coalescing {
     }
 
     async fn send(&mut self, cmd: &Cmd) -> RedisResult<Value> {
-        let Some(queue) = &self.queue else {
+        if self.queue.is_none() {
             return self.conn.req_packed_command(cmd).await;
-        };
+        }
+        let mut values = self.enqueue(Request::One(cmd.clone())).await?;
+        values.pop().ok_or_else(|| {
+            redis::RedisError::from((redis::ErrorKind::Client, "a command got no answer"))
+        })
+    }
+
+    async fn send_pipeline(
+        &mut self,
+        pipeline: &Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        if self.queue.is_none() {
+            return self.conn.req_packed_commands(pipeline, offset, count).await;
+        }
+        let transaction = pipeline.is_transaction();
+        let mut cmds = Vec::with_capacity(pipeline.len() + 2);
+        if transaction {
+            cmds.push(redis::cmd("MULTI"));
+        }
+        cmds.extend(pipeline.cmd_iter().cloned());
+        if transaction {
+            cmds.push(redis::cmd("EXEC"));
+        }
+        self.enqueue(Request::Many {
+            cmds,
+            transaction,
+            offset,
+            count,
+        })
+        .await
+    }
+
+    /// Hands `what` to the gathering task and waits for its answer.
+    async fn enqueue(&mut self, what: Request) -> RedisResult<Vec<Value>> {
+        let queue = self.queue.as_ref().expect("a gathering connection");
         let queue = queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(gather(self.conn.clone(), rx));
             tx
         });
         let (answer, answered) = oneshot::channel();
-        let queued = Queued {
-            cmd: cmd.clone(),
-            answer,
-        };
-        if queue.send(queued).is_err() {
+        if let Err(mpsc::error::SendError(queued)) = queue.send(Queued { what, answer }) {
             // The runtime that gathered batches is gone (it shut down): send it alone.
-            return self.conn.req_packed_command(cmd).await;
+            let mut conn = self.conn.clone();
+            let (_, result) = send_batch_now(&mut conn, vec![queued])
+                .await
+                .pop()
+                .expect("one answer");
+            return result;
         }
         // A batch dropped with its runtime may have been sent: its answer is lost, as with
         // a dropped connection, and the caller treats the command as in doubt rather than
@@ -82,10 +165,14 @@ impl Coalescing {
 async fn gather(conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = rx.recv().await {
         tokio::task::yield_now().await;
+        let mut commands = first.what.len();
         let mut batch = vec![first];
-        while batch.len() < MOST_AT_ONCE {
+        while commands < MOST_AT_ONCE {
             match rx.try_recv() {
-                Ok(queued) => batch.push(queued),
+                Ok(queued) => {
+                    commands += queued.what.len();
+                    batch.push(queued);
+                }
                 Err(_) => break,
             }
         }
@@ -94,18 +181,46 @@ async fn gather(conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Queued>
 }
 
 async fn send_batch(mut conn: ConnectionManager, batch: Vec<Queued>) {
-    if batch.len() == 1 {
-        let Queued { cmd, answer } = batch.into_iter().next().expect("one");
-        let _ = answer.send(conn.req_packed_command(&cmd).await);
-        return;
+    let answers = send_batch_now(&mut conn, batch).await;
+    for (answer, result) in answers {
+        let _ = answer.send(result);
     }
-    let mut pipeline = Pipeline::with_capacity(batch.len());
-    let mut answers = Vec::with_capacity(batch.len());
-    for Queued { cmd, answer } in batch {
-        pipeline.add_command(cmd);
-        answers.push(answer);
+}
+
+/// Sends `batch` as one pipeline (a lone command as itself) and pairs each request's
+/// answer with where it goes.
+async fn send_batch_now(
+    conn: &mut ConnectionManager,
+    batch: Vec<Queued>,
+) -> Vec<(
+    oneshot::Sender<RedisResult<Vec<Value>>>,
+    RedisResult<Vec<Value>>,
+)> {
+    if let [Queued {
+        what: Request::One(cmd),
+        ..
+    }] = batch.as_slice()
+    {
+        let result = conn.req_packed_command(cmd).await.map(|v| vec![v]);
+        let Queued { answer, .. } = batch.into_iter().next().expect("one");
+        return vec![(answer, result)];
     }
-    let count = answers.len();
+    let count: usize = batch.iter().map(|q| q.what.len()).sum();
+    let mut pipeline = Pipeline::with_capacity(count);
+    let mut requests = Vec::with_capacity(batch.len());
+    for Queued { what, answer } in batch {
+        match &what {
+            Request::One(cmd) => {
+                pipeline.add_command(cmd.clone());
+            }
+            Request::Many { cmds, .. } => {
+                for cmd in cmds {
+                    pipeline.add_command(cmd.clone());
+                }
+            }
+        }
+        requests.push((what, answer));
+    }
     let answered = conn
         .req_packed_commands(&pipeline, 0, count)
         .await
@@ -122,15 +237,19 @@ async fn send_batch(mut conn: ConnectionManager, batch: Vec<Queued>) {
         });
     match answered {
         Ok(values) => {
-            for (answer, value) in answers.into_iter().zip(values) {
-                let _ = answer.send(Ok(value));
-            }
+            let mut values = values.into_iter();
+            requests
+                .into_iter()
+                .map(|(what, answer)| {
+                    let own: Vec<Value> = values.by_ref().take(what.len()).collect();
+                    (answer, what.answer(own))
+                })
+                .collect()
         }
-        Err(e) => {
-            for answer in answers {
-                let _ = answer.send(Err(e.clone()));
-            }
-        }
+        Err(e) => requests
+            .into_iter()
+            .map(|(_, answer)| (answer, Err(e.clone())))
+            .collect(),
     }
 }
 
@@ -145,7 +264,7 @@ impl ConnectionLike for Coalescing {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        self.conn.req_packed_commands(pipeline, offset, count)
+        Box::pin(self.send_pipeline(pipeline, offset, count))
     }
 
     fn get_db(&self) -> i64 {

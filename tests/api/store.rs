@@ -140,8 +140,9 @@ async fn concurrent_claims_have_exactly_one_winner() {
     }
 }
 
-/// Commands that many tasks send at the same moment (on one server they go to Redis
-/// together, as one pipeline) each get their own answer; one command's error is its own.
+/// Commands, pipelines and transactions that many tasks send at the same moment (on one
+/// server they go to Redis together, as one pipeline) each get their own answer; one
+/// command's error is its own, and an aborted transaction applies nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_sent_at_once_each_get_their_own_answer() {
     let prefix = unique_prefix();
@@ -173,6 +174,37 @@ async fn commands_sent_at_once_each_get_their_own_answer() {
                 .await
                 .unwrap();
             assert_eq!(got.as_deref(), Some(format!("value {i}").as_str()));
+            // A transaction and a pipeline join the same batches, whole.
+            let counter = format!("{key}:n");
+            let (n,): (i64,) = redis::pipe()
+                .atomic()
+                .incr(&counter, 2)
+                .pexpire(&counter, 60_000)
+                .ignore()
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(n, 2);
+            if i % 11 == 0 {
+                // A command refused as it is queued aborts its transaction, and only it.
+                let e = redis::pipe()
+                    .atomic()
+                    .incr(&counter, 1)
+                    .cmd("SET")
+                    .arg(&counter)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .unwrap_err();
+                assert!(e.to_string().contains("wrong number of arguments"), "{e}");
+            }
+            let (value, n, missing): (String, i64, Option<String>) = redis::pipe()
+                .get(&key)
+                .get(&counter)
+                .get(format!("{key}:missing"))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!((value, n, missing), (format!("value {i}"), 2, None));
         })
     });
     for task in futures::future::join_all(tasks).await {
