@@ -148,7 +148,8 @@ async fn commands_sent_at_once_each_get_their_own_answer() {
     let prefix = unique_prefix();
     let conn = shared_conn().await;
     let tasks = (0..300).map(|i| {
-        let (mut conn, key) = (conn.clone(), format!("{prefix}:at-once:{i}"));
+        // In braces: the task's keys share one slot of a cluster, as the service's do.
+        let (mut conn, key) = (conn.clone(), format!("{{{prefix}:at-once:{i}}}"));
         tokio::spawn(async move {
             let () = redis::cmd("SET")
                 .arg(&key)
