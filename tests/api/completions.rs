@@ -120,11 +120,7 @@ async fn a_completion_that_comes_before_the_cards_record_is_told_once_the_card_e
 #[tokio::test]
 async fn a_webhook_call_the_store_cannot_keep_is_answered_5xx() {
     let redis = OwnRedis::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = redis.url.clone();
     let app = spawn_app_with(move |env| {
         env.insert("REDIS_URL".into(), url);

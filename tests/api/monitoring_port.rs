@@ -3,14 +3,6 @@
 
 use crate::helpers::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn without_metrics_addr_metrics_are_not_on_the_public_port() {
     let app = spawn_app_with(|env| {

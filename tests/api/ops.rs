@@ -194,15 +194,6 @@ async fn metrics_show_the_shared_queue_s_depth() {
     }
 }
 
-/// A port free on loopback now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn with_metrics_addr_metrics_are_served_there_and_not_on_the_public_port() {
     let port = free_port();

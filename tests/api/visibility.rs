@@ -19,11 +19,7 @@ pub(crate) async fn app_with_public_url() -> TestApp {
 pub(crate) async fn app_with_public_url_and(
     adjust: impl FnOnce(&mut std::collections::HashMap<String, String>),
 ) -> TestApp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     spawn_app_with(|env| {
         env.insert("PORT".into(), port.to_string());
         env.insert("PUBLIC_URL".into(), format!("http://127.0.0.1:{port}"));

@@ -17,7 +17,7 @@ use super::payloads::{
     button_press, command_body, now, people_picked, project_submission, submission, ProjectValues,
     TaskValues,
 };
-use super::redis::{unique_prefix, JOB_SIGNING_KEY, REDIS_URL, STORE_ENCRYPTION_KEY};
+use super::redis::{free_port, unique_prefix, JOB_SIGNING_KEY, REDIS_URL, STORE_ENCRYPTION_KEY};
 use super::waiting::eventually;
 use crate::fake_slack::{self, FakeSlack, OpenView, Person};
 use crate::fake_tallyfy::{self, FakeTallyfy};
@@ -143,11 +143,7 @@ pub async fn spawn_binary_app_with(adjust: impl FnOnce(&mut HashMap<String, Stri
 }
 
 async fn spawn_binary(app: &TestApp, logs: Option<&std::path::Path>) -> TestApp {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack"));
     // Run away from the project's own `.env`, which the binary would read.
     cmd.env_clear()
