@@ -99,14 +99,6 @@ pub fn populate(slack: &FakeSlack, tallyfy: &FakeTallyfy) {
     ));
 }
 
-/// A free port on loopback, for the application's own listener: its address must be known
-/// before it starts, as Tallyfy's webhooks are addressed to it.
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// The settings the application runs with in the sandbox: the stand-ins' addresses,
 /// their client credentials, no Redis (the in-process store and queue) and `PUBLIC_URL` on loopback,
 /// so Tallyfy's webhooks reach it. Links to Tallyfy open the page's Tallyfy panel.
@@ -115,7 +107,9 @@ pub fn settings(
     tallyfy: &FakeTallyfy,
     page: &str,
 ) -> anyhow::Result<HashMap<String, String>> {
-    let port = free_port()?;
+    // The application's own listener: its address must be known before it starts, as
+    // Tallyfy's webhooks are addressed to it.
+    let port = stand_ins::free_port();
     Ok([
         ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
         ("SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN.to_string()),

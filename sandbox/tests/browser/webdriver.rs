@@ -23,13 +23,7 @@ pub struct Browser {
     taken: std::sync::atomic::AtomicUsize,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use stand_ins::free_port;
 
 impl Browser {
     /// Starts ChromeDriver and a headless Chromium; screenshots go to

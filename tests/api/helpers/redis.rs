@@ -176,22 +176,7 @@ impl TlsFiles {
     }
 }
 
-/// A port nothing listens on, for a server a test starts. It is taken below the range the
-/// system hands out to outgoing connections (32768 and up on Linux), so that no connection
-/// of a test running beside takes it before the server binds it, and each is handed out
-/// once per run.
-pub fn free_port() -> u16 {
-    const FIRST: u64 = 20_000;
-    const SPAN: u64 = 12_000;
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let start = u64::from(std::process::id()) * 7_919;
-    loop {
-        let port = (FIRST + (start + NEXT.fetch_add(1, Ordering::SeqCst)) % SPAN) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use stand_ins::free_port;
 
 impl OwnRedis {
     pub async fn start() -> Self {
