@@ -21,52 +21,43 @@ const MOST_AT_ONCE: usize = 64;
 
 /// A command, or a caller's pipeline, waiting for its batch, and where its answer goes.
 struct Queued {
-    what: Request,
+    /// A pipeline's commands, a transaction's between its `MULTI` and `EXEC`.
+    cmds: Vec<Cmd>,
+    /// `None` for a single command, whose one answer is its caller's.
+    share: Option<Share>,
     answer: oneshot::Sender<RedisResult<Vec<Value>>>,
 }
 
-enum Request {
-    One(Cmd),
-    /// A pipeline's commands (a transaction's between its `MULTI` and `EXEC`), and which of
-    /// their answers its caller asked for.
-    Many {
-        cmds: Vec<Cmd>,
-        transaction: bool,
-        offset: usize,
-        count: usize,
-    },
+/// Which of a pipeline's answers its caller asked for.
+#[derive(Clone, Copy)]
+struct Share {
+    transaction: bool,
+    offset: usize,
+    count: usize,
 }
 
-impl Request {
-    fn len(&self) -> usize {
-        match self {
-            Request::One(_) => 1,
-            Request::Many { cmds, .. } => cmds.len(),
-        }
-    }
-
-    /// The caller's answer out of this request's share of the batch's answers: what the
-    /// connection would have answered had it been sent alone.
-    fn answer(&self, values: Vec<Value>) -> RedisResult<Vec<Value>> {
-        let Request::Many {
+impl Share {
+    /// The caller's answer out of its pipeline's answers: what the connection would have
+    /// answered had it been sent alone.
+    fn answer(share: Option<Share>, values: Vec<Value>) -> RedisResult<Vec<Value>> {
+        let Some(Share {
             transaction,
             offset,
             count,
-            ..
-        } = self
+        }) = share
         else {
             return Ok(values);
         };
-        if *transaction {
+        if transaction {
             // A command refused as it was queued aborts the transaction.
-            if let Some(refused) = values[..*offset].iter().find_map(|v| match v {
+            if let Some(refused) = values[..offset].iter().find_map(|v| match v {
                 Value::ServerError(e) => Some(e.clone()),
                 _ => None,
             }) {
                 return Err(refused.into());
             }
         }
-        Ok(values.into_iter().skip(*offset).take(*count).collect())
+        Ok(values.into_iter().skip(offset).take(count).collect())
     }
 }
 
@@ -97,7 +88,7 @@ impl Coalescing {
         if self.queue.is_none() {
             return self.conn.req_packed_command(cmd).await;
         }
-        let mut values = self.enqueue(Request::One(cmd.clone())).await?;
+        let mut values = self.enqueue(vec![cmd.clone()], None).await?;
         values.pop().ok_or_else(|| {
             redis::RedisError::from((redis::ErrorKind::Client, "a command got no answer"))
         })
@@ -121,17 +112,16 @@ impl Coalescing {
         if transaction {
             cmds.push(redis::cmd("EXEC"));
         }
-        self.enqueue(Request::Many {
-            cmds,
+        let share = Share {
             transaction,
             offset,
             count,
-        })
-        .await
+        };
+        self.enqueue(cmds, Some(share)).await
     }
 
-    /// Hands `what` to the gathering task and waits for its answer.
-    async fn enqueue(&mut self, what: Request) -> RedisResult<Vec<Value>> {
+    /// Hands `cmds` to the gathering task and waits for their answer.
+    async fn enqueue(&mut self, cmds: Vec<Cmd>, share: Option<Share>) -> RedisResult<Vec<Value>> {
         let queue = self.queue.as_ref().expect("a gathering connection");
         let queue = queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -139,7 +129,11 @@ impl Coalescing {
             tx
         });
         let (answer, answered) = oneshot::channel();
-        if let Err(mpsc::error::SendError(queued)) = queue.send(Queued { what, answer }) {
+        if let Err(mpsc::error::SendError(queued)) = queue.send(Queued {
+            cmds,
+            share,
+            answer,
+        }) {
             // The runtime that gathered batches is gone (it shut down): send it alone.
             let mut conn = self.conn.clone();
             let (_, result) = send_batch_now(&mut conn, vec![queued])
@@ -165,12 +159,12 @@ impl Coalescing {
 async fn gather(conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = rx.recv().await {
         tokio::task::yield_now().await;
-        let mut commands = first.what.len();
+        let mut commands = first.cmds.len();
         let mut batch = vec![first];
         while commands < MOST_AT_ONCE {
             match rx.try_recv() {
                 Ok(queued) => {
-                    commands += queued.what.len();
+                    commands += queued.cmds.len();
                     batch.push(queued);
                 }
                 Err(_) => break,
@@ -197,29 +191,26 @@ async fn send_batch_now(
     RedisResult<Vec<Value>>,
 )> {
     if let [Queued {
-        what: Request::One(cmd),
-        ..
+        cmds, share: None, ..
     }] = batch.as_slice()
     {
-        let result = conn.req_packed_command(cmd).await.map(|v| vec![v]);
+        let result = conn.req_packed_command(&cmds[0]).await.map(|v| vec![v]);
         let Queued { answer, .. } = batch.into_iter().next().expect("one");
         return vec![(answer, result)];
     }
-    let count: usize = batch.iter().map(|q| q.what.len()).sum();
+    let count: usize = batch.iter().map(|q| q.cmds.len()).sum();
     let mut pipeline = Pipeline::with_capacity(count);
     let mut requests = Vec::with_capacity(batch.len());
-    for Queued { what, answer } in batch {
-        match &what {
-            Request::One(cmd) => {
-                pipeline.add_command(cmd.clone());
-            }
-            Request::Many { cmds, .. } => {
-                for cmd in cmds {
-                    pipeline.add_command(cmd.clone());
-                }
-            }
+    for Queued {
+        cmds,
+        share,
+        answer,
+    } in batch
+    {
+        requests.push((cmds.len(), share, answer));
+        for cmd in cmds {
+            pipeline.add_command(cmd);
         }
-        requests.push((what, answer));
     }
     let answered = conn
         .req_packed_commands(&pipeline, 0, count)
@@ -240,15 +231,15 @@ async fn send_batch_now(
             let mut values = values.into_iter();
             requests
                 .into_iter()
-                .map(|(what, answer)| {
-                    let own: Vec<Value> = values.by_ref().take(what.len()).collect();
-                    (answer, what.answer(own))
+                .map(|(len, share, answer)| {
+                    let own: Vec<Value> = values.by_ref().take(len).collect();
+                    (answer, Share::answer(share, own))
                 })
                 .collect()
         }
         Err(e) => requests
             .into_iter()
-            .map(|(_, answer)| (answer, Err(e.clone())))
+            .map(|(_, _, answer)| (answer, Err(e.clone())))
             .collect(),
     }
 }

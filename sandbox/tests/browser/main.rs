@@ -244,7 +244,7 @@ async fn the_sandbox_command_needs_no_settings_and_prints_the_address_to_open() 
     use std::io::{BufRead, BufReader};
     // Its own HTTP client needs the TLS provider, whichever test runs first.
     tallyfy_slack::tls::init();
-    let port = webdriver::free_port();
+    let port = stand_ins::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tallyfy-slack-sandbox"))
         .env_clear()
         .current_dir(std::env::temp_dir())

@@ -23,8 +23,6 @@ pub struct Browser {
     taken: std::sync::atomic::AtomicUsize,
 }
 
-pub use stand_ins::free_port;
-
 impl Browser {
     /// Starts ChromeDriver and a headless Chromium; screenshots go to
     /// `target/screenshots/{name}/`.
@@ -34,7 +32,7 @@ impl Browser {
             "the browser tests need Debian's chromium and chromium-driver packages \
              (scripts/test installs them)"
         );
-        let port = free_port();
+        let port = stand_ins::free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
